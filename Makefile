@@ -1,0 +1,36 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   -> installs, then starts the whole product against the local exchange
+#   make test   -> installs, then runs the test suite
+# (make run starts it against live Binance.)
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: install browser run demo test bench
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+# Headless Chromium for the end-to-end browser test (Debian package).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
+
+run: install
+	$(BIN)/python run_all.py
+
+demo: install
+	$(BIN)/python run_all.py --demo
+
+test: install browser
+	$(BIN)/python -m pytest -q
+
+bench: install
+	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done

@@ -1,0 +1,28 @@
+"""Shared test fixtures: where the recorded Binance data lives, fresh database paths."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+# Real recorded Binance frames and dumps, used in place (never copied into the repo).
+BINANCE_DATA = Path(os.environ.get("BINANCE_DATA_DIR", REPO_ROOT / ".." / "shared" / "data" / "binance")).resolve()
+
+
+def binance_file(relative: str) -> Path:
+    """Path of a recorded sample under ../shared/data/binance; skips the test when it is absent."""
+    path = BINANCE_DATA / relative
+    if not path.exists():
+        pytest.skip(f"recorded sample not available: {path}")
+    return path
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """A path for a fresh SQLite database file in the test's own directory."""
+    return tmp_path / "ticks.db"
