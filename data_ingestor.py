@@ -1,0 +1,546 @@
+"""The ingestor daemon: Binance trades over one WebSocket into the tick store, every trade once.
+
+    python data_ingestor.py --db ticks.db --symbols btcusdt,ethusdt --market spot
+
+One combined-stream connection carries every symbol. Trade ids are checked per symbol as they
+arrive; a jump opens a gap that a paced REST backfill closes, and after every (re)connect, and at
+start-up from the last stored id, what was missed is fetched at once. A connection that is open
+but silent, near the 24-hour cut-off, or told ``serverShutdown`` is replaced. Repeated WebSocket
+failures while REST answers switch to REST polling until the WebSocket is back.
+SQL lives in ``tickstore``, the wire format in ``binance``.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import random
+import signal
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import httpx
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+import binance
+import tickstore
+from binance import BadFrame, BinanceRest, Control, RestError, Trade
+
+log = logging.getLogger("data_ingestor")
+
+RECONNECT_BASE_DELAY_S = 0.5
+RECONNECT_MAX_DELAY_S = 30.0
+WS_FAILURES_BEFORE_POLLING = 3
+POLL_INTERVAL_S = 1.0
+HANDOFF_INTERVAL_S = 0.05  # hand received trades to the writer at least this often
+HANDOFF_TRADES = 1000  # ... or as soon as this many are waiting
+STATUS_INTERVAL_S = 1.0
+BAD_FRAME_SUMMARY_INTERVAL_S = 60.0
+BACKFILL_RETRIES = 3
+DEFAULT_SILENCE_TIMEOUT_S = 30.0
+DEFAULT_BACKFILL_DEPTH = 50_000
+DEFAULT_MAX_CONNECTION_AGE_S = 23.5 * 3600  # Binance cuts every connection at 24 h
+
+
+@dataclass
+class IngestorConfig:
+    db: str
+    symbols: list[str]
+    market: str
+    stream: str
+    ws_url: str
+    rest_url: str
+    transport: str = "ws"
+    silence_timeout_s: float = DEFAULT_SILENCE_TIMEOUT_S
+    backfill_depth: int = DEFAULT_BACKFILL_DEPTH
+    max_connection_age_s: float = DEFAULT_MAX_CONNECTION_AGE_S
+
+    @property
+    def source(self) -> str:
+        """"local" when the exchange is on this machine (exchange_sim): the dashboard says DEMO."""
+        host = self.ws_url.split("//", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
+        return "local" if host in ("127.0.0.1", "localhost", "[::1]") else "binance"
+
+
+@dataclass
+class SymbolFeed:
+    """What the ingestor knows about one symbol's stream."""
+
+    symbol: str
+    last_id: int | None = None  # highest trade id stored or on its way to the store
+    first_live_id: int | None = None  # first id received on the current connection
+    last_trade_ms: int | None = None
+    last_message_ms: int | None = None
+    messages: int = 0
+    trades: int = 0
+    duplicates: int = 0
+    open_gaps: int = 0
+    messages_at_last_status: int = 0
+    jobs: asyncio.Queue = field(default_factory=asyncio.Queue)
+
+
+@dataclass(frozen=True)
+class BackfillJob:
+    """Fetch ids from_id..to_id (to_id None: up to the present) for one symbol."""
+
+    from_id: int
+    to_id: int | None
+    reason: str
+
+
+def backoff_delay_s(attempt: int) -> float:
+    """Capped exponential backoff with full jitter: 0.5, 1, 2, 4... up to 30 s, times U(0.5, 1)."""
+    delay = min(RECONNECT_MAX_DELAY_S, RECONNECT_BASE_DELAY_S * 2**attempt)
+    return delay * random.uniform(0.5, 1.0)
+
+
+class Ingestor:
+    """One market, one stream kind, many symbols, one connection, one writer."""
+
+    def __init__(self, config: IngestorConfig, writer: tickstore.TradeWriter, rest: BinanceRest) -> None:
+        self.config = config
+        self.writer = writer
+        self.rest = rest
+        self.feeds = {s: SymbolFeed(s) for s in config.symbols}
+        self.transport = config.transport
+        self.state = "starting"
+        self.reconnects = 0
+        self.bad_frames: Counter[str] = Counter()
+        self._bad_frames_logged: Counter[str] = Counter()
+        self._pending: list[Trade] = []
+        self._last_trade_monotonic = time.monotonic()
+        self._stop = asyncio.Event()
+        self._polling: asyncio.Task | None = None
+        self._replace_reason: str | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(self) -> None:
+        """Run until ``stop()``: connection, backfill workers, status heartbeat."""
+        await self._load_store_state()
+        tasks = [asyncio.create_task(self._handoff_loop(), name="handoff"),
+                 asyncio.create_task(self._status_loop(), name="status"),
+                 asyncio.create_task(self._bad_frame_summary_loop(), name="bad-frames")]
+        tasks += [asyncio.create_task(self._backfill_worker(feed), name=f"backfill-{feed.symbol}")
+                  for feed in self.feeds.values()]
+        main = self._poll_forever() if self.config.transport == "rest" else self._stream_forever()
+        tasks.append(asyncio.create_task(main, name="transport"))
+        stopper = asyncio.create_task(self._stop.wait(), name="stop")
+        done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        crashed = [t for t in done if t is not stopper]
+        for task in [stopper, *tasks] + ([self._polling] if self._polling else []):
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._handoff()
+        self.state = "stopped"
+        self.writer.call(self._write_status)
+        for task in crashed:  # a task that ends by itself is a bug: stop loudly, after saving what we have
+            raise RuntimeError(f"task {task.get_name()} ended unexpectedly") from task.exception()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def _load_store_state(self) -> None:
+        def load(conn):
+            last_ids = {s: tickstore.last_trade_id(conn, s) for s in self.feeds}
+            gaps = tickstore.read_gaps(conn, open_only=True)
+            return last_ids, gaps
+
+        last_ids, gaps = await asyncio.wrap_future(self.writer.call(load))
+        for symbol, last_id in last_ids.items():
+            self.feeds[symbol].last_id = last_id
+            if last_id is not None:
+                log.info("%s: resuming after stored trade id %d", symbol, last_id)
+        for gap in gaps.itertuples():
+            if gap.symbol in self.feeds:
+                self.feeds[gap.symbol].open_gaps += 1
+                self.feeds[gap.symbol].jobs.put_nowait(BackfillJob(gap.from_id, gap.to_id, "open gap"))
+
+    # ------------------------------------------------------------------ WebSocket transport
+
+    async def _stream_forever(self) -> None:
+        url = binance.combined_stream_url(self.config.ws_url, self.config.market, self.config.stream,
+                                          self.config.symbols)
+        failures = 0
+        while True:
+            self.state = "connecting"
+            try:
+                async with connect(url, open_timeout=10, ping_interval=20, ping_timeout=60, close_timeout=1,
+                                   max_queue=4096, max_size=2**20) as ws:
+                    failures = 0
+                    log.info("connected to %s", url)
+                    self._stop_polling()
+                    self._on_connected()
+                    reason = await self._consume(ws)
+            except (OSError, InvalidHandshake, TimeoutError) as exc:
+                failures += 1
+                reason = f"connection failed: {exc or type(exc).__name__}"
+                if failures >= WS_FAILURES_BEFORE_POLLING and self._polling is None and await self.rest.ping():
+                    log.warning("WebSocket failed %d times but REST answers: polling REST until it is back",
+                                failures)
+                    self._polling = asyncio.create_task(self._poll_forever(), name="rest-poll")
+            except ConnectionClosed as exc:
+                reason = f"connection closed ({exc})"
+            self.reconnects += 1
+            if self._polling is None:
+                self.state = "disconnected"
+            delay = backoff_delay_s(failures)
+            log.info("reconnecting in %.1f s: %s", delay, reason)
+            await asyncio.sleep(delay)
+
+    def _on_connected(self) -> None:
+        self.state = "live"
+        self.transport = "ws"
+        self._last_trade_monotonic = time.monotonic()
+        for feed in self.feeds.values():
+            feed.first_live_id = None
+            if feed.last_id is not None:  # fetch what was missed now, not at the next live trade
+                feed.jobs.put_nowait(BackfillJob(feed.last_id + 1, None, "catch-up after connect"))
+
+    async def _consume(self, ws) -> str:
+        """Read frames until the connection must be replaced; returns why."""
+        self._replace_reason = None
+        watchdog = asyncio.create_task(self._watch_connection(ws))
+        kind = self.config.stream
+        try:
+            async for raw in ws:
+                try:
+                    item = binance.parse_message(raw, kind)
+                except BadFrame as exc:
+                    self._count_bad_frame(exc)
+                    continue
+                if type(item) is Trade:
+                    self._on_trade(item)
+                elif type(item) is Control:
+                    reason = self._on_control(item)
+                    if reason:
+                        return reason
+            return self._replace_reason or f"server closed the connection (code {ws.close_code})"
+        except ConnectionClosed as exc:
+            return self._replace_reason or f"connection lost ({exc})"
+        finally:
+            watchdog.cancel()
+
+    async def _watch_connection(self, ws) -> None:
+        """Close a connection that is silent too long or too old, saying why in ``_replace_reason``."""
+        opened = time.monotonic()
+        warn_after_s = self.config.silence_timeout_s / 3
+        while True:
+            await asyncio.sleep(min(1.0, warn_after_s))
+            now = time.monotonic()
+            silent_s = now - self._last_trade_monotonic
+            if silent_s >= self.config.silence_timeout_s:
+                self._replace_reason = f"no trade frame for {silent_s:.1f} s on an open connection"
+                log.warning("%s: replacing it", self._replace_reason)
+                self.state = "silent"
+                await ws.close(1000, "silent")
+                return
+            if now - opened >= self.config.max_connection_age_s:
+                self._replace_reason = f"connection is {now - opened:.0f} s old (Binance cuts at 24 h)"
+                log.info("%s: replacing it", self._replace_reason)
+                await ws.close(1000, "age")
+                return
+            self.state = "silent" if silent_s >= warn_after_s else "live"
+
+    def _on_control(self, control: Control) -> str | None:
+        if control.kind == "server_shutdown":
+            log.warning("server announced shutdown: reconnecting now")
+            return "serverShutdown"
+        if control.kind == "error":
+            log.warning("exchange error message: %s", control.payload)
+        return None
+
+    def _count_bad_frame(self, exc: BadFrame) -> None:
+        self.bad_frames[exc.kind] += 1
+        if self.bad_frames[exc.kind] == 1:
+            log.warning("bad frame skipped (%s); further ones are counted, not logged", exc)
+
+    # ------------------------------------------------------------------ trades
+
+    def _on_trade(self, trade: Trade) -> None:
+        feed = self.feeds.get(trade.symbol)
+        if feed is None:
+            self._count_bad_frame(BadFrame("unknown_symbol", trade.symbol))
+            return
+        now = tickstore.now_ms()
+        feed.messages += 1
+        feed.last_message_ms = now
+        self._last_trade_monotonic = time.monotonic()
+        if feed.first_live_id is None:
+            feed.first_live_id = trade.trade_id
+        last = feed.last_id
+        if last is not None and trade.trade_id <= last:
+            feed.duplicates += 1  # resent frame or overlap with a backfill: the store keeps one
+        elif last is not None and trade.trade_id > last + 1:
+            self._open_gap(feed, last + 1, trade.trade_id - 1, "id jump in live stream")
+        if last is None or trade.trade_id > last:
+            feed.last_id = trade.trade_id
+            feed.last_trade_ms = trade.ts_ms
+        feed.trades += 1
+        self._pending.append(trade)
+        if len(self._pending) >= HANDOFF_TRADES:
+            self._handoff()
+
+    def _handoff(self) -> None:
+        if self._pending:
+            self.writer.submit(self._pending)
+            self._pending = []
+
+    async def _handoff_loop(self) -> None:
+        while True:
+            await asyncio.sleep(HANDOFF_INTERVAL_S)
+            self._handoff()
+
+    def _store_fetched(self, feed: SymbolFeed, trades: list[Trade]) -> None:
+        if not trades:
+            return
+        self.writer.submit(trades)
+        newest = trades[-1]
+        if feed.last_id is None or newest.trade_id > feed.last_id:
+            feed.last_id = newest.trade_id
+            feed.last_trade_ms = newest.ts_ms
+
+    # ------------------------------------------------------------------ gaps and backfill
+
+    def _open_gap(self, feed: SymbolFeed, from_id: int, to_id: int, reason: str) -> None:
+        log.warning("%s: gap of %d trades (ids %d..%d): %s", feed.symbol, to_id - from_id + 1, from_id, to_id, reason)
+        feed.open_gaps += 1
+        self.writer.call(lambda conn: tickstore.open_gap(conn, feed.symbol, from_id, to_id, reason))
+        feed.jobs.put_nowait(BackfillJob(from_id, to_id, reason))
+
+    async def _backfill_worker(self, feed: SymbolFeed) -> None:
+        while True:
+            job = await feed.jobs.get()
+            for attempt in range(BACKFILL_RETRIES):
+                try:
+                    await self._run_job(feed, job)
+                    break
+                except (httpx.HTTPError, RestError) as exc:
+                    if isinstance(exc, RestError) and exc.status in (400, 401, 403):
+                        log.error("%s: backfill of ids from %d impossible: %s", feed.symbol, job.from_id, exc)
+                        await self._settle_gap(feed, job.from_id, job.to_id or job.from_id, 0, f"REST refused: {exc}")
+                        break
+                    delay = backoff_delay_s(attempt + 2)
+                    log.warning("%s: backfill from id %d failed (%s); retrying in %.1f s", feed.symbol,
+                                job.from_id, exc, delay)
+                    await asyncio.sleep(delay)
+
+    async def _run_job(self, feed: SymbolFeed, job: BackfillJob) -> None:
+        if job.to_id is not None:
+            missing = await asyncio.wrap_future(self.writer.call(
+                lambda conn: tickstore.count_missing(conn, feed.symbol, job.from_id, job.to_id)))
+            if missing == 0:  # an earlier catch-up already stored them
+                await self._settle_gap(feed, job.from_id, job.to_id, 0, "already stored")
+                return
+        next_id, fetched, limit = job.from_id, 0, binance.REST_PAGE_LIMIT
+        while job.to_id is None or next_id <= job.to_id:
+            if fetched >= self.config.backfill_depth:
+                break
+            if job.to_id is None and feed.first_live_id is not None and next_id >= feed.first_live_id:
+                break  # the live stream covers the rest
+            page = await self.rest.fetch_from(feed.symbol, next_id, limit)
+            page = [t for t in page if t.trade_id >= next_id and (job.to_id is None or t.trade_id <= job.to_id)]
+            if not page:
+                break
+            self._store_fetched(feed, page)
+            fetched += len(page)
+            next_id = page[-1].trade_id + 1
+            if job.to_id is None and len(page) < limit:
+                break  # caught up with the present
+        if job.to_id is None:
+            if fetched:
+                log.info("%s: caught up %d trades (ids %d..%d) by REST", feed.symbol, fetched, job.from_id,
+                         next_id - 1)
+                await self._record_filled(feed, job.from_id, next_id - 1, fetched, job.reason)
+            return
+        await self._settle_gap(feed, job.from_id, job.to_id, fetched, "")
+
+    async def _record_filled(self, feed: SymbolFeed, from_id: int, to_id: int, fetched: int, reason: str) -> None:
+        def record(conn):
+            tickstore.open_gap(conn, feed.symbol, from_id, to_id, reason)
+            tickstore.close_gap(conn, feed.symbol, from_id, "filled", fetched, "rest")
+
+        await asyncio.wrap_future(self.writer.call(record))
+
+    async def _settle_gap(self, feed: SymbolFeed, from_id: int, to_id: int, fetched: int, detail: str) -> None:
+        """Close the gap if every id is now stored; otherwise leave it open with what is still missing."""
+        def settle(conn):
+            missing = tickstore.count_missing(conn, feed.symbol, from_id, to_id)
+            if missing == 0:
+                tickstore.close_gap(conn, feed.symbol, from_id, "filled", fetched, "rest", detail)
+            else:
+                conn.execute("UPDATE gaps SET detail = ? WHERE symbol = ? AND from_id = ?",
+                             (detail or f"{missing} ids still missing", feed.symbol, from_id))
+            return missing
+
+        missing = await asyncio.wrap_future(self.writer.call(settle))
+        if missing == 0:
+            feed.open_gaps = max(0, feed.open_gaps - 1)
+            log.info("%s: gap ids %d..%d filled (%d trades fetched)", feed.symbol, from_id, to_id, fetched)
+        else:
+            log.warning("%s: gap ids %d..%d still has %d missing trades; left open", feed.symbol, from_id, to_id,
+                        missing)
+
+    # ------------------------------------------------------------------ REST polling transport
+
+    async def _poll_forever(self) -> None:
+        """Poll the gap-filling endpoint from the last stored id about every second."""
+        self.transport = "rest"
+        self.state = "polling"
+        log.info("polling REST %s every %.0f s", self.config.rest_url, POLL_INTERVAL_S)
+        while True:
+            started = time.monotonic()
+            for feed in self.feeds.values():
+                try:
+                    await self._poll_once(feed)
+                except (httpx.HTTPError, RestError) as exc:
+                    log.warning("%s: REST poll failed: %s", feed.symbol, exc)
+                    self.state = "disconnected"
+            await asyncio.sleep(max(0.0, POLL_INTERVAL_S - (time.monotonic() - started)))
+
+    async def _poll_once(self, feed: SymbolFeed) -> None:
+        if feed.last_id is None:
+            page = await self.rest.recent(feed.symbol)
+        else:
+            page = await self.rest.fetch_from(feed.symbol, feed.last_id + 1)
+        page = [t for t in page if feed.last_id is None or t.trade_id > feed.last_id]
+        if page:
+            feed.messages += len(page)
+            feed.trades += len(page)
+            feed.last_message_ms = tickstore.now_ms()
+            self._store_fetched(feed, page)
+        self.state = "polling"
+
+    def _stop_polling(self) -> None:
+        if self._polling is not None:
+            self._polling.cancel()
+            self._polling = None
+            log.info("WebSocket is back: stopped polling REST")
+
+    # ------------------------------------------------------------------ status
+
+    async def _status_loop(self) -> None:
+        while True:
+            self.writer.call(self._write_status)
+            await asyncio.sleep(STATUS_INTERVAL_S)
+
+    def _write_status(self, conn) -> None:
+        bad = sum(self.bad_frames.values())
+        detail = ", ".join(f"{k}={v}" for k, v in sorted(self.bad_frames.items()))
+        for feed in self.feeds.values():
+            rate = (feed.messages - feed.messages_at_last_status) / STATUS_INTERVAL_S
+            feed.messages_at_last_status = feed.messages
+            tickstore.upsert_status(
+                conn, feed.symbol, state=self.state, transport=self.transport, last_trade_ms=feed.last_trade_ms,
+                last_trade_id=feed.last_id, last_message_ms=feed.last_message_ms, messages=feed.messages,
+                trades=feed.trades, bad_frames=bad, reconnects=self.reconnects, open_gaps=feed.open_gaps,
+                message_rate=rate, detail=detail)
+
+    async def _bad_frame_summary_loop(self) -> None:
+        while True:
+            await asyncio.sleep(BAD_FRAME_SUMMARY_INTERVAL_S)
+            if self.bad_frames != self._bad_frames_logged:
+                log.info("bad frames skipped so far: %s",
+                         ", ".join(f"{k}={v}" for k, v in sorted(self.bad_frames.items())))
+                self._bad_frames_logged = Counter(self.bad_frames)
+
+
+# ---------------------------------------------------------------------- command line
+
+
+def parse_args(argv: list[str] | None = None) -> IngestorConfig:
+    parser = argparse.ArgumentParser(
+        prog="data_ingestor.py",
+        description="Stream Binance trades into a SQLite tick store, every trade exactly once.")
+    parser.add_argument("--db", default="ticks.db", help="SQLite database file (default: ticks.db)")
+    parser.add_argument("--symbols", default="btcusdt,ethusdt",
+                        help="comma-separated symbols, any case (default: btcusdt,ethusdt)")
+    parser.add_argument("--market", choices=binance.DEFAULT_WS_URL, default="spot",
+                        help="spot or USD-M futures (default: spot)")
+    parser.add_argument("--stream", choices=("trade", "aggTrade"),
+                        help="trade or aggTrade (default: trade for spot, aggTrade for futures)")
+    parser.add_argument("--ws-url", help="WebSocket base URL (default: the real Binance host of the market)")
+    parser.add_argument("--rest-url", help="REST base URL (default: the real Binance host of the market)")
+    parser.add_argument("--transport", choices=("ws", "rest"), default="ws",
+                        help="ws: WebSocket, falling back to REST polling while it fails; rest: poll REST "
+                             "about every second (default: ws)")
+    parser.add_argument("--silence-timeout", type=float, default=DEFAULT_SILENCE_TIMEOUT_S, metavar="SECONDS",
+                        help="replace a connection that sends no trade for this long (default: %(default)s)")
+    parser.add_argument("--backfill-depth", type=int, default=DEFAULT_BACKFILL_DEPTH, metavar="TRADES",
+                        help="most trades one backfill fetches; the rest stays an open gap (default: %(default)s)")
+    parser.add_argument("--max-connection-age", type=float, default=DEFAULT_MAX_CONNECTION_AGE_S,
+                        metavar="SECONDS", help="reconnect before Binance's 24-hour cut-off (default: %(default)s)")
+    parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                        help="logging level (default: INFO)")
+    args = parser.parse_args(argv)
+    symbols = [s.strip().upper() for s in args.symbols.split(",") if s.strip()]
+    if not symbols:
+        parser.error("--symbols needs at least one symbol")
+    if args.ws_url and not args.ws_url.startswith(("ws://", "wss://")):
+        parser.error(f"--ws-url must start with ws:// or wss://, not {args.ws_url!r}")
+    if args.rest_url and not args.rest_url.startswith(("http://", "https://")):
+        parser.error(f"--rest-url must start with http:// or https://, not {args.rest_url!r}")
+    if args.silence_timeout <= 0 or args.backfill_depth < 0 or args.max_connection_age <= 0:
+        parser.error("--silence-timeout and --max-connection-age must be positive, --backfill-depth not negative")
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    return IngestorConfig(
+        db=args.db, symbols=list(dict.fromkeys(symbols)), market=args.market,
+        stream=args.stream or binance.DEFAULT_STREAM[args.market],
+        ws_url=args.ws_url or binance.DEFAULT_WS_URL[args.market],
+        rest_url=args.rest_url or binance.DEFAULT_REST_URL[args.market], transport=args.transport,
+        silence_timeout_s=args.silence_timeout, backfill_depth=args.backfill_depth,
+        max_connection_age_s=args.max_connection_age)
+
+
+async def check_symbols(rest: BinanceRest, symbols: list[str]) -> str | None:
+    """An error message when a symbol is not traded; None when all are (or REST cannot tell)."""
+    try:
+        listed = await rest.trading_symbols()
+    except (httpx.HTTPError, RestError) as exc:
+        log.warning("could not check the symbols against exchangeInfo at %s (%s); is Binance reachable? "
+                    "Without internet, try: python run_all.py --demo", rest.base_url, exc)
+        return None
+    unknown = [s for s in symbols if s not in listed]
+    if unknown:
+        return f"unknown symbol(s) for {rest.market}: {', '.join(unknown)} (not TRADING in exchangeInfo)"
+    return None
+
+
+async def run(config: IngestorConfig) -> int:
+    rest = BinanceRest(config.rest_url, config.market, config.stream)
+    try:
+        error = await check_symbols(rest, config.symbols)
+        if error:
+            print(f"data_ingestor: error: {error}", file=sys.stderr)
+            return 2
+        writer = tickstore.TradeWriter(config.db, config.market, config.stream, config.source).start()
+        ingestor = Ingestor(config, writer, rest)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, ingestor.stop)
+        log.info("ingesting %s %s %s into %s", config.market, config.stream, ",".join(config.symbols), config.db)
+        try:
+            await ingestor.run()
+        finally:
+            writer.close()
+        log.info("stopped: %d trades offered, %d stored", writer.totals.offered, writer.totals.stored)
+        return 0
+    finally:
+        await rest.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = parse_args(argv)
+    try:
+        return asyncio.run(run(config))
+    except tickstore.StoreError as exc:
+        print(f"data_ingestor: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

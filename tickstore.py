@@ -1,0 +1,663 @@
+"""The tick store: every line of SQL in the product.
+
+One SQLite file in WAL mode holds one market's trades (spot or USD-M futures, trade ids or
+aggregate ids: never a mix), their one-second bars, the feed status per symbol, the gaps log,
+alert rules and events. One writer thread owns the only write connection and commits one
+transaction per batch; every other process opens the file read-only.
+
+Storage layout (see the README for the byte budget):
+- ``trade_rows`` is a WITHOUT ROWID table keyed on (sym_id, trade_id): the key is the only index,
+  so a trade costs its record and nothing else. ``trades`` is a view with the symbol's name.
+- ``bar_rows`` holds one row per symbol-second with the open/close trade (time, id) so that a late
+  or backfilled trade corrects its bar exactly, and the smallest/largest trade id of the second so
+  that trades of a time range are found through the bars, without an index on time.
+  ``bars_1s`` is a view with the symbol's name.
+- ``rev`` on a bar row is the number of the batch that last changed it: a reader that remembers
+  the highest rev it has seen reads only the bars that are new or corrected since.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+
+MARKETS = ("spot", "futures")
+STREAM_KINDS = ("trade", "aggTrade")
+BUSY_TIMEOUT_MS = 5_000
+FLUSH_INTERVAL_MS = 250
+MAX_BATCH_TRADES = 20_000
+
+# A trade as stored: (symbol, trade_id, ts_ms, price, qty, is_buyer_maker).
+TradeTuple = Sequence
+
+
+class StoreError(Exception):
+    """A problem with the database file a user can fix; the message is one line."""
+
+
+class StoreMismatch(StoreError):
+    """The database holds another market or stream kind than the one asked for."""
+
+
+# --------------------------------------------------------------------------- schema
+
+
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run DDL statements one by one (``executescript`` would commit the caller's transaction)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _migration_1(conn: sqlite3.Connection) -> None:
+    _run_script(
+        conn,
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE symbols (sym_id INTEGER PRIMARY KEY, symbol TEXT NOT NULL UNIQUE);
+        CREATE TABLE trade_rows (
+            sym_id INTEGER NOT NULL,
+            trade_id INTEGER NOT NULL,
+            ts_ms INTEGER NOT NULL,
+            price REAL NOT NULL,
+            qty REAL NOT NULL,
+            is_buyer_maker INTEGER NOT NULL,
+            PRIMARY KEY (sym_id, trade_id)
+        ) WITHOUT ROWID;
+        CREATE VIEW trades AS
+            SELECT s.symbol, t.trade_id, t.ts_ms, t.price, t.qty, t.is_buyer_maker
+            FROM trade_rows t JOIN symbols s USING (sym_id);
+        CREATE TABLE bar_rows (
+            sym_id INTEGER NOT NULL,
+            ts_ms INTEGER NOT NULL,
+            open REAL NOT NULL, high REAL NOT NULL, low REAL NOT NULL, close REAL NOT NULL,
+            volume REAL NOT NULL, quote_volume REAL NOT NULL, trades INTEGER NOT NULL,
+            open_ts_ms INTEGER NOT NULL, open_id INTEGER NOT NULL,
+            close_ts_ms INTEGER NOT NULL, close_id INTEGER NOT NULL,
+            min_id INTEGER NOT NULL, max_id INTEGER NOT NULL,
+            rev INTEGER NOT NULL,
+            PRIMARY KEY (sym_id, ts_ms)
+        ) WITHOUT ROWID;
+        CREATE INDEX bar_rows_rev ON bar_rows (rev);
+        CREATE VIEW bars_1s AS
+            SELECT s.symbol, b.ts_ms, b.open, b.high, b.low, b.close, b.volume, b.quote_volume,
+                   b.trades
+            FROM bar_rows b JOIN symbols s USING (sym_id);
+        CREATE TABLE feed_status (
+            symbol TEXT PRIMARY KEY,
+            state TEXT NOT NULL,
+            transport TEXT NOT NULL,
+            last_trade_ms INTEGER,
+            last_trade_id INTEGER,
+            last_message_ms INTEGER,
+            updated_ms INTEGER NOT NULL,
+            messages INTEGER NOT NULL DEFAULT 0,
+            trades INTEGER NOT NULL DEFAULT 0,
+            bad_frames INTEGER NOT NULL DEFAULT 0,
+            reconnects INTEGER NOT NULL DEFAULT 0,
+            open_gaps INTEGER NOT NULL DEFAULT 0,
+            message_rate REAL NOT NULL DEFAULT 0,
+            detail TEXT NOT NULL DEFAULT ''
+        );
+        CREATE TABLE gaps (
+            gap_id INTEGER PRIMARY KEY,
+            symbol TEXT NOT NULL,
+            from_id INTEGER NOT NULL,
+            to_id INTEGER NOT NULL,
+            found_ms INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'open',
+            filled_ms INTEGER,
+            filled_count INTEGER NOT NULL DEFAULT 0,
+            method TEXT,
+            detail TEXT NOT NULL DEFAULT '',
+            UNIQUE (symbol, from_id)
+        );
+        """
+    )
+
+
+# Numbered migrations: MIGRATIONS[i] brings the schema from user_version i to i + 1.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Apply the missing migrations, each in its own transaction with the version it sets."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"database schema version {version} is newer than this program's {SCHEMA_VERSION}; upgrade the program"
+        )
+    for number in range(version, SCHEMA_VERSION):
+        with transaction(conn):
+            MIGRATIONS[number](conn)
+            conn.execute(f"PRAGMA user_version = {number + 1}")
+        log.info("database migrated to schema version %d", number + 1)
+
+
+class transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception (connection in autocommit mode)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+# --------------------------------------------------------------------------- connections
+
+
+def open_writer(path: str | Path, market: str, stream: str, source: str = "binance") -> sqlite3.Connection:
+    """Open (creating and migrating) the database for writing ``market`` / ``stream`` trades.
+
+    Raises StoreMismatch when the file already holds another market or stream kind, and
+    StoreError when the file is not a tick database. ``source`` ("binance" or "local") is
+    recorded so that the dashboard can label data from a local exchange as DEMO.
+    """
+    if market not in MARKETS:
+        raise StoreError(f"unknown market {market!r}; expected one of {', '.join(MARKETS)}")
+    if stream not in STREAM_KINDS:
+        raise StoreError(f"unknown stream kind {stream!r}; expected one of {', '.join(STREAM_KINDS)}")
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
+            raise StoreError(f"{path}: could not switch the database to WAL mode")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        migrate(conn)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: not a usable tick database ({exc})") from None
+    _claim_metadata(conn, path, market, stream, source)
+    return conn
+
+
+def _claim_metadata(conn: sqlite3.Connection, path: str | Path, market: str, stream: str, source: str) -> None:
+    meta = dict(conn.execute("SELECT key, value FROM meta"))
+    if not meta:
+        with transaction(conn):
+            conn.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)",
+                [("market", market), ("stream", stream), ("source", source), ("created_ms", str(now_ms()))],
+            )
+        return
+    if (meta.get("market"), meta.get("stream")) != (market, stream):
+        raise StoreMismatch(
+            f"{path} holds {meta.get('market')} {meta.get('stream')} data; refusing to store {market} {stream} "
+            f"data in it (use another --db)"
+        )
+    if meta.get("source") != source:
+        with transaction(conn):
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'source'", (source,))
+
+
+def open_reader(path: str | Path) -> sqlite3.Connection:
+    """Open an existing tick database read-only; StoreError with a one-line message otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise StoreError(f"{path}: no such database (start the ingestor first, or pass --db)")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: not a tick database ({exc})") from None
+    if version == 0:
+        raise StoreError(f"{path}: not a tick database (no schema)")
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"{path}: schema version {version} is newer than this program's {SCHEMA_VERSION}")
+    return conn
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+# --------------------------------------------------------------------------- writing
+
+
+@dataclass
+class BatchResult:
+    """What one batch changed: trades offered, trades new to the database, bar rows touched."""
+
+    offered: int = 0
+    stored: int = 0
+    bars: int = 0
+
+
+class _SymbolIds:
+    """Symbol name <-> small integer id, created on first sight (inside the caller's transaction)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.ids = dict(conn.execute("SELECT symbol, sym_id FROM symbols"))
+
+    def get(self, symbol: str) -> int:
+        sym_id = self.ids.get(symbol)
+        if sym_id is None:
+            sym_id = self.conn.execute("INSERT INTO symbols (symbol) VALUES (?)", (symbol,)).lastrowid
+            self.ids[symbol] = sym_id
+        return sym_id
+
+
+_UPSERT_BAR = """
+INSERT INTO bar_rows (sym_id, ts_ms, open, high, low, close, volume, quote_volume, trades,
+                      open_ts_ms, open_id, close_ts_ms, close_id, min_id, max_id, rev)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (sym_id, ts_ms) DO UPDATE SET
+    open = CASE WHEN (excluded.open_ts_ms, excluded.open_id) < (open_ts_ms, open_id)
+                THEN excluded.open ELSE open END,
+    open_ts_ms = CASE WHEN (excluded.open_ts_ms, excluded.open_id) < (open_ts_ms, open_id)
+                THEN excluded.open_ts_ms ELSE open_ts_ms END,
+    open_id = CASE WHEN (excluded.open_ts_ms, excluded.open_id) < (open_ts_ms, open_id)
+                THEN excluded.open_id ELSE open_id END,
+    close = CASE WHEN (excluded.close_ts_ms, excluded.close_id) > (close_ts_ms, close_id)
+                THEN excluded.close ELSE close END,
+    close_ts_ms = CASE WHEN (excluded.close_ts_ms, excluded.close_id) > (close_ts_ms, close_id)
+                THEN excluded.close_ts_ms ELSE close_ts_ms END,
+    close_id = CASE WHEN (excluded.close_ts_ms, excluded.close_id) > (close_ts_ms, close_id)
+                THEN excluded.close_id ELSE close_id END,
+    high = max(high, excluded.high),
+    low = min(low, excluded.low),
+    volume = volume + excluded.volume,
+    quote_volume = quote_volume + excluded.quote_volume,
+    trades = trades + excluded.trades,
+    min_id = min(min_id, excluded.min_id),
+    max_id = max(max_id, excluded.max_id),
+    rev = excluded.rev
+"""
+
+
+def _new_trades(conn: sqlite3.Connection, sym_id: int, trades: list[TradeTuple]) -> list[TradeTuple]:
+    """The trades of one symbol not yet stored, once each (a batch may repeat a trade)."""
+    by_id = {t[1]: t for t in trades}
+    lo, hi = min(by_id), max(by_id)
+    stored = conn.execute(
+        "SELECT trade_id FROM trade_rows WHERE sym_id = ? AND trade_id BETWEEN ? AND ?", (sym_id, lo, hi)
+    ).fetchall()
+    for (trade_id,) in stored:
+        by_id.pop(trade_id, None)
+    return list(by_id.values())
+
+
+def _bars_of(sym_id: int, trades: list[TradeTuple], rev: int) -> list[tuple]:
+    """One-second bar rows (in _UPSERT_BAR's column order) summarising ``trades`` of one symbol."""
+    bars: dict[int, list] = {}
+    for _symbol, trade_id, ts_ms, price, qty, _maker in trades:
+        second = ts_ms - ts_ms % 1000
+        bar = bars.get(second)
+        key = (ts_ms, trade_id)
+        if bar is None:
+            bars[second] = [price, price, price, price, qty, price * qty, 1, key, key, trade_id, trade_id]
+            continue
+        if key < bar[7]:
+            bar[0], bar[7] = price, key
+        if key > bar[8]:
+            bar[3], bar[8] = price, key
+        if price > bar[1]:
+            bar[1] = price
+        if price < bar[2]:
+            bar[2] = price
+        bar[4] += qty
+        bar[5] += price * qty
+        bar[6] += 1
+        if trade_id < bar[9]:
+            bar[9] = trade_id
+        if trade_id > bar[10]:
+            bar[10] = trade_id
+    return [
+        (sym_id, second, o, h, l, c, v, qv, n, ok[0], ok[1], ck[0], ck[1], lo, hi, rev)
+        for second, (o, h, l, c, v, qv, n, ok, ck, lo, hi) in bars.items()
+    ]
+
+
+def store_trades(conn: sqlite3.Connection, symbol_ids: _SymbolIds, trades: Iterable[TradeTuple], rev: int) -> BatchResult:
+    """Store trades not yet in the database and fold them into their bars (caller holds the transaction)."""
+    per_symbol: dict[str, list[TradeTuple]] = {}
+    offered = 0
+    for trade in trades:
+        per_symbol.setdefault(trade[0], []).append(trade)
+        offered += 1
+    result = BatchResult(offered=offered)
+    for symbol, symbol_trades in per_symbol.items():
+        sym_id = symbol_ids.get(symbol)
+        fresh = _new_trades(conn, sym_id, symbol_trades)
+        if not fresh:
+            continue
+        conn.executemany(
+            "INSERT INTO trade_rows (sym_id, trade_id, ts_ms, price, qty, is_buyer_maker) VALUES (?, ?, ?, ?, ?, ?)",
+            [(sym_id, t[1], t[2], t[3], t[4], int(t[5])) for t in fresh],
+        )
+        bars = _bars_of(sym_id, fresh, rev)
+        conn.executemany(_UPSERT_BAR, bars)
+        result.stored += len(fresh)
+        result.bars += len(bars)
+    return result
+
+
+def _next_rev(conn: sqlite3.Connection) -> int:
+    return (conn.execute("SELECT max(rev) FROM bar_rows").fetchone()[0] or 0) + 1
+
+
+def write_trades(path: str | Path, trades: Iterable[TradeTuple], market: str = "spot", stream: str = "trade",
+                 source: str = "binance") -> int:
+    """Store trades in one transaction (creating the database); returns how many were new.
+
+    For imports, tests and tools; the live ingestor uses TradeWriter.
+    """
+    conn = open_writer(path, market, stream, source)
+    try:
+        with transaction(conn):
+            result = store_trades(conn, _SymbolIds(conn), trades, _next_rev(conn))
+        return result.stored
+    finally:
+        conn.close()
+
+
+class TradeWriter:
+    """The single writer: a thread that owns the write connection and commits a batch at a time.
+
+    ``submit`` and ``call`` are thread-safe and never block on SQLite. A batch is committed every
+    ``flush_interval_ms`` or as soon as ``max_batch_trades`` trades are waiting, in one
+    transaction that also applies the status and gap updates queued with it.
+    """
+
+    def __init__(self, path: str | Path, market: str, stream: str, source: str = "binance",
+                 flush_interval_ms: int = FLUSH_INTERVAL_MS, max_batch_trades: int = MAX_BATCH_TRADES,
+                 on_commit: Callable[[BatchResult], None] | None = None) -> None:
+        self.conn = open_writer(path, market, stream, source)
+        self.flush_interval_s = flush_interval_ms / 1000
+        self.max_batch_trades = max_batch_trades
+        self.on_commit = on_commit
+        self._inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._symbol_ids = _SymbolIds(self.conn)
+        self._rev = _next_rev(self.conn)
+        self._thread = threading.Thread(target=self._run, name="tick-writer", daemon=True)
+        self._stopping = False
+        self.error: BaseException | None = None
+        self.totals = BatchResult()
+
+    def start(self) -> TradeWriter:
+        self._thread.start()
+        return self
+
+    def submit(self, trades: list[TradeTuple]) -> None:
+        """Queue trades for the next batch (duplicates are dropped when stored)."""
+        if trades:
+            self._inbox.put(trades)
+
+    def call(self, fn: Callable[[sqlite3.Connection], object]) -> Future:
+        """Run ``fn(conn)`` in the writer thread inside the next batch's transaction."""
+        future: Future = Future()
+        self._inbox.put((fn, future))
+        return future
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Commit what is queued and stop the thread."""
+        if self._thread.is_alive():
+            self._stopping = True
+            self._inbox.put(None)
+            self._thread.join(timeout_s)
+        self.conn.close()
+
+    def _run(self) -> None:
+        while True:
+            trades: list[TradeTuple] = []
+            calls: list[tuple[Callable, Future]] = []
+            deadline = time.monotonic() + self.flush_interval_s
+            stop = False
+            while len(trades) < self.max_batch_trades:
+                try:
+                    item = self._inbox.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                if isinstance(item, tuple):
+                    calls.append(item)
+                else:
+                    trades.extend(item)
+            if stop:  # drain what arrived before the stop marker
+                while True:
+                    try:
+                        item = self._inbox.get_nowait()
+                    except queue.Empty:
+                        break
+                    if isinstance(item, tuple):
+                        calls.append(item)
+                    elif item is not None:
+                        trades.extend(item)
+            if trades or calls:
+                self._commit(trades, calls)
+            if stop:
+                return
+
+    def _commit(self, trades: list[TradeTuple], calls: list[tuple[Callable, Future]]) -> None:
+        results = []
+        try:
+            with transaction(self.conn):
+                batch = store_trades(self.conn, self._symbol_ids, trades, self._rev) if trades else BatchResult()
+                for fn, _future in calls:
+                    results.append(fn(self.conn))
+        except Exception as exc:  # a failed batch must not kill the writer: report and keep going
+            log.exception("writer: batch of %d trades failed and was rolled back", len(trades))
+            self.error = exc
+            self._symbol_ids = _SymbolIds(self.conn)  # ids created in the rolled-back transaction are gone
+            for _fn, future in calls:
+                future.set_exception(exc)
+            return
+        self._rev += 1
+        self.totals.offered += batch.offered
+        self.totals.stored += batch.stored
+        self.totals.bars += batch.bars
+        for (_fn, future), value in zip(calls, results):
+            future.set_result(value)
+        if self.on_commit is not None:
+            self.on_commit(batch)
+
+
+# --------------------------------------------------------------------------- status and gaps (writer side)
+
+
+STATUS_COLUMNS = ("state", "transport", "last_trade_ms", "last_trade_id", "last_message_ms", "messages", "trades",
+                  "bad_frames", "reconnects", "open_gaps", "message_rate", "detail")
+
+
+def upsert_status(conn: sqlite3.Connection, symbol: str, **fields) -> None:
+    """Write one symbol's feed status row (``updated_ms`` is set to now: the heartbeat)."""
+    unknown = set(fields) - set(STATUS_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown status fields: {sorted(unknown)}")
+    fields.setdefault("state", "starting")
+    fields.setdefault("transport", "ws")
+    columns = ["symbol", "updated_ms", *fields]
+    values = [symbol, now_ms(), *fields.values()]
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
+    conn.execute(
+        f"INSERT INTO feed_status ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+        f"ON CONFLICT (symbol) DO UPDATE SET {updates}",
+        values,
+    )
+
+
+def open_gap(conn: sqlite3.Connection, symbol: str, from_id: int, to_id: int, reason: str) -> None:
+    """Record trade ids from_id..to_id (inclusive) as missing; a gap already recorded is widened."""
+    conn.execute(
+        "INSERT INTO gaps (symbol, from_id, to_id, found_ms, reason) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (symbol, from_id) DO UPDATE SET to_id = max(to_id, excluded.to_id), status = 'open'",
+        (symbol, from_id, to_id, now_ms(), reason),
+    )
+
+
+def close_gap(conn: sqlite3.Connection, symbol: str, from_id: int, status: str, filled_count: int, method: str,
+              detail: str = "") -> None:
+    """Mark a gap filled (``status='filled'``) or given up (``'unfillable'``)."""
+    conn.execute(
+        "UPDATE gaps SET status = ?, filled_ms = ?, filled_count = ?, method = ?, detail = ? "
+        "WHERE symbol = ? AND from_id = ?",
+        (status, now_ms(), filled_count, method, detail, symbol, from_id),
+    )
+
+
+def count_missing(conn: sqlite3.Connection, symbol: str, from_id: int, to_id: int) -> int:
+    """How many ids in from_id..to_id (inclusive) are not stored for ``symbol``."""
+    row = conn.execute(
+        "SELECT count(*) FROM trade_rows t JOIN symbols s USING (sym_id) "
+        "WHERE s.symbol = ? AND t.trade_id BETWEEN ? AND ?",
+        (symbol, from_id, to_id),
+    ).fetchone()
+    return (to_id - from_id + 1) - row[0]
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_metadata(conn: sqlite3.Connection) -> dict[str, str]:
+    """The database's metadata record: market, stream, source, created_ms, and schema_version."""
+    meta = dict(conn.execute("SELECT key, value FROM meta"))
+    meta["schema_version"] = str(conn.execute("PRAGMA user_version").fetchone()[0])
+    return meta
+
+
+def list_symbols(conn: sqlite3.Connection) -> list[str]:
+    """Symbols that have at least one stored bar, upper case, sorted."""
+    return [row[0] for row in conn.execute(
+        "SELECT symbol FROM symbols s WHERE EXISTS (SELECT 1 FROM bar_rows b WHERE b.sym_id = s.sym_id) "
+        "ORDER BY symbol"
+    )]
+
+
+def last_trade_id(conn: sqlite3.Connection, symbol: str) -> int | None:
+    """The largest stored trade id of ``symbol``, or None when it has none."""
+    row = conn.execute(
+        "SELECT max(trade_id) FROM trade_rows WHERE sym_id = (SELECT sym_id FROM symbols WHERE symbol = ?)",
+        (symbol,),
+    ).fetchone()
+    return row[0]
+
+
+BAR_COLUMNS = ["ts_ms", "open", "high", "low", "close", "volume", "quote_volume", "trades"]
+TRADE_COLUMNS = ["trade_id", "ts_ms", "price", "qty", "is_buyer_maker"]
+
+
+def _frame(rows: list, columns: list[str], ints: Sequence[str], bools: Sequence[str] = ()) -> pd.DataFrame:
+    import pandas as pd  # imported here: the ingestor never builds DataFrames and pandas costs ~50 MB
+
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    for column in columns:
+        if column in bools:
+            frame[column] = frame[column].astype(bool)
+        elif column in ints:
+            frame[column] = frame[column].astype("int64")
+        else:
+            frame[column] = frame[column].astype("float64")
+    return frame
+
+
+def _time_filter(start_ms: int | None, end_ms: int | None, column: str = "ts_ms") -> tuple[str, list]:
+    clauses, params = [], []
+    if start_ms is not None:
+        clauses.append(f"{column} >= ?")
+        params.append(int(start_ms))
+    if end_ms is not None:
+        clauses.append(f"{column} < ?")
+        params.append(int(end_ms))
+    return "".join(f" AND {c}" for c in clauses), params
+
+
+def read_bars_1s(conn: sqlite3.Connection, symbol: str, start_ms: int | None = None,
+                 end_ms: int | None = None) -> pd.DataFrame:
+    """One-second bars of ``symbol`` with start_ms <= ts_ms < end_ms, sorted by time.
+
+    Columns: ts_ms (bar start, UTC ms), open, high, low, close, volume, quote_volume (sum of
+    price * qty), trades (count). Seconds without trades have no row.
+    """
+    where, params = _time_filter(start_ms, end_ms)
+    rows = conn.execute(
+        "SELECT ts_ms, open, high, low, close, volume, quote_volume, trades FROM bar_rows "
+        f"WHERE sym_id = (SELECT sym_id FROM symbols WHERE symbol = ?){where} ORDER BY ts_ms",
+        [symbol, *params],
+    ).fetchall()
+    return _frame(rows, BAR_COLUMNS, ints=("ts_ms", "trades"))
+
+
+def read_bars_since(conn: sqlite3.Connection, symbol: str, after_rev: int) -> tuple[pd.DataFrame, int]:
+    """Bars of ``symbol`` written or corrected by batches after ``after_rev``, and the newest rev seen.
+
+    A reader keeps the returned rev and passes it back next time to read only what changed.
+    """
+    rows = conn.execute(
+        "SELECT ts_ms, open, high, low, close, volume, quote_volume, trades, rev FROM bar_rows "
+        "WHERE rev > ? AND sym_id = (SELECT sym_id FROM symbols WHERE symbol = ?) ORDER BY ts_ms",
+        (after_rev, symbol),
+    ).fetchall()
+    newest = max((row[-1] for row in rows), default=after_rev)
+    return _frame([row[:-1] for row in rows], BAR_COLUMNS, ints=("ts_ms", "trades")), newest
+
+
+def read_trades(conn: sqlite3.Connection, symbol: str, start_ms: int | None = None, end_ms: int | None = None,
+                limit: int | None = None) -> pd.DataFrame:
+    """Trades of ``symbol`` with start_ms <= ts_ms < end_ms, sorted by trade id.
+
+    Columns: trade_id, ts_ms, price, qty, is_buyer_maker. With ``limit``, the most recent
+    ``limit`` trades of the range. Time ranges are found through the bars' id ranges.
+    """
+    where, params = _time_filter(start_ms, end_ms)
+    sym = "(SELECT sym_id FROM symbols WHERE symbol = ?)"
+    id_range = conn.execute(
+        f"SELECT min(min_id), max(max_id) FROM bar_rows WHERE sym_id = {sym}{where}", [symbol, *params]
+    ).fetchone()
+    if id_range[0] is None:
+        return _frame([], TRADE_COLUMNS, ints=("trade_id", "ts_ms"), bools=("is_buyer_maker",))
+    sql = (f"SELECT trade_id, ts_ms, price, qty, is_buyer_maker FROM trade_rows "
+           f"WHERE sym_id = {sym} AND trade_id BETWEEN ? AND ?{where}")
+    args = [symbol, *id_range, *params]
+    if limit is not None:
+        sql = f"SELECT * FROM ({sql} ORDER BY trade_id DESC LIMIT ?) ORDER BY trade_id"
+        args.append(int(limit))
+    else:
+        sql += " ORDER BY trade_id"
+    rows = conn.execute(sql, args).fetchall()
+    return _frame(rows, TRADE_COLUMNS, ints=("trade_id", "ts_ms"), bools=("is_buyer_maker",))
+
+
+def _query_frame(conn: sqlite3.Connection, sql: str, params: Sequence = ()) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.read_sql_query(sql, conn, params=list(params))
+
+
+def read_feed_status(conn: sqlite3.Connection) -> pd.DataFrame:
+    """The feed status rows, one per symbol (see the feed_status table for columns)."""
+    return _query_frame(conn, "SELECT * FROM feed_status ORDER BY symbol")
+
+
+def read_gaps(conn: sqlite3.Connection, symbol: str | None = None, open_only: bool = False) -> pd.DataFrame:
+    """The gaps log, oldest first; optionally one symbol's, optionally only the open ones."""
+    clauses, params = [], []
+    if symbol is not None:
+        clauses.append("symbol = ?")
+        params.append(symbol)
+    if open_only:
+        clauses.append("status = 'open'")
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    return _query_frame(conn, f"SELECT * FROM gaps{where} ORDER BY gap_id", params)
