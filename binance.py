@@ -213,7 +213,9 @@ def parse_message(raw: str | bytes, kind: str) -> Trade | Control | None:
             return Control("result", message)
         if "code" in message and "msg" in message:
             return Control("error", message)
-        if "u" in message and "b" in message and "a" in message:  # bookTicker carries no "e"
+        if "u" in message and "b" in message and "a" in message:  # spot bookTicker carries no "e"
+            return None
+        if "lastUpdateId" in message:  # partial book depth (@depth5 etc.) carries no "e" either
             return None
     raise BadFrame("unknown_event", str(event_type))
 

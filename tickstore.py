@@ -623,8 +623,10 @@ def read_trades(conn: sqlite3.Connection, symbol: str, start_ms: int | None = No
     """
     where, params = _time_filter(start_ms, end_ms)
     sym = "(SELECT sym_id FROM symbols WHERE symbol = ?)"
+    bar_start = None if start_ms is None else int(start_ms) - int(start_ms) % 1000  # the bar holding start_ms
+    bar_where, bar_params = _time_filter(bar_start, end_ms)
     id_range = conn.execute(
-        f"SELECT min(min_id), max(max_id) FROM bar_rows WHERE sym_id = {sym}{where}", [symbol, *params]
+        f"SELECT min(min_id), max(max_id) FROM bar_rows WHERE sym_id = {sym}{bar_where}", [symbol, *bar_params]
     ).fetchone()
     if id_range[0] is None:
         return _frame([], TRADE_COLUMNS, ints=("trade_id", "ts_ms"), bools=("is_buyer_maker",))
