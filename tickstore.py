@@ -372,6 +372,31 @@ def write_trades(path: str | Path, trades: Iterable[TradeTuple], market: str = "
         conn.close()
 
 
+def write_bars(path: str | Path, symbol: str, bars: Iterable[Sequence], market: str = "spot", stream: str = "trade",
+               source: str = "binance") -> int:
+    """Store uploaded one-second (or coarser, start-labelled) OHLCV bars where no bar exists yet.
+
+    ``bars`` rows are (ts_ms, open, high, low, close, volume, quote_volume, trades). Bars built
+    from stored trades always win: an uploaded bar never overwrites one. Such bars carry no trade
+    ids (min_id = max_id = -1). Returns how many bars were new.
+    """
+    conn = open_writer(path, market, stream, source)
+    try:
+        with transaction(conn):
+            sym_id = _SymbolIds(conn).get(symbol)
+            rev = _next_rev(conn)
+            before = conn.total_changes
+            conn.executemany(
+                "INSERT OR IGNORE INTO bar_rows (sym_id, ts_ms, open, high, low, close, volume, quote_volume, trades,"
+                " open_ts_ms, open_id, close_ts_ms, close_id, min_id, max_id, rev)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, -1, ?, -1, -1, -1, ?)",
+                [(sym_id, int(b[0]), *map(float, b[1:7]), int(b[7]), int(b[0]), int(b[0]), rev) for b in bars],
+            )
+            return conn.total_changes - before
+    finally:
+        conn.close()
+
+
 class TradeWriter:
     """The single writer: a thread that owns the write connection and commits a batch at a time.
 
@@ -626,7 +651,8 @@ def read_trades(conn: sqlite3.Connection, symbol: str, start_ms: int | None = No
     bar_start = None if start_ms is None else int(start_ms) - int(start_ms) % 1000  # the bar holding start_ms
     bar_where, bar_params = _time_filter(bar_start, end_ms)
     id_range = conn.execute(
-        f"SELECT min(min_id), max(max_id) FROM bar_rows WHERE sym_id = {sym}{bar_where}", [symbol, *bar_params]
+        f"SELECT min(min_id), max(max_id) FROM bar_rows WHERE sym_id = {sym} AND max_id >= 0{bar_where}",
+        [symbol, *bar_params]
     ).fetchone()
     if id_range[0] is None:
         return _frame([], TRADE_COLUMNS, ints=("trade_id", "ts_ms"), bools=("is_buyer_maker",))

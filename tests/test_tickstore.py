@@ -204,3 +204,18 @@ def test_reader_sees_consistent_data_while_writer_runs(db_path):
         assert n_trades == n_in_bars
         checks += 1
     assert n_trades == 60_000 and checks > 1
+
+
+def test_uploaded_bars_never_overwrite_bars_from_trades(db_path):
+    """Uploaded OHLC fills seconds without trades and leaves bars built from trades untouched."""
+    trades = make_trades("BTCUSDT", 1, 200)
+    tickstore.write_trades(db_path, trades)
+    conn = tickstore.open_reader(db_path)
+    before = tickstore.read_bars_1s(conn, "BTCUSDT")
+    first = int(before["ts_ms"].iloc[0])
+    uploaded = [(first, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1), (first - 60_000, 5.0, 6.0, 4.0, 5.5, 2.0, 11.0, 3)]
+    assert tickstore.write_bars(db_path, "BTCUSDT", uploaded) == 1
+    after = tickstore.read_bars_1s(conn, "BTCUSDT")
+    pd.testing.assert_frame_equal(after.iloc[1:].reset_index(drop=True), before)
+    assert after.iloc[0].tolist() == [first - 60_000, 5.0, 6.0, 4.0, 5.5, 2.0, 11.0, 3]
+    assert len(tickstore.read_trades(conn, "BTCUSDT", first - 60_000)) == 200
