@@ -115,6 +115,7 @@ class Ingestor:
         self._stop = asyncio.Event()
         self._polling: asyncio.Task | None = None
         self._replace_reason: str | None = None
+        self._trades_on_connection = 0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -164,26 +165,25 @@ class Ingestor:
     async def _stream_forever(self) -> None:
         url = binance.combined_stream_url(self.config.ws_url, self.config.market, self.config.stream,
                                           self.config.symbols)
-        failures = 0
+        failures = 0  # connections in a row that failed or delivered no trade
         while True:
             self.state = "connecting"
+            self._trades_on_connection = 0
             try:
                 async with connect(url, open_timeout=10, ping_interval=20, ping_timeout=60, close_timeout=1,
                                    max_queue=4096, max_size=2**20) as ws:
-                    failures = 0
                     log.info("connected to %s", url)
-                    self._stop_polling()
                     self._on_connected()
                     reason = await self._consume(ws)
             except (OSError, InvalidHandshake, TimeoutError) as exc:
-                failures += 1
                 reason = f"connection failed: {exc or type(exc).__name__}"
-                if failures >= WS_FAILURES_BEFORE_POLLING and self._polling is None and await self.rest.ping():
-                    log.warning("WebSocket failed %d times but REST answers: polling REST until it is back",
-                                failures)
-                    self._polling = asyncio.create_task(self._poll_forever(), name="rest-poll")
             except ConnectionClosed as exc:
                 reason = f"connection closed ({exc})"
+            failures = 0 if self._trades_on_connection else failures + 1
+            if failures >= WS_FAILURES_BEFORE_POLLING and self._polling is None and await self.rest.ping():
+                log.warning("WebSocket failed %d times in a row but REST answers: polling REST until the "
+                            "WebSocket delivers trades again", failures)
+                self._polling = asyncio.create_task(self._poll_forever(), name="rest-poll")
             self.reconnects += 1
             if self._polling is None:
                 self.state = "disconnected"
@@ -192,8 +192,8 @@ class Ingestor:
             await asyncio.sleep(delay)
 
     def _on_connected(self) -> None:
-        self.state = "live"
-        self.transport = "ws"
+        if self._polling is None:
+            self.state = "live"
         self._last_trade_monotonic = time.monotonic()
         for feed in self.feeds.values():
             feed.first_live_id = None
@@ -233,7 +233,8 @@ class Ingestor:
             now = time.monotonic()
             silent_s = now - self._last_trade_monotonic
             if silent_s >= self.config.silence_timeout_s:
-                self._replace_reason = f"no trade frame for {silent_s:.1f} s on an open connection"
+                self._replace_reason = (f"no trade frame for {silent_s:.1f} s on an open connection "
+                                        f"(a wrong stream path or market stays silent)")
                 log.warning("%s: replacing it", self._replace_reason)
                 self.state = "silent"
                 await ws.close(1000, "silent")
@@ -243,7 +244,8 @@ class Ingestor:
                 log.info("%s: replacing it", self._replace_reason)
                 await ws.close(1000, "age")
                 return
-            self.state = "silent" if silent_s >= warn_after_s else "live"
+            if self._polling is None:
+                self.state = "silent" if silent_s >= warn_after_s else "live"
 
     def _on_control(self, control: Control) -> str | None:
         if control.kind == "server_shutdown":
@@ -271,6 +273,9 @@ class Ingestor:
         self._last_trade_monotonic = time.monotonic()
         if feed.first_live_id is None:
             feed.first_live_id = trade.trade_id
+            if self._polling is not None:
+                self._stop_polling()
+        self._trades_on_connection += 1
         last = feed.last_id
         if last is not None and trade.trade_id <= last:
             feed.duplicates += 1  # resent frame or overlap with a backfill: the store keeps one
@@ -415,10 +420,11 @@ class Ingestor:
         self.state = "polling"
 
     def _stop_polling(self) -> None:
-        if self._polling is not None:
-            self._polling.cancel()
-            self._polling = None
-            log.info("WebSocket is back: stopped polling REST")
+        self._polling.cancel()
+        self._polling = None
+        self.transport = "ws"
+        self.state = "live"
+        log.info("WebSocket delivers trades again: stopped polling REST")
 
     # ------------------------------------------------------------------ status
 
@@ -487,6 +493,7 @@ def parse_args(argv: list[str] | None = None) -> IngestorConfig:
         parser.error("--silence-timeout and --max-connection-age must be positive, --backfill-depth not negative")
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(args.log_level)))
     return IngestorConfig(
         db=args.db, symbols=list(dict.fromkeys(symbols)), market=args.market,
         stream=args.stream or binance.DEFAULT_STREAM[args.market],
