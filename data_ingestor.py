@@ -37,6 +37,7 @@ WS_FAILURES_BEFORE_POLLING = 3
 POLL_INTERVAL_S = 1.0
 HANDOFF_INTERVAL_S = 0.05  # hand received trades to the writer at least this often
 HANDOFF_TRADES = 1000  # ... or as soon as this many are waiting
+MAX_WRITER_BACKLOG = 50_000  # stop reading the socket while this many trades wait for a commit
 STATUS_INTERVAL_S = 1.0
 BAD_FRAME_SUMMARY_INTERVAL_S = 60.0
 BACKFILL_RETRIES = 3
@@ -146,19 +147,17 @@ class Ingestor:
 
     async def _load_store_state(self) -> None:
         def load(conn):
-            last_ids = {s: tickstore.last_trade_id(conn, s) for s in self.feeds}
-            gaps = tickstore.read_gaps(conn, open_only=True)
-            return last_ids, gaps
+            return {s: tickstore.last_trade_id(conn, s) for s in self.feeds}, tickstore.list_open_gaps(conn)
 
         last_ids, gaps = await asyncio.wrap_future(self.writer.call(load))
         for symbol, last_id in last_ids.items():
             self.feeds[symbol].last_id = last_id
             if last_id is not None:
                 log.info("%s: resuming after stored trade id %d", symbol, last_id)
-        for gap in gaps.itertuples():
-            if gap.symbol in self.feeds:
-                self.feeds[gap.symbol].open_gaps += 1
-                self.feeds[gap.symbol].jobs.put_nowait(BackfillJob(gap.from_id, gap.to_id, "open gap"))
+        for symbol, from_id, to_id in gaps:
+            if symbol in self.feeds:
+                self.feeds[symbol].open_gaps += 1
+                self.feeds[symbol].jobs.put_nowait(BackfillJob(from_id, to_id, "open gap"))
 
     # ------------------------------------------------------------------ WebSocket transport
 
@@ -214,6 +213,8 @@ class Ingestor:
                     continue
                 if type(item) is Trade:
                     self._on_trade(item)
+                    if self.writer.backlog > MAX_WRITER_BACKLOG:
+                        await self._wait_for_writer()
                 elif type(item) is Control:
                     reason = self._on_control(item)
                     if reason:
@@ -288,6 +289,12 @@ class Ingestor:
         self._pending.append(trade)
         if len(self._pending) >= HANDOFF_TRADES:
             self._handoff()
+
+    async def _wait_for_writer(self) -> None:
+        """Backpressure: let the writer catch up; meanwhile TCP slows the sender, not our memory."""
+        while self.writer.backlog > MAX_WRITER_BACKLOG // 2:
+            await asyncio.sleep(0.01)
+        self._last_trade_monotonic = time.monotonic()  # waiting on ourselves is not a silent stream
 
     def _handoff(self) -> None:
         if self._pending:

@@ -419,6 +419,8 @@ class TradeWriter:
         self._stopping = False
         self.error: BaseException | None = None
         self.totals = BatchResult()
+        self._submitted = 0  # written by the submitting thread
+        self._handled = 0  # written by the writer thread
 
     def start(self) -> TradeWriter:
         self._thread.start()
@@ -427,7 +429,13 @@ class TradeWriter:
     def submit(self, trades: list[TradeTuple]) -> None:
         """Queue trades for the next batch (duplicates are dropped when stored)."""
         if trades:
+            self._submitted += len(trades)
             self._inbox.put(trades)
+
+    @property
+    def backlog(self) -> int:
+        """Trades submitted but not yet committed (each counter is written by one thread only)."""
+        return self._submitted - self._handled
 
     def call(self, fn: Callable[[sqlite3.Connection], object]) -> Future:
         """Run ``fn(conn)`` in the writer thread inside the next batch's transaction."""
@@ -477,6 +485,12 @@ class TradeWriter:
                 return
 
     def _commit(self, trades: list[TradeTuple], calls: list[tuple[Callable, Future]]) -> None:
+        try:
+            self._commit_batch(trades, calls)
+        finally:
+            self._handled += len(trades)
+
+    def _commit_batch(self, trades: list[TradeTuple], calls: list[tuple[Callable, Future]]) -> None:
         results = []
         try:
             with transaction(self.conn):
@@ -541,6 +555,11 @@ def close_gap(conn: sqlite3.Connection, symbol: str, from_id: int, status: str, 
         "WHERE symbol = ? AND from_id = ?",
         (status, now_ms(), filled_count, method, detail, symbol, from_id),
     )
+
+
+def list_open_gaps(conn: sqlite3.Connection) -> list[tuple[str, int, int]]:
+    """(symbol, from_id, to_id) of every open gap, oldest first (no pandas: the ingestor uses it)."""
+    return conn.execute("SELECT symbol, from_id, to_id FROM gaps WHERE status = 'open' ORDER BY gap_id").fetchall()
 
 
 def count_missing(conn: sqlite3.Connection, symbol: str, from_id: int, to_id: int) -> int:
@@ -689,3 +708,57 @@ def read_gaps(conn: sqlite3.Connection, symbol: str | None = None, open_only: bo
         clauses.append("status = 'open'")
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
     return _query_frame(conn, f"SELECT * FROM gaps{where} ORDER BY gap_id", params)
+
+
+# --- readers for the dashboard ---
+
+
+def read_recent_bars(conn: sqlite3.Connection, symbol: str, span_ms: int) -> tuple[pd.DataFrame, int]:
+    """The last ``span_ms`` of ``symbol``'s one-second bars (up to its newest bar), and the newest rev among them.
+
+    One statement, so one snapshot: pass the rev to ``read_bars_since`` afterwards to follow the
+    bars incrementally (bars outside the span that were corrected later come back through it too).
+    Returns an empty frame and rev 0 when the symbol has no bars.
+    """
+    sym = "(SELECT sym_id FROM symbols WHERE symbol = ?)"
+    rows = conn.execute(
+        "SELECT ts_ms, open, high, low, close, volume, quote_volume, trades, rev FROM bar_rows "
+        f"WHERE sym_id = {sym} AND ts_ms >= (SELECT max(ts_ms) FROM bar_rows WHERE sym_id = {sym}) - ? "
+        "ORDER BY ts_ms",
+        (symbol, symbol, int(span_ms)),
+    ).fetchall()
+    newest = max((row[-1] for row in rows), default=0)
+    return _frame([row[:-1] for row in rows], BAR_COLUMNS, ints=("ts_ms", "trades")), newest
+
+
+def read_gap_spans(conn: sqlite3.Connection, symbols: Sequence[str], start_ms: int | None = None,
+                   end_ms: int | None = None) -> pd.DataFrame:
+    """Each recorded gap of ``symbols`` as a time span, for shading charts; oldest first.
+
+    A gap is a range of missing trade ids; its span runs from the time of the last stored trade
+    before ``from_id`` (start_ms) to the time of the first stored trade after ``to_id`` (end_ms).
+    start_ms is NULL (NaN) when no earlier trade is stored, end_ms when no later one is. With
+    start_ms / end_ms, only spans that overlap [start_ms, end_ms) are returned.
+    Columns: gap_id, symbol, from_id, to_id, status (open / filled / unfillable), reason,
+    found_ms, filled_ms, start_ms, end_ms.
+    """
+    placeholders = ", ".join("?" * len(symbols)) or "NULL"
+    overlap, params = [], [*symbols]
+    if end_ms is not None:
+        overlap.append("(start_ms IS NULL OR start_ms < ?)")
+        params.append(int(end_ms))
+    if start_ms is not None:
+        overlap.append("(end_ms IS NULL OR end_ms >= ?)")
+        params.append(int(start_ms))
+    where = f" WHERE {' AND '.join(overlap)}" if overlap else ""
+    sql = (
+        "SELECT * FROM ("
+        " SELECT g.gap_id, g.symbol, g.from_id, g.to_id, g.status, g.reason, g.found_ms, g.filled_ms,"
+        "  (SELECT t.ts_ms FROM trade_rows t WHERE t.sym_id = s.sym_id AND t.trade_id < g.from_id"
+        "   ORDER BY t.trade_id DESC LIMIT 1) AS start_ms,"
+        "  (SELECT t.ts_ms FROM trade_rows t WHERE t.sym_id = s.sym_id AND t.trade_id > g.to_id"
+        "   ORDER BY t.trade_id LIMIT 1) AS end_ms"
+        f" FROM gaps g JOIN symbols s ON s.symbol = g.symbol WHERE g.symbol IN ({placeholders})"
+        f"){where} ORDER BY gap_id"
+    )
+    return _query_frame(conn, sql, params)
