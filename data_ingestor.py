@@ -272,7 +272,8 @@ class Ingestor:
         feed.messages += 1
         feed.last_message_ms = now
         self._last_trade_monotonic = time.monotonic()
-        if feed.first_live_id is None:
+        first_on_connection = feed.first_live_id is None
+        if first_on_connection:
             feed.first_live_id = trade.trade_id
             if self._polling is not None:
                 self._stop_polling()
@@ -281,7 +282,8 @@ class Ingestor:
         if last is not None and trade.trade_id <= last:
             feed.duplicates += 1  # resent frame or overlap with a backfill: the store keeps one
         elif last is not None and trade.trade_id > last + 1:
-            self._open_gap(feed, last + 1, trade.trade_id - 1, "id jump in live stream")
+            self._open_gap(feed, last + 1, trade.trade_id - 1,
+                           "missed while reconnecting" if first_on_connection else "id jump in live stream")
         if last is None or trade.trade_id > last:
             feed.last_id = trade.trade_id
             feed.last_trade_ms = trade.ts_ms

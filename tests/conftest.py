@@ -26,3 +26,17 @@ def binance_file(relative: str) -> Path:
 def db_path(tmp_path: Path) -> Path:
     """A path for a fresh SQLite database file in the test's own directory."""
     return tmp_path / "ticks.db"
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A loopback port nothing listens on (bound once, then released)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "exchange(**options): options for the local exchange fixture")

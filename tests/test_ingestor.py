@@ -1,0 +1,251 @@
+"""The real ingestor process against the local exchange: every trade exactly once, whatever happens.
+
+Each test runs ``data_ingestor.py`` as a subprocess, driven by its command-line flags only, against
+``exchange_sim`` on a free loopback port, then compares the database row by row with the
+exchange's ground truth (every trade it made, with the strings it sent).
+"""
+from __future__ import annotations
+
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import tickstore
+from conftest import REPO_ROOT
+from exchange_sim import ExchangeSim, run_in_thread
+
+SYMBOLS = ("BTCUSDT", "ETHUSDT")
+SETTLE_TIMEOUT_S = 30.0
+
+
+class IngestorProcess:
+    """``python data_ingestor.py ...`` with its log in a file."""
+
+    def __init__(self, db: Path, port: int, *extra: str, market: str = "spot", ws_port: int | None = None) -> None:
+        self.db = db
+        self.log_path = db.with_suffix(".log")
+        self.argv = [sys.executable, str(REPO_ROOT / "data_ingestor.py"), "--db", str(db),
+                     "--symbols", ",".join(s.lower() for s in SYMBOLS), "--market", market,
+                     "--ws-url", f"ws://127.0.0.1:{ws_port or port}", "--rest-url", f"http://127.0.0.1:{port}",
+                     *extra]
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> IngestorProcess:
+        self.proc = subprocess.Popen(self.argv, stderr=open(self.log_path, "a"), cwd=REPO_ROOT)
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM) -> tuple[int, float]:
+        """Send ``sig``; returns (exit code, seconds it took to exit)."""
+        started = time.monotonic()
+        self.proc.send_signal(sig)
+        code = self.proc.wait(10)
+        return code, time.monotonic() - started
+
+    def wait_connected(self, timeout_s: float = 15.0) -> None:
+        wait_until(lambda: "connected to" in self.log() or "polling REST" in self.log(), timeout_s, self.log)
+
+
+def wait_until(condition, timeout_s: float, describe=lambda: "") -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"condition not met within {timeout_s} s\n{describe()}")
+
+
+def stored_rows(db: Path, symbol: str) -> list[tuple]:
+    try:
+        conn = tickstore.open_reader(db)
+    except tickstore.StoreError:
+        return []
+    try:
+        return conn.execute("SELECT trade_id, ts_ms, price, qty, is_buyer_maker FROM trades WHERE symbol = ? "
+                            "ORDER BY trade_id", (symbol,)).fetchall()
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        conn.close()
+
+
+def truth_rows(sim: ExchangeSim, symbol: str, kind: str = "trade") -> list[tuple]:
+    id_key = "t" if kind == "trade" else "a"
+    return [(r[id_key], r["T"], float(r["p"]), float(r["q"]), int(r["m"])) for r in sim.history(symbol, kind)]
+
+
+def assert_every_trade_once(sim: ExchangeSim, ingestor: IngestorProcess, kind: str = "trade") -> int:
+    """Pause the exchange, wait for the ingestor to settle, compare every row; returns rows compared."""
+    sim.control(paused=True)
+    compared = 0
+    for symbol in SYMBOLS:
+        truth = truth_rows(sim, symbol, kind)
+        assert truth, f"the exchange made no {symbol} trades"
+        wait_until(lambda: stored_rows(ingestor.db, symbol)[-1:] == truth[-1:] and
+                   len(stored_rows(ingestor.db, symbol)) >= len(truth), SETTLE_TIMEOUT_S,
+                   lambda: f"{symbol}: stored {len(stored_rows(ingestor.db, symbol))} of {len(truth)}\n"
+                           f"{ingestor.log()[-3000:]}")
+        assert stored_rows(ingestor.db, symbol) == truth
+        compared += len(truth)
+    return compared
+
+
+@pytest.fixture
+def exchange(request):
+    """A local exchange in this process (paused until the first subscriber), with the test's switches."""
+    options = {"rate_per_s": 300.0, "seed": 11, "wait_for_subscriber": True, "ping_interval_s": 5.0}
+    marker = request.node.get_closest_marker("exchange")
+    if marker:
+        options.update(marker.kwargs)
+    with run_in_thread(ExchangeSim(**options)) as sim:
+        yield sim
+
+
+def run_for(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+@pytest.mark.exchange(drop_every=300, junk_every=97, resend_every=53, gap_every=211, gap_size=7)
+def test_drops_junk_resends_and_unseen_gaps_lose_and_double_nothing(exchange, db_path):
+    """Abrupt drops, junk, resent frames and skipped frames: every trade id once, with the prices sent."""
+    ingestor = IngestorProcess(db_path, exchange.port).start()
+    run_for(6)
+    compared = assert_every_trade_once(exchange, ingestor)
+    code, took = ingestor.stop()
+    assert code == 0 and took < 2.0
+    log = ingestor.log()
+    assert compared > 500
+    assert re.search(r"gap of \d+ trades", log) and "filled" in log and "reconnecting in" in log
+    assert "bad frame skipped" in log
+    faults = exchange.stats()["faults"]
+    assert faults, "the exchange injected no faults"
+    status = tickstore.read_feed_status(tickstore.open_reader(db_path))
+    assert set(status["symbol"]) == set(SYMBOLS) and (status["bad_frames"] > 0).all()
+    assert (status["state"] == "stopped").all()
+
+
+def test_kill_9_then_restart_loses_nothing(exchange, db_path):
+    """kill -9 loses at most the unflushed batch, and the restart refills it from REST."""
+    ingestor = IngestorProcess(db_path, exchange.port).start()
+    run_for(3)
+    ingestor.proc.kill()
+    ingestor.proc.wait()
+    run_for(2)  # the market keeps trading while we are down
+    restarted = IngestorProcess(db_path, exchange.port).start()
+    restarted.wait_connected()
+    run_for(2)
+    assert_every_trade_once(exchange, restarted)
+    assert "resuming after stored trade id" in restarted.log()
+    assert restarted.stop()[0] == 0
+
+
+@pytest.mark.exchange(silent_after=400, silent_for_s=600.0)
+def test_silent_connection_is_replaced(exchange, db_path):
+    """An open connection that stops sending trades is noticed, replaced, and what it missed is fetched."""
+    ingestor = IngestorProcess(db_path, exchange.port, "--silence-timeout", "1.5").start()
+    wait_until(lambda: "no trade frame" in ingestor.log(), 20, ingestor.log)
+    run_for(2)
+    assert_every_trade_once(exchange, ingestor)
+    assert ingestor.log().count("connected to") >= 2
+    assert ingestor.stop()[0] == 0
+
+
+def test_server_shutdown_and_connection_age_reconnect_without_loss(exchange, db_path):
+    """serverShutdown and the (shrunk) 24-hour limit make the ingestor reconnect, losing nothing."""
+    ingestor = IngestorProcess(db_path, exchange.port, "--max-connection-age", "2").start()
+    ingestor.wait_connected()
+    run_for(1)
+    exchange.control(server_shutdown=True)
+    run_for(4)
+    assert_every_trade_once(exchange, ingestor)
+    log = ingestor.log()
+    assert "serverShutdown" in log and "old (Binance cuts at 24 h)" in log
+    assert ingestor.stop(signal.SIGINT)[0] == 0
+
+
+@pytest.mark.exchange(gap_every=150, gap_size=20, rest_429=2, retry_after_s=1.0)
+def test_rest_429_retry_after_is_honoured(exchange, db_path):
+    """Backfill answered 429 waits for Retry-After, then fills every gap."""
+    ingestor = IngestorProcess(db_path, exchange.port).start()
+    run_for(4)
+    assert_every_trade_once(exchange, ingestor)
+    assert "Retry-After" in ingestor.log()
+    assert ingestor.stop()[0] == 0
+
+
+@pytest.mark.exchange(market="futures", drop_every=250, gap_every=170, gap_size=5)
+def test_futures_agg_trades_every_aggregate_once(exchange, db_path):
+    """USD-M futures aggTrade (the default futures stream, under /market): every aggregate id once."""
+    ingestor = IngestorProcess(db_path, exchange.port, market="futures").start()
+    run_for(5)
+    assert_every_trade_once(exchange, ingestor, kind="aggTrade")
+    assert tickstore.read_metadata(tickstore.open_reader(db_path))["stream"] == "aggTrade"
+    assert ingestor.stop()[0] == 0
+
+
+@pytest.mark.exchange(wait_for_subscriber=False)
+def test_rest_transport_polls_every_trade(exchange, db_path):
+    """--transport rest stores every trade by polling from the last stored id."""
+    ingestor = IngestorProcess(db_path, exchange.port, "--transport", "rest").start()
+    wait_until(lambda: stored_rows(db_path, "BTCUSDT"), 15, ingestor.log)
+    run_for(3)
+    exchange.control(paused=True)
+    for symbol in SYMBOLS:  # polling starts from the recent trades, so compare from the first stored id
+        truth = truth_rows(exchange, symbol)
+        wait_until(lambda: stored_rows(db_path, symbol)[-1:] == truth[-1:], SETTLE_TIMEOUT_S, ingestor.log)
+        start = stored_rows(db_path, symbol)[0][0]
+        assert stored_rows(db_path, symbol) == [row for row in truth if row[0] >= start]
+    status = tickstore.read_feed_status(tickstore.open_reader(db_path))
+    assert set(status["transport"]) == {"rest"}
+    assert ingestor.stop()[0] == 0
+
+
+@pytest.mark.exchange(wait_for_subscriber=False)
+def test_websocket_failures_fall_back_to_rest_polling(exchange, db_path, unused_port):
+    """A WebSocket that cannot connect while REST answers: polling takes over and the status says so."""
+    ingestor = IngestorProcess(db_path, exchange.port, ws_port=unused_port).start()
+    wait_until(lambda: "polling REST" in ingestor.log(), 30, ingestor.log)
+    run_for(2.5)
+    status = tickstore.read_feed_status(tickstore.open_reader(db_path))
+    assert set(status["transport"]) == {"rest"} and set(status["state"]) == {"polling"}
+    assert len(stored_rows(db_path, "ETHUSDT")) > 0
+    assert ingestor.stop()[0] == 0
+
+
+def test_database_of_the_other_market_is_refused(exchange, db_path):
+    """A futures ingestor on a spot database: one-line error, exit 2, nothing stored is lost."""
+    tickstore.write_trades(db_path, [("BTCUSDT", 1, 1_700_000_000_000, 1.0, 1.0, True)], market="spot")
+    proc = subprocess.run(IngestorProcess(db_path, exchange.port, market="futures").argv, capture_output=True,
+                          text=True, timeout=30, cwd=REPO_ROOT)
+    assert proc.returncode == 2
+    error_lines = [line for line in proc.stderr.splitlines() if "error" in line]
+    assert len(error_lines) == 1 and "holds spot trade data" in error_lines[0]
+    assert len(stored_rows(db_path, "BTCUSDT")) == 1
+
+
+def test_unknown_symbol_is_a_one_line_error(exchange, db_path):
+    """A symbol the exchange does not list fails at start-up with one line, not a silent empty stream."""
+    argv = IngestorProcess(db_path, exchange.port).argv
+    argv[argv.index("--symbols") + 1] = "btcusdt,nosuchcoin"
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=30, cwd=REPO_ROOT)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == \
+        "data_ingestor: error: unknown symbol(s) for spot: NOSUCHCOIN (not TRADING in exchangeInfo)"
+    assert not db_path.exists()
+
+
+def test_help_documents_every_flag():
+    """Every flag other tools drive is in --help."""
+    out = subprocess.run([sys.executable, str(REPO_ROOT / "data_ingestor.py"), "--help"], capture_output=True,
+                         text=True, timeout=30).stdout
+    for flag in ("--db", "--symbols", "--market", "--stream", "--ws-url", "--rest-url", "--log-level",
+                 "--transport", "--silence-timeout", "--backfill-depth", "--max-connection-age"):
+        assert flag in out
