@@ -129,8 +129,60 @@ def _migration_1(conn: sqlite3.Connection) -> None:
     )
 
 
+def _migration_2(conn: sqlite3.Connection) -> None:
+    """Alert rules and events, the ingestor's watchlist, stored hourly summaries."""
+    _run_script(
+        conn,
+        """
+        CREATE TABLE alert_rules (
+            rule_id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            symbols TEXT NOT NULL,
+            timeframe TEXT NOT NULL,
+            window INTEGER NOT NULL,
+            hedge TEXT NOT NULL,
+            params TEXT NOT NULL DEFAULT '{}',
+            cooldown_s REAL NOT NULL DEFAULT 60,
+            webhook_url TEXT,
+            enabled INTEGER NOT NULL DEFAULT 1,
+            created_ms INTEGER NOT NULL,
+            updated_ms INTEGER NOT NULL,
+            state TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE TABLE alert_events (
+            event_id INTEGER PRIMARY KEY,
+            ts_ms INTEGER NOT NULL,
+            rule_id INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            value REAL,
+            threshold REAL,
+            direction TEXT,
+            message TEXT NOT NULL,
+            symbols TEXT NOT NULL DEFAULT '',
+            bar_ts_ms INTEGER,
+            acknowledged_ms INTEGER,
+            delivery TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX alert_events_ts ON alert_events (ts_ms);
+        CREATE TABLE watchlist (
+            symbol TEXT PRIMARY KEY,
+            updated_ms INTEGER NOT NULL
+        );
+        CREATE TABLE hourly_summaries (
+            symbols TEXT NOT NULL,
+            timeframe TEXT NOT NULL,
+            hour_ms INTEGER NOT NULL,
+            stats TEXT NOT NULL,
+            computed_ms INTEGER NOT NULL,
+            PRIMARY KEY (symbols, timeframe, hour_ms)
+        ) WITHOUT ROWID
+        """,
+    )
+
+
 # Numbered migrations: MIGRATIONS[i] brings the schema from user_version i to i + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
