@@ -38,6 +38,8 @@ STREAM_KINDS = ("trade", "aggTrade")
 BUSY_TIMEOUT_MS = 5_000
 FLUSH_INTERVAL_MS = 250
 MAX_BATCH_TRADES = 20_000
+BUSY_RETRY_S = 0.2  # pause between attempts while another process holds the write lock
+BUSY_RETRY_ON_STOP_S = 30.0  # at shutdown, give up on a locked database after this long
 
 # A trade as stored: (symbol, trade_id, ts_ms, price, qty, is_buyer_maker).
 TradeTuple = Sequence
@@ -537,10 +539,38 @@ class TradeWriter:
                 return
 
     def _commit(self, trades: list[TradeTuple], calls: list[tuple[Callable, Future]]) -> None:
+        """Commit one batch; while another process holds the write lock (an import), wait and retry.
+
+        A batch is never dropped because the database is busy; any other failure rolls the batch
+        back, is logged and reported to the callers, and the writer keeps going.
+        """
+        waited_s = 0.0
         try:
-            self._commit_batch(trades, calls)
+            while True:
+                try:
+                    self._commit_batch(trades, calls)
+                    return
+                except sqlite3.OperationalError as exc:
+                    busy = "locked" in str(exc) or "busy" in str(exc)
+                    if not busy or (self._stopping and waited_s >= BUSY_RETRY_ON_STOP_S):
+                        self._fail_batch(trades, calls, exc)
+                        return
+                    if waited_s == 0.0:
+                        log.warning("writer: another process is writing to the database; holding %d trades "
+                                    "until it is done", len(trades))
+                    time.sleep(BUSY_RETRY_S)
+                    waited_s += BUSY_RETRY_S + BUSY_TIMEOUT_MS / 1000
+                except Exception as exc:  # a failed batch must not kill the writer
+                    self._fail_batch(trades, calls, exc)
+                    return
         finally:
             self._handled += len(trades)
+
+    def _fail_batch(self, trades: list[TradeTuple], calls: list[tuple[Callable, Future]], exc: Exception) -> None:
+        log.error("writer: batch of %d trades failed and was rolled back: %s", len(trades), exc)
+        self.error = exc
+        for _fn, future in calls:
+            future.set_exception(exc)
 
     def _commit_batch(self, trades: list[TradeTuple], calls: list[tuple[Callable, Future]]) -> None:
         results = []
@@ -549,13 +579,9 @@ class TradeWriter:
                 batch = store_trades(self.conn, self._symbol_ids, trades, self._rev) if trades else BatchResult()
                 for fn, _future in calls:
                     results.append(fn(self.conn))
-        except Exception as exc:  # a failed batch must not kill the writer: report and keep going
-            log.exception("writer: batch of %d trades failed and was rolled back", len(trades))
-            self.error = exc
+        except Exception:
             self._symbol_ids = _SymbolIds(self.conn)  # ids created in the rolled-back transaction are gone
-            for _fn, future in calls:
-                future.set_exception(exc)
-            return
+            raise
         self._rev += 1
         self.totals.offered += batch.offered
         self.totals.stored += batch.stored

@@ -219,3 +219,18 @@ def test_uploaded_bars_never_overwrite_bars_from_trades(db_path):
     pd.testing.assert_frame_equal(after.iloc[1:].reset_index(drop=True), before)
     assert after.iloc[0].tolist() == [first - 60_000, 5.0, 6.0, 4.0, 5.5, 2.0, 11.0, 3]
     assert len(tickstore.read_trades(conn, "BTCUSDT", first - 60_000)) == 200
+
+
+def test_writer_holds_its_batch_while_another_process_writes(db_path):
+    """A long write by another connection (an import) delays the writer's batch; nothing is dropped."""
+    tickstore.write_trades(db_path, [])
+    importer = tickstore.open_writer(db_path, "spot", "trade")
+    importer.execute("BEGIN IMMEDIATE")
+    writer = tickstore.TradeWriter(db_path, "spot", "trade", flush_interval_ms=10).start()
+    writer.conn.execute("PRAGMA busy_timeout = 50")  # fail fast so that the retry path runs
+    writer.submit(make_trades("BTCUSDT", 1, 100))
+    threading.Timer(0.6, lambda: importer.execute("COMMIT")).start()
+    writer.call(lambda conn: None).result(10)
+    writer.close()
+    assert len(tickstore.read_trades(tickstore.open_reader(db_path), "BTCUSDT")) == 100
+    assert writer.error is None
