@@ -219,12 +219,13 @@ class transaction:
 # --------------------------------------------------------------------------- connections
 
 
-def open_writer(path: str | Path, market: str, stream: str, source: str = "binance") -> sqlite3.Connection:
+def open_writer(path: str | Path, market: str, stream: str, source: str | None = None) -> sqlite3.Connection:
     """Open (creating and migrating) the database for writing ``market`` / ``stream`` trades.
 
     Raises StoreMismatch when the file already holds another market or stream kind, and
     StoreError when the file is not a tick database. ``source`` ("binance" or "local") is
-    recorded so that the dashboard can label data from a local exchange as DEMO.
+    recorded so that the dashboard can label data from a local exchange as DEMO; None keeps what
+    the database records ("binance" for a new one).
     """
     if market not in MARKETS:
         raise StoreError(f"unknown market {market!r}; expected one of {', '.join(MARKETS)}")
@@ -243,13 +244,15 @@ def open_writer(path: str | Path, market: str, stream: str, source: str = "binan
     return conn
 
 
-def _claim_metadata(conn: sqlite3.Connection, path: str | Path, market: str, stream: str, source: str) -> None:
+def _claim_metadata(conn: sqlite3.Connection, path: str | Path, market: str, stream: str,
+                    source: str | None) -> None:
     meta = dict(conn.execute("SELECT key, value FROM meta"))
     if not meta:
         with transaction(conn):
             conn.executemany(
                 "INSERT INTO meta (key, value) VALUES (?, ?)",
-                [("market", market), ("stream", stream), ("source", source), ("created_ms", str(now_ms()))],
+                [("market", market), ("stream", stream), ("source", source or "binance"),
+                 ("created_ms", str(now_ms()))],
             )
         return
     if (meta.get("market"), meta.get("stream")) != (market, stream):
@@ -257,7 +260,7 @@ def _claim_metadata(conn: sqlite3.Connection, path: str | Path, market: str, str
             f"{path} holds {meta.get('market')} {meta.get('stream')} data; refusing to store {market} {stream} "
             f"data in it (use another --db)"
         )
-    if meta.get("source") != source:
+    if source is not None and meta.get("source") != source:
         with transaction(conn):
             conn.execute("UPDATE meta SET value = ? WHERE key = 'source'", (source,))
 
@@ -306,8 +309,9 @@ class _SymbolIds:
 
     def get(self, symbol: str) -> int:
         sym_id = self.ids.get(symbol)
-        if sym_id is None:
-            sym_id = self.conn.execute("INSERT INTO symbols (symbol) VALUES (?)", (symbol,)).lastrowid
+        if sym_id is None:  # new to us; another process (an upload) may have added it meanwhile
+            self.conn.execute("INSERT OR IGNORE INTO symbols (symbol) VALUES (?)", (symbol,))
+            sym_id = self.conn.execute("SELECT sym_id FROM symbols WHERE symbol = ?", (symbol,)).fetchone()[0]
             self.ids[symbol] = sym_id
         return sym_id
 
@@ -411,8 +415,32 @@ def _next_rev(conn: sqlite3.Connection) -> int:
     return (conn.execute("SELECT max(rev) FROM bar_rows").fetchone()[0] or 0) + 1
 
 
+def store_history(conn: sqlite3.Connection, trades: Iterable[TradeTuple]) -> BatchResult:
+    """Store trades and fold them into their bars, in the caller's transaction (imports, uploads)."""
+    return store_trades(conn, _SymbolIds(conn), trades, _next_rev(conn))
+
+
+def store_bars(conn: sqlite3.Connection, symbol: str, bars: Iterable[Sequence]) -> int:
+    """Store start-labelled OHLCV bars where no bar exists yet, in the caller's transaction.
+
+    ``bars`` rows are (ts_ms, open, high, low, close, volume, quote_volume, trades). Bars built
+    from stored trades always win: an uploaded bar never overwrites one. Such bars carry no trade
+    ids (min_id = max_id = -1). Returns how many bars were new.
+    """
+    sym_id = _SymbolIds(conn).get(symbol)
+    rev = _next_rev(conn)
+    before = conn.total_changes
+    conn.executemany(
+        "INSERT OR IGNORE INTO bar_rows (sym_id, ts_ms, open, high, low, close, volume, quote_volume, trades,"
+        " open_ts_ms, open_id, close_ts_ms, close_id, min_id, max_id, rev)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, -1, ?, -1, -1, -1, ?)",
+        [(sym_id, int(b[0]), *map(float, b[1:7]), int(b[7]), int(b[0]), int(b[0]), rev) for b in bars],
+    )
+    return conn.total_changes - before
+
+
 def write_trades(path: str | Path, trades: Iterable[TradeTuple], market: str = "spot", stream: str = "trade",
-                 source: str = "binance") -> int:
+                 source: str | None = None) -> int:
     """Store trades in one transaction (creating the database); returns how many were new.
 
     For imports, tests and tools; the live ingestor uses TradeWriter.
@@ -420,33 +448,18 @@ def write_trades(path: str | Path, trades: Iterable[TradeTuple], market: str = "
     conn = open_writer(path, market, stream, source)
     try:
         with transaction(conn):
-            result = store_trades(conn, _SymbolIds(conn), trades, _next_rev(conn))
-        return result.stored
+            return store_history(conn, trades).stored
     finally:
         conn.close()
 
 
 def write_bars(path: str | Path, symbol: str, bars: Iterable[Sequence], market: str = "spot", stream: str = "trade",
-               source: str = "binance") -> int:
-    """Store uploaded one-second (or coarser, start-labelled) OHLCV bars where no bar exists yet.
-
-    ``bars`` rows are (ts_ms, open, high, low, close, volume, quote_volume, trades). Bars built
-    from stored trades always win: an uploaded bar never overwrites one. Such bars carry no trade
-    ids (min_id = max_id = -1). Returns how many bars were new.
-    """
+               source: str | None = None) -> int:
+    """``store_bars`` in its own transaction (creating the database); returns how many bars were new."""
     conn = open_writer(path, market, stream, source)
     try:
         with transaction(conn):
-            sym_id = _SymbolIds(conn).get(symbol)
-            rev = _next_rev(conn)
-            before = conn.total_changes
-            conn.executemany(
-                "INSERT OR IGNORE INTO bar_rows (sym_id, ts_ms, open, high, low, close, volume, quote_volume, trades,"
-                " open_ts_ms, open_id, close_ts_ms, close_id, min_id, max_id, rev)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, -1, ?, -1, -1, -1, ?)",
-                [(sym_id, int(b[0]), *map(float, b[1:7]), int(b[7]), int(b[0]), int(b[0]), rev) for b in bars],
-            )
-            return conn.total_changes - before
+            return store_bars(conn, symbol, bars)
     finally:
         conn.close()
 
@@ -459,7 +472,7 @@ class TradeWriter:
     transaction that also applies the status and gap updates queued with it.
     """
 
-    def __init__(self, path: str | Path, market: str, stream: str, source: str = "binance",
+    def __init__(self, path: str | Path, market: str, stream: str, source: str | None = None,
                  flush_interval_ms: int = FLUSH_INTERVAL_MS, max_batch_trades: int = MAX_BATCH_TRADES,
                  on_commit: Callable[[BatchResult], None] | None = None) -> None:
         self.conn = open_writer(path, market, stream, source)
@@ -576,6 +589,7 @@ class TradeWriter:
         results = []
         try:
             with transaction(self.conn):
+                self._rev = max(self._rev, _next_rev(self.conn))  # an upload by another process may have used ours
                 batch = store_trades(self.conn, self._symbol_ids, trades, self._rev) if trades else BatchResult()
                 for fn, _future in calls:
                     results.append(fn(self.conn))
@@ -648,6 +662,98 @@ def count_missing(conn: sqlite3.Connection, symbol: str, from_id: int, to_id: in
         (symbol, from_id, to_id),
     ).fetchone()
     return (to_id - from_id + 1) - row[0]
+
+
+# --------------------------------------------------------------------------- API: watchlist and hourly summaries
+# (plain tuples, no pandas: api.py streams some of these straight into CSV)
+
+
+def read_watchlist(conn: sqlite3.Connection) -> list[tuple[str, int]]:
+    """(symbol, updated_ms) of every symbol the ingestor is asked to follow, by symbol."""
+    return conn.execute("SELECT symbol, updated_ms FROM watchlist ORDER BY symbol").fetchall()
+
+
+def replace_watchlist(conn: sqlite3.Connection, symbols: Sequence[str]) -> None:
+    """Make the watchlist exactly ``symbols`` (caller holds the transaction).
+
+    Every row gets this replacement's time, so max(updated_ms) changes whenever the list is
+    written: a poller compares that one number to know it must re-read the list.
+    """
+    updated_ms = now_ms()
+    conn.execute("DELETE FROM watchlist")
+    conn.executemany("INSERT INTO watchlist (symbol, updated_ms) VALUES (?, ?)",
+                     [(symbol, updated_ms) for symbol in dict.fromkeys(symbols)])
+
+
+def write_hourly_summaries(conn: sqlite3.Connection, symbols: str, timeframe: str,
+                           rows: Iterable[tuple[int, str]]) -> int:
+    """Store (hour_ms, stats JSON text) rows of one pair ("A,B") and timeframe, replacing rows of the
+    same hours (caller holds the transaction); returns how many rows were written."""
+    computed_ms = now_ms()
+    before = conn.total_changes
+    conn.executemany(
+        "INSERT INTO hourly_summaries (symbols, timeframe, hour_ms, stats, computed_ms) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (symbols, timeframe, hour_ms) DO UPDATE SET stats = excluded.stats, "
+        "computed_ms = excluded.computed_ms",
+        [(symbols, timeframe, int(hour_ms), stats, computed_ms) for hour_ms, stats in rows],
+    )
+    return conn.total_changes - before
+
+
+def read_hourly_summaries(conn: sqlite3.Connection, symbols: str | None = None, timeframe: str | None = None,
+                          start_ms: int | None = None, end_ms: int | None = None,
+                          limit: int | None = None) -> list[tuple[str, str, int, str, int]]:
+    """Stored hourly summaries (symbols, timeframe, hour_ms, stats JSON text, computed_ms) with
+    start_ms <= hour_ms < end_ms, optionally of one pair / timeframe; with ``limit`` the most
+    recent ``limit`` hours. Sorted by hour, then pair and timeframe."""
+    where, params = _time_filter(start_ms, end_ms, "hour_ms")
+    for column, value in (("symbols", symbols), ("timeframe", timeframe)):
+        if value is not None:
+            where += f" AND {column} = ?"
+            params.append(value)
+    sql = f"SELECT symbols, timeframe, hour_ms, stats, computed_ms FROM hourly_summaries WHERE 1 = 1{where}"
+    if limit is not None:
+        sql = f"SELECT * FROM ({sql} ORDER BY hour_ms DESC, symbols, timeframe LIMIT ?)"
+        params.append(int(limit))
+    return conn.execute(f"{sql} ORDER BY hour_ms, symbols, timeframe", params).fetchall()
+
+
+def read_symbol_extents(conn: sqlite3.Connection) -> list[tuple[str, int, int, int, int]]:
+    """(symbol, bars, trades, first_ms, last_ms) of every symbol with bars, by symbol, from the
+    one-second bars: ``trades`` counts the trades stored in bars built from trades (uploaded bars
+    hold no trades), first_ms / last_ms are the first and last bar starts."""
+    return conn.execute(
+        "SELECT s.symbol, count(*), coalesce(sum(b.trades) FILTER (WHERE b.min_id >= 0), 0), min(b.ts_ms), "
+        "max(b.ts_ms) FROM bar_rows b JOIN symbols s USING (sym_id) GROUP BY s.symbol ORDER BY s.symbol"
+    ).fetchall()
+
+
+def trade_id_bounds(conn: sqlite3.Connection, symbol: str, start_ms: int | None = None,
+                    end_ms: int | None = None) -> tuple[int, int] | None:
+    """The smallest and largest trade id stored for ``symbol`` in the bars of [start_ms, end_ms)
+    (start_ms's own second included), or None when it has no trades there."""
+    bar_start = None if start_ms is None else int(start_ms) - int(start_ms) % 1000
+    where, params = _time_filter(bar_start, end_ms)
+    row = conn.execute(
+        "SELECT min(min_id), max(max_id) FROM bar_rows "
+        f"WHERE sym_id = (SELECT sym_id FROM symbols WHERE symbol = ?) AND max_id >= 0{where}",
+        [symbol, *params],
+    ).fetchone()
+    return None if row[0] is None else (row[0], row[1])
+
+
+def read_trade_page(conn: sqlite3.Connection, symbol: str, after_id: int, last_id: int, limit: int,
+                    start_ms: int | None = None, end_ms: int | None = None) -> list[tuple]:
+    """Up to ``limit`` trades (trade_id, ts_ms, price, qty, is_buyer_maker 0/1) of ``symbol`` with
+    after_id < trade_id <= last_id and start_ms <= ts_ms < end_ms, by trade id: one page of a
+    keyset walk (pass the last trade_id of a page as the next after_id) from ``trade_id_bounds``."""
+    where, params = _time_filter(start_ms, end_ms)
+    return conn.execute(
+        "SELECT trade_id, ts_ms, price, qty, is_buyer_maker FROM trade_rows "
+        f"WHERE sym_id = (SELECT sym_id FROM symbols WHERE symbol = ?) AND trade_id > ? AND trade_id <= ?{where} "
+        "ORDER BY trade_id LIMIT ?",
+        [symbol, int(after_id), int(last_id), *params, int(limit)],
+    ).fetchall()
 
 
 # --------------------------------------------------------------------------- reading

@@ -234,3 +234,19 @@ def test_writer_holds_its_batch_while_another_process_writes(db_path):
     writer.close()
     assert len(tickstore.read_trades(tickstore.open_reader(db_path), "BTCUSDT")) == 100
     assert writer.error is None
+
+
+def test_upload_by_another_process_neither_loses_a_batch_nor_hides_bars(db_path):
+    """A symbol and a rev created by an upload while the writer runs: the writer's next batch is kept and newer."""
+    writer = tickstore.TradeWriter(db_path, "spot", "trade", source="local").start()
+    writer.submit(make_trades("BTCUSDT", 1, 10))
+    writer.call(lambda conn: None).result(5)
+    tickstore.write_trades(db_path, make_trades("ETHUSDT", 1, 10, seed=2))  # the upload
+    reader = tickstore.open_reader(db_path)
+    _, seen_rev = tickstore.read_bars_since(reader, "ETHUSDT", 0)
+    writer.submit(make_trades("ETHUSDT", 11, 10, t0_ms=1_800_000_000_000))
+    writer.close()
+    assert writer.error is None
+    assert len(tickstore.read_trades(reader, "ETHUSDT")) == 20
+    assert not tickstore.read_bars_since(reader, "ETHUSDT", seen_rev)[0].empty
+    assert tickstore.read_metadata(reader)["source"] == "local"  # the upload kept the DEMO label

@@ -1,0 +1,277 @@
+"""What one dashboard refresh costs on a full day of data, against re-reading the raw ticks.
+
+    python bench/bench_dashboard.py [--refreshes 20] [--db PATH]
+
+The database: 24 hours of BTCUSDT and ETHUSDT spot trades at a realistic rate (3.2 million
+trades, a cointegrated random-walk pair), generated once with ``tickstore.write_trades`` in hourly
+chunks into the temp directory and reused afterwards.
+
+Measured, in one run:
+- the live fragment's server-side work per refresh (after one second of new trades was stored):
+  the incremental read (``load_view``: new bars since the last rev, feed status, gap spans, the
+  pair panel over the lookback) plus building every live figure and serialising it to JSON as
+  ``st.plotly_chart`` does; the browser is not part of it;
+- the same refresh done naively: read all the day's trades of both symbols, resample them to
+  bars in pandas, then the same panel and figures;
+- the heavy panels (tests, backtest, summaries, correlation matrix, hourly summary) that run at
+  most every 30 s;
+- memory: peak RSS of the process and the tracemalloc peak of one refresh of each kind.
+
+Budgets (exit status 1 when one is missed): at most 250 ms per refresh (median), at least 20 times
+faster than the naive way.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import resource
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import analytics_engine as ae  # noqa: E402
+import app  # noqa: E402  (the page's functions; importing app.py does not draw the page)
+import charts  # noqa: E402
+import tickstore  # noqa: E402
+
+DAY_START_MS = 1_723_075_200_000  # 2024-08-08 00:00 UTC
+DAY_MS = 86_400_000
+TRADES_PER_DAY = {"BTCUSDT": 2_000_000, "ETHUSDT": 1_200_000}  # ~23 and ~14 trades per second
+FIRST_ID = {"BTCUSDT": 3_700_000_000, "ETHUSDT": 1_500_000_000}
+BASE_PRICE = {"BTCUSDT": 60_000.0, "ETHUSDT": 2_600.0}
+BETA_TO_FACTOR = {"BTCUSDT": 1.0, "ETHUSDT": 0.9}
+SEED = 20240808
+BUDGET_REFRESH_MS = 250.0
+BUDGET_SPEEDUP = 20.0
+DEFAULT_DB = Path(tempfile.gettempdir()) / "pairs_desk_bench" / "day_3m2_v1.db"
+SETTINGS = app.Settings("BTCUSDT", "ETHUSDT", "1s", "1 h", 60, 2.0, "ols", "Asia/Kolkata", 1)
+
+
+# --------------------------------------------------------------------------- the day of data
+
+
+def day_trades(symbol: str, start_ms: int, end_ms: int, rng: np.random.Generator, factor: np.ndarray,
+               first_id: int) -> list[tuple]:
+    """One symbol's trades in [start_ms, end_ms): sorted times, ids in order, prices on the shared factor."""
+    count = int(TRADES_PER_DAY[symbol] * (end_ms - start_ms) / DAY_MS)
+    ts = np.sort(rng.integers(start_ms, end_ms, count))
+    seconds = (ts - DAY_START_MS) // 1000
+    noise = np.cumsum(rng.normal(0, 2e-5, count))  # idiosyncratic part, made a Brownian bridge below:
+    noise -= np.linspace(0, noise[-1], count)  # back to 0 at the end of the day, so the pair stays cointegrated
+    prices = np.round(BASE_PRICE[symbol] * np.exp(BETA_TO_FACTOR[symbol] * factor[seconds] + noise), 2)
+    qty = np.round(rng.lognormal(-4, 1.2, count), 5)
+    maker = rng.random(count) < 0.5
+    ids = np.arange(first_id, first_id + count)
+    return list(zip([symbol] * count, ids.tolist(), ts.tolist(), prices.tolist(), qty.tolist(), maker.tolist()))
+
+
+def build_day_db(path: Path) -> None:
+    """24 h of two symbols into ``path``, an hour per write transaction (reused when complete)."""
+    done = path.with_suffix(".complete")
+    if done.exists() and path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(path.name + "*"):
+        stale.unlink()
+    rng = np.random.default_rng(SEED)
+    factor = np.cumsum(rng.normal(0, 1.2e-4, DAY_MS // 1000 + 1))  # per-second log-price factor
+    next_id = dict(FIRST_ID)
+    started = time.perf_counter()
+    for hour in range(24):
+        start, end = DAY_START_MS + hour * 3_600_000, DAY_START_MS + (hour + 1) * 3_600_000
+        batch = []
+        for symbol in TRADES_PER_DAY:
+            trades = day_trades(symbol, start, end, rng, factor, next_id[symbol])
+            next_id[symbol] += len(trades)
+            batch.extend(trades)
+        tickstore.write_trades(path, batch, market="spot", stream="trade")
+        print(f"  generating: hour {hour + 1:2d}/24 written ({time.perf_counter() - started:5.1f} s)", flush=True)
+    conn = tickstore.open_writer(path, "spot", "trade")
+    with tickstore.transaction(conn):
+        for symbol in TRADES_PER_DAY:
+            tickstore.upsert_status(conn, symbol, state="live", last_trade_ms=DAY_START_MS + DAY_MS)
+    conn.close()
+    done.touch()
+
+
+class LiveFeed:
+    """Appends one second of new trades per call, continuing each symbol's ids and times."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        conn = tickstore.open_reader(path)
+        self.next_id = {s: tickstore.last_trade_id(conn, s) + 1 for s in TRADES_PER_DAY}
+        self.price = {s: float(tickstore.read_trades(conn, s, limit=1)["price"].iloc[-1]) for s in TRADES_PER_DAY}
+        last_bar = tickstore.read_recent_bars(conn, "BTCUSDT", 0)[0]["ts_ms"].iloc[-1]
+        conn.close()
+        self.second_ms = int(last_bar) + 1000
+        self.rng = np.random.default_rng(7)
+
+    def one_second(self) -> None:
+        trades = []
+        for symbol, per_day in TRADES_PER_DAY.items():
+            for _ in range(per_day // 86_400):
+                self.price[symbol] = round(self.price[symbol] * (1 + self.rng.normal(0, 2e-5)), 2)
+                trades.append((symbol, self.next_id[symbol], self.second_ms + int(self.rng.integers(0, 1000)),
+                               self.price[symbol], 0.01, False))
+                self.next_id[symbol] += 1
+        tickstore.write_trades(self.path, trades)
+        self.second_ms += 1000
+
+
+# --------------------------------------------------------------------------- one refresh, two ways
+
+
+def live_figures(view: app.PairView) -> list:
+    """Every figure the live fragment draws, as st.plotly_chart receives them."""
+    s = view.settings
+    colors = charts.symbol_colors(["BTCUSDT", "ETHUSDT"])
+    figures = [charts.spread_zscore_figure(view.panel, s.z_threshold, s.tz, s.hedge_label, view.gaps, s.tf_ms),
+               charts.price_comparison_figure(view.panel, s.symbol_a, s.symbol_b, s.tz, colors),
+               charts.rolling_correlation_figure(view.panel, s.tz, s.window)]
+    figures += [charts.candlestick_figure(view.candles[sym], sym, s.tz, colors[sym], s.timeframe, None, s.tf_ms)
+                for sym in s.pair]
+    if not charts.is_static(view.panel["hedge_ratio"]):
+        figures.append(charts.hedge_ratio_figure(view.panel, s.tz, s.hedge_label))
+    return figures
+
+
+def serialise(figures: list) -> int:
+    """What st.plotly_chart does server-side with each figure: JSON for the browser. Returns bytes."""
+    return sum(len(figure.to_json()) for figure in figures)
+
+
+def incremental_refresh(db: app.Database, s: app.Settings, split: list | None = None) -> tuple[app.PairView, int]:
+    """The live fragment's work: read what is new, compute the view, build and serialise the figures.
+
+    With ``split``, appends (ms reading and computing the view, ms building and serialising figures).
+    """
+    started = time.perf_counter()
+    view = app.load_view(db, s)
+    viewed = time.perf_counter()
+    payload = serialise(live_figures(view))
+    if split is not None:
+        split.append(((viewed - started) * 1000, (time.perf_counter() - viewed) * 1000))
+    return view, payload
+
+
+def naive_refresh(db: app.Database, s: app.Settings) -> tuple[app.PairView, int]:
+    """The same refresh done the naive way: every trade of the day read again and resampled in pandas."""
+    with app.reader(db.path) as conn:
+        db_key = app.database_key(db.path, tickstore.read_metadata(conn))
+        symbols = tuple(tickstore.list_symbols(conn))
+        bars = {symbol: ae.bars_from_trades(tickstore.read_trades(conn, symbol), "1s") for symbol in s.pair}
+        status = tickstore.read_feed_status(conn)
+        start, end, clipped = app.chart_window(bars, s)
+        gaps = tickstore.read_gap_spans(conn, s.pair, start, end + s.tf_ms)
+    candles = {symbol: app.since(ae.resample_bars(app.since(frame, start), s.timeframe), start)
+               for symbol, frame in bars.items()}
+    warm = start - s.window * s.tf_ms
+    panel = app.since(ae.pair_panel(app.since(bars[s.symbol_a], warm), app.since(bars[s.symbol_b], warm),
+                                    s.timeframe, s.window, s.hedge), start).reset_index(drop=True)
+    view = app.PairView(s, db_key, symbols, bars, candles, panel, status, gaps, start, end, clipped)
+    return view, serialise(live_figures(view))
+
+
+def timed(fn: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    fn()
+    return (time.perf_counter() - started) * 1000
+
+
+def peak_traced_mb(fn: Callable[[], object]) -> float:
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", type=Path, default=DEFAULT_DB, help=f"benchmark database (default: {DEFAULT_DB})")
+    parser.add_argument("--refreshes", type=int, default=20, help="incremental refreshes to time (default: 20)")
+    parser.add_argument("--naive-runs", type=int, default=2, help="naive refreshes to time (default: 2)")
+    args = parser.parse_args(argv)
+    logging.getLogger("streamlit").setLevel(logging.ERROR)  # no "missing ScriptRunContext" noise outside a page
+
+    print(f"database: {args.db}")
+    build_day_db(args.db)
+    db = app.describe_database(str(args.db))
+    conn = tickstore.open_reader(args.db)
+    counts = {s: int(tickstore.read_bars_1s(conn, s)["trades"].sum()) for s in db.symbols}
+    conn.close()
+    print(f"  {sum(counts.values()):,} trades ({', '.join(f'{s} {n:,}' for s, n in counts.items())}), "
+          f"{args.db.stat().st_size / 2**20:.0f} MB")
+    feed = LiveFeed(args.db)
+
+    cold_ms = timed(lambda: incremental_refresh(db, SETTINGS))  # the first refresh loads the last 26 h of bars
+    feed.one_second()
+    traced_incremental = peak_traced_mb(lambda: incremental_refresh(db, SETTINGS))
+    samples, parts, payload = [], [], 0
+    for _ in range(args.refreshes):
+        feed.one_second()  # one second of new trades, stored as the ingestor would
+        started = time.perf_counter()
+        view, payload = incremental_refresh(db, SETTINGS, parts)
+        samples.append((time.perf_counter() - started) * 1000)
+    rss_incremental_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    naive_samples = []
+    for _ in range(args.naive_runs):
+        feed.one_second()
+        naive_samples.append(timed(lambda: naive_refresh(db, SETTINGS)))
+    traced_naive = peak_traced_mb(lambda: naive_refresh(db, SETTINGS))
+
+    heavy = []
+    with app.reader(str(args.db)) as conn:
+        all_bars = app.fresh_bars(db, conn, db.symbols)
+    for bucket in range(3):
+        heavy.append(timed(lambda: app.heavy_analytics(view, all_bars, ("bench", bucket, time.time()))))
+
+    day_view = app.Settings("BTCUSDT", "ETHUSDT", "1m", "24 h", 60, 2.0, "kalman", "Asia/Kolkata", 1)
+    incremental_refresh(db, day_view)
+    day_samples = []
+    for _ in range(5):
+        feed.one_second()
+        day_samples.append(timed(lambda: incremental_refresh(db, day_view)))
+
+    median, worst = statistics.median(samples), max(samples)
+    naive = statistics.median(naive_samples)
+    ratio = naive / median
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\none refresh, 1 s bars, 1 h lookback ({len(view.panel):,} rows charted), OLS, "
+          f"{payload / 2**20:.1f} MB of figure JSON:")
+    print(f"  incremental (live fragment): median {median:7.1f} ms, worst {worst:7.1f} ms over {len(samples)} "
+          f"refreshes; first (cold) refresh {cold_ms:.0f} ms")
+    print(f"    of which: incremental read + view {statistics.median(p[0] for p in parts):.1f} ms, "
+          f"figures + JSON {statistics.median(p[1] for p in parts):.1f} ms (medians)")
+    print(f"  naive (all trades re-read): median {naive:7.1f} ms over {len(naive_samples)} runs")
+    print(f"  ratio naive / incremental: {ratio:.1f}x")
+    print(f"one refresh, 1 m bars, 24 h lookback, Kalman: median {statistics.median(day_samples):.1f} ms")
+    print(f"heavy panels (every {app.HEAVY_REFRESH_S} s: tests on {app.HEAVY_TEST_ROWS:,} rows, backtest, summaries, "
+          f"matrix, hourly over the day): median {statistics.median(heavy):.0f} ms")
+    print(f"memory: peak RSS {rss_incremental_mb:.0f} MB after the incremental refreshes, {rss_mb:.0f} MB after the "
+          f"naive ones; tracemalloc peak of one refresh: incremental {traced_incremental:.1f} MB, "
+          f"naive {traced_naive:.1f} MB")
+
+    failures = []
+    if median > BUDGET_REFRESH_MS:
+        failures.append(f"refresh median {median:.1f} ms > {BUDGET_REFRESH_MS:.0f} ms")
+    if ratio < BUDGET_SPEEDUP:
+        failures.append(f"speed-up {ratio:.1f}x < {BUDGET_SPEEDUP:.0f}x")
+    print("budgets: " + ("OK (<= 250 ms per refresh, >= 20x faster than naive)" if not failures
+                         else "MISSED: " + "; ".join(failures)))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,292 @@
+"""Plotly figure builders for the dashboard: DataFrame in, ``go.Figure`` out.
+
+No database access and no statistics: the frames come from ``tickstore`` and
+``analytics_engine``; this module only draws them. Times arrive as UTC epoch milliseconds and are
+drawn as wall-clock times of the display time zone (Plotly has no time zones, so the axis is
+labelled with the zone's name). Every builder returns a figure even for an empty frame, so the
+page never has to special-case drawing.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.subplots import make_subplots
+
+# --------------------------------------------------------------------------- look
+
+TEMPLATE_NAME = "pairs_desk"
+# Symbols keep their colour everywhere (candles' volume, price lines, legends), chosen by the
+# symbol's position in the database's sorted symbol list.
+SYMBOL_PALETTE = ("#F59E0B", "#60A5FA", "#34D399", "#F472B6", "#A78BFA", "#FB7185", "#2DD4BF", "#FACC15",
+                  "#818CF8", "#4ADE80")
+SPREAD_COLOR = "#C4B5FD"
+ZSCORE_COLOR = "#38BDF8"
+HEDGE_COLOR = "#FBBF24"
+CORR_COLOR = "#34D399"
+EQUITY_COLOR = "#22C55E"
+BAND_COLOR = "#F87171"
+UP_COLOR, DOWN_COLOR = "#22C55E", "#EF4444"
+GAP_FILL = {"open": "rgba(239, 68, 68, 0.22)", "unfillable": "rgba(239, 68, 68, 0.22)",
+            "filled": "rgba(148, 163, 184, 0.18)"}
+GRID_COLOR = "rgba(148, 163, 184, 0.18)"
+TEXT_COLOR = "#CBD5E1"
+MAX_GAP_BANDS = 200  # the most recent gaps drawn per chart (shapes cost the browser)
+
+pio.templates[TEMPLATE_NAME] = go.layout.Template(
+    layout=go.Layout(
+        paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",  # the page's background shows through
+        font=dict(family="Inter, system-ui, sans-serif", size=12, color=TEXT_COLOR),
+        colorway=list(SYMBOL_PALETTE),
+        xaxis=dict(gridcolor=GRID_COLOR, zeroline=False, showspikes=True, spikemode="across", spikethickness=1,
+                   spikecolor="rgba(148,163,184,0.5)", spikedash="dot", automargin=True,
+                   title=dict(standoff=8, font=dict(size=11))),
+        yaxis=dict(gridcolor=GRID_COLOR, zeroline=False, automargin=True, title=dict(font=dict(size=11))),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1, bgcolor="rgba(0,0,0,0)"),
+        hovermode="x unified",
+        hoverlabel=dict(bgcolor="#0F172A", font=dict(color="#E2E8F0")),
+        margin=dict(l=64, r=24, t=56, b=40),
+        title=dict(font=dict(size=15), x=0, xanchor="left", y=0.98, yanchor="top"),
+    )
+)
+
+
+def symbol_colors(symbols: Sequence[str]) -> dict[str, str]:
+    """A stable colour per symbol: the palette in the order of ``symbols`` (pass the sorted list)."""
+    return {symbol: SYMBOL_PALETTE[i % len(SYMBOL_PALETTE)] for i, symbol in enumerate(symbols)}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def display_times(ts_ms: pd.Series | np.ndarray | Sequence[int], tz: str) -> pd.DatetimeIndex:
+    """UTC epoch ms as naive wall-clock times of ``tz`` (what Plotly draws on a date axis)."""
+    utc = pd.to_datetime(np.asarray(ts_ms, dtype="int64"), unit="ms", utc=True)
+    return utc.tz_convert(tz).tz_localize(None)
+
+
+@functools.lru_cache(maxsize=16)
+def _grid_layout(rows: int, row_heights: tuple[float, ...] | None, secondary_y: bool) -> dict:
+    """The axes (domains, anchors, shared x) of ``rows`` stacked plots, as make_subplots lays them out.
+
+    Computed once per shape: make_subplots costs several milliseconds, a live refresh draws
+    several figures a second. Row r's traces go on axes x{r}/y{r} ("x"/"y" for row 1); a
+    secondary y axis of a single row is y2.
+    """
+    specs = [[{"secondary_y": secondary_y}] for _ in range(rows)]
+    grid = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.06, row_heights=row_heights,
+                         specs=specs)
+    return grid.layout.to_plotly_json()
+
+
+def _axis(kind: str, row: int) -> str:
+    """Axis reference of a row: ``_axis("y", 1) == "y"``, ``_axis("y", 2) == "y2"``."""
+    return kind if row == 1 else f"{kind}{row}"
+
+
+def _on(trace, row: int = 1, secondary_y: bool = False):
+    """``trace`` placed on row ``row`` (or on the secondary y axis of a one-row figure)."""
+    trace.update(xaxis=_axis("x", row), yaxis="y2" if secondary_y else _axis("y", row))
+    return trace
+
+
+def _figure(title: str, tz: str, height: int, rows: int = 1, row_heights: Sequence[float] | None = None,
+            secondary_y: bool = False) -> go.Figure:
+    """An empty figure in the desk's template; the time axis (the bottom one) names the time zone."""
+    grid = rows > 1 or secondary_y
+    layout = copy.deepcopy(_grid_layout(rows, tuple(row_heights) if row_heights else None, secondary_y)) if grid else {}
+    fig = go.Figure(layout=layout)
+    # uirevision keeps the user's zoom and legend clicks across live refreshes
+    fig.update_layout({"template": TEMPLATE_NAME, "title": title, "height": height, "uirevision": "keep",
+                       f"{_axis('xaxis', rows)}": {"title": {"text": f"time ({tz})"}}})
+    return fig
+
+
+def _no_data(fig: go.Figure, message: str) -> go.Figure:
+    fig.add_annotation(text=message, xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False,
+                       font=dict(size=13, color="#94A3B8"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+def _has_values(values: pd.Series | np.ndarray) -> bool:
+    return bool(np.isfinite(np.asarray(values, dtype="float64")).any())
+
+
+def _line(x: pd.DatetimeIndex, y: pd.Series | np.ndarray, name: str, color: str, **kwargs) -> go.Scatter:
+    return go.Scatter(x=x, y=np.asarray(y, dtype="float64"), name=name, mode="lines",
+                      line=dict(color=color, width=kwargs.pop("width", 1.6), dash=kwargs.pop("dash", None)),
+                      **kwargs)
+
+
+def gap_shapes(gaps: pd.DataFrame | None, tz: str, min_width_ms: int = 1000) -> list[dict]:
+    """Vertical bands (layout shapes spanning every row) over the time spans of recorded gaps.
+
+    ``gaps``: tickstore.read_gap_spans rows (start_ms, end_ms, status). Spans missing an end are
+    skipped; spans narrower than ``min_width_ms`` are widened to it so they stay visible.
+    """
+    if gaps is None or len(gaps) == 0:
+        return []
+    spans = gaps.dropna(subset=["start_ms", "end_ms"]).tail(MAX_GAP_BANDS)
+    if len(spans) == 0:
+        return []
+    start = spans["start_ms"].to_numpy("int64")
+    end = np.maximum(spans["end_ms"].to_numpy("int64"), start + min_width_ms)
+    x0, x1 = display_times(start, tz), display_times(end, tz)
+    return [dict(type="rect", xref="x", yref="paper", x0=a, x1=b, y0=0, y1=1, line=dict(width=0), layer="below",
+                 fillcolor=GAP_FILL.get(status, GAP_FILL["open"]))
+            for a, b, status in zip(x0, x1, spans["status"])]
+
+
+def _shade_gaps(fig: go.Figure, gaps: pd.DataFrame | None, tz: str, min_width_ms: int) -> None:
+    shapes = gap_shapes(gaps, tz, min_width_ms)
+    if shapes:
+        fig.update_layout(shapes=list(fig.layout.shapes) + shapes)
+
+
+# --------------------------------------------------------------------------- prices
+
+
+def candlestick_figure(bars: pd.DataFrame, symbol: str, tz: str, color: str, timeframe: str = "",
+                       gaps: pd.DataFrame | None = None, bar_ms: int = 1000) -> go.Figure:
+    """Candlesticks over volume for one symbol. ``bars``: ts_ms, open, high, low, close, volume."""
+    fig = _figure(f"{symbol} {timeframe}".strip(), tz, height=420, rows=2, row_heights=(0.74, 0.26))
+    if len(bars) == 0:
+        return _no_data(fig, f"no {symbol} bars in this window")
+    x = display_times(bars["ts_ms"], tz)
+    fig.add_trace(go.Candlestick(x=x, open=bars["open"], high=bars["high"], low=bars["low"], close=bars["close"],
+                                 name=symbol, increasing=dict(line=dict(color=UP_COLOR), fillcolor=UP_COLOR),
+                                 decreasing=dict(line=dict(color=DOWN_COLOR), fillcolor=DOWN_COLOR),
+                                 showlegend=False))
+    fig.add_trace(_on(go.Bar(x=x, y=bars["volume"].to_numpy("float64"), name="volume", marker_color=color,
+                             marker_line_width=0, opacity=0.75, showlegend=False), row=2))
+    fig.update_layout(yaxis_title_text="price", yaxis2_title_text="volume", xaxis_rangeslider_visible=False)
+    _shade_gaps(fig, gaps, tz, bar_ms)
+    return fig
+
+
+def price_comparison_figure(panel: pd.DataFrame, symbol_a: str, symbol_b: str, tz: str,
+                            colors: Mapping[str, str]) -> go.Figure:
+    """Both legs' aligned closes on two y axes (A left, B right). ``panel``: ts_ms, price_a, price_b."""
+    fig = _figure(f"{symbol_a} vs {symbol_b}", tz, height=360, secondary_y=True)
+    if len(panel) == 0:
+        return _no_data(fig, "no aligned prices in this window")
+    x = display_times(panel["ts_ms"], tz)
+    fig.add_trace(_line(x, panel["price_a"], symbol_a, colors[symbol_a]))
+    fig.add_trace(_on(_line(x, panel["price_b"], symbol_b, colors[symbol_b]), secondary_y=True))
+    fig.update_layout(yaxis=dict(title=dict(text=symbol_a, font_color=colors[symbol_a])),
+                      yaxis2=dict(title=dict(text=symbol_b, font_color=colors[symbol_b]), showgrid=False))
+    return fig
+
+
+# --------------------------------------------------------------------------- spread, z-score, hedge
+
+
+def is_static(values: pd.Series | np.ndarray) -> bool:
+    """True when every finite value is the same (a hedge ratio fitted once over the window)."""
+    finite = np.asarray(values, dtype="float64")
+    finite = finite[np.isfinite(finite)]
+    return len(finite) == 0 or bool(np.all(finite == finite[0]))
+
+
+def spread_zscore_figure(panel: pd.DataFrame, threshold: float, tz: str, hedge_label: str = "",
+                         gaps: pd.DataFrame | None = None, bar_ms: int = 1000) -> go.Figure:
+    """Spread (top) and its rolling z-score with the ±threshold bands (bottom), gaps shaded.
+
+    ``panel``: ts_ms, hedge_ratio, spread, zscore. The title carries the hedge ratio: its value
+    when it is static, "dynamic" otherwise (drawn by ``hedge_ratio_figure``).
+    """
+    beta = panel["hedge_ratio"].to_numpy("float64") if len(panel) else np.array([])
+    finite_beta = beta[np.isfinite(beta)]
+    if len(finite_beta) == 0:
+        hedge_text = "hedge ratio undefined"
+    elif is_static(beta):
+        hedge_text = f"hedge ratio β = {finite_beta[-1]:.6g}"
+    else:
+        hedge_text = f"hedge ratio dynamic, now β = {finite_beta[-1]:.6g}"
+    title = f"Spread & z-score · {hedge_label} {hedge_text}".replace("  ", " ")
+    fig = _figure(title, tz, height=520, rows=2, row_heights=(0.5, 0.5))
+    if len(panel) == 0 or not _has_values(panel["spread"]):
+        return _no_data(fig, "no spread in this window")
+    x = display_times(panel["ts_ms"], tz)
+    fig.add_trace(_line(x, panel["spread"], "spread", SPREAD_COLOR))
+    if _has_values(panel["zscore"]):
+        fig.add_trace(_on(_line(x, panel["zscore"], "z-score", ZSCORE_COLOR), row=2))
+        ends = [x[0], x[-1]]
+        for level, name in ((threshold, f"+{threshold:g} band"), (-threshold, f"−{threshold:g} band")):
+            fig.add_trace(_on(go.Scatter(x=ends, y=[level, level], name=name, mode="lines", hoverinfo="skip",
+                                         line=dict(color=BAND_COLOR, width=1.2, dash="dash"), showlegend=False),
+                              row=2))
+        fig.add_trace(_on(go.Scatter(x=ends, y=[0.0, 0.0], name="mean", mode="lines", hoverinfo="skip",
+                                     line=dict(color=GRID_COLOR, width=1), showlegend=False), row=2))
+    else:
+        fig.add_annotation(text="no z-score yet: the rolling window is not full", xref="paper", yref="y2 domain",
+                           x=0.5, y=0.5, showarrow=False, font=dict(size=13, color="#94A3B8"))
+    fig.update_layout(yaxis_title_text="spread", yaxis2_title_text="z-score")
+    _shade_gaps(fig, gaps, tz, bar_ms)
+    return fig
+
+
+def hedge_ratio_figure(panel: pd.DataFrame, tz: str, hedge_label: str) -> go.Figure:
+    """The hedge ratio β over time (for rolling and Kalman fits). ``panel``: ts_ms, hedge_ratio."""
+    fig = _figure(f"Hedge ratio over time · {hedge_label}", tz, height=300)
+    if len(panel) == 0 or not _has_values(panel["hedge_ratio"]):
+        return _no_data(fig, "no hedge ratio yet (the window is not full)")
+    fig.add_trace(_line(display_times(panel["ts_ms"], tz), panel["hedge_ratio"], "β", HEDGE_COLOR))
+    fig.update_yaxes(title_text="β (units of B per A)")
+    return fig
+
+
+# --------------------------------------------------------------------------- correlation
+
+
+def rolling_correlation_figure(panel: pd.DataFrame, tz: str, window: int) -> go.Figure:
+    """Rolling correlation of the aligned prices over ``window`` bars (-1..1). ``panel``: ts_ms, corr."""
+    fig = _figure(f"Rolling correlation · {window} bars", tz, height=320)
+    if len(panel) == 0 or not _has_values(panel["corr"]):
+        return _no_data(fig, f"no correlation yet: it needs {window} aligned bars")
+    fig.add_trace(_line(display_times(panel["ts_ms"], tz), panel["corr"], "correlation", CORR_COLOR))
+    fig.update_yaxes(title_text="correlation", range=[-1.05, 1.05])
+    return fig
+
+
+def correlation_heatmap(matrix: pd.DataFrame, title: str = "Correlation of returns") -> go.Figure:
+    """A symbols x symbols correlation matrix as an annotated heatmap (diverging, -1..1)."""
+    fig = go.Figure()
+    fig.update_layout(template=TEMPLATE_NAME, title=title, height=max(300, 60 * len(matrix) + 120),
+                      uirevision="keep", hovermode="closest")
+    if matrix.empty:
+        return _no_data(fig, "no aligned data for a correlation matrix")
+    values = matrix.to_numpy("float64")
+    text = [["–" if not np.isfinite(v) else f"{v:.2f}" for v in row] for row in values]
+    fig.add_trace(go.Heatmap(z=values, x=list(matrix.columns), y=list(matrix.index), zmin=-1, zmax=1,
+                             colorscale="RdBu", reversescale=False, text=text, texttemplate="%{text}",
+                             hovertemplate="%{y} / %{x}: %{z:.3f}<extra></extra>", colorbar=dict(title="ρ")))
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+# --------------------------------------------------------------------------- backtest
+
+
+def equity_figure(equity: pd.DataFrame, tz: str) -> go.Figure:
+    """The backtest's equity curve (1 = start) with the position (+1 / 0 / -1) underneath."""
+    fig = _figure("Backtest equity", tz, height=380, rows=2, row_heights=(0.75, 0.25))
+    if len(equity) == 0:
+        return _no_data(fig, "no backtest yet")
+    x = display_times(equity["ts_ms"], tz)
+    fig.add_trace(_line(x, equity["equity"], "equity", EQUITY_COLOR, fill="tozeroy",
+                        fillcolor="rgba(34,197,94,0.08)"))
+    fig.add_trace(_on(go.Scatter(x=x, y=equity["position"].to_numpy("float64"), name="position", mode="lines",
+                                 line=dict(color=ZSCORE_COLOR, width=1, shape="hv")), row=2))
+    low, high = float(np.nanmin(equity["equity"])), float(np.nanmax(equity["equity"]))
+    pad = max((high - low) * 0.1, 1e-4)
+    fig.update_layout(yaxis=dict(title_text="equity", range=[low - pad, high + pad]),
+                      yaxis2=dict(title_text="position", range=[-1.3, 1.3], tickvals=[-1, 0, 1]))
+    return fig

@@ -1,0 +1,496 @@
+"""The dashboard page under Streamlit's AppTest on real-data, empty, one-symbol, constant and missing databases."""
+from __future__ import annotations
+
+import io
+import sqlite3
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+import analytics_engine as ae
+import app
+import binance
+import tickstore
+from conftest import REPO_ROOT, binance_file
+from recordings import recorded_frames
+
+RECORDINGS = ("hftbacktest/spot/btcusdt_20240808.gz", "hftbacktest/spot/btcusdt_20240809.gz",
+              "hftbacktest/spot/ethusdt_20240808.gz", "hftbacktest/spot/ethusdt_20240809.gz")
+AGG_SAMPLE = "HJB-PDE-TEAM-PROJECT/BTCUSDT-aggTrades-2026-01-01.csv"
+T0_MS = 1_723_161_255_000
+
+
+def recorded_trades() -> list[binance.Trade]:
+    """The real BTCUSDT and ETHUSDT spot trades of 2024-08-08 23:54 -> 2024-08-09 00:05 UTC."""
+    trades = []
+    for relative in RECORDINGS:
+        for frame in recorded_frames(binance_file(relative)):
+            parsed = binance.parse_message(frame, "trade")
+            if isinstance(parsed, binance.Trade):
+                trades.append(parsed)
+    return trades
+
+
+def build_real_db(path: Path, source: str = "binance") -> Path:
+    """A spot trade database holding the recorded real BTC/ETH trades."""
+    tickstore.write_trades(path, recorded_trades(), market="spot", stream="trade", source=source)
+    return path
+
+
+@pytest.fixture(scope="module")
+def real_db(tmp_path_factory) -> Path:
+    """The real-data database, built once for the module (the page only reads it)."""
+    return build_real_db(tmp_path_factory.mktemp("real") / "ticks.db")
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    """Every test starts with empty Streamlit caches (bar caches and heavy analytics)."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+
+
+def run_page(monkeypatch, db: Path, errors_ok: bool = False, **widgets) -> AppTest:
+    """Run app.py against ``db`` (given as ``--db`` on the command line), then again with ``widgets`` set by key.
+
+    Fails on any exception element, and on any st.error unless ``errors_ok``.
+    """
+    monkeypatch.setattr(sys, "argv", ["app.py", "--db", str(db)])
+    monkeypatch.delenv(app.DB_ENV_VAR, raising=False)
+    page = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=30)
+    page.run()
+    if widgets:
+        for key, value in widgets.items():
+            _widget(page, key).set_value(value)
+        page.run()
+    assert not page.exception, [e.value for e in page.exception]
+    assert errors_ok or not page.error, texts(page, "error")
+    return page
+
+
+def _widget(page: AppTest, key: str):
+    """The widget with ``key``, whatever its kind."""
+    for kind in ("selectbox", "number_input", "toggle", "segmented_control", "button", "file_uploader"):
+        try:
+            return getattr(page, kind)(key=key)
+        except KeyError:
+            continue
+    raise KeyError(key)
+
+
+def texts(page: AppTest, kind: str) -> list[str]:
+    """The values of every element of one kind (title, info, caption...), in page order."""
+    return [element.value for element in getattr(page, kind)]
+
+
+def table_with(page: AppTest, column: str) -> pd.DataFrame:
+    """The first table on the page that has ``column`` (AppTest does not expose a table's key)."""
+    return next(frame.value for frame in page.dataframe if column in frame.value.columns)
+
+
+def metric(page: AppTest, label: str) -> str:
+    """The displayed value of the metric labelled ``label``."""
+    return next(m.value for m in page.metric if m.label == label)
+
+
+def expected_panel(db: Path, window: int = 60, hedge: str = "ols", timeframe: str = "1s") -> pd.DataFrame:
+    """The engine's panel on all stored bars (the fixtures' 11 minutes fit in the default 1 h lookback)."""
+    conn = tickstore.open_reader(db)
+    bars = [tickstore.read_bars_1s(conn, s) for s in ("BTCUSDT", "ETHUSDT")]
+    conn.close()
+    return ae.pair_panel(*bars, timeframe, window, hedge)
+
+
+# --------------------------------------------------------------------------- the page on real data
+
+
+def test_real_data_page_shows_headings_and_engine_figures(monkeypatch, real_db):
+    """On the recorded BTC/ETH trades the page runs cleanly and its metrics equal tickstore / engine numbers."""
+    page = run_page(monkeypatch, real_db)
+    assert texts(page, "title") == ["Pairs desk · BTCUSDT / ETHUSDT"]
+    assert texts(page, "subheader") == ["Connectivity", "Live pair", "Analytics", "Import history"]
+    conn = tickstore.open_reader(real_db)
+    last_close = {s: tickstore.read_bars_1s(conn, s)["close"].iloc[-1] for s in ("BTCUSDT", "ETHUSDT")}
+    conn.close()
+    panel = expected_panel(real_db)
+    assert metric(page, "BTCUSDT") == app.fmt_number(last_close["BTCUSDT"]) == "61,602.02"
+    assert metric(page, "ETHUSDT") == app.fmt_number(last_close["ETHUSDT"])
+    assert metric(page, "Hedge ratio β") == app.fmt_number(panel["hedge_ratio"].iloc[-1])
+    assert metric(page, "Spread") == app.fmt_number(panel["spread"].iloc[-1])
+    assert metric(page, "z-score") == app.fmt_signed(panel["zscore"].iloc[-1])
+    assert metric(page, "Correlation") == app.fmt_number(panel["corr"].iloc[-1], 3)
+    assert any("2024-08-09 05:24:15 IST" in caption for caption in texts(page, "caption"))  # first bar, in IST
+    assert "No ingestor has written to this database yet" in texts(page, "warning")[0]
+
+
+def test_tests_and_backtest_panels_match_the_engine(monkeypatch, real_db):
+    """The mean-reversion table and backtest metrics are the engine's results on the last rows, with verdicts."""
+    page = run_page(monkeypatch, real_db)
+    panel = expected_panel(real_db)
+    report = ae.mean_reversion_tests(panel, rows=ae.HEAVY_TEST_WINDOW_ROWS)
+    table = table_with(page, "verdict")
+    adf_row = table[table["test"] == "ADF (spread)"].iloc[0]
+    assert f"stat {report.adf.statistic:.3f}, p {report.adf.pvalue:.4f}" in adf_row["figures"]
+    assert adf_row["verdict"] == app.adf_verdict(report.adf)
+    assert table["verdict"].str.len().min() > 0
+    entry, exit_z, stop_z = app.backtest_rules(2.0)
+    result = ae.backtest_zscore(panel.tail(ae.HEAVY_TEST_WINDOW_ROWS), "1s", entry=entry, exit=exit_z, stop=stop_z)
+    assert metric(page, "Trades") == str(len(result.trades))
+    assert metric(page, "Total return") == f"{result.total_return:+.3%}"
+    hourly = table_with(page, "hour")
+    assert list(hourly["hour"]) == ["2024-08-09 04:30", "2024-08-09 05:30"]  # 23:00 and 00:00 UTC in IST
+    assert list(hourly["rows"]) == list(ae.hourly_summary(panel)["rows"])
+
+
+def test_settings_change_the_analytics_and_the_time_zone(monkeypatch, real_db):
+    """Kalman at 5 s with window 20 in UTC: metrics follow the engine and times are shown in UTC."""
+    page = run_page(monkeypatch, real_db, hedge="kalman", timeframe="5s", window=20, tz="UTC")
+    panel = expected_panel(real_db, window=20, hedge="kalman", timeframe="5s")
+    assert metric(page, "Hedge ratio β") == app.fmt_number(panel["hedge_ratio"].iloc[-1])
+    assert metric(page, "z-score") == app.fmt_signed(panel["zscore"].iloc[-1])
+    assert any("2024-08-08 23:54:15 UTC" in caption for caption in texts(page, "caption"))
+
+
+def test_window_longer_than_the_data_is_explained(monkeypatch, real_db):
+    """A 5,000-bar window over 11 minutes of data: an st.info says why z-score and correlation are empty."""
+    page = run_page(monkeypatch, real_db, window=5000)
+    assert any("rolling window (5000 bars) is longer than the aligned data" in text for text in texts(page, "info"))
+    assert metric(page, "z-score") == "—" and metric(page, "Correlation") == "—"
+
+
+def test_analytics_download_is_the_cli_output(monkeypatch, real_db, tmp_path):
+    """The analytics CSV equals analytics_engine's CLI output byte for byte; its name carries the parameters."""
+    settings = app.Settings("BTCUSDT", "ETHUSDT", "1s", "1 h", 60, 2.0, "ols", "UTC", None)
+    view = app.load_view(app.describe_database(str(real_db)), settings)
+    cli_out = tmp_path / "cli.csv"
+    ae.main(["--db", str(real_db), "--symbols", "BTCUSDT,ETHUSDT", "--out", str(cli_out)])
+    assert app.csv_bytes(view.panel) == cli_out.read_bytes()
+    assert app.analytics_file_name(settings) == "analytics_BTCUSDT_ETHUSDT_1s_w60_ols.csv"
+
+
+def test_trade_and_bar_downloads_hold_the_window(real_db):
+    """The trades CSV holds every stored trade of the window; the bars CSV the timeframe's bars, times in the zone."""
+    settings = app.Settings("BTCUSDT", "ETHUSDT", "1m", "1 h", 60, 2.0, "ols", "Asia/Kolkata", None)
+    view = app.load_view(app.describe_database(str(real_db)), settings)
+    trades = pd.read_csv(io.BytesIO(app.trades_csv(str(real_db), settings.pair, view.start_ms,
+                                                   view.end_ms + settings.tf_ms, settings.tz)))
+    assert len(trades) == len(recorded_trades())
+    assert list(trades.columns[:4]) == ["symbol", "trade_id", "ts_ms", "time"]
+    assert trades["time"].iloc[0].endswith("+0530")
+    bars = pd.read_csv(io.BytesIO(app.bars_csv(view.candles, settings.tz)))
+    assert sorted(bars.groupby("symbol").size().items()) == [("BTCUSDT", 12), ("ETHUSDT", 12)]
+
+
+# --------------------------------------------------------------------------- databases that are not (yet) useful
+
+
+def test_empty_database_says_there_is_no_data(monkeypatch, db_path):
+    """A database with a schema but no trades: an st.info, no pair sections, no exception."""
+    tickstore.write_trades(db_path, [])
+    page = run_page(monkeypatch, db_path)
+    assert texts(page, "info") == ["The database holds no bars yet. Start the ingestor, or import history below."]
+    assert texts(page, "subheader") == ["Connectivity", "Import history"]
+
+
+def test_one_symbol_database_explains_that_a_pair_needs_two(monkeypatch, db_path):
+    """Only BTCUSDT: its candles and price are shown, and an st.info says pair analytics need two symbols."""
+    tickstore.write_trades(db_path, [t for t in recorded_trades() if t.symbol == "BTCUSDT"])
+    page = run_page(monkeypatch, db_path)
+    assert any("pair analytics need two symbols" in text for text in texts(page, "info"))
+    assert metric(page, "BTCUSDT") == "61,602.02"
+
+
+def test_constant_prices_are_explained(monkeypatch, db_path):
+    """Two symbols whose prices never move: st.info per symbol, dashes instead of NaN, no exception."""
+    trades = [(s, i, T0_MS + i * 500, p, 0.1, False) for s, p in (("BTCUSDT", 60_000.0), ("ETHUSDT", 2_600.0))
+              for i in range(600)]
+    tickstore.write_trades(db_path, trades)
+    page = run_page(monkeypatch, db_path)
+    infos = texts(page, "info")
+    assert any("BTCUSDT's price is constant" in text for text in infos)
+    assert any("ETHUSDT's price is constant" in text for text in infos)
+    assert metric(page, "Hedge ratio β") == "—" and metric(page, "z-score") == "—"
+
+
+def test_missing_database_says_to_start_the_ingestor(monkeypatch, tmp_path):
+    """No file at --db: an error that says to start the ingestor or pass --db, and nothing else."""
+    page = run_page(monkeypatch, tmp_path / "absent.db", errors_ok=True)
+    (error,) = texts(page, "error")
+    assert "No database at" in error and "data_ingestor.py" in error and "--db PATH" in error
+
+
+def test_foreign_file_is_a_clear_warning(monkeypatch, tmp_path):
+    """A file that is not a tick database: a one-line warning, no traceback."""
+    junk = tmp_path / "notes.db"
+    junk.write_text("not sqlite " * 100)
+    page = run_page(monkeypatch, junk)
+    assert "cannot be read yet: " in texts(page, "warning")[0] and "not a tick database" in texts(page, "warning")[0]
+
+
+def test_env_var_names_the_database_when_no_flag_is_given(monkeypatch, real_db):
+    """Without --db on the command line, $TICKS_DB is used."""
+    monkeypatch.setattr(sys, "argv", ["app.py"])
+    monkeypatch.setenv(app.DB_ENV_VAR, str(real_db))
+    assert app.database_path() == str(real_db)
+    assert app.database_path(["--db", "other.db"]) == "other.db"
+
+
+def test_database_being_written_is_read_without_waiting(monkeypatch, tmp_path):
+    """While the writer holds an open transaction the page shows the committed data (WAL readers never block)."""
+    path = build_real_db(tmp_path / "ticks.db")
+    writer = tickstore.open_writer(path, "spot", "trade")
+    try:
+        with tickstore.transaction(writer):
+            tickstore.upsert_status(writer, "BTCUSDT", state="live", last_trade_ms=tickstore.now_ms())
+            page = run_page(monkeypatch, path)
+    finally:
+        writer.close()
+    assert metric(page, "BTCUSDT") == "61,602.02"
+    assert "No ingestor has written to this database yet" in texts(page, "warning")[0]  # not committed yet
+
+
+# --------------------------------------------------------------------------- connectivity
+
+
+def write_status(path: Path, source: str = "binance", **rows: dict) -> None:
+    """Feed status rows as the ingestor writes them (the heartbeat is now)."""
+    conn = tickstore.open_writer(path, "spot", "trade", source)
+    with tickstore.transaction(conn):
+        for symbol, fields in rows.items():
+            tickstore.upsert_status(conn, symbol, **fields)
+    conn.close()
+
+
+def test_status_cards_banner_and_demo_label(monkeypatch, tmp_path):
+    """Live feed -> green badge; a DEMO database is labelled; no banner while the heartbeat is fresh."""
+    path = build_real_db(tmp_path / "ticks.db", source="local")
+    now = tickstore.now_ms()
+    write_status(path, "local", BTCUSDT=dict(state="live", last_trade_ms=now - 200, last_message_ms=now - 100,
+                                         message_rate=12.5, reconnects=2),
+                 ETHUSDT=dict(state="polling", transport="rest", last_trade_ms=now - 900, last_message_ms=now - 800))
+    page = run_page(monkeypatch, path)
+    markdown = texts(page, "markdown")
+    assert "**BTCUSDT** :green-badge[● live]" in markdown
+    assert "**ETHUSDT** :orange-badge[● delayed]" in markdown
+    assert any("12.5 msg/s · 2 reconnects · 0 open gaps" in c for c in texts(page, "caption"))
+    assert any(text.startswith("DEMO: this data comes from the local exchange") for text in texts(page, "warning"))
+    assert not any("No ingestor" in text for text in texts(page, "warning"))
+
+
+def test_stale_heartbeat_turns_red_with_a_banner(monkeypatch, tmp_path):
+    """A heartbeat older than 10 s: every card is red and a banner says no ingestor is writing."""
+    path = build_real_db(tmp_path / "ticks.db")
+    old = tickstore.now_ms()
+    write_status(path, BTCUSDT=dict(state="live", last_trade_ms=old), ETHUSDT=dict(state="live", last_trade_ms=old))
+    raw = sqlite3.connect(path)
+    raw.execute("UPDATE feed_status SET updated_ms = updated_ms - 60000")
+    raw.commit()
+    raw.close()
+    page = run_page(monkeypatch, path)
+    assert "**BTCUSDT** :red-badge[● disconnected]" in texts(page, "markdown")
+    assert any(text.startswith("No ingestor is writing: the last heartbeat was") for text in texts(page, "warning"))
+
+
+@pytest.mark.parametrize(("fields", "age_ms", "light", "why"), [
+    (dict(state="live", last_message_ms=-100, open_gaps=0), 500, "live", "streaming"),
+    (dict(state="live", last_message_ms=-7_000, open_gaps=0), 500, "delayed", "no message for 7.0 s"),
+    (dict(state="live", last_message_ms=-100, open_gaps=2), 500, "delayed", "2 open gap(s) being filled"),
+    (dict(state="silent", last_message_ms=-100, open_gaps=0), 500, "delayed", "feed silent"),
+    (dict(state="polling", last_message_ms=-100, open_gaps=0), 500, "delayed", "feed polling over REST"),
+    (dict(state="connecting", last_message_ms=None, open_gaps=0), 500, "delayed", "feed connecting"),
+    (dict(state="disconnected", last_message_ms=-100, open_gaps=0), 500, "disconnected", "feed disconnected"),
+    (dict(state="live", last_message_ms=-100, open_gaps=0), 11_000, "disconnected", "no heartbeat for 11 s"),
+])
+def test_colour_rules(fields, age_ms, light, why):
+    """The documented colour rules, one case each (ages relative to now)."""
+    now = 1_000_000_000
+    last = None if fields["last_message_ms"] is None else now + fields["last_message_ms"]
+    status = pd.DataFrame([{"symbol": "BTCUSDT", "updated_ms": now - age_ms, "state": fields["state"],
+                            "transport": "ws", "last_trade_ms": last, "last_message_ms": last,
+                            "open_gaps": fields["open_gaps"]}])
+    (result,) = app.feed_lights(status, ["BTCUSDT"], now)
+    assert (result.light, result.why) == (light, why)
+    (missing,) = app.feed_lights(status.iloc[0:0], ["ETHUSDT"], now)
+    assert missing.light == "disconnected"
+
+
+def test_gap_spans_come_from_neighbouring_trades(tmp_path):
+    """tickstore.read_gap_spans: a gap's span runs from the trade before from_id to the trade after to_id."""
+    path = tmp_path / "ticks.db"
+    trades = [t for t in recorded_trades() if t.symbol == "BTCUSDT"]
+    hole = trades[100:150]
+    tickstore.write_trades(path, trades[:100] + trades[150:])
+    conn = tickstore.open_writer(path, "spot", "trade")
+    with tickstore.transaction(conn):
+        tickstore.open_gap(conn, "BTCUSDT", hole[0].trade_id, hole[-1].trade_id, "id jump")
+    conn.close()
+    reader = tickstore.open_reader(path)
+    (span,) = tickstore.read_gap_spans(reader, ["BTCUSDT"]).itertuples()
+    assert (span.start_ms, span.end_ms, span.status) == (trades[99].ts_ms, trades[150].ts_ms, "open")
+    assert len(tickstore.read_gap_spans(reader, ["BTCUSDT"], start_ms=trades[-1].ts_ms + 1)) == 0
+    assert len(tickstore.read_gap_spans(reader, ["ETHUSDT"])) == 0
+
+
+# --------------------------------------------------------------------------- incremental refresh
+
+
+def test_refresh_reads_only_new_and_corrected_bars(monkeypatch, tmp_path):
+    """BarCache: after the first read, a refresh reads only bars with a newer rev and replaces corrected ones."""
+    path = tmp_path / "ticks.db"
+    trades = [t for t in recorded_trades() if t.symbol == "BTCUSDT"]
+    tickstore.write_trades(path, trades[:5000])
+    cache = app.BarCache("BTCUSDT")
+    conn = tickstore.open_reader(path)
+    first = cache.refresh(conn)
+    late = trades[5000:]
+    tickstore.write_trades(path, late)
+    calls = []
+    real_since = tickstore.read_bars_since
+
+    def counting_since(*args):
+        bars, rev = real_since(*args)
+        calls.append(len(bars))
+        return bars, rev
+
+    monkeypatch.setattr(tickstore, "read_bars_since", counting_since)
+    after = cache.refresh(conn)
+    again = cache.refresh(conn)
+    expected = tickstore.read_bars_1s(conn, "BTCUSDT")
+    assert calls[1] == 0 and 0 < calls[0] < len(expected)  # only the new seconds, then nothing
+    pd.testing.assert_frame_equal(after.reset_index(drop=True), expected)
+    assert again is after and len(first) < len(after)
+    conn.close()
+
+
+def test_merge_replaces_corrected_bars_and_trims_to_retention():
+    """A corrected second replaces the held bar; bars older than the retention horizon are dropped."""
+    held = pd.DataFrame({"ts_ms": [1000, 2000, 3000], "close": [1.0, 2.0, 3.0]})
+    fresh = pd.DataFrame({"ts_ms": [2000, 4000], "close": [2.5, 4.0]})
+    merged = app.merge_bars(held, fresh, retain_ms=2000)
+    assert merged.to_dict("list") == {"ts_ms": [2000, 3000, 4000], "close": [2.5, 3.0, 4.0]}
+
+
+def test_page_refresh_picks_up_new_trades(monkeypatch, tmp_path):
+    """A second run after new trades were stored shows the new last price."""
+    path = tmp_path / "ticks.db"
+    trades = recorded_trades()
+    tickstore.write_trades(path, [t for t in trades if t.ts_ms < T0_MS + 300_000])
+    page = run_page(monkeypatch, path)
+    before = metric(page, "BTCUSDT")
+    tickstore.write_trades(path, trades)
+    page.run()
+    assert not page.exception
+    assert metric(page, "BTCUSDT") == "61,602.02" != before
+
+
+def test_empty_database_comes_alive_when_trades_arrive(monkeypatch, db_path):
+    """The page opened on an empty database shows the pair once the ingestor has stored trades."""
+    tickstore.write_trades(db_path, [])
+    page = run_page(monkeypatch, db_path)
+    assert "Live pair" not in texts(page, "subheader")
+    tickstore.write_trades(db_path, recorded_trades())
+    page.run()
+    assert "Live pair" in texts(page, "subheader") and metric(page, "BTCUSDT") == "61,602.02"
+
+
+def test_a_failing_computation_is_one_line_not_a_traceback(monkeypatch, real_db):
+    """If the engine raises, the section shows a one-line st.error; no exception element, the rest still draws."""
+    def broken(*args, **kwargs):
+        raise ValueError("synthetic failure")
+
+    monkeypatch.setattr(ae, "pair_panel", broken)
+    page = run_page(monkeypatch, real_db, errors_ok=True)
+    assert texts(page, "error")[0] == ("The live view could not be drawn (ValueError: synthetic failure); "
+                                       "the dashboard's log has the details.")
+    assert "Import history" in texts(page, "subheader")
+
+
+def test_heavy_analytics_key_changes_at_most_every_30_s():
+    """The heavy panels' cache key is constant within a 30 s bucket and changes after it."""
+    db = app.Database("x.db", "x@1", "spot", "trade", "binance", ("BTCUSDT", "ETHUSDT"))
+    s = app.Settings("BTCUSDT", "ETHUSDT", "1s", "1 h", 60, 2.0, "ols", "UTC", 2)
+    assert app.heavy_key(db, s, 90.0) == app.heavy_key(db, s, 119.9) != app.heavy_key(db, s, 120.0)
+
+
+# --------------------------------------------------------------------------- uploads
+
+
+def upload(page: AppTest, name: str, data: bytes, symbol: str | None = None) -> AppTest:
+    """Upload one file through the Import history section and press Import."""
+    page.file_uploader(key="import_file").set_value((name, data, "text/csv"))
+    page.run()
+    if symbol is not None:
+        page.selectbox(key="import_symbol").set_value(symbol)
+        page.run()
+    page.button(key="import_go").click()
+    page.run()
+    assert not page.exception, [e.value for e in page.exception]
+    return page
+
+
+def stored_count(path: Path, symbol: str) -> int:
+    """How many trades of ``symbol`` the database holds."""
+    conn = tickstore.open_reader(path)
+    try:
+        return len(tickstore.read_trades(conn, symbol))
+    finally:
+        conn.close()
+
+
+def test_upload_of_agg_trades_into_a_trade_database_is_refused(monkeypatch, tmp_path):
+    """The real aggTrades dump into a spot trade-id database: refused with a message, nothing stored."""
+    path = build_real_db(tmp_path / "ticks.db")
+    sample = binance_file(AGG_SAMPLE)
+    page = upload(run_page(monkeypatch, path), sample.name, sample.read_bytes())
+    assert not page.exception
+    (error,) = texts(page, "error")
+    assert "spot aggTrades file (aggregate trade ids)" in error and "Nothing was stored" in error
+    assert stored_count(path, "BTCUSDT") == 9757 + 10147
+
+
+def test_upload_of_a_bad_file_names_the_line_and_stores_nothing(monkeypatch, tmp_path):
+    """A trades file with a bad price on line 3: the error names the line; not even its good lines are stored."""
+    path = build_real_db(tmp_path / "ticks.db")
+    text = ("1,100.5,1,100.5,1723161255342,True,True\n2,100.6,1,100.6,1723161255343,False,True\n"
+            "3,abc,1,1,1723161255344,True,True\n")
+    page = upload(run_page(monkeypatch, path), "SOLUSDT-trades-2024-08-09.csv", text.encode())
+    (error,) = texts(page, "error")
+    assert "line 3: price 'abc' is not a number" in error
+    assert stored_count(path, "SOLUSDT") == 0
+
+
+def test_upload_stores_a_new_symbol_and_never_overwrites_live_trades(monkeypatch, tmp_path):
+    """Spot trades for SOLUSDT are stored (the symbol appears); re-sent BTC ids keep their live prices."""
+    path = build_real_db(tmp_path / "ticks.db")
+    sol = "".join(f"{i},{150 + i / 100},1,{150 + i / 100},{T0_MS + i * 1000},True,True\n" for i in range(1, 301))
+    page = upload(run_page(monkeypatch, path), "SOLUSDT-trades-2024-08-09.csv", sol.encode())
+    (success,) = texts(page, "success")
+    assert "300 new trades stored" in success and "SOLUSDT" in success
+    assert stored_count(path, "SOLUSDT") == 300
+    assert "SOLUSDT" in page.selectbox(key="symbol_b").options
+
+    btc = [t for t in recorded_trades() if t.symbol == "BTCUSDT"][:50]
+    forged = "".join(f"{t.trade_id},1.0,1,1.0,{t.ts_ms},True,True\n" for t in btc)  # same ids, fake prices
+    page = upload(page, "forged.csv", forged.encode(), symbol="BTCUSDT")
+    assert "0 new trades stored, 50 were already there" in texts(page, "success")[0]
+    conn = tickstore.open_reader(path)
+    prices = tickstore.read_trades(conn, "BTCUSDT", limit=None)["price"].head(50).tolist()
+    conn.close()
+    assert prices == [t.price for t in btc]
+
+
+def test_upload_of_simple_bars_adds_bars_only_where_none_exist(monkeypatch, tmp_path):
+    """Simple-format bars for ADAUSDT are stored as bars; the symbol can then be charted."""
+    path = build_real_db(tmp_path / "ticks.db")
+    rows = "".join(f"{1723161255000 + i * 1000},0.3,0.31,0.29,{0.3 + (i % 7) / 1000},10\n" for i in range(120))
+    page = upload(run_page(monkeypatch, path), "ADAUSDT-1s-2024-08-09.csv",
+                  ("time,open,high,low,close,volume\n" + rows).encode())
+    assert "120 new bars stored" in texts(page, "success")[0]
+    conn = tickstore.open_reader(path)
+    assert len(tickstore.read_bars_1s(conn, "ADAUSDT")) == 120
+    conn.close()

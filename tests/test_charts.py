@@ -1,0 +1,162 @@
+"""Figure builders on real recorded BTC/ETH data and on edge cases: traces, axes, bands, gaps, no NaN-only traces."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+import analytics_engine as ae
+import charts
+import tickstore
+from test_app import build_real_db
+
+TZ = "Asia/Kolkata"
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory) -> dict:
+    """1 s bars and a 1 s OLS pair panel of the recorded BTCUSDT / ETHUSDT spot trades."""
+    path = build_real_db(tmp_path_factory.mktemp("charts") / "ticks.db")
+    conn = tickstore.open_reader(path)
+    bars = {s: tickstore.read_bars_1s(conn, s) for s in ("BTCUSDT", "ETHUSDT")}
+    conn.close()
+    return {"bars": bars, "panel": ae.pair_panel(bars["BTCUSDT"], bars["ETHUSDT"], "1s", 60, "ols")}
+
+
+def trace_types(fig: go.Figure) -> list[str]:
+    return [trace.type for trace in fig.data]
+
+
+def y_axes(fig: go.Figure) -> list[str]:
+    """The y axis of each trace ("y" when the trace uses the default)."""
+    return [trace.yaxis or "y" for trace in fig.data]
+
+
+def assert_no_nan_only_traces(fig: go.Figure) -> None:
+    for trace in fig.data:
+        values = trace.z if trace.type == "heatmap" else (trace.close if trace.type == "candlestick" else trace.y)
+        assert np.isfinite(np.asarray(values, dtype="float64")).any(), f"trace {trace.name!r} is NaN only"
+
+
+def test_candlestick_has_price_and_volume_rows_in_the_display_zone(real):
+    """Candles over volume bars: two y axes sharing time, x in Asia/Kolkata wall-clock time."""
+    bars = real["bars"]["BTCUSDT"]
+    fig = charts.candlestick_figure(bars, "BTCUSDT", TZ, "#F59E0B", "1s")
+    assert trace_types(fig) == ["candlestick", "bar"]
+    assert y_axes(fig) == ["y", "y2"]
+    assert fig.layout.xaxis2.title.text == f"time ({TZ})"
+    first = pd.Timestamp(fig.data[0].x[0])
+    assert first == pd.Timestamp(int(bars["ts_ms"].iloc[0]), unit="ms", tz="UTC").tz_convert(TZ).tz_localize(None)
+    assert_no_nan_only_traces(fig)
+
+
+def test_price_comparison_uses_two_y_axes(real):
+    """Dual-axis comparison: A on the left axis, B on an overlaying right axis, in each symbol's colour."""
+    colors = charts.symbol_colors(["BTCUSDT", "ETHUSDT"])
+    fig = charts.price_comparison_figure(real["panel"], "BTCUSDT", "ETHUSDT", TZ, colors)
+    assert trace_types(fig) == ["scatter", "scatter"]
+    assert y_axes(fig) == ["y", "y2"]
+    assert fig.layout.yaxis2.overlaying == "y" and fig.layout.yaxis2.side == "right"
+    assert [t.line.color for t in fig.data] == [colors["BTCUSDT"], colors["ETHUSDT"]]
+    assert_no_nan_only_traces(fig)
+
+
+def test_spread_and_zscore_with_threshold_bands(real):
+    """Spread on top, z-score below with dashed band lines exactly at ±threshold, β in the title."""
+    panel = real["panel"]
+    fig = charts.spread_zscore_figure(panel, 1.5, TZ, "OLS")
+    names = [t.name for t in fig.data]
+    assert names[:2] == ["spread", "z-score"]
+    bands = {t.name: list(t.y) for t in fig.data if "band" in t.name}
+    assert bands == {"+1.5 band": [1.5, 1.5], "−1.5 band": [-1.5, -1.5]}
+    assert y_axes(fig) == ["y"] + ["y2"] * 4
+    assert f"β = {panel['hedge_ratio'].iloc[-1]:.6g}" in fig.layout.title.text
+    assert_no_nan_only_traces(fig)
+
+
+def test_gap_spans_become_shaded_bands_on_every_row(real):
+    """Gaps become paper-high rectangles (red when open, grey when filled), at least a bar wide."""
+    t0 = int(real["panel"]["ts_ms"].iloc[100])
+    gaps = pd.DataFrame({"start_ms": [t0, t0 + 5000, np.nan], "end_ms": [t0, t0 + 9000, t0], "status":
+                         ["open", "filled", "open"]})
+    fig = charts.spread_zscore_figure(real["panel"], 2.0, TZ, "OLS", gaps, bar_ms=1000)
+    shapes = fig.layout.shapes
+    assert len(shapes) == 2  # the span without a start is skipped
+    assert all(s.yref == "paper" and (s.y0, s.y1) == (0, 1) for s in shapes)
+    assert pd.Timestamp(shapes[0].x1) - pd.Timestamp(shapes[0].x0) == pd.Timedelta(seconds=1)
+    assert shapes[0].fillcolor == charts.GAP_FILL["open"] and shapes[1].fillcolor == charts.GAP_FILL["filled"]
+
+
+def test_hedge_ratio_chart_only_for_moving_ratios(real):
+    """Static fits (OLS) are static; rolling and Kalman ratios move and get their own chart."""
+    bars = real["bars"]
+    assert charts.is_static(real["panel"]["hedge_ratio"])
+    for hedge in ("rolling", "kalman"):
+        panel = ae.pair_panel(bars["BTCUSDT"], bars["ETHUSDT"], "1s", 60, hedge)
+        assert not charts.is_static(panel["hedge_ratio"])
+        fig = charts.hedge_ratio_figure(panel, TZ, hedge)
+        assert trace_types(fig) == ["scatter"]
+        assert_no_nan_only_traces(fig)
+
+
+def test_rolling_correlation_and_heatmap(real):
+    """Rolling correlation stays in [-1, 1]; the heatmap is symmetric with a unit diagonal."""
+    fig = charts.rolling_correlation_figure(real["panel"], TZ, 60)
+    assert trace_types(fig) == ["scatter"] and list(fig.layout.yaxis.range) == [-1.05, 1.05]
+    assert_no_nan_only_traces(fig)
+    bars = real["bars"]
+    matrix = ae.correlation_matrix(bars, "1s")
+    heat = charts.correlation_heatmap(matrix)
+    z = np.asarray(heat.data[0].z, dtype="float64")
+    assert trace_types(heat) == ["heatmap"] and z.shape == (2, 2)
+    assert np.allclose(np.diag(z), 1.0) and np.allclose(z, z.T)
+    assert (heat.data[0].zmin, heat.data[0].zmax) == (-1, 1)
+
+
+def test_equity_curve_over_position(real):
+    """The backtest figure: equity on top, position (+1/0/-1) as a step line underneath."""
+    result = ae.backtest_zscore(real["panel"], "1s", entry=1.5, exit=0.5, stop=4.0)
+    fig = charts.equity_figure(result.equity, TZ)
+    assert trace_types(fig) == ["scatter", "scatter"]
+    assert fig.data[1].line.shape == "hv" and set(np.unique(fig.data[1].y)) <= {-1.0, 0.0, 1.0}
+    assert_no_nan_only_traces(fig)
+
+
+@pytest.mark.parametrize("build", [
+    lambda empty: charts.candlestick_figure(empty, "BTCUSDT", TZ, "#fff"),
+    lambda empty: charts.price_comparison_figure(empty, "A", "B", TZ, {"A": "#fff", "B": "#000"}),
+    lambda empty: charts.spread_zscore_figure(empty, 2.0, TZ),
+    lambda empty: charts.hedge_ratio_figure(empty, TZ, "Kalman"),
+    lambda empty: charts.rolling_correlation_figure(empty, TZ, 60),
+    lambda empty: charts.equity_figure(empty, TZ),
+    lambda empty: charts.correlation_heatmap(pd.DataFrame()),
+])
+def test_empty_frames_give_a_message_not_an_empty_trace(build):
+    """An empty frame draws no trace at all, only a 'no ...' note in the middle of the figure."""
+    empty = pd.DataFrame(columns=[*tickstore.BAR_COLUMNS, *ae.PANEL_COLUMNS, "equity", "position"])
+    fig = build(empty)
+    assert len(fig.data) == 0
+    assert fig.layout.annotations[-1].text.startswith("no ")
+
+
+def test_window_longer_than_data_draws_spread_without_zscore(real):
+    """With a window longer than the data, z is all NaN: the spread is drawn, z and its bands are not."""
+    bars = real["bars"]
+    panel = ae.pair_panel(bars["BTCUSDT"], bars["ETHUSDT"], "1m", 60, "ols")
+    fig = charts.spread_zscore_figure(panel, 2.0, TZ, "OLS")
+    assert [t.name for t in fig.data] == ["spread"]
+    assert_no_nan_only_traces(fig)
+
+
+def test_display_times_convert_utc_milliseconds_to_the_zone():
+    """0 ms is 05:30 in Kolkata and 00:00 in UTC: the axis shows wall-clock time of the chosen zone."""
+    assert str(charts.display_times([0], "Asia/Kolkata")[0]) == "1970-01-01 05:30:00"
+    assert str(charts.display_times([0], "UTC")[0]) == "1970-01-01 00:00:00"
+
+
+def test_symbol_colours_are_stable_per_position():
+    """A symbol's colour depends only on its place in the (sorted) symbol list."""
+    colors = charts.symbol_colors(["BTCUSDT", "ETHUSDT", "SOLUSDT"])
+    assert colors["BTCUSDT"] == charts.SYMBOL_PALETTE[0] and colors["SOLUSDT"] == charts.SYMBOL_PALETTE[2]
+    assert len(set(colors.values())) == 3
