@@ -1,6 +1,7 @@
 """The ingestor daemon: Binance trades over one WebSocket into the tick store, every trade once.
 
     python data_ingestor.py --db ticks.db --symbols btcusdt,ethusdt --market spot
+    python data_ingestor.py import --db ticks.db BTCUSDT-trades-2024-01-01.zip ...
 
 One combined-stream connection carries every symbol. Trade ids are checked per symbol as they
 arrive; a jump opens a gap that a paced REST backfill closes, and after every (re)connect, and at
@@ -550,6 +551,11 @@ async def run(config: IngestorConfig) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["import"]:  # python data_ingestor.py import FILE...
+        import bulk_import
+
+        return bulk_import.main(argv[1:])
     config = parse_args(argv)
     try:
         return asyncio.run(run(config))
