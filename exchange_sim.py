@@ -337,6 +337,7 @@ class Fill(NamedTuple):
     time_us: int
     event_us: int | None  # None: stamped with the publishing time
     is_buyer_maker: bool
+    starts_aggregate: bool = False  # replayed aggregates keep their recorded boundaries
 
 
 class SymbolHistory:
@@ -383,7 +384,8 @@ class SymbolHistory:
         if self._open_start is not None:
             first = self._open_start
             joins = (
-                self._price[first] == fill.price_units
+                not fill.starts_aggregate
+                and self._price[first] == fill.price_units
                 and self._maker[first] == fill.is_buyer_maker
                 and self._time_us[first] // 1000 == fill.time_us // 1000
             )
@@ -872,6 +874,7 @@ class RecordedTape:
     market: str
     specs: dict[str, SymbolSpec]
     fills: list[Fill]
+    stream: str = TRADE  # what the files hold natively: aggTrade when some symbol has only aggregates
 
 
 def iter_recorded_events(path: Path) -> Iterator[dict[str, Any]]:
@@ -897,6 +900,119 @@ def iter_recorded_events(path: Path) -> Iterator[dict[str, Any]]:
                 yield event
 
 
+SQLITE_MAGIC = b"SQLite format 3\x00"
+# Binance dump layouts by column count: (market, event kind, column of id, time, maker, first/last ids)
+# (spot trades and futures aggTrades both have 7 columns: only the futures files have a header row)
+DUMP_LAYOUTS = {
+    7: {"market": SPOT, "kind": TRADE, "id": 0, "time": 4, "maker": 5},
+    8: {"market": SPOT, "kind": AGG_TRADE, "id": 0, "time": 5, "maker": 6, "first": 3, "last": 4},
+    6: {"market": FUTURES, "kind": TRADE, "id": 0, "time": 4, "maker": 5},
+}
+FUTURES_AGG_DUMP = {"market": FUTURES, "kind": AGG_TRADE, "id": 0, "time": 5, "maker": 6, "first": 3, "last": 4}
+DUMP_NAME = re.compile(r"^(?P<symbol>[A-Z0-9]{2,30})-(?:trades|aggTrades)-")
+
+
+def iter_replay_events(path: Path) -> Iterator[dict[str, Any]]:
+    """Trade / aggTrade events of any replay source, as stream events (``e``, ``s``, ids, ``p``, ``q``, ``T``...).
+
+    Sources: recordings (see `iter_recorded_events`), a tick database of this product (its
+    ``trades`` view and ``meta`` table), or Binance dump files (``BTCUSDT-trades-2024-08-09.csv``
+    or ``.zip``; spot or futures, trades or aggTrades, with or without a header, ms or µs times).
+    """
+    with open(path, "rb") as probe:
+        head = probe.read(16)
+    if head == SQLITE_MAGIC:
+        return _database_events(path)
+    if path.suffix.lower() in (".csv", ".zip"):
+        return _dump_events(path)
+    return iter_recorded_events(path)
+
+
+def _database_events(path: Path) -> Iterator[dict[str, Any]]:
+    import sqlite3  # only replays of a database need it
+
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        meta = dict(conn.execute("SELECT key, value FROM meta"))
+        market, kind = meta.get("market", SPOT), meta.get("stream", TRADE)
+        id_key = "t" if kind == TRADE else "a"
+        rows = conn.execute("SELECT symbol, trade_id, ts_ms, price, qty, is_buyer_maker FROM trades "
+                            "ORDER BY symbol, trade_id")
+        for symbol, trade_id, ts_ms, price, qty, maker in rows:
+            spec = make_spec(market, symbol)
+            event = {"e": kind, "E": ts_ms, "s": symbol, id_key: trade_id,
+                     "p": _decimal_text(price, spec.price_decimals), "q": _decimal_text(qty, spec.qty_decimals),
+                     "T": ts_ms, "m": bool(maker)}
+            if kind == AGG_TRADE:  # a database keeps aggregate ids only: one trade per aggregate
+                event["f"] = event["l"] = trade_id
+            if market == SPOT:
+                event["M"] = True
+            yield event
+    except sqlite3.DatabaseError as exc:
+        raise SimConfigError(f"{path}: not a tick database this sim can replay ({exc})") from None
+    finally:
+        conn.close()
+
+
+def _decimal_text(value: float, decimals: int) -> str:
+    """A stored float as Binance would write it: the listing's decimals when exact, else 8."""
+    text = f"{value:.{decimals}f}"
+    return text if float(text) == value else f"{value:.8f}"
+
+
+def _dump_lines(path: Path) -> Iterator[str]:
+    if path.suffix.lower() == ".zip":
+        import io
+        import zipfile
+
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if n.lower().endswith(".csv")]
+            if len(names) != 1:
+                raise SimConfigError(f"{path}: expected one CSV inside the zip, found {len(names)}")
+            with archive.open(names[0]) as member:
+                yield from io.TextIOWrapper(member, encoding="utf-8")
+    else:
+        with open(path, encoding="utf-8") as lines:
+            yield from lines
+
+
+def _dump_events(path: Path) -> Iterator[dict[str, Any]]:
+    match = DUMP_NAME.match(path.name)
+    if not match:
+        raise SimConfigError(f"{path}: name a dump file like BTCUSDT-trades-2024-08-09.csv (the symbol comes from it)")
+    symbol = match["symbol"]
+    layout: dict[str, Any] | None = None
+    for line_number, line in enumerate(_dump_lines(path), start=1):
+        fields = line.strip().split(",")
+        if fields == [""]:
+            continue
+        if layout is None:
+            has_header = not fields[0].isdigit()
+            layout = FUTURES_AGG_DUMP if has_header and len(fields) == 7 else DUMP_LAYOUTS.get(len(fields))
+            if layout is None:
+                raise SimConfigError(f"{path}:{line_number}: {len(fields)} columns is no Binance trades dump")
+            if has_header:
+                continue
+        time_value = int(fields[layout["time"]])
+        ts_ms = time_value // 1000 if time_value >= 10**14 else time_value
+        kind = layout["kind"]
+        event = {"e": kind, "E": ts_ms, "s": symbol, ("t" if kind == TRADE else "a"): int(fields[layout["id"]]),
+                 "p": fields[1], "q": fields[2], "T": ts_ms, "m": fields[layout["maker"]].lower() == "true"}
+        if kind == AGG_TRADE:
+            event["f"], event["l"] = int(fields[layout["first"]]), int(fields[layout["last"]])
+        if layout["market"] == SPOT:
+            event["M"] = True
+        yield event
+
+
+def replay_market(paths: Sequence[Path]) -> str:
+    """The market the replay sources hold (from their first event)."""
+    for path in paths:
+        for event in iter_replay_events(Path(path)):
+            return recorded_market(event)
+    raise SimConfigError("the replay files hold no @trade or @aggTrade events")
+
+
 def recorded_market(event: dict[str, Any]) -> str:
     """Which market a recorded event came from: futures events carry "X" or lack "M"."""
     return FUTURES if "X" in event or "M" not in event else SPOT
@@ -913,7 +1029,7 @@ def load_tape(paths: Sequence[Path], market: str) -> RecordedTape:
     aggs: dict[str, dict[int, dict[str, Any]]] = {}
     for path in paths:
         count = 0
-        for event in iter_recorded_events(Path(path)):
+        for event in iter_replay_events(Path(path)):
             if recorded_market(event) != market:
                 raise SimConfigError(
                     f"{path} holds {recorded_market(event)} frames; run with --market {recorded_market(event)}")
@@ -933,7 +1049,7 @@ def load_tape(paths: Sequence[Path], market: str) -> RecordedTape:
         specs[symbol] = spec
         per_symbol.append(fills)
     merged = list(heapq.merge(*per_symbol, key=lambda fill: fill.time_us))
-    return RecordedTape(market, specs, merged)
+    return RecordedTape(market, specs, merged, AGG_TRADE if set(aggs) - set(trades) else TRADE)
 
 
 def _check_contiguous(symbol: str, ids: list[int], what: str) -> None:
@@ -986,7 +1102,7 @@ def _fills_from_aggs(market: str, symbol: str, by_id: dict[int, dict[str, Any]])
         share, remainder = divmod(_units(event["q"], spec.qty_decimals), count)
         for n in range(count):
             fills.append(Fill(symbol, _units(event["p"], spec.price_decimals), share + (1 if n < remainder else 0),
-                              event["T"] * 1000, event["E"] * 1000, event["m"]))
+                              event["T"] * 1000, event["E"] * 1000, event["m"], starts_aggregate=n == 0))
     return spec, fills
 
 
@@ -1459,6 +1575,7 @@ class ExchangeSim:
         self._subscribed = asyncio.Event()
         self._paused = config.paused
         self._blast_claimed = False
+        self.replay_stream: str | None = None  # with replay_files: the stream kind the files hold
         self._blast_result: dict[str, Any] | None = None
         self._weight = WeightMeter(config.weight_limit_1m or REST_WEIGHT_LIMIT_1M[config.market])
         self._rest_routes = self._build_rest_routes()
@@ -1526,6 +1643,7 @@ class ExchangeSim:
         """Histories per symbol, and the model or replay feed (blast: pre-filled history)."""
         if self.config.replay_files:
             tape = load_tape(self.config.replay_files, self.market)
+            self.replay_stream = tape.stream
             self.histories = {symbol: SymbolHistory(spec) for symbol, spec in tape.specs.items()}
             if set(self.config.symbols) - set(tape.specs) and self.config.symbols != DEFAULT_SYMBOLS:
                 logger.warning("replay: --symbols ignored; the files hold %s", ",".join(tape.specs))
@@ -2019,7 +2137,7 @@ class ExchangeSim:
             }
         counters = dict(self.counters)
         return {
-            "market": self.market, "mode": self._mode(), "clock_ms": self.now_us() // 1000, "paused": self._paused,
+            "market": self.market, "mode": self._mode(), "replay_stream": self.replay_stream, "clock_ms": self.now_us() // 1000, "paused": self._paused,
             "symbols": symbols,
             "connections": {"open": len(self.sessions), "total": counters.get("connections_total", 0),
                             "clients": [s.describe() for s in self.sessions]},
@@ -2243,15 +2361,17 @@ def build_arg_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default=DEFAULT_HOST, help="interface to listen on (default %(default)s)")
     parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default %(default)s)")
-    parser.add_argument("--market", choices=MARKETS, default=SPOT,
-                        help="spot (/ws, /stream, /api/v3) or USD-M futures (/market, /public, /fapi/v1)")
+    parser.add_argument("--market", choices=MARKETS,
+                        help="spot (/ws, /stream, /api/v3) or USD-M futures (/market, /public, /fapi/v1); "
+                             "default spot, or the market of the --replay files")
     parser.add_argument("--symbols", default=",".join(DEFAULT_SYMBOLS),
                         help="comma-separated symbols to trade in model mode (default %(default)s)")
     parser.add_argument("--rate", type=float, default=DEFAULT_RATE_PER_S,
                         help="model trades per second across all symbols, long-run average (default %(default)s)")
     parser.add_argument("--seed", type=int, default=None, help="random seed for a reproducible model")
     parser.add_argument("--replay", nargs="+", type=Path, default=(), metavar="FILE",
-                        help="replay recorded frames (hftbacktest .gz, cryptofeed futures log) instead of the model")
+                        help="replay instead of the model: recorded frames (hftbacktest .gz, cryptofeed futures "
+                             "log), a tick database of this product, or Binance dump files (.csv/.zip)")
     parser.add_argument("--speed", type=float, default=1.0,
                         help="replay speed: 1 = real time, 10 = ten times faster, 0 = as fast as possible")
     parser.add_argument("--blast", type=int, default=0, metavar="N",
@@ -2310,8 +2430,9 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         max_connection_s=args.max_connection_s, shutdown_after_s=args.shutdown_after,
         shutdown_grace_s=args.shutdown_grace,
     )
+    market = args.market or (replay_market([Path(p) for p in args.replay]) if args.replay else SPOT)
     config = SimConfig(
-        host=args.host, port=args.port, market=args.market,
+        host=args.host, port=args.port, market=market,
         symbols=tuple(s.strip().upper() for s in args.symbols.split(",") if s.strip()),
         rate_per_s=args.rate, seed=args.seed, replay_files=tuple(args.replay), speed=args.speed, blast=args.blast,
         wait_for_subscriber=args.wait_for_subscriber, paused=args.paused, ping_interval_s=args.ping_interval,

@@ -2,6 +2,7 @@
 
     python run_all.py                 # live Binance: ingestor + dashboard on ticks.db
     python run_all.py --demo          # no internet needed: local exchange + ingestor + dashboard on demo.db
+    python run_all.py --replay ticks.db --speed 10   # stored history through the live pipeline, into replay.db
 
 It spawns the ingestor and ``streamlit run app.py`` (and, with --demo, ``exchange_sim.py``), prints
 the dashboard's URL, restarts a crashed ingestor with backoff, and on Ctrl+C or SIGTERM stops every
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import json
 import os
 import shutil
 import signal
@@ -20,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,13 +126,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8501, help="dashboard port (default: %(default)s)")
     parser.add_argument("--sim-rate", type=float, default=25.0,
                         help="with --demo: simulated trades per second (default: %(default)s)")
+    parser.add_argument("--replay", nargs="+", metavar="SOURCE",
+                        help="play a stored database or Binance dump files through the local exchange and the real "
+                             "ingestor into a separate database (replay.db by default), with the dashboard on it")
+    parser.add_argument("--speed", type=float, default=1.0,
+                        help="with --replay: 1 = real time, 10 = ten times faster, 0 = as fast as possible")
     return parser.parse_args(argv)
 
 
 class Supervisor:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.db = args.db or ("demo.db" if args.demo else "ticks.db")
+        self.db = args.db or ("demo.db" if args.demo else "replay.db" if args.replay else "ticks.db")
         self.children: list[Child] = []
         self.stopping = False
 
@@ -143,9 +151,12 @@ class Supervisor:
         return argv
 
     def start_exchange(self) -> int:
-        sim = Child("exchange_sim", [PYTHON, "exchange_sim.py", "--port", "0", "--market", self.args.market,
-                                     "--symbols", self.args.symbols.upper(), "--rate", str(self.args.sim_rate)],
-                    stdout_pipe=True)
+        if self.args.replay:
+            source = ["--replay", *self.args.replay, "--speed", str(self.args.speed), "--wait-for-subscriber"]
+        else:
+            source = ["--market", self.args.market, "--symbols", self.args.symbols.upper(),
+                      "--rate", str(self.args.sim_rate)]
+        sim = Child("exchange_sim", [PYTHON, "exchange_sim.py", "--port", "0", *source], stdout_pipe=True)
         sim.start()
         self.children.append(sim)
         line = sim.proc.stdout.readline()  # "exchange_sim listening on 127.0.0.1:<port>"
@@ -154,6 +165,14 @@ class Supervisor:
         # keep draining its stdout so that it never blocks on a full pipe
         threading.Thread(target=shutil.copyfileobj, args=(sim.proc.stdout, sys.stdout), daemon=True).start()
         return int(line.rsplit(":", 1)[1])
+
+    def follow_replay(self, rest_url: str) -> None:
+        """Point the ingestor at what the exchange replays: its market, symbols and stream kind."""
+        with urllib.request.urlopen(f"{rest_url}/sim/stats", timeout=10) as answer:
+            stats = json.load(answer)
+        self.args.market = stats["market"]
+        self.args.symbols = ",".join(stats["symbols"])
+        self.args.stream = self.args.stream or ("aggTrade" if stats["replay_stream"] == "aggTrade" else None)
 
     def run(self) -> int:
         if not port_is_free(self.args.port):
@@ -164,10 +183,14 @@ class Supervisor:
             signal.signal(sig, self._on_signal)
         try:
             ws_url = rest_url = None
-            if self.args.demo:
+            if self.args.demo or self.args.replay:
                 port = self.start_exchange()
                 ws_url, rest_url = f"ws://127.0.0.1:{port}", f"http://127.0.0.1:{port}"
-                print(f"run_all: local exchange on 127.0.0.1:{port} (demo data)", flush=True)
+                if self.args.replay:
+                    self.follow_replay(rest_url)
+                print(f"run_all: local exchange on 127.0.0.1:{port} "
+                      f"({'replaying ' + ' '.join(self.args.replay) if self.args.replay else 'demo data'})",
+                      flush=True)
             ingestor = Child("ingestor", self.ingestor_argv(ws_url, rest_url), restart=True)
             dashboard = Child("dashboard", [
                 PYTHON, "-m", "streamlit", "run", "app.py", "--server.port", str(self.args.port),

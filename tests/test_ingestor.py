@@ -27,17 +27,21 @@ SETTLE_TIMEOUT_S = 30.0
 class IngestorProcess:
     """``python data_ingestor.py ...`` with its log in a file."""
 
-    def __init__(self, db: Path, port: int, *extra: str, market: str = "spot", ws_port: int | None = None) -> None:
+    def __init__(self, db: Path, port: int, *extra: str, market: str = "spot", ws_port: int | None = None,
+                 symbols: tuple[str, ...] = SYMBOLS) -> None:
         self.db = db
         self.log_path = db.with_suffix(".log")
         self.argv = [sys.executable, str(REPO_ROOT / "data_ingestor.py"), "--db", str(db),
-                     "--symbols", ",".join(s.lower() for s in SYMBOLS), "--market", market,
+                     "--symbols", ",".join(s.lower() for s in symbols), "--market", market,
                      "--ws-url", f"ws://127.0.0.1:{ws_port or port}", "--rest-url", f"http://127.0.0.1:{port}",
                      *extra]
         self.proc: subprocess.Popen | None = None
 
+    running: list[IngestorProcess] = []  # killed at the end of each test, whatever happened
+
     def start(self) -> IngestorProcess:
         self.proc = subprocess.Popen(self.argv, stderr=open(self.log_path, "a"), cwd=REPO_ROOT)
+        IngestorProcess.running.append(self)
         return self
 
     def log(self) -> str:
@@ -96,6 +100,17 @@ def assert_every_trade_once(sim: ExchangeSim, ingestor: IngestorProcess, kind: s
         assert stored_rows(ingestor.db, symbol) == truth
         compared += len(truth)
     return compared
+
+
+@pytest.fixture(autouse=True)
+def no_ingestor_left_behind():
+    """Kill any ingestor a test started and did not stop (a failed assertion, say)."""
+    yield
+    while IngestorProcess.running:
+        proc = IngestorProcess.running.pop().proc
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.fixture

@@ -1,0 +1,158 @@
+"""Bulk import of Binance dumps (``data_ingestor.py import``) and replay through the live pipeline."""
+from __future__ import annotations
+
+import hashlib
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import binance
+import tickstore
+from conftest import REPO_ROOT, binance_file
+from exchange_sim import ExchangeSim, run_in_thread
+from recordings import recorded_frames
+from test_ingestor import IngestorProcess, no_ingestor_left_behind, wait_until  # noqa: F401 (fixture)
+
+AGG_DUMP = "HJB-PDE-TEAM-PROJECT/BTCUSDT-aggTrades-2026-01-01.csv"
+ALL_TRADES = "SELECT symbol, trade_id, ts_ms, price, qty, is_buyer_maker FROM trades ORDER BY symbol, trade_id"
+
+
+def run_import(db: Path, *files: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO_ROOT / "data_ingestor.py"), "import", "--db", str(db),
+                           *map(str, files)], capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
+
+
+def rows(db: Path, sql: str = ALL_TRADES) -> list[tuple]:
+    conn = tickstore.open_reader(db)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def futures_trades_dump(tmp_path: Path) -> Path:
+    """A futures trades dump with a header and true/false, synthesized from the recorded futures frames."""
+    trades = [t for f in recorded_frames(binance_file("hftbacktest/usdm/ethusdt_20240808.gz"))
+              if isinstance(t := binance.parse_message(f, "trade"), binance.Trade)]
+    path = tmp_path / "ETHUSDT-trades-2024-08-08.csv"
+    lines = ["id,price,qty,quote_qty,time,is_buyer_maker"]
+    lines += [f"{t.trade_id},{t.price:.2f},{t.qty:.3f},{t.price * t.qty:.5f},{t.ts_ms},{str(t.is_buyer_maker).lower()}"
+              for t in reversed(trades)]  # some monthly futures files are unsorted
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_real_spot_agg_trades_dump_imports_exactly_once(db_path):
+    """The real aggTrades sample: 5,000 rows, then 0 new on the second import; bars filled; µs -> ms."""
+    dump = binance_file(AGG_DUMP)
+    first = run_import(db_path, dump)
+    assert first.returncode == 0, first.stderr
+    assert "5,000 rows, 5,000 new trades" in first.stdout
+    second = run_import(db_path, dump)
+    assert second.returncode == 0 and "no new trades" in second.stdout
+    stored = rows(db_path)
+    assert len(stored) == 5_000 and stored[0][1] == 3800397495 and stored[-1][1] == 3800402494
+    assert stored[0][2] == 1767225600039  # 1767225600039409 µs
+    meta = tickstore.read_metadata(tickstore.open_reader(db_path))
+    assert (meta["market"], meta["stream"]) == ("spot", "aggTrade")
+    bars = rows(db_path, "SELECT sum(trades), count(*) FROM bars_1s")[0]
+    assert bars[0] == 5_000 and bars[1] == len({row[2] // 1000 for row in stored})
+
+
+def test_synthesized_futures_dump_with_header_imports_exactly_once(db_path, tmp_path):
+    """A futures trades file with a header, unsorted: exact row count, twice; a futures trade database."""
+    dump = futures_trades_dump(tmp_path)
+    assert run_import(db_path, dump).returncode == 0
+    assert "no new trades" in run_import(db_path, dump).stdout
+    assert len(rows(db_path)) == 14_076
+    meta = tickstore.read_metadata(tickstore.open_reader(db_path))
+    assert (meta["market"], meta["stream"]) == ("futures", "trade")
+
+
+def test_zip_with_checksum_is_verified_and_a_bad_checksum_refused(db_path, tmp_path):
+    """A .zip with its .CHECKSUM beside is verified; a wrong checksum stores nothing."""
+    dump = binance_file(AGG_DUMP)
+    archive = tmp_path / "BTCUSDT-aggTrades-2026-01-01.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        zipped.write(dump, dump.name)
+    checksum = archive.with_name(archive.name + ".CHECKSUM")
+    checksum.write_text("0" * 64 + f"  {archive.name}\n")
+    refused = run_import(db_path, archive)
+    assert refused.returncode == 2 and "checksum mismatch" in refused.stderr and not db_path.exists()
+    checksum.write_text(f"{hashlib.sha256(archive.read_bytes()).hexdigest()}  {archive.name}\n")
+    accepted = run_import(db_path, archive)
+    assert accepted.returncode == 0 and "sha256 verified" in accepted.stdout
+    assert len(rows(db_path)) == 5_000
+
+
+def test_broken_file_is_one_line_error_naming_file_and_line_and_stores_nothing(db_path, tmp_path):
+    """A bad price on line 21: one-line error with file and line; not one row of the file is stored."""
+    tickstore.write_trades(db_path, [], market="spot", stream="aggTrade")
+    lines = binance_file(AGG_DUMP).read_text().splitlines()[:30]
+    lines[20] = lines[20].replace(lines[20].split(",")[1], "abc", 1)
+    broken = tmp_path / "BTCUSDT-aggTrades-2026-01-02.csv"
+    broken.write_text("\n".join(lines) + "\n")
+    result = run_import(db_path, broken)
+    assert result.returncode == 2
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith("data_ingestor import: error: ") and str(broken) in error and "line 21" in error
+    assert rows(db_path) == []
+
+
+def test_file_of_the_wrong_market_or_kind_is_refused(db_path, tmp_path):
+    """Futures trades into a spot aggTrade database: refused with what to do instead."""
+    assert run_import(db_path, binance_file(AGG_DUMP)).returncode == 0
+    result = run_import(db_path, futures_trades_dump(tmp_path))
+    assert result.returncode == 2 and "futures trades file" in result.stderr
+    assert len(rows(db_path)) == 5_000
+
+
+def replay_into(db: Path, sim: ExchangeSim, symbols: tuple[str, ...], expected: int, *extra: str) -> None:
+    ingestor = IngestorProcess(db, sim.port, *extra, symbols=symbols).start()
+    wait_until(lambda: db.exists() and len(rows(db)) >= expected, 60, ingestor.log)
+    assert ingestor.stop()[0] == 0
+
+
+def test_replay_of_a_dump_equals_its_direct_import(tmp_path):
+    """The aggTrades dump played through exchange_sim and the real ingestor gives the same rows as importing it."""
+    dump = binance_file(AGG_DUMP)
+    direct, replayed = tmp_path / "direct.db", tmp_path / "replayed.db"
+    assert run_import(direct, dump).returncode == 0
+    with run_in_thread(ExchangeSim(replay_files=(dump,), speed=0, wait_for_subscriber=True)) as sim:
+        replay_into(replayed, sim, ("BTCUSDT",), 5_000, "--stream", "aggTrade")
+    assert rows(replayed) == rows(direct)
+
+
+def test_replay_of_a_database_equals_the_database(tmp_path):
+    """A stored database of real spot trades replayed into another gives the same trades."""
+    source, replayed = tmp_path / "source.db", tmp_path / "replayed.db"
+    for name in ("btcusdt_20240808.gz", "ethusdt_20240808.gz"):
+        tickstore.write_trades(source, [t for f in recorded_frames(binance_file(f"hftbacktest/spot/{name}"))
+                                        if isinstance(t := binance.parse_message(f, "trade"), binance.Trade)])
+    with run_in_thread(ExchangeSim(replay_files=(source,), speed=0, wait_for_subscriber=True)) as sim:
+        replay_into(replayed, sim, ("BTCUSDT", "ETHUSDT"), 15_863)
+    assert rows(replayed) == rows(source)
+
+
+def test_run_all_replay_fills_a_separate_database(tmp_path, unused_port):
+    """python run_all.py --replay DUMP --speed 0: the ingestor fills the replay database, then a clean stop."""
+    db = tmp_path / "replay.db"
+    run_all = subprocess.Popen([sys.executable, str(REPO_ROOT / "run_all.py"), "--replay",
+                                str(binance_file(AGG_DUMP)), "--speed", "0", "--db", str(db), "--port",
+                                str(unused_port)], cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (db.exists() and len(rows(db)) >= 5_000):
+            assert time.monotonic() < deadline and run_all.poll() is None, "replay did not fill the database"
+            time.sleep(0.3)
+    finally:
+        run_all.send_signal(signal.SIGTERM)
+        code = run_all.wait(15)
+    assert code == 0
+    assert tickstore.read_metadata(tickstore.open_reader(db))["stream"] == "aggTrade"
