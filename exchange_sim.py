@@ -919,8 +919,11 @@ def iter_replay_events(path: Path) -> Iterator[dict[str, Any]]:
     ``trades`` view and ``meta`` table), or Binance dump files (``BTCUSDT-trades-2024-08-09.csv``
     or ``.zip``; spot or futures, trades or aggTrades, with or without a header, ms or µs times).
     """
-    with open(path, "rb") as probe:
-        head = probe.read(16)
+    try:
+        with open(path, "rb") as probe:
+            head = probe.read(16)
+    except OSError as exc:
+        raise SimConfigError(f"cannot read replay file {path}: {exc.strerror}") from None
     if head == SQLITE_MAGIC:
         return _database_events(path)
     if path.suffix.lower() in (".csv", ".zip"):
