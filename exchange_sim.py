@@ -923,7 +923,7 @@ def iter_replay_events(path: Path) -> Iterator[dict[str, Any]]:
         with open(path, "rb") as probe:
             head = probe.read(16)
     except OSError as exc:
-        raise SimConfigError(f"cannot read replay file {path}: {exc.strerror}") from None
+        raise SimConfigError(f"replay file {path} not found or unreadable ({exc.strerror})") from None
     if head == SQLITE_MAGIC:
         return _database_events(path)
     if path.suffix.lower() in (".csv", ".zip"):
