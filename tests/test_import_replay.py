@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -33,6 +34,14 @@ def rows(db: Path, sql: str = ALL_TRADES) -> list[tuple]:
         return conn.execute(sql).fetchall()
     finally:
         conn.close()
+
+
+def stored_count(db: Path) -> int:
+    """Rows stored so far; 0 while the ingestor is still creating the database."""
+    try:
+        return len(rows(db))
+    except (tickstore.StoreError, sqlite3.OperationalError):
+        return 0
 
 
 def futures_trades_dump(tmp_path: Path) -> Path:
@@ -114,7 +123,7 @@ def test_file_of_the_wrong_market_or_kind_is_refused(db_path, tmp_path):
 
 def replay_into(db: Path, sim: ExchangeSim, symbols: tuple[str, ...], expected: int, *extra: str) -> None:
     ingestor = IngestorProcess(db, sim.port, *extra, symbols=symbols).start()
-    wait_until(lambda: db.exists() and len(rows(db)) >= expected, 60, ingestor.log)
+    wait_until(lambda: stored_count(db) >= expected, 60, ingestor.log)
     assert ingestor.stop()[0] == 0
 
 
@@ -148,7 +157,7 @@ def test_run_all_replay_fills_a_separate_database(tmp_path, unused_port):
                                text=True)
     try:
         deadline = time.monotonic() + 60
-        while not (db.exists() and len(rows(db)) >= 5_000):
+        while stored_count(db) < 5_000:
             assert time.monotonic() < deadline and run_all.poll() is None, "replay did not fill the database"
             time.sleep(0.3)
     finally:
