@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import logging
 import random
 import signal
@@ -23,6 +24,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import httpx
+import orjson
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
@@ -42,6 +44,8 @@ MAX_WRITER_BACKLOG = 50_000  # stop reading the socket while this many trades wa
 STATUS_INTERVAL_S = 1.0
 BAD_FRAME_SUMMARY_INTERVAL_S = 60.0
 BACKFILL_RETRIES = 3
+WATCHLIST_POLL_INTERVAL_S = 1.0
+CONTROL_MESSAGE_INTERVAL_S = 0.25  # Binance accepts 5 incoming messages per second per connection
 DEFAULT_SILENCE_TIMEOUT_S = 30.0
 DEFAULT_BACKFILL_DEPTH = 50_000
 DEFAULT_MAX_CONNECTION_AGE_S = 23.5 * 3600  # Binance cuts every connection at 24 h
@@ -59,6 +63,7 @@ class IngestorConfig:
     silence_timeout_s: float = DEFAULT_SILENCE_TIMEOUT_S
     backfill_depth: int = DEFAULT_BACKFILL_DEPTH
     max_connection_age_s: float = DEFAULT_MAX_CONNECTION_AGE_S
+    alerts: bool = True
 
     @property
     def source(self) -> str:
@@ -118,6 +123,12 @@ class Ingestor:
         self._polling: asyncio.Task | None = None
         self._replace_reason: str | None = None
         self._trades_on_connection = 0
+        self._workers: dict[str, asyncio.Task] = {}  # backfill worker per followed symbol
+        self._ws = None  # the open connection, for SUBSCRIBE / UNSUBSCRIBE
+        self._control_ids = itertools.count(1)
+        self._last_control_at = 0.0
+        self._watchlist_version: int | None = None
+        self._unfollowed: set[str] = set()  # frames of these may still be in flight after UNSUBSCRIBE
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -126,17 +137,19 @@ class Ingestor:
         await self._load_store_state()
         tasks = [asyncio.create_task(self._handoff_loop(), name="handoff"),
                  asyncio.create_task(self._status_loop(), name="status"),
-                 asyncio.create_task(self._bad_frame_summary_loop(), name="bad-frames")]
-        tasks += [asyncio.create_task(self._backfill_worker(feed), name=f"backfill-{feed.symbol}")
-                  for feed in self.feeds.values()]
+                 asyncio.create_task(self._bad_frame_summary_loop(), name="bad-frames"),
+                 asyncio.create_task(self._watchlist_loop(), name="watchlist")]
+        for feed in self.feeds.values():
+            self._start_worker(feed)
         main = self._poll_forever() if self.config.transport == "rest" else self._stream_forever()
         tasks.append(asyncio.create_task(main, name="transport"))
         stopper = asyncio.create_task(self._stop.wait(), name="stop")
         done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
         crashed = [t for t in done if t is not stopper]
-        for task in [stopper, *tasks] + ([self._polling] if self._polling else []):
+        workers = list(self._workers.values())
+        for task in [stopper, *tasks, *workers] + ([self._polling] if self._polling else []):
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, *workers, return_exceptions=True)
         self._handoff()
         self.state = "stopped"
         self.writer.call(self._write_status)
@@ -148,9 +161,12 @@ class Ingestor:
 
     async def _load_store_state(self) -> None:
         def load(conn):
-            return {s: tickstore.last_trade_id(conn, s) for s in self.feeds}, tickstore.list_open_gaps(conn)
+            tickstore.replace_watchlist(conn, list(self.feeds))  # the command line says what to follow
+            version = max((updated for _, updated in tickstore.read_watchlist(conn)), default=None)
+            last_ids = {s: tickstore.last_trade_id(conn, s) for s in self.feeds}
+            return last_ids, tickstore.list_open_gaps(conn), version
 
-        last_ids, gaps = await asyncio.wrap_future(self.writer.call(load))
+        last_ids, gaps, self._watchlist_version = await asyncio.wrap_future(self.writer.call(load))
         for symbol, last_id in last_ids.items():
             self.feeds[symbol].last_id = last_id
             if last_id is not None:
@@ -163,10 +179,10 @@ class Ingestor:
     # ------------------------------------------------------------------ WebSocket transport
 
     async def _stream_forever(self) -> None:
-        url = binance.combined_stream_url(self.config.ws_url, self.config.market, self.config.stream,
-                                          self.config.symbols)
         failures = 0  # connections in a row that failed or delivered no trade
         while True:
+            url = binance.combined_stream_url(self.config.ws_url, self.config.market, self.config.stream,
+                                              list(self.feeds))
             self.state = "connecting"
             self._trades_on_connection = 0
             try:
@@ -174,7 +190,11 @@ class Ingestor:
                                    max_queue=4096, max_size=2**20) as ws:
                     log.info("connected to %s", url)
                     self._on_connected()
-                    reason = await self._consume(ws)
+                    self._ws = ws
+                    try:
+                        reason = await self._consume(ws)
+                    finally:
+                        self._ws = None
             except (OSError, InvalidHandshake, TimeoutError) as exc:
                 reason = f"connection failed: {exc or type(exc).__name__}"
             except ConnectionClosed as exc:
@@ -267,7 +287,8 @@ class Ingestor:
     def _on_trade(self, trade: Trade) -> None:
         feed = self.feeds.get(trade.symbol)
         if feed is None:
-            self._count_bad_frame(BadFrame("unknown_symbol", trade.symbol))
+            if trade.symbol not in self._unfollowed:
+                self._count_bad_frame(BadFrame("unknown_symbol", trade.symbol))
             return
         now = tickstore.now_ms()
         feed.messages += 1
@@ -284,7 +305,7 @@ class Ingestor:
             feed.duplicates += 1  # resent frame or overlap with a backfill: the store keeps one
         elif last is not None and trade.trade_id > last + 1:
             self._open_gap(feed, last + 1, trade.trade_id - 1,
-                           "missed while reconnecting" if first_on_connection else "id jump in live stream")
+                           "missed before the stream (re)started" if first_on_connection else "id jump in live stream")
         if last is None or trade.trade_id > last:
             feed.last_id = trade.trade_id
             feed.last_trade_ms = trade.ts_ms
@@ -325,6 +346,9 @@ class Ingestor:
         feed.open_gaps += 1
         self.writer.call(lambda conn: tickstore.open_gap(conn, feed.symbol, from_id, to_id, reason))
         feed.jobs.put_nowait(BackfillJob(from_id, to_id, reason))
+
+    def _start_worker(self, feed: SymbolFeed) -> None:
+        self._workers[feed.symbol] = asyncio.create_task(self._backfill_worker(feed), name=f"backfill-{feed.symbol}")
 
     async def _backfill_worker(self, feed: SymbolFeed) -> None:
         while True:
@@ -398,6 +422,74 @@ class Ingestor:
         else:
             log.warning("%s: gap ids %d..%d still has %d missing trades; left open", feed.symbol, from_id, to_id,
                         missing)
+
+    # ------------------------------------------------------------------ watchlist
+
+    async def _watchlist_loop(self) -> None:
+        """Follow the ``watchlist`` table (the API and the dashboard edit it) on the open connection."""
+        while True:
+            await asyncio.sleep(WATCHLIST_POLL_INTERVAL_S)
+            rows = await asyncio.wrap_future(self.writer.call(tickstore.read_watchlist))
+            version = max((updated for _, updated in rows), default=None)
+            if version == self._watchlist_version or not rows:
+                continue
+            try:
+                await self._follow([symbol for symbol, _ in rows])
+                self._watchlist_version = version
+            except (httpx.HTTPError, RestError) as exc:  # try again at the next poll
+                log.warning("watchlist: cannot check the new symbols against exchangeInfo yet: %s", exc)
+
+    async def _follow(self, wanted: list[str]) -> None:
+        added = [s for s in wanted if s not in self.feeds]
+        removed = [s for s in self.feeds if s not in wanted]
+        if added:
+            listed = await self.rest.trading_symbols()
+            unknown = [s for s in added if s not in listed]
+            if unknown:
+                log.error("watchlist: %s not TRADING on %s; not followed", ", ".join(unknown), self.config.market)
+                added = [s for s in added if s in listed]
+                keep = [s for s in wanted if s not in unknown]
+                await asyncio.wrap_future(self.writer.call(lambda conn: tickstore.replace_watchlist(conn, keep)))
+        if not added and not removed:
+            return
+        for symbol in removed:
+            del self.feeds[symbol]
+            self._unfollowed.add(symbol)
+            self._workers.pop(symbol).cancel()
+        if removed:
+            await asyncio.wrap_future(self.writer.call(
+                lambda conn: [tickstore.delete_status(conn, s) for s in removed]))
+            await self._send_control("UNSUBSCRIBE", removed)
+        for symbol in added:
+            feed = SymbolFeed(symbol)
+            self._unfollowed.discard(symbol)
+            self._store_fetched(feed, await self.rest.recent(symbol))  # its recent history first
+            self.feeds[symbol] = feed
+            self._start_worker(feed)
+        if added:
+            await self._send_control("SUBSCRIBE", added)
+        log.info("watchlist: following %s (added %s; removed %s)", ",".join(self.feeds),
+                 ",".join(added) or "none", ",".join(removed) or "none")
+
+    async def _send_control(self, method: str, symbols: list[str]) -> None:
+        """SUBSCRIBE / UNSUBSCRIBE on the open connection, paced under Binance's 5 messages a second.
+
+        Without an open connection there is nothing to send: the next connection's URL names the
+        followed symbols.
+        """
+        wait_s = self._last_control_at + CONTROL_MESSAGE_INTERVAL_S - time.monotonic()
+        if wait_s > 0:
+            await asyncio.sleep(wait_s)
+        ws = self._ws
+        if ws is None:
+            return
+        self._last_control_at = time.monotonic()
+        streams = [binance.stream_name(s, self.config.stream) for s in symbols]
+        try:
+            await ws.send(orjson.dumps({"method": method, "params": streams, "id": next(self._control_ids)}).decode())
+            log.info("%s %s", method, " ".join(streams))
+        except ConnectionClosed:
+            pass  # the reconnect builds its URL from the followed symbols
 
     # ------------------------------------------------------------------ REST polling transport
 
@@ -489,6 +581,8 @@ def parse_args(argv: list[str] | None = None) -> IngestorConfig:
                         help="most trades one backfill fetches; the rest stays an open gap (default: %(default)s)")
     parser.add_argument("--max-connection-age", type=float, default=DEFAULT_MAX_CONNECTION_AGE_S,
                         metavar="SECONDS", help="reconnect before Binance's 24-hour cut-off (default: %(default)s)")
+    parser.add_argument("--no-alerts", action="store_true",
+                        help="do not evaluate alert rules in this process (default: evaluate them on every bar)")
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
                         help="logging level (default: INFO)")
     args = parser.parse_args(argv)
@@ -510,7 +604,7 @@ def parse_args(argv: list[str] | None = None) -> IngestorConfig:
         ws_url=args.ws_url or binance.DEFAULT_WS_URL[args.market],
         rest_url=args.rest_url or binance.DEFAULT_REST_URL[args.market], transport=args.transport,
         silence_timeout_s=args.silence_timeout, backfill_depth=args.backfill_depth,
-        max_connection_age_s=args.max_connection_age)
+        max_connection_age_s=args.max_connection_age, alerts=not args.no_alerts)
 
 
 async def check_symbols(rest: BinanceRest, symbols: list[str]) -> str | None:
@@ -535,6 +629,11 @@ async def run(config: IngestorConfig) -> int:
             print(f"data_ingestor: error: {error}", file=sys.stderr)
             return 2
         writer = tickstore.TradeWriter(config.db, config.market, config.stream, config.source).start()
+        monitor = None
+        if config.alerts:
+            import alert_monitor  # here: pandas and the statistics load only when alerts are on
+
+            monitor = alert_monitor.AlertMonitor(config.db, writer, config.symbols).start()
         ingestor = Ingestor(config, writer, rest)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -543,6 +642,8 @@ async def run(config: IngestorConfig) -> int:
         try:
             await ingestor.run()
         finally:
+            if monitor is not None:
+                monitor.stop()
             writer.close()
         log.info("stopped: %d trades offered, %d stored", writer.totals.offered, writer.totals.stored)
         return 0

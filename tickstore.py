@@ -150,6 +150,7 @@ def _migration_2(conn: sqlite3.Connection) -> None:
             enabled INTEGER NOT NULL DEFAULT 1,
             created_ms INTEGER NOT NULL,
             updated_ms INTEGER NOT NULL,
+            data_ms INTEGER,
             state TEXT NOT NULL DEFAULT '{}'
         );
         CREATE TABLE alert_events (
@@ -161,12 +162,15 @@ def _migration_2(conn: sqlite3.Connection) -> None:
             threshold REAL,
             direction TEXT,
             message TEXT NOT NULL,
+            rule_name TEXT NOT NULL DEFAULT '',
             symbols TEXT NOT NULL DEFAULT '',
-            bar_ts_ms INTEGER,
+            timeframe TEXT NOT NULL DEFAULT '',
+            detected_ms INTEGER NOT NULL,
             acknowledged_ms INTEGER,
             delivery TEXT NOT NULL DEFAULT ''
         );
         CREATE INDEX alert_events_ts ON alert_events (ts_ms);
+        CREATE INDEX alert_events_rule ON alert_events (rule_id, ts_ms);
         CREATE TABLE watchlist (
             symbol TEXT PRIMARY KEY,
             updated_ms INTEGER NOT NULL
@@ -630,6 +634,11 @@ def upsert_status(conn: sqlite3.Connection, symbol: str, **fields) -> None:
     )
 
 
+def delete_status(conn: sqlite3.Connection, symbol: str) -> None:
+    """Forget a symbol's feed status (the ingestor no longer follows it)."""
+    conn.execute("DELETE FROM feed_status WHERE symbol = ?", (symbol,))
+
+
 def open_gap(conn: sqlite3.Connection, symbol: str, from_id: int, to_id: int, reason: str) -> None:
     """Record trade ids from_id..to_id (inclusive) as missing; a gap already recorded is widened."""
     conn.execute(
@@ -676,10 +685,12 @@ def read_watchlist(conn: sqlite3.Connection) -> list[tuple[str, int]]:
 def replace_watchlist(conn: sqlite3.Connection, symbols: Sequence[str]) -> None:
     """Make the watchlist exactly ``symbols`` (caller holds the transaction).
 
-    Every row gets this replacement's time, so max(updated_ms) changes whenever the list is
-    written: a poller compares that one number to know it must re-read the list.
+    Every row gets this replacement's time (later than any before, even within one millisecond),
+    so max(updated_ms) grows whenever the list is written: a poller compares that one number to
+    know it must re-read the list.
     """
-    updated_ms = now_ms()
+    previous = conn.execute("SELECT max(updated_ms) FROM watchlist").fetchone()[0]
+    updated_ms = now_ms() if previous is None else max(now_ms(), previous + 1)
     conn.execute("DELETE FROM watchlist")
     conn.executemany("INSERT INTO watchlist (symbol, updated_ms) VALUES (?, ?)",
                      [(symbol, updated_ms) for symbol in dict.fromkeys(symbols)])
@@ -728,6 +739,14 @@ def read_symbol_extents(conn: sqlite3.Connection) -> list[tuple[str, int, int, i
     ).fetchall()
 
 
+def bar_time_range(conn: sqlite3.Connection, symbol: str) -> tuple[int, int] | None:
+    """Start of ``symbol``'s first and last one-second bar, or None when it has none (two index probes)."""
+    sym = "(SELECT sym_id FROM symbols WHERE symbol = ?)"
+    row = conn.execute(f"SELECT (SELECT min(ts_ms) FROM bar_rows WHERE sym_id = {sym}), "
+                       f"(SELECT max(ts_ms) FROM bar_rows WHERE sym_id = {sym})", (symbol, symbol)).fetchone()
+    return None if row[0] is None else (row[0], row[1])
+
+
 def trade_id_bounds(conn: sqlite3.Connection, symbol: str, start_ms: int | None = None,
                     end_ms: int | None = None) -> tuple[int, int] | None:
     """The smallest and largest trade id stored for ``symbol`` in the bars of [start_ms, end_ms)
@@ -754,6 +773,203 @@ def read_trade_page(conn: sqlite3.Connection, symbol: str, after_id: int, last_i
         "ORDER BY trade_id LIMIT ?",
         [symbol, int(after_id), int(last_id), *params, int(limit)],
     ).fetchall()
+
+
+# --------------------------------------------------------------------------- alert rules and events
+# Rules are checked by ``alerts.validate_rule`` (imported lazily: tickstore stays free of pandas at
+# import and of evaluation logic). Writers call these inside ``transaction(conn)`` on a writer
+# connection; the ingestor's monitor calls its own through ``TradeWriter.call``, each in a SAVEPOINT
+# so that a failure can never roll back the trades of the writer's batch.
+
+ALERT_RULES_SEEDED_KEY = "alert_rules_seeded"  # meta key: default rules were added once (never again)
+_ALERT_RULE_FIELDS = ("name", "kind", "symbols", "timeframe", "window", "hedge", "params", "cooldown_s",
+                      "webhook_url", "enabled")
+_ALERT_EVENT_FIELDS = ("ts_ms", "rule_id", "rule_name", "kind", "symbols", "timeframe", "value", "threshold",
+                       "direction", "message", "delivery")
+
+
+class _savepoint:
+    """SAVEPOINT ... RELEASE inside the caller's transaction; rolled back to the savepoint on any exception."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("SAVEPOINT alerts")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type:
+            self.conn.execute("ROLLBACK TO alerts")
+        self.conn.execute("RELEASE alerts")
+
+
+def _alert_rule_values(rule) -> tuple:
+    """The stored columns of an ``alerts.AlertRule``, re-checked (RuleError: nothing is written)."""
+    import json
+
+    import alerts
+
+    rule = alerts.validate_rule({**rule.to_spec(), "rule_id": None}, rule.symbols)
+    return (rule.name, rule.kind, "/".join(rule.symbols), rule.timeframe, rule.window, rule.hedge,
+            json.dumps(rule.params, sort_keys=True), rule.cooldown_s, rule.webhook_url, int(rule.enabled))
+
+
+def bar_bounds_by_symbol(conn: sqlite3.Connection) -> dict[str, tuple[int, int]]:
+    """{symbol: (first, last one-second bar start)} of every symbol with bars (two index probes each)."""
+    rows = conn.execute(
+        "SELECT s.symbol, (SELECT min(ts_ms) FROM bar_rows b WHERE b.sym_id = s.sym_id), "
+        "(SELECT max(ts_ms) FROM bar_rows b WHERE b.sym_id = s.sym_id) FROM symbols s"
+    ).fetchall()
+    return {symbol: (first, last) for symbol, first, last in rows if first is not None}
+
+
+def _data_clock_ms(conn: sqlite3.Connection) -> int | None:
+    """Start of the newest one-second bar of any symbol (the store's data time), None when empty."""
+    return max((last for _first, last in bar_bounds_by_symbol(conn).values()), default=None)
+
+
+def insert_alert_rule(conn: sqlite3.Connection, rule) -> int:
+    """Store a new ``alerts.AlertRule`` (its rule_id is ignored); returns the new rule_id.
+
+    The rule is evaluated from the store's newest bar on (``data_ms``): never on history.
+    """
+    now = now_ms()
+    return conn.execute(
+        f"INSERT INTO alert_rules ({', '.join(_ALERT_RULE_FIELDS)}, created_ms, updated_ms, data_ms) "
+        f"VALUES ({', '.join('?' * len(_ALERT_RULE_FIELDS))}, ?, ?, ?)",
+        (*_alert_rule_values(rule), now, now, _data_clock_ms(conn)),
+    ).lastrowid
+
+
+def update_alert_rule(conn: sqlite3.Connection, rule_id: int, rule) -> bool:
+    """Replace rule ``rule_id``'s definition (its evaluation restarts at the newest bar); False if no such rule."""
+    assignments = ", ".join(f"{name} = ?" for name in _ALERT_RULE_FIELDS)
+    return conn.execute(
+        f"UPDATE alert_rules SET {assignments}, updated_ms = max(?, updated_ms + 1), data_ms = ?, state = '{{}}' "
+        "WHERE rule_id = ?",
+        (*_alert_rule_values(rule), now_ms(), _data_clock_ms(conn), int(rule_id)),
+    ).rowcount == 1
+
+
+def set_alert_rule_enabled(conn: sqlite3.Connection, rule_id: int, enabled: bool) -> bool:
+    """Switch a rule on or off (switched on, it restarts at the newest bar); False if no such rule."""
+    exists = conn.execute("SELECT enabled FROM alert_rules WHERE rule_id = ?", (int(rule_id),)).fetchone()
+    if exists is None:
+        return False
+    if bool(exists[0]) != bool(enabled):
+        conn.execute("UPDATE alert_rules SET enabled = ?, updated_ms = max(?, updated_ms + 1), data_ms = ?, "
+                     "state = '{}' WHERE rule_id = ?", (int(bool(enabled)), now_ms(), _data_clock_ms(conn), int(rule_id)))
+    return True
+
+
+def delete_alert_rule(conn: sqlite3.Connection, rule_id: int) -> bool:
+    """Delete a rule (its past events stay); False if no such rule."""
+    return conn.execute("DELETE FROM alert_rules WHERE rule_id = ?", (int(rule_id),)).rowcount == 1
+
+
+def list_alert_rules(conn: sqlite3.Connection) -> list:
+    """Every stored rule as an ``alerts.AlertRule``, by rule_id."""
+    return [rule for rule, _updated_ms, _data_ms, _state in read_alert_rule_states(conn)]
+
+
+def read_alert_rule_states(conn: sqlite3.Connection) -> list[tuple]:
+    """(rule, updated_ms, data_ms, state dict) of every rule, by rule_id: what the monitor needs.
+
+    ``updated_ms`` changes whenever the definition or the enabled flag does; ``data_ms`` is the
+    store's newest bar when that happened (None: the store was empty); ``state`` is what the
+    monitor saved ({} until it evaluates the current definition).
+    """
+    import json
+
+    import alerts
+
+    rows = conn.execute(
+        f"SELECT rule_id, {', '.join(_ALERT_RULE_FIELDS)}, updated_ms, data_ms, state FROM alert_rules ORDER BY rule_id"
+    ).fetchall()
+    out = []
+    for rule_id, name, kind, symbols, timeframe, window, hedge, params, cooldown_s, webhook_url, enabled, \
+            updated_ms, data_ms, state in rows:
+        rule = alerts.AlertRule(rule_id=rule_id, name=name, kind=kind, symbols=tuple(symbols.split("/")),
+                                timeframe=timeframe, window=window, hedge=hedge, params=json.loads(params),
+                                cooldown_s=cooldown_s, webhook_url=webhook_url, enabled=bool(enabled))
+        out.append((rule, updated_ms, data_ms, json.loads(state or "{}")))
+    return out
+
+
+def seed_alert_rules(conn: sqlite3.Connection, rules: Sequence) -> list[int]:
+    """Insert ``rules`` unless default rules were seeded before (meta key); returns the new rule_ids."""
+    with _savepoint(conn):
+        if conn.execute("SELECT 1 FROM meta WHERE key = ?", (ALERT_RULES_SEEDED_KEY,)).fetchone():
+            return []
+        ids = [insert_alert_rule(conn, rule) for rule in rules]
+        conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (ALERT_RULES_SEEDED_KEY, str(now_ms())))
+        return ids
+
+
+def save_alert_progress(conn: sqlite3.Connection, events: Sequence[dict], states: dict[int, tuple[int, str]]
+                        ) -> list[int | None]:
+    """Store fired events and the rules' evaluation state together; returns the events' ids.
+
+    ``events``: dicts with the keys of ``alerts.AlertEvent`` (plus ``delivery``); ``states``:
+    {rule_id: (updated_ms the state belongs to, state JSON)}. Both are written only where the
+    rule still has that ``updated_ms``: a definition changed or deleted meanwhile restarts from
+    scratch and its stale events are dropped (their id is None). Events of a rule without an
+    entry in ``states`` are always stored.
+    """
+    with _savepoint(conn):
+        detected = now_ms()
+        current = dict(conn.execute("SELECT rule_id, updated_ms FROM alert_rules").fetchall())
+        ids = []
+        for event in events:
+            expected = states.get(event["rule_id"])
+            if expected is not None and current.get(event["rule_id"]) != expected[0]:
+                ids.append(None)
+                continue
+            ids.append(conn.execute(
+                f"INSERT INTO alert_events ({', '.join(_ALERT_EVENT_FIELDS)}, detected_ms) "
+                f"VALUES ({', '.join('?' * len(_ALERT_EVENT_FIELDS))}, ?)",
+                (*(event.get(name, "") if name == "delivery" else event[name] for name in _ALERT_EVENT_FIELDS),
+                 detected),
+            ).lastrowid)
+        conn.executemany("UPDATE alert_rules SET state = ? WHERE rule_id = ? AND updated_ms = ?",
+                         [(state, rule_id, updated_ms) for rule_id, (updated_ms, state) in states.items()])
+        return ids
+
+
+def set_alert_delivery(conn: sqlite3.Connection, event_id: int, delivery: str) -> None:
+    """Record how an event's webhook went ("sent", "failed: ...", "dropped: ...")."""
+    with _savepoint(conn):
+        conn.execute("UPDATE alert_events SET delivery = ? WHERE event_id = ?", (delivery, int(event_id)))
+
+
+def read_alert_events(conn: sqlite3.Connection, since_ms: int | None = None, rule_id: int | None = None,
+                      kind: str | None = None, limit: int | None = None) -> pd.DataFrame:
+    """Alert events, newest first (by bar time): optionally with ts_ms >= since_ms, of one rule, of one kind.
+
+    Columns: event_id, ts_ms (start of the bar that crossed, UTC ms, data time), rule_id,
+    rule_name, kind, symbols ("A/B"), timeframe, value, threshold, direction (UP / DOWN),
+    message, detected_ms (wall clock when stored), acknowledged_ms (NaN until acknowledged),
+    delivery (webhook: "", "pending", "sent", "failed: ...", "dropped: ...").
+    """
+    clauses, params = [], []
+    for column, value in (("ts_ms >=", since_ms), ("rule_id =", rule_id), ("kind =", kind)):
+        if value is not None:
+            clauses.append(f"{column} ?")
+            params.append(value)
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    sql = ("SELECT event_id, ts_ms, rule_id, rule_name, kind, symbols, timeframe, value, threshold, direction, "
+           f"message, detected_ms, acknowledged_ms, delivery FROM alert_events{where} ORDER BY ts_ms DESC, event_id DESC")
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(int(limit))
+    return _query_frame(conn, sql, params)
+
+
+def acknowledge_alert_events(conn: sqlite3.Connection, event_ids: Iterable[int]) -> int:
+    """Mark events acknowledged (now); returns how many were not acknowledged before."""
+    return conn.executemany("UPDATE alert_events SET acknowledged_ms = ? WHERE event_id = ? AND acknowledged_ms IS NULL",
+                            [(now_ms(), int(event_id)) for event_id in event_ids]).rowcount
 
 
 # --------------------------------------------------------------------------- reading

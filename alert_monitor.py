@@ -1,0 +1,441 @@
+"""Alert evaluation inside the ingestor process, whether or not a dashboard is open.
+
+    monitor = AlertMonitor("ticks.db", writer, symbols=["BTCUSDT", "ETHUSDT"]).start()
+    ...
+    monitor.stop()   # before writer.close()
+
+A thread (``alert-monitor``) reads the database through its own read-only connection and wakes
+whenever another connection committed (``PRAGMA data_version``), at least every 100 ms. Each
+pass re-reads the rules (at most once a second: the dashboard and the API edit them from other
+processes), finds for every enabled rule the bars that completed since the last one it
+evaluated, reads only the one-second bars those need and hands them to ``alerts.evaluate``. The
+events and every rule's state are written together through ``TradeWriter.call`` (the single
+writer, one transaction): a restart resumes after the last bar evaluated, neither firing again
+nor skipping a bar.
+
+Completed bars, in data time: bar [t, t + tf) is complete once every symbol of the rule has a
+one-second bar at or after t + tf, or once any symbol's data is DATA_GRACE_MS past it (a quiet
+leg), or, while the data is live (newest bar within LIVE_MAX_LAG_MS of the wall clock), once
+the wall clock is WALL_GRACE_MS past it (a quiet market). A replay at any speed therefore sees
+every bar; live data is checked about every second. While a burst waits for the writer (more than
+YIELD_TO_BACKLOG_TRADES trades: a backfill, a replay at full speed) evaluation pauses, for at
+most MAX_YIELD_S, so that alerts never slow ingestion down; the bars are evaluated afterwards.
+
+Webhooks go out from a second thread (``alert-webhooks``) through a bounded queue: a slow or
+dead endpoint never delays evaluation or ingestion.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+import alerts
+import tickstore
+
+log = logging.getLogger("alert_monitor")
+
+POLL_INTERVAL_S = 0.1  # how often the monitor looks for a commit by another connection
+RULES_RELOAD_S = 1.0  # rules edited by other processes are picked up within this
+MAX_BARS_PER_PASS = 1200  # per rule: a long catch-up goes in passes, so stop() stays prompt
+DATA_GRACE_MS = 1_000
+WALL_GRACE_MS = 2_000
+LIVE_MAX_LAG_MS = 5_000
+WRITE_TIMEOUT_S = 10.0
+YIELD_TO_BACKLOG_TRADES = 5_000  # evaluation waits while this many trades wait for the writer ...
+MAX_YIELD_S = 5.0  # ... but never longer than this
+STATS_INTERVAL_S = 300.0
+WEBHOOK_TIMEOUT_S = 3.0
+WEBHOOK_RETRIES = 3
+WEBHOOK_BACKOFF_S = 0.5  # then 1 s, 2 s
+WEBHOOK_QUEUE_SIZE = 1000
+
+
+class Writer(Protocol):
+    """What the monitor needs of ``tickstore.TradeWriter``."""
+
+    def call(self, fn: Callable[[Any], object]) -> Future: ...
+
+
+def _isolated(fn: Callable[[Any], object]) -> Callable[[Any], object]:
+    """``fn`` for ``Writer.call`` that returns its exception instead of raising it: a raise would
+    roll back the writer's whole batch, trades included."""
+    def call(conn):
+        try:
+            return fn(conn)
+        except Exception as exc:  # handed back to the monitor through the future's result
+            return exc
+    return call
+
+
+# --------------------------------------------------------------------------- webhooks
+
+
+class WebhookSender:
+    """POSTs alert events as JSON from a daemon thread, with a timeout and retries; never blocks.
+
+    ``counts``: sent, failed, dropped (queue full), retried. Each failure is logged once with
+    its reason; the event's ``delivery`` column says how it went when a writer is given.
+    """
+
+    def __init__(self, writer: Writer | None = None, timeout_s: float = WEBHOOK_TIMEOUT_S,
+                 retries: int = WEBHOOK_RETRIES, backoff_s: float = WEBHOOK_BACKOFF_S,
+                 queue_size: int = WEBHOOK_QUEUE_SIZE) -> None:
+        self.writer = writer
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.counts: Counter[str] = Counter()
+        self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="alert-webhooks", daemon=True)
+
+    def start(self) -> WebhookSender:
+        self._thread.start()
+        return self
+
+    def submit(self, url: str, payload: dict[str, Any], event_id: int | None = None) -> bool:
+        """Queue one delivery; False (logged, counted) when the queue is full."""
+        try:
+            self._queue.put_nowait((url, payload, event_id))
+            return True
+        except queue.Full:
+            self.counts["dropped"] += 1
+            log.warning("webhook queue full (%d waiting): dropped alert event %s for %s", self._queue.maxsize,
+                        event_id, url)
+            self._record(event_id, "dropped: queue full")
+            return False
+
+    def stop(self, timeout_s: float = 1.0) -> None:
+        """Stop after the delivery in progress; what is still queued is not sent."""
+        self._stop.set()
+        try:
+            self._queue.put_nowait(None)
+        except queue.Full:
+            pass
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+        if self._queue.qsize():
+            log.info("webhooks: %d deliveries not sent at shutdown", self._queue.qsize())
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=self.timeout_s) as client:
+            while not self._stop.is_set():
+                item = self._queue.get()
+                if item is None:
+                    return
+                url, payload, event_id = item
+                error = self._deliver(client, url, payload)
+                if error is None:
+                    self.counts["sent"] += 1
+                    self._record(event_id, "sent")
+                else:
+                    self.counts["failed"] += 1
+                    log.warning("webhook for alert event %s to %s failed after %d attempts: %s", event_id, url,
+                                self.retries + 1, error)
+                    self._record(event_id, f"failed: {error}")
+
+    def _deliver(self, client: httpx.Client, url: str, payload: dict[str, Any]) -> str | None:
+        """None when delivered; else the last reason. Retries connection errors, timeouts, 429 and 5xx."""
+        error = "not attempted"
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.counts["retried"] += 1
+                if self._stop.wait(self.backoff_s * 2 ** (attempt - 1)):
+                    return f"{error} (shutting down)"
+            try:
+                response = client.post(url, json=payload)
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                continue
+            if response.is_success:
+                return None
+            error = f"HTTP {response.status_code}"
+            if response.status_code != 429 and response.status_code < 500:
+                return error  # the endpoint refuses this request: retrying cannot help
+        return error
+
+    def _record(self, event_id: int | None, delivery: str) -> None:
+        if self.writer is not None and event_id is not None:
+            self.writer.call(_isolated(lambda conn: tickstore.set_alert_delivery(conn, event_id, delivery)))
+
+
+# --------------------------------------------------------------------------- the monitor
+
+
+@dataclass
+class _Watch:
+    """One enabled rule as the monitor follows it."""
+
+    rule: alerts.AlertRule
+    updated_ms: int
+    data_ms: int | None
+    state: alerts.RuleState
+    waiting_logged: bool = False
+    failures: int = 0
+
+
+@dataclass
+class _Pass:
+    """What one pass read and computed, before it is written."""
+
+    events: list[tuple[alerts.AlertEvent, _Watch]] = field(default_factory=list)
+    states: dict[int, tuple[_Watch, alerts.RuleState]] = field(default_factory=dict)
+    bars: int = 0
+    behind: bool = False
+
+
+class AlertMonitor:
+    """Evaluates every enabled alert rule on every completed bar; see the module docstring.
+
+    ``symbols``: the ingested symbols; with ``seed_defaults`` the default rules on the first two
+    are added to a database that never had them. ``webhooks``: a WebhookSender (one is made
+    and started when None).
+    """
+
+    def __init__(self, db_path: str | Path, writer: Writer, symbols: Sequence[str] = (), *,
+                 seed_defaults: bool = True, webhooks: WebhookSender | None = None,
+                 poll_interval_s: float = POLL_INTERVAL_S) -> None:
+        self.db_path = Path(db_path)
+        self.writer = writer
+        self.symbols = [s.upper() for s in symbols]
+        self.seed_defaults = seed_defaults
+        self.poll_interval_s = poll_interval_s
+        self.webhooks = webhooks or WebhookSender(writer)
+        self._own_webhooks = webhooks is None
+        self.counts: Counter[str] = Counter()  # passes, bars, events, suppressed, errors
+        self.eval_s = 0.0  # time spent reading and evaluating (not waiting for the writer)
+        self._watches: dict[int, _Watch] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="alert-monitor", daemon=True)
+        self._next_reload = 0.0
+        self._next_stats = 0.0
+        self._stats_mark = (0.0, 0, 0.0)  # (monotonic, bars, eval_s) at the last stats line
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> AlertMonitor:
+        if self._own_webhooks:
+            self.webhooks.start()
+        self._thread.start()
+        return self
+
+    def stop(self, timeout_s: float = 3.0) -> None:
+        """Finish the pass in progress (its events and state are written) and stop."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+            if self._thread.is_alive():
+                log.warning("alert monitor still busy after %.1f s; leaving it (its last pass is not saved)",
+                            timeout_s)
+        if self._own_webhooks:
+            self.webhooks.stop()
+        log.info("alerts stopped: %s", self._summary())
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for logs and tests: rules watched, passes, bars evaluated, events, evaluation seconds, webhooks."""
+        return {"rules": len(self._watches), **self.counts, "eval_s": self.eval_s,
+                "webhooks": dict(self.webhooks.counts)}
+
+    def _summary(self) -> str:
+        hooks = self.webhooks.counts
+        return (f"{len(self._watches)} rules, {self.counts['bars']} bars evaluated in {self.eval_s:.2f} s, "
+                f"{self.counts['events']} events ({self.counts['suppressed']} crossings in cooldown), webhooks "
+                f"sent {hooks['sent']} failed {hooks['failed']} dropped {hooks['dropped']}")
+
+    def _run(self) -> None:
+        try:
+            conn = tickstore.open_reader(self.db_path)
+        except tickstore.StoreError as exc:
+            log.error("alerts off: %s", exc)
+            return
+        try:
+            if self.seed_defaults:
+                self._guarded(self._seed)
+            version, last_pass = None, time.monotonic()
+            while not self._stop.is_set():
+                current = conn.execute("PRAGMA data_version").fetchone()[0]
+                behind = False
+                if (getattr(self.writer, "backlog", 0) > YIELD_TO_BACKLOG_TRADES
+                        and time.monotonic() - last_pass < MAX_YIELD_S):
+                    pass  # a burst (backfill, fast replay) is being stored: ingestion first, bars wait
+                elif current != version or time.monotonic() >= self._next_reload:
+                    version, last_pass = current, time.monotonic()
+                    behind = self._guarded(lambda: self._pass(conn))
+                self._log_stats()
+                if not behind:
+                    self._stop.wait(self.poll_interval_s)
+        finally:
+            conn.close()
+
+    def _guarded(self, step: Callable[[], Any]) -> Any:
+        """Run one step; an error is logged and counted, never raised: alerts must not take ingestion down."""
+        try:
+            return step()
+        except Exception:
+            self.counts["errors"] += 1
+            if self.counts["errors"] == 1 or self.counts["errors"] % 100 == 0:
+                log.exception("alert monitor error (%d so far); retrying", self.counts["errors"])
+            self._stop.wait(1.0)
+            return None
+
+    def _seed(self) -> None:
+        rules = alerts.default_rules(self.symbols)
+        ids = self._write(lambda conn: tickstore.seed_alert_rules(conn, rules))
+        if ids:
+            log.info("new database: default alert rules %s added (%s)", ids, "; ".join(r.name for r in rules))
+
+    def _write(self, fn: Callable[[Any], object]) -> Any:
+        """Run ``fn`` in the writer's next transaction and wait for it; raises what it raised."""
+        result = self.writer.call(_isolated(fn)).result(timeout=WRITE_TIMEOUT_S)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def _log_stats(self) -> None:
+        now = time.monotonic()
+        if now < self._next_stats:
+            return
+        if self._next_stats:
+            since, bars, eval_s = self._stats_mark
+            log.info("alerts: %d rules, %d bars evaluated in the last %.0f s, evaluation %.1f ms per second; %s",
+                     len(self._watches), self.counts["bars"] - bars, now - since,
+                     1000 * (self.eval_s - eval_s) / max(now - since, 1e-9), self._summary())
+        self._stats_mark = (now, self.counts["bars"], self.eval_s)
+        self._next_stats = now + STATS_INTERVAL_S
+
+    # ------------------------------------------------------------------ one pass
+
+    def _pass(self, conn) -> bool:
+        """Evaluate what completed since the last pass and store it; True when bars are still waiting."""
+        started = time.perf_counter()
+        if time.monotonic() >= self._next_reload:
+            self._reload(conn)
+            self._next_reload = time.monotonic() + RULES_RELOAD_S
+        if not self._watches:
+            return False
+        conn.execute("BEGIN")  # one snapshot for the bar bounds and every bar read below
+        try:
+            bounds = tickstore.bar_bounds_by_symbol(conn)
+            reads: dict[tuple[str, int, int], Any] = {}  # rules on the same pair share their reads
+            work = [(watch, span, self._read(conn, watch, span, reads)) for watch in self._watches.values()
+                    if (span := self._due(watch, bounds)) is not None]
+        finally:
+            conn.execute("COMMIT")
+        result = _Pass()
+        for watch, (first, last, more), bars in work:
+            if self._stop.is_set():
+                break
+            result.behind |= more
+            self._evaluate(watch, first, last, bars, result)
+        self.eval_s += time.perf_counter() - started
+        self.counts["passes"] += 1
+        if result.states:
+            self._store(result)
+        return result.behind and not self._stop.is_set()
+
+    def _reload(self, conn) -> None:
+        """Follow rules added, changed, switched or deleted by any process."""
+        rows = tickstore.read_alert_rule_states(conn)
+        watches = {}
+        for rule, updated_ms, data_ms, state in rows:
+            if not rule.enabled:
+                continue
+            known = self._watches.get(rule.rule_id)
+            if known is not None and known.updated_ms == updated_ms:
+                watches[rule.rule_id] = known
+                continue
+            try:  # a row another program wrote by hand must not stop the others
+                rule = alerts.validate_rule(rule.to_spec(), rule.symbols)
+            except alerts.RuleError as exc:
+                log.warning("alert rule %d (%s) skipped: %s", rule.rule_id, rule.name, exc)
+                continue
+            watches[rule.rule_id] = _Watch(rule, updated_ms, data_ms, alerts.RuleState.from_dict(state))
+            resumed = state.get("last_bar_ms")
+            log.info("alert rule %d watched: %s%s", rule.rule_id, rule.name,
+                     f" (resuming after bar {resumed})" if resumed is not None else "")
+        for rule_id in self._watches.keys() - watches.keys():
+            log.info("alert rule %d no longer watched (disabled, deleted or changed)", rule_id)
+        self._watches = watches
+
+    def _due(self, watch: _Watch, bounds: dict[str, tuple[int, int]]) -> tuple[int, int, bool] | None:
+        """(first, last, more) bars of ``watch`` to evaluate now, or None; ``more``: others complete too."""
+        rule = watch.rule
+        missing = [s for s in rule.symbols if s not in bounds]
+        if missing:
+            if not watch.waiting_logged:
+                log.info("alert rule %d waits for bars of %s", rule.rule_id, ", ".join(missing))
+                watch.waiting_logged = True
+            return None
+        tf = rule.timeframe_ms
+        data_clock = max(last for _first, last in bounds.values())
+        end = max(min(bounds[s][1] for s in rule.symbols), data_clock - DATA_GRACE_MS)
+        wall = tickstore.now_ms()
+        if wall - data_clock <= LIVE_MAX_LAG_MS:
+            end = max(end, wall - WALL_GRACE_MS)
+        newest_complete = end // tf * tf - tf  # bars with t + tf <= end
+        if watch.state.last_bar_ms is not None:
+            first = watch.state.last_bar_ms + tf
+        elif watch.data_ms is not None:  # a new rule starts at the data of its creation: no history
+            first = watch.data_ms // tf * tf
+        else:
+            first = max(bounds[s][0] for s in rule.symbols) // tf * tf
+        if newest_complete < first:
+            return None
+        last = min(newest_complete, first + (MAX_BARS_PER_PASS - 1) * tf)
+        return first, last, last < newest_complete
+
+    def _read(self, conn, watch: _Watch, span: tuple[int, int, bool], reads: dict) -> dict:
+        start, end = alerts.bars_needed(watch.rule, span[0], span[1])
+        for symbol in watch.rule.symbols:
+            if (symbol, start, end) not in reads:
+                reads[symbol, start, end] = tickstore.read_bars_1s(conn, symbol, start, end)
+        return {s: reads[s, start, end] for s in watch.rule.symbols}
+
+    def _evaluate(self, watch: _Watch, first: int, last: int, bars: dict, result: _Pass) -> None:
+        rule = watch.rule
+        try:
+            events, state = alerts.evaluate(rule, bars, first, last, watch.state)
+        except Exception as exc:  # one rule's bad day must not stop the others: skip these bars, loudly
+            watch.failures += 1
+            if watch.failures == 1 or watch.failures % 100 == 0:
+                log.exception("alert rule %d: evaluation of bars %d..%d failed (%s); skipped", rule.rule_id, first,
+                              last, exc)
+            events, state = [], watch.state.copy()
+            state.last_bar_ms = last
+        result.events += [(event, watch) for event in events]
+        result.states[rule.rule_id] = (watch, state)
+        result.bars += (last - first) // rule.timeframe_ms + 1
+        self.counts["suppressed"] += state.suppressed - watch.state.suppressed
+
+    def _store(self, result: _Pass) -> None:
+        """Write events and states in one transaction; only then adopt the new states."""
+        rows = [{**event.to_dict(), "delivery": "pending" if watch.rule.webhook_url else ""}
+                for event, watch in result.events]
+        states = {rule_id: (watch.updated_ms, json.dumps(state.to_dict()))
+                  for rule_id, (watch, state) in result.states.items()}
+        ids = self._write(lambda conn: tickstore.save_alert_progress(conn, rows, states))
+        for watch, state in result.states.values():
+            watch.state = state
+        self.counts["bars"] += result.bars
+        for event_id, (event, watch), row in zip(ids, result.events, rows):
+            if event_id is None:  # the rule was changed or deleted meanwhile: its old definition is void
+                continue
+            self.counts["events"] += 1
+            log.info("alert: %s [rule %s %r, event %d]", event.message, event.rule_id, event.rule_name, event_id)
+            if watch.rule.webhook_url:
+                payload = {"event_id": event_id, **row}
+                payload.pop("delivery")
+                payload["value"] = None if not math.isfinite(payload["value"]) else payload["value"]
+                self.webhooks.submit(watch.rule.webhook_url, payload, event_id)
