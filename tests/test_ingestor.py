@@ -264,3 +264,31 @@ def test_help_documents_every_flag():
     for flag in ("--db", "--symbols", "--market", "--stream", "--ws-url", "--rest-url", "--log-level",
                  "--transport", "--silence-timeout", "--backfill-depth", "--max-connection-age"):
         assert flag in out
+
+
+@pytest.mark.exchange(symbols=("BTCUSDT", "ETHUSDT", "SOLUSDT"))
+def test_watchlist_change_is_applied_live_on_the_open_connection(exchange, db_path):
+    """A watchlist edit (API, dashboard) subscribes and unsubscribes live, with the new symbol's history."""
+    ingestor = IngestorProcess(db_path, exchange.port).start()
+    ingestor.wait_connected()
+    wait_until(lambda: stored_rows(db_path, "ETHUSDT"), 15, ingestor.log)
+    conn = tickstore.open_writer(db_path, "spot", "trade")
+    assert [s for s, _ in tickstore.read_watchlist(conn)] == ["BTCUSDT", "ETHUSDT"]
+    with tickstore.transaction(conn):
+        tickstore.replace_watchlist(conn, ["BTCUSDT", "SOLUSDT", "NOSUCHCOIN"])
+    wait_until(lambda: "SUBSCRIBE solusdt@trade" in ingestor.log(), 15, ingestor.log)
+    run_for(3)
+    exchange.control(paused=True)
+    sol_truth = truth_rows(exchange, "SOLUSDT")
+    wait_until(lambda: stored_rows(db_path, "SOLUSDT")[-1:] == sol_truth[-1:], SETTLE_TIMEOUT_S, ingestor.log)
+    sol = stored_rows(db_path, "SOLUSDT")
+    assert len(sol_truth) < 1000  # so the history fetched at SUBSCRIBE reaches back to the first trade:
+    assert sol == sol_truth
+    log = ingestor.log()
+    assert "UNSUBSCRIBE ethusdt@trade" in log and "NOSUCHCOIN not TRADING" in log
+    assert [s for s, _ in tickstore.read_watchlist(conn)] == ["BTCUSDT", "SOLUSDT"]
+    status = tickstore.read_feed_status(tickstore.open_reader(db_path))
+    assert set(status["symbol"]) == {"BTCUSDT", "SOLUSDT"}
+    assert stored_rows(db_path, "ETHUSDT")[-1][0] < truth_rows(exchange, "ETHUSDT")[-1][0]
+    assert "reconnecting in" not in log  # control messages stayed within the exchange's rate limit
+    assert ingestor.stop()[0] == 0
