@@ -740,17 +740,16 @@ def read_symbol_extents(conn: sqlite3.Connection) -> list[tuple[str, int, int, i
 
 
 def bar_time_range(conn: sqlite3.Connection, symbol: str) -> tuple[int, int] | None:
-    """Start of ``symbol``'s first and last one-second bar, or None when it has none (two index probes)."""
-    sym = "(SELECT sym_id FROM symbols WHERE symbol = ?)"
-    row = conn.execute(f"SELECT (SELECT min(ts_ms) FROM bar_rows WHERE sym_id = {sym}), "
-                       f"(SELECT max(ts_ms) FROM bar_rows WHERE sym_id = {sym})", (symbol, symbol)).fetchone()
-    return None if row[0] is None else (row[0], row[1])
+    """Start of ``symbol``'s first and last one-second bar, or None when it has none."""
+    return bar_bounds_by_symbol(conn).get(symbol)
 
 
 def trade_id_bounds(conn: sqlite3.Connection, symbol: str, start_ms: int | None = None,
                     end_ms: int | None = None) -> tuple[int, int] | None:
     """The smallest and largest trade id stored for ``symbol`` in the bars of [start_ms, end_ms)
-    (start_ms's own second included), or None when it has no trades there."""
+    (start_ms's own second included), or None when it has no trades there. Every trade of the
+    range has an id in between, whatever the order of ids and times: this is how time ranges are
+    read without an index on time."""
     bar_start = None if start_ms is None else int(start_ms) - int(start_ms) % 1000
     where, params = _time_filter(bar_start, end_ms)
     row = conn.execute(
@@ -1065,18 +1064,12 @@ def read_trades(conn: sqlite3.Connection, symbol: str, start_ms: int | None = No
     Columns: trade_id, ts_ms, price, qty, is_buyer_maker. With ``limit``, the most recent
     ``limit`` trades of the range. Time ranges are found through the bars' id ranges.
     """
-    where, params = _time_filter(start_ms, end_ms)
-    sym = "(SELECT sym_id FROM symbols WHERE symbol = ?)"
-    bar_start = None if start_ms is None else int(start_ms) - int(start_ms) % 1000  # the bar holding start_ms
-    bar_where, bar_params = _time_filter(bar_start, end_ms)
-    id_range = conn.execute(
-        f"SELECT min(min_id), max(max_id) FROM bar_rows WHERE sym_id = {sym} AND max_id >= 0{bar_where}",
-        [symbol, *bar_params]
-    ).fetchone()
-    if id_range[0] is None:
+    id_range = trade_id_bounds(conn, symbol, start_ms, end_ms)
+    if id_range is None:
         return _frame([], TRADE_COLUMNS, ints=("trade_id", "ts_ms"), bools=("is_buyer_maker",))
-    sql = (f"SELECT trade_id, ts_ms, price, qty, is_buyer_maker FROM trade_rows "
-           f"WHERE sym_id = {sym} AND trade_id BETWEEN ? AND ?{where}")
+    where, params = _time_filter(start_ms, end_ms)
+    sql = ("SELECT trade_id, ts_ms, price, qty, is_buyer_maker FROM trade_rows "
+           f"WHERE sym_id = (SELECT sym_id FROM symbols WHERE symbol = ?) AND trade_id BETWEEN ? AND ?{where}")
     args = [symbol, *id_range, *params]
     if limit is not None:
         sql = f"SELECT * FROM ({sql} ORDER BY trade_id DESC LIMIT ?) ORDER BY trade_id"
