@@ -501,15 +501,29 @@ def _design(b: np.ndarray) -> np.ndarray:
 
 
 def hedge_ratio_ols(price_a: pd.Series | np.ndarray, price_b: pd.Series | np.ndarray) -> HedgeFit:
-    """Static OLS of price_a on [1, price_b] (statsmodels OLS) over all finite rows."""
-    import statsmodels.api as sm
+    """Static OLS of price_a on [1, price_b] over all finite rows: what statsmodels OLS reports.
 
+    Closed form on centred sums (beta = Sxy / Sxx, alpha = mean a - beta mean b; R squared =
+    1 - SSR / SST; standard errors from sigma^2 = SSR / (n - 2): se(beta) = sqrt(sigma^2 / Sxx),
+    se(alpha) = sqrt(sigma^2 (1/n + mean b^2 / Sxx))), equal to statsmodels' fit (the tests
+    compare them) without loading statsmodels and scipy, which the ingestor's alerts would pay
+    for in memory.
+    """
     a, b, reason = _regression_input(price_a, price_b, MIN_ROWS_FOR_FIT)
     if reason:
         return HedgeFit("ols", math.nan, math.nan, len(a), reason=reason)
-    fit = sm.OLS(a, _design(b)).fit()
-    return HedgeFit("ols", float(fit.params[1]), float(fit.params[0]), len(a), float(fit.rsquared),
-                    float(fit.bse[1]), float(fit.bse[0]))
+    n = len(a)
+    mean_a, mean_b = a.mean(), b.mean()
+    da, db = a - mean_a, b - mean_b
+    sxx = float(db @ db)
+    beta = float(db @ da) / sxx
+    alpha = float(mean_a - beta * mean_b)
+    residuals = da - beta * db
+    ssr, sst = float(residuals @ residuals), float(da @ da)
+    sigma2 = ssr / (n - 2)
+    r_squared = 1.0 - ssr / sst if sst > 0 else math.nan
+    return HedgeFit("ols", beta, alpha, n, r_squared, math.sqrt(sigma2 / sxx),
+                    math.sqrt(sigma2 * (1.0 / n + mean_b * mean_b / sxx)))
 
 
 def hedge_ratio_huber(price_a: pd.Series | np.ndarray, price_b: pd.Series | np.ndarray) -> HedgeFit:

@@ -44,6 +44,9 @@ MAX_WRITER_BACKLOG = 50_000  # stop reading the socket while this many trades wa
 STATUS_INTERVAL_S = 1.0
 BAD_FRAME_SUMMARY_INTERVAL_S = 60.0
 BACKFILL_RETRIES = 3
+# A symbol quiet this long on an open connection: ask REST once whether trades were skipped at
+# the tail (a skipped frame shows as an id jump only when the next trade arrives).
+TAIL_CHECK_AFTER_S = 5.0
 WATCHLIST_POLL_INTERVAL_S = 1.0
 CONTROL_MESSAGE_INTERVAL_S = 0.25  # Binance accepts 5 incoming messages per second per connection
 DEFAULT_SILENCE_TIMEOUT_S = 30.0
@@ -86,6 +89,8 @@ class SymbolFeed:
     duplicates: int = 0
     open_gaps: int = 0
     messages_at_last_status: int = 0
+    last_live_monotonic: float = field(default_factory=time.monotonic)  # when its last live trade came
+    tail_checked: bool = False  # REST asked once since that trade for anything after it
     jobs: asyncio.Queue = field(default_factory=asyncio.Queue)
 
 
@@ -268,6 +273,14 @@ class Ingestor:
                 return
             if self._polling is None:
                 self.state = "silent" if silent_s >= warn_after_s else "live"
+            self._check_quiet_tails(now)
+
+    def _check_quiet_tails(self, now: float) -> None:
+        for feed in self.feeds.values():
+            if not feed.tail_checked and feed.last_id is not None and \
+                    now - feed.last_live_monotonic >= TAIL_CHECK_AFTER_S:
+                feed.tail_checked = True
+                feed.jobs.put_nowait(BackfillJob(feed.last_id + 1, None, "quiet stream: missed trades at the tail"))
 
     def _on_control(self, control: Control) -> str | None:
         if control.kind == "server_shutdown":
@@ -293,7 +306,8 @@ class Ingestor:
         now = tickstore.now_ms()
         feed.messages += 1
         feed.last_message_ms = now
-        self._last_trade_monotonic = time.monotonic()
+        self._last_trade_monotonic = feed.last_live_monotonic = time.monotonic()
+        feed.tail_checked = False
         first_on_connection = feed.first_live_id is None
         if first_on_connection:
             feed.first_live_id = trade.trade_id
@@ -378,8 +392,9 @@ class Ingestor:
         while job.to_id is None or next_id <= job.to_id:
             if fetched >= self.config.backfill_depth:
                 break
-            if job.to_id is None and feed.first_live_id is not None and next_id >= feed.first_live_id:
-                break  # the live stream covers the rest
+            live_from = feed.first_live_id
+            if job.to_id is None and live_from is not None and job.from_id < live_from <= next_id:
+                break  # a catch-up that reached the live stream: it covers the rest
             page = await self.rest.fetch_from(feed.symbol, next_id, limit)
             page = [t for t in page if t.trade_id >= next_id and (job.to_id is None or t.trade_id <= job.to_id)]
             if not page:
@@ -631,6 +646,9 @@ async def run(config: IngestorConfig) -> int:
         writer = tickstore.TradeWriter(config.db, config.market, config.stream, config.source).start()
         monitor = None
         if config.alerts:
+            # pandas loads pyarrow (34 MB) whenever it is installed (the dashboard needs it); the
+            # ingestor's statistics never do, and it must stay under 150 MB at full speed.
+            sys.modules.setdefault("pyarrow", None)
             import alert_monitor  # here: pandas and the statistics load only when alerts are on
 
             monitor = alert_monitor.AlertMonitor(config.db, writer, config.symbols).start()

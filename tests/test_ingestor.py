@@ -292,3 +292,16 @@ def test_watchlist_change_is_applied_live_on_the_open_connection(exchange, db_pa
     assert stored_rows(db_path, "ETHUSDT")[-1][0] < truth_rows(exchange, "ETHUSDT")[-1][0]
     assert "reconnecting in" not in log  # control messages stayed within the exchange's rate limit
     assert ingestor.stop()[0] == 0
+
+
+@pytest.mark.exchange(gap_every=40, gap_size=3)
+def test_trades_skipped_just_before_the_market_goes_quiet_are_fetched(exchange, db_path):
+    """A tail gap (no later trade to reveal it) is found by the quiet-stream check, not at the next reconnect."""
+    ingestor = IngestorProcess(db_path, exchange.port).start()
+    run_for(3)
+    exchange.control(gap_every=1, gap_size=1_000_000)  # from now on nothing reaches the socket
+    run_for(0.5)
+    assert_every_trade_once(exchange, ingestor)
+    assert "reconnecting in" not in ingestor.log()  # found without replacing the connection
+    assert "by REST" in ingestor.log()
+    assert ingestor.stop()[0] == 0
