@@ -1,0 +1,103 @@
+"""run_all.py supervising real processes: port in use, a crashed ingestor, an unreachable Binance."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import tickstore
+from conftest import REPO_ROOT
+from test_end_to_end import alive, descendants
+from test_ingestor import wait_until
+
+
+def start_run_all(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(REPO_ROOT / "run_all.py"), *args], cwd=REPO_ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def stop_run_all(proc: subprocess.Popen) -> tuple[int, list[int]]:
+    """SIGTERM run_all; returns its exit code and the children still alive afterwards."""
+    children = descendants(proc.pid)
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(15)
+    time.sleep(0.2)
+    return code, [pid for pid in children if alive(pid)]
+
+
+def test_port_in_use_is_a_one_line_error():
+    """The dashboard port taken by something else: one line, exit 2, nothing started."""
+    with socket.socket() as busy:
+        busy.bind(("0.0.0.0", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run([sys.executable, str(REPO_ROOT / "run_all.py"), "--demo", "--port", str(port)],
+                                capture_output=True, text=True, timeout=30, cwd=REPO_ROOT)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"run_all: error: port {port} is in use; stop what uses it or pass --port N"]
+
+
+def ingestor_pids(run_all_pid: int) -> list[int]:
+    pids = []
+    for pid in descendants(run_all_pid):
+        try:
+            if b"data_ingestor.py" in open(f"/proc/{pid}/cmdline", "rb").read():
+                pids.append(pid)
+        except OSError:
+            pass
+    return pids
+
+
+def test_crashed_ingestor_is_restarted_and_everything_stops_cleanly(tmp_path, unused_port):
+    """kill -9 of the ingestor: run_all starts a new one, trades keep arriving, then a clean stop."""
+    db = tmp_path / "demo.db"
+    run_all = start_run_all("--demo", "--db", str(db), "--port", str(unused_port))
+    try:
+        wait_until(lambda: len(ingestor_pids(run_all.pid)) == 1, 20)
+        first = ingestor_pids(run_all.pid)[0]
+        wait_until(lambda: db.exists(), 20)
+        os.kill(first, signal.SIGKILL)
+        wait_until(lambda: ingestor_pids(run_all.pid) and ingestor_pids(run_all.pid)[0] != first, 20)
+
+        def trades() -> int:
+            try:
+                conn = tickstore.open_reader(db)
+                return conn.execute("SELECT count(*) FROM trade_rows").fetchone()[0]
+            except Exception:  # mid-creation
+                return 0
+
+        before = trades()
+        wait_until(lambda: trades() > before, 20)
+    finally:
+        code, left = stop_run_all(run_all)
+    output = run_all.stdout.read()
+    assert "ingestor exited with code -9; restarting in 1 s" in output
+    assert code == 0 and left == []
+
+
+def test_unreachable_binance_is_reported_and_suggests_demo(tmp_path, unused_port):
+    """No exchange answering: the log suggests --demo and the status says disconnected (red)."""
+    db = tmp_path / "ticks.db"
+    proc = subprocess.Popen([sys.executable, str(REPO_ROOT / "data_ingestor.py"), "--db", str(db),
+                             "--ws-url", f"ws://127.0.0.1:{unused_port}", "--rest-url",
+                             f"http://127.0.0.1:{unused_port}"], cwd=REPO_ROOT, stderr=subprocess.PIPE, text=True)
+
+    def status_says_disconnected() -> bool:
+        try:
+            status = tickstore.read_feed_status(tickstore.open_reader(db))
+        except Exception:
+            return False
+        return len(status) == 2 and set(status["state"]) == {"disconnected"}
+
+    try:
+        wait_until(status_says_disconnected, 20)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(10)
+    log = proc.stderr.read()
+    assert code == 0
+    assert "is Binance reachable? Without internet, try: python run_all.py --demo" in log
