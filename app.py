@@ -1,18 +1,17 @@
-"""The pairs desk: a live Streamlit dashboard over the tick database, read-only.
+"""The pairs desk: a live Streamlit dashboard over the tick database.
 
     streamlit run app.py -- --db ticks.db          (or: TICKS_DB=ticks.db streamlit run app.py)
 
 The page, top to bottom: the header (database, DEMO label), Connectivity, the live metrics and
 tabs (Spread & z-score, Prices, Correlation, Downloads), Analytics (mean-reversion tests,
-backtest, correlation matrix, summary statistics, hourly summary) and Import history.
+backtest, correlation matrix, summary statistics, hourly summary), Alerts (rules and history)
+and Import history; the sidebar holds the settings and the symbols the ingestor follows.
 
-Refresh design: each symbol's recent one-second bars live in memory, shared by every session on
-the same database (``BarCache``); a refresh asks the store only for bars written or corrected
-since the last one (``tickstore.read_bars_since``). The live fragment redraws every few seconds
-from a bounded window (the lookback, at most ``MAX_CHART_BARS`` bars); the heavy tests run in a
-second fragment on the last ``HEAVY_TEST_WINDOW_ROWS`` rows, cached under a key that changes every
-``HEAVY_REFRESH_S`` seconds. Statistics come from ``analytics_engine``, figures from ``charts``,
-SQL from ``tickstore``: this file only lays out the page.
+The live fragment redraws every few seconds (and announces new alerts with a toast); the heavy
+panels refresh every ``HEAVY_REFRESH_S`` seconds; the alert history and the watchlist refresh
+with the live view. The page reads the store and writes only what the trader asks for (alert
+rules, acknowledgements, the watchlist, uploads). Data comes from ``dashboard_data``, figures
+from ``charts``: this file lays out the page.
 """
 from __future__ import annotations
 
@@ -21,26 +20,33 @@ import functools
 import logging
 import math
 import os
+import re
 import sqlite3
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-import pytz
-import streamlit as st
+# One BLAS thread: on 2 cores a multithreaded OpenBLAS made the 2,000-row ADF take up to 2.3 s
+# instead of 40 ms (its threads spin against the page's own). OpenBLAS reads this once, when numpy
+# is first imported, so it must come before the imports below.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import analytics_engine as ae
-import charts
-import history_import
-import tickstore
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytz  # noqa: E402
+import streamlit as st  # noqa: E402
+
+import alerts  # noqa: E402
+import analytics_engine as ae  # noqa: E402
+import charts  # noqa: E402
+import dashboard_data as data  # noqa: E402
+import history_import  # noqa: E402
+import tickstore  # noqa: E402
+from dashboard_data import Analytics, Database, PairView, Settings  # noqa: E402
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -54,10 +60,6 @@ DB_ENV_VAR = "TICKS_DB"
 DEFAULT_TZ = "Asia/Kolkata"
 PREFERRED_PAIR = ("BTCUSDT", "ETHUSDT")
 TIMEFRAMES = tuple(ae.TIMEFRAME_MS)
-HEDGE_LABELS = {"ols": "OLS", "rolling": "Rolling OLS", "huber": "Huber", "theilsen": "Theil-Sen",
-                "kalman": "Kalman"}
-LOOKBACK_MS = {"5 min": 300_000, "15 min": 900_000, "1 h": 3_600_000, "4 h": 14_400_000,
-               "12 h": 43_200_000, "24 h": 86_400_000}
 DEFAULT_LOOKBACK = "1 h"
 REFRESH_CHOICES_S = (1, 2, 5, 10, 30)
 DEFAULT_REFRESH_S = 2
@@ -65,25 +67,21 @@ DEFAULT_WINDOW_BARS = ae.DEFAULT_WINDOW_ROWS
 WINDOW_RANGE_BARS = (5, 5_000)
 DEFAULT_Z = 2.0
 Z_RANGE = (0.5, 5.0)
-
-MAX_CHART_BARS = 5_000  # bars charted at most: a day of 1 s bars stays responsive
-RETAIN_MS = 26 * 3_600_000  # one-second bars kept in memory per symbol: the longest lookback + warm-up
-HEAVY_REFRESH_S = 30  # heavy tests are recomputed at most this often
-HEAVY_TEST_ROWS = ae.HEAVY_TEST_WINDOW_ROWS
 MAX_HEATMAP_SYMBOLS = 12
-MAX_DOWNLOAD_TRADES = 2_000_000  # per symbol
-IMPORT_CHUNK_TRADES = 100_000  # trades per write transaction: the ingestor is never held up long
 WAIT_RETRY_S = 2  # how often a page waiting for its database looks again
+MAX_TOASTS = 5  # alerts announced one by one per refresh; more are summed up in one toast
 
 # Connectivity colours (documented in STATUS_RULES below; keep the two in step).
 HEARTBEAT_STALE_MS = 10_000
 DELAYED_AFTER_MS = 5_000
 LIGHTS = {"live": ("green", "●"), "delayed": ("orange", "●"), "disconnected": ("red", "●")}
 
-# Metric values sized so that six fit in one row of a laptop screen (Streamlit's default is larger).
+# Metric values sized so that six fit in one row of a laptop screen (Streamlit's default is larger);
+# the rules table in a smaller type, so that its eleven columns fit beside the sidebar.
 PAGE_CSS = """<style>
 [data-testid="stMetricValue"] { font-size: 1.55rem; }
 [data-testid="stMetricLabel"] { font-size: 0.8rem; }
+.st-key-rules_table p, .st-key-rules_table code { font-size: 0.85rem; }
 </style>"""
 
 # Plain-language verdicts.
@@ -106,50 +104,28 @@ A banner says so when no ingestor is writing at all. Shaded chart bands mark gap
 (red: open or unfillable, grey: filled later). Times are shown in the selected time zone.
 """
 
-# --------------------------------------------------------------------------- settings
 
+# Alerts.
+ALERTS_HELP = """The ingestor evaluates the rules on every completed bar, whether or not this page is open,
+and picks up a change made here within a second. A new alert pops up here as a toast and is marked on
+the Spread & z-score and Prices charts (▲ UP, ▼ DOWN; hover for the message). Times are the start of
+the bar that crossed, in the display time zone."""
+KINDS_HELP = "  \n".join(f"**{kind}**: {text}" for kind, text in alerts.KIND_DESCRIPTIONS.items())
+RULE_COLUMNS = {"Rule": 2.4, "Kind": 1.9, "Symbols": 2.2, "Timeframe": 1.6, "Window": 1.2, "Hedge": 1.1,
+                "Threshold & params": 2.7, "Cooldown": 1.5, "Webhook": 1.3, "Enabled": 1.2, "": 1.2}  # title: width
+PARAM_CHOICES = {"side": ("both", "up", "down"), "returns": (True, False)}  # parameters with a few values
+PARAM_CHOICE_LABELS = {True: "log returns", False: "prices"}
+DIRECTION_LABELS = {"UP": "▲ UP", "DOWN": "▼ DOWN"}
+ANY = 0  # the history filters' "all" choice (a selectbox shows None as "nothing chosen"; rule ids start at 1)
+TOAST_ICONS = {"UP": ":material/trending_up:", "DOWN": ":material/trending_down:"}
 
-@dataclass(frozen=True)
-class Settings:
-    """What the sidebar chose; passed to the fragments (frozen, so it is a stable argument)."""
+# The watchlist.
+MAX_LISTED_SYMBOLS = 30  # symbols named in the sidebar's caption; the box holds them all
+WATCHLIST_HELP = (f"1 to {data.MAX_WATCHLIST} Binance symbols (letters and digits, any case). The running ingestor "
+                  "subscribes to added symbols and unsubscribes from removed ones within a few seconds; a symbol "
+                  "Binance does not list is dropped (the ingestor logs it) and leaves this list at the next refresh.")
 
-    symbol_a: str | None
-    symbol_b: str | None
-    timeframe: str
-    lookback: str
-    window: int
-    z_threshold: float
-    hedge: str
-    tz: str
-    refresh_s: int | None  # None: paused
-
-    @property
-    def tf_ms(self) -> int:
-        return ae.timeframe_ms(self.timeframe)
-
-    @property
-    def pair(self) -> tuple[str, ...]:
-        return tuple(s for s in (self.symbol_a, self.symbol_b) if s)
-
-    @property
-    def hedge_label(self) -> str:
-        return HEDGE_LABELS[self.hedge]
-
-
-@dataclass(frozen=True)
-class Database:
-    """The open database as the page sees it: path, identity, metadata, symbols."""
-
-    path: str
-    key: str  # path and creation time: caches of a replaced file are never reused
-    market: str
-    stream: str
-    source: str
-    symbols: tuple[str, ...]
-
-    @property
-    def demo(self) -> bool:
-        return self.source == "local"
+# --------------------------------------------------------------------------- the database
 
 
 def database_path(argv: Sequence[str] | None = None) -> str:
@@ -158,239 +134,6 @@ def database_path(argv: Sequence[str] | None = None) -> str:
     parser.add_argument("--db")
     known, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     return known.db or os.environ.get(DB_ENV_VAR) or DEFAULT_DB
-
-
-@contextmanager
-def reader(path: str) -> Iterator[sqlite3.Connection]:
-    """A short-lived read-only connection: nothing is held open between refreshes."""
-    conn = tickstore.open_reader(path)
-    try:
-        yield conn
-    finally:
-        conn.close()
-
-
-def describe_database(path: str) -> Database:
-    """Metadata and symbols of the database at ``path`` (StoreError when it cannot be read)."""
-    with reader(path) as conn:
-        meta = tickstore.read_metadata(conn)
-        symbols = tuple(tickstore.list_symbols(conn))
-    return Database(path=path, key=database_key(path, meta), market=meta.get("market", "?"),
-                    stream=meta.get("stream", "?"), source=meta.get("source", "binance"), symbols=symbols)
-
-
-def database_key(path: str, meta: Mapping[str, str]) -> str:
-    """The file and its creation time: a database deleted and created again gets new caches."""
-    return f"{Path(path).resolve()}@{meta.get('created_ms', '')}"
-
-
-# --------------------------------------------------------------------------- data: incremental bars
-
-
-class BarCache:
-    """One symbol's recent one-second bars in memory, brought up to date incrementally.
-
-    The first refresh reads the last ``retain_ms`` of bars; every later one reads only the bars
-    written or corrected since (by rev) and merges them in, replacing corrected bars. The frame
-    handed out is never modified afterwards (a merge builds a new one), so readers need no lock.
-    """
-
-    def __init__(self, symbol: str, retain_ms: int = RETAIN_MS) -> None:
-        self.symbol = symbol
-        self.retain_ms = retain_ms
-        self.bars = pd.DataFrame(columns=tickstore.BAR_COLUMNS)
-        self.rev: int | None = None
-        self._lock = threading.Lock()
-
-    def refresh(self, conn: sqlite3.Connection) -> pd.DataFrame:
-        """The bars, after reading what is new since the last refresh."""
-        with self._lock:
-            if self.rev is None:
-                self.bars, self.rev = tickstore.read_recent_bars(conn, self.symbol, self.retain_ms)
-            else:
-                fresh, newest = tickstore.read_bars_since(conn, self.symbol, self.rev)
-                if len(fresh):
-                    self.bars = merge_bars(self.bars, fresh, self.retain_ms)
-                self.rev = max(self.rev, newest)
-            return self.bars
-
-
-def merge_bars(held: pd.DataFrame, fresh: pd.DataFrame, retain_ms: int) -> pd.DataFrame:
-    """``held`` with ``fresh`` bars added or replacing those of the same second, trimmed to ``retain_ms``."""
-    if len(held) == 0:
-        merged = fresh
-    elif fresh["ts_ms"].iloc[0] > held["ts_ms"].iloc[-1]:  # the usual case: only new seconds
-        merged = pd.concat([held, fresh], ignore_index=True)
-    else:  # late or backfilled trades corrected earlier bars
-        kept = held[~held["ts_ms"].isin(fresh["ts_ms"])]
-        merged = pd.concat([kept, fresh], ignore_index=True).sort_values("ts_ms", kind="stable", ignore_index=True)
-    horizon = merged["ts_ms"].iloc[-1] - retain_ms
-    if merged["ts_ms"].iloc[0] < horizon:
-        merged = merged.iloc[int(merged["ts_ms"].searchsorted(horizon)):].reset_index(drop=True)
-    return merged
-
-
-@st.cache_resource(max_entries=64, show_spinner=False)
-def bar_cache(db_key: str, symbol: str) -> BarCache:
-    """The shared ``BarCache`` of one symbol of one database (all sessions use the same one)."""
-    return BarCache(symbol)
-
-
-def fresh_bars(db: Database, conn: sqlite3.Connection, symbols: Sequence[str]) -> dict[str, pd.DataFrame]:
-    """Each symbol's retained one-second bars, brought up to date."""
-    return {symbol: bar_cache(db.key, symbol).refresh(conn) for symbol in symbols}
-
-
-def since(bars: pd.DataFrame, start_ms: int) -> pd.DataFrame:
-    """The bars at or after ``start_ms`` (bars are sorted by time)."""
-    return bars.iloc[int(bars["ts_ms"].searchsorted(start_ms)):]
-
-
-# --------------------------------------------------------------------------- data: one refresh
-
-
-@dataclass(frozen=True)
-class PairView:
-    """Everything one refresh draws. Frames are bounded by the lookback and MAX_CHART_BARS.
-
-    ``bars_1s``: each pair symbol's retained one-second bars (for the heavy panels);
-    ``candles``: bars at the timeframe in the charted window; ``panel``: ``pair_panel`` rows in
-    the charted window (empty with fewer than two symbols); ``start_ms``/``end_ms``: the
-    charted window's first and last bar; ``clipped``: the lookback held more than MAX_CHART_BARS.
-    """
-
-    settings: Settings
-    db_key: str  # the database's identity now (a replaced file triggers a full rerun)
-    symbols: tuple[str, ...]  # the database's symbols now (new ones trigger a full rerun)
-    bars_1s: Mapping[str, pd.DataFrame]
-    candles: Mapping[str, pd.DataFrame]
-    panel: pd.DataFrame
-    status: pd.DataFrame
-    gaps: pd.DataFrame
-    start_ms: int
-    end_ms: int
-    clipped: bool
-
-    @property
-    def has_pair(self) -> bool:
-        return len(self.settings.pair) == 2
-
-    @property
-    def first_ms(self) -> int | None:
-        """The first charted bar (the lookback may reach back before the data begins)."""
-        return min((int(frame["ts_ms"].iloc[0]) for frame in self.candles.values() if len(frame)), default=None)
-
-
-def chart_window(bars: Mapping[str, pd.DataFrame], s: Settings) -> tuple[int, int, bool]:
-    """(first, last) bar start of the charted window, and whether MAX_CHART_BARS clipped the lookback."""
-    ends = [int(frame["ts_ms"].iloc[-1]) for frame in bars.values() if len(frame)]
-    end = max(ends) // s.tf_ms * s.tf_ms if ends else 0
-    wanted = end - LOOKBACK_MS[s.lookback] + s.tf_ms
-    floor = end - (MAX_CHART_BARS - 1) * s.tf_ms
-    return max(wanted, floor), end, floor > wanted
-
-
-def load_view(db: Database, s: Settings) -> PairView:
-    """Read what is new and compute the live view (tickstore + analytics_engine; no drawing)."""
-    with reader(db.path) as conn:
-        db_key = database_key(db.path, tickstore.read_metadata(conn))
-        symbols = tuple(tickstore.list_symbols(conn))
-        bars = fresh_bars(db, conn, s.pair)
-        status = tickstore.read_feed_status(conn)
-        start, end, clipped = chart_window(bars, s)
-        gaps = tickstore.read_gap_spans(conn, s.pair, start, end + s.tf_ms)
-    candles = {symbol: since(ae.resample_bars(since(frame, start), s.timeframe), start)
-               for symbol, frame in bars.items()}
-    panel = pd.DataFrame(columns=ae.PANEL_COLUMNS)
-    if len(s.pair) == 2:
-        warm_up = start - s.window * s.tf_ms  # the rolling statistics are defined from the first charted bar
-        a, b = (since(bars[symbol], warm_up) for symbol in s.pair)
-        panel = since(ae.pair_panel(a, b, s.timeframe, s.window, s.hedge), start).reset_index(drop=True)
-    return PairView(s, db_key, symbols, bars, candles, panel, status, gaps, start, end, clipped)
-
-
-# --------------------------------------------------------------------------- data: heavy analytics
-
-
-@dataclass(frozen=True)
-class Analytics:
-    """The heavy panels' results, recomputed at most every HEAVY_REFRESH_S seconds."""
-
-    tests: ae.MeanReversionReport
-    backtest: ae.BacktestResult
-    backtest_rules: tuple[float, float, float]  # entry, exit, stop z
-    summary: pd.DataFrame
-    correlation: pd.DataFrame
-    hourly: pd.DataFrame
-    hourly_span_ms: int
-
-
-def backtest_rules(z_threshold: float) -> tuple[float, float, float]:
-    """Entry at the sidebar's threshold; exit and stop from the engine's defaults, kept ordered."""
-    exit_z = min(ae.BACKTEST_EXIT_Z, z_threshold / 2)
-    stop_z = max(ae.BACKTEST_STOP_Z, z_threshold * 2)
-    return z_threshold, exit_z, stop_z
-
-
-def heavy_key(db: Database, s: Settings, now_s: float | None = None) -> tuple:
-    """The heavy panels' cache key: the settings, the symbols and a bucket of HEAVY_REFRESH_S seconds."""
-    bucket = int((time.time() if now_s is None else now_s) // HEAVY_REFRESH_S)
-    return (db.key, db.symbols, s.pair, s.timeframe, s.lookback, s.window, s.hedge, s.z_threshold, bucket)
-
-
-@st.cache_data(ttl=5 * HEAVY_REFRESH_S, max_entries=32, show_spinner=False)
-def heavy_analytics(_view: PairView, _all_bars: Mapping[str, pd.DataFrame], key: tuple) -> Analytics:
-    """Tests, backtest, summaries, correlation matrix and hourly summary (cached under ``key`` only)."""
-    s = _view.settings
-    entry, exit_z, stop_z = backtest_rules(s.z_threshold)
-    recent = _view.panel.tail(HEAVY_TEST_ROWS)
-    tests = ae.mean_reversion_tests(_view.panel, rows=HEAVY_TEST_ROWS)
-    backtest = ae.backtest_zscore(recent, s.timeframe, entry=entry, exit=exit_z, stop=stop_z)
-    summary = ae.summary_table(_view.candles, s.timeframe)
-    in_view = {symbol: ae.resample_bars(since(bars, _view.start_ms), s.timeframe) for symbol, bars in _all_bars.items()}
-    correlation = ae.correlation_matrix(in_view, s.timeframe) if len(in_view) >= 2 else pd.DataFrame()
-    day = ae.pair_panel(*(_view.bars_1s[symbol] for symbol in s.pair), s.timeframe, s.window, s.hedge)
-    span = int(day["ts_ms"].iloc[-1] - day["ts_ms"].iloc[0]) if len(day) else 0
-    return Analytics(tests, backtest, (entry, exit_z, stop_z), summary, correlation, ae.hourly_summary(day), span)
-
-
-# --------------------------------------------------------------------------- data: downloads
-
-
-def csv_bytes(frame: pd.DataFrame) -> bytes:
-    """CSV as the analytics CLI writes it: no index, NaN as an empty cell, full float precision."""
-    return frame.to_csv(index=False, na_rep="", lineterminator="\n").encode()
-
-
-def with_local_time(frame: pd.DataFrame, tz: str, column: str = "ts_ms") -> pd.DataFrame:
-    """``frame`` with an ISO 8601 ``time`` column (with its UTC offset) in ``tz`` after ``column``."""
-    out = frame.copy()
-    times = pd.to_datetime(out[column].to_numpy("int64"), unit="ms", utc=True).tz_convert(tz)
-    out.insert(out.columns.get_loc(column) + 1, "time", times.strftime("%Y-%m-%dT%H:%M:%S.%f%z"))
-    return out
-
-
-def bars_csv(candles: Mapping[str, pd.DataFrame], tz: str) -> bytes:
-    """Both symbols' bars at the timeframe: symbol, ts_ms (UTC), time (display zone), OHLCV, vwap."""
-    frames = [with_local_time(bars, tz).assign(symbol=symbol) for symbol, bars in candles.items()]
-    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["symbol"])
-    return csv_bytes(table[["symbol", *[c for c in table.columns if c != "symbol"]]])
-
-
-def trades_csv(db_path: str, symbols: Sequence[str], start_ms: int, end_ms: int, tz: str) -> bytes:
-    """The raw trades of ``symbols`` in [start_ms, end_ms), read when the button is clicked."""
-    frames = []
-    with reader(db_path) as conn:
-        for symbol in symbols:
-            trades = tickstore.read_trades(conn, symbol, start_ms, end_ms, limit=MAX_DOWNLOAD_TRADES)
-            frames.append(with_local_time(trades, tz).assign(symbol=symbol))
-    table = pd.concat(frames, ignore_index=True)
-    return csv_bytes(table[["symbol", *[c for c in table.columns if c != "symbol"]]])
-
-
-def analytics_file_name(s: Settings) -> str:
-    """``analytics_BTCUSDT_ETHUSDT_1s_w60_ols.csv``: the parameters that produced the table."""
-    return f"analytics_{'_'.join(s.pair)}_{s.timeframe}_w{s.window}_{s.hedge}.csv"
 
 
 # --------------------------------------------------------------------------- presentation helpers
@@ -438,6 +181,50 @@ def last_value(frame: pd.DataFrame, column: str) -> float:
     values = frame[column].to_numpy("float64") if len(frame) else np.array([])
     finite = values[np.isfinite(values)]
     return float(finite[-1]) if len(finite) else math.nan
+
+
+def local_ms(moment: datetime | None, tz: str) -> int | None:
+    """A wall-clock time of ``tz`` (naive, as a date-time widget gives it) as UTC epoch ms; None stays None."""
+    if moment is None:
+        return None
+    return int(pytz.timezone(tz).localize(moment.replace(tzinfo=None)).timestamp() * 1000)
+
+
+def md_escape(text: str) -> str:
+    """``text`` shown literally in Markdown (rule names and messages may hold *, _, <, :...)."""
+    return re.sub(r"([\\`*_\[\]<>#|~$:])", r"\\\1", str(text))
+
+
+def breakable(text: str) -> str:
+    """``text`` that may wrap after '/' and '_' in a narrow table cell (a zero-width space after each)."""
+    return text.replace("/", "/\u200b").replace("_", "_\u200b")
+
+
+def param_text(value: object) -> str:
+    """A rule parameter as the form and the rules table show it: '' for None, true/false, numbers in full."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return np.format_float_positional(value, trim="-")
+    return str(value)
+
+
+def parse_param(text: str | None) -> bool | int | float | str | None:
+    """A parameter typed into the form: '' is None (the default); true/false; a number (nan included: the rule
+    check refuses it with a message); anything else stays text (the rule check says what it expected)."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
 
 
 def local_times(ms: pd.Series, tz: str, fmt: str = "%Y-%m-%d %H:%M:%S") -> pd.Series:
@@ -634,7 +421,7 @@ def wait_for_database(path: str, problem: str) -> None:
 
     def look_again() -> None:
         try:
-            describe_database(path)
+            data.describe_database(path)
         except tickstore.StoreError:
             st.caption(f"Looking again every {WAIT_RETRY_S} s…")
             return
@@ -661,14 +448,15 @@ def sidebar(db: Database) -> Settings:
     keep_choice("symbol_b", others, PREFERRED_PAIR[1])
     symbol_b = side.selectbox("Symbol B (hedge leg)", others, key="symbol_b", disabled=not others)
     timeframe = side.segmented_control("Timeframe", TIMEFRAMES, default="1s", key="timeframe", required=True) or "1s"
-    lookback = side.selectbox("Lookback", list(LOOKBACK_MS), index=list(LOOKBACK_MS).index(DEFAULT_LOOKBACK),
-                              key="lookback",
-                              help=f"How far back the charts go from the newest bar (at most {MAX_CHART_BARS:,} bars).")
+    lookbacks = list(data.LOOKBACK_MS)
+    lookback = side.selectbox("Lookback", lookbacks, index=lookbacks.index(DEFAULT_LOOKBACK), key="lookback",
+                              help=f"How far back the charts go from the newest bar (at most {data.MAX_CHART_BARS:,} "
+                                   f"bars).")
     window = int(side.number_input("Rolling window (bars)", *WINDOW_RANGE_BARS, value=DEFAULT_WINDOW_BARS, step=10,
                                    key="window", help="Bars in the z-score, correlation and rolling-OLS windows."))
     z_threshold = float(side.number_input("z threshold", *Z_RANGE, value=DEFAULT_Z, step=0.1, format="%.1f",
                                           key="z_threshold", help="The ± bands and the backtest's entry level."))
-    hedge = side.selectbox("Hedge ratio", list(HEDGE_LABELS), format_func=HEDGE_LABELS.get, key="hedge",
+    hedge = side.selectbox("Hedge ratio", list(data.HEDGE_LABELS), format_func=data.HEDGE_LABELS.get, key="hedge",
                            help="OLS, Huber and Theil-Sen fit one β over the window; rolling OLS and Kalman "
                                 "let it move (then its chart appears).")
     zones = [DEFAULT_TZ, "UTC", *[z for z in pytz.common_timezones if z not in (DEFAULT_TZ, "UTC")]]
@@ -677,10 +465,43 @@ def sidebar(db: Database) -> Settings:
     paused = side.toggle("Pause live updates", key="paused")
     refresh_s = side.selectbox("Refresh every", REFRESH_CHOICES_S, index=REFRESH_CHOICES_S.index(DEFAULT_REFRESH_S),
                                format_func=lambda s: f"{s} s", key="refresh_s", disabled=paused)
+    refresh = None if paused else int(refresh_s)
+    with side.expander("Symbols the ingestor follows", icon=":material/visibility:"):
+        st.fragment(watchlist_panel, run_every=refresh)(db)
     with side.expander("How to read this page"):
         st.markdown(STATUS_RULES)
-    return Settings(symbol_a, symbol_b, timeframe, lookback, window, z_threshold, hedge, tz,
-                    None if paused else int(refresh_s))
+    return Settings(symbol_a, symbol_b, timeframe, lookback, window, z_threshold, hedge, tz, refresh)
+
+
+def watchlist_panel(db: Database) -> None:
+    """The symbols the ingestor follows, and a box to change them (what ``PUT /api/watchlist`` does)."""
+    with shown_errors("watchlist"):
+        stored = data.read_watchlist(db.path)
+        if st.session_state.get("watchlist_shown") != stored:  # first look, or the list changed: show what is stored
+            st.session_state["watchlist_shown"] = stored
+            st.session_state["watchlist_text"] = ", ".join(stored)
+        if stored:
+            more = f" … and {len(stored) - MAX_LISTED_SYMBOLS} more" if len(stored) > MAX_LISTED_SYMBOLS else ""
+            st.caption(f"Following {len(stored)}: {', '.join(stored[:MAX_LISTED_SYMBOLS])}{more}")
+        else:
+            st.caption("No list stored yet: the ingestor follows the symbols it was started with (`--symbols`).")
+        st.text_area("Symbols, separated by commas or spaces", key="watchlist_text", height=90,
+                     placeholder="BTCUSDT, ETHUSDT", help=WATCHLIST_HELP,
+                     on_change=st.session_state.pop, args=("watchlist_outcome", None))
+        st.button("Save watchlist", key="watchlist_save", icon=":material/save:", on_click=save_watchlist,
+                  args=(db.path,))
+        show_outcome("watchlist_outcome")
+
+
+def save_watchlist(path: str) -> None:
+    """Save-button callback: check the typed symbols, then replace the watchlist (nothing is saved on an error)."""
+    def write() -> str:
+        symbols = data.parse_watchlist(st.session_state.get("watchlist_text", ""))
+        added, removed = data.save_watchlist(path, symbols)
+        return (f"Watchlist saved: {len(symbols)} symbol(s); added {', '.join(added) or 'none'}, removed "
+                f"{', '.join(removed) or 'none'}. The running ingestor follows it within a few seconds.")
+
+    attempt("watchlist_outcome", write)
 
 
 def page_header(db: Database, s: Settings) -> None:
@@ -749,9 +570,9 @@ def metrics(view: PairView) -> None:
 
 
 def window_caption(view: PairView) -> None:
-    """What the charts cover, and whether the lookback was clipped to MAX_CHART_BARS."""
+    """What the charts cover, and whether the lookback was clipped to ``MAX_CHART_BARS``."""
     s = view.settings
-    clipped = (f" (the {s.lookback} lookback is clipped to the last {MAX_CHART_BARS:,} bars: choose a coarser "
+    clipped = (f" (the {s.lookback} lookback is clipped to the last {data.MAX_CHART_BARS:,} bars: choose a coarser "
                f"timeframe to see further)") if view.clipped else ""
     st.caption(f"Charts: {s.timeframe} bars from {fmt_time(view.first_ms, s.tz)} to "
                f"{fmt_time(view.end_ms, s.tz)}{clipped}")
@@ -770,15 +591,29 @@ def shown_errors(what: str) -> Iterator[None]:
 
 
 def live_section(db: Database, s: Settings) -> None:
-    """The fragment that refreshes every few seconds: read what is new, then draw."""
+    """The fragment that refreshes every few seconds: announce new alerts, read what is new, then draw."""
+    with shown_errors("alert notifications"):
+        announce_alerts(db)
     with shown_errors("live view"):
         draw_live(db, s)
+
+
+def announce_alerts(db: Database) -> None:
+    """A toast for each alert stored since this session last looked (a session's first look announces nothing)."""
+    seen = st.session_state.get("alerts_seen")
+    newest, events = data.new_events(db.path, seen[1] if seen and seen[0] == db.key else None)
+    st.session_state["alerts_seen"] = (db.key, newest)
+    for event in events.tail(MAX_TOASTS).itertuples():
+        st.toast(f"**{md_escape(event.rule_name)}**  \n{md_escape(event.message)}", icon=TOAST_ICONS[event.direction],
+                 duration="long")
+    if len(events) > MAX_TOASTS:
+        st.toast(f"{len(events) - MAX_TOASTS} more alerts: see Alerts › History.", icon=":material/notifications:")
 
 
 def draw_live(db: Database, s: Settings) -> None:
     """Connectivity, the live metrics and the live tabs, from one incremental read."""
     now_ms = tickstore.now_ms()
-    view = load_view(db, s)
+    view = data.load_view(db, s)
     if view.symbols != db.symbols or view.db_key != db.key:  # a new symbol, or the file was replaced
         st.rerun(scope="app")
     connectivity(view, db, now_ms)
@@ -798,13 +633,14 @@ def draw_live(db: Database, s: Settings) -> None:
     spread_tab, prices_tab, corr_tab, download_tab = st.tabs(
         ["Spread & z-score", "Prices", "Correlation", "Downloads"], key="live_tabs")
     with spread_tab:
-        plot(charts.spread_zscore_figure(view.panel, s.z_threshold, s.tz, s.hedge_label, view.gaps, s.tf_ms),
-             "spread_chart")
+        plot(charts.spread_zscore_figure(view.panel, s.z_threshold, s.tz, s.hedge_label, view.gaps, s.tf_ms,
+                                         view.events), "spread_chart")
         if not charts.is_static(view.panel["hedge_ratio"]):
             plot(charts.hedge_ratio_figure(view.panel, s.tz, s.hedge_label), "hedge_chart")
     with prices_tab:
         colors = charts.symbol_colors(db.symbols)
-        plot(charts.price_comparison_figure(view.panel, s.symbol_a, s.symbol_b, s.tz, colors), "price_chart")
+        plot(charts.price_comparison_figure(view.panel, s.symbol_a, s.symbol_b, s.tz, colors, view.events),
+             "price_chart")
         candle_charts(view, db)
     with corr_tab:
         plot(charts.rolling_correlation_figure(view.panel, s.tz, s.window), "corr_chart")
@@ -831,38 +667,38 @@ def downloads(view: PairView, db: Database) -> None:
     pair = "_".join(s.pair)
     trades, bars, analytics = st.columns(3)
     trades.download_button(
-        "Trades (CSV)", functools.partial(trades_csv, db.path, s.pair, view.start_ms, view.end_ms + s.tf_ms, s.tz),
+        "Trades (CSV)", functools.partial(data.trades_csv, db.path, s.pair, view.start_ms, view.end_ms + s.tf_ms, s.tz),
         file_name=f"trades_{pair}_{s.lookback.replace(' ', '')}.csv", mime="text/csv", key="dl_trades",
-        on_click="ignore", icon=":material/download:", help=f"Raw trades, at most {MAX_DOWNLOAD_TRADES:,} per symbol")
+        on_click="ignore", icon=":material/download:",
+        help=f"Raw trades, at most {data.MAX_DOWNLOAD_TRADES:,} per symbol")
     bars.download_button(
-        f"Bars {s.timeframe} (CSV)", functools.partial(bars_csv, view.candles, s.tz),
+        f"Bars {s.timeframe} (CSV)", functools.partial(data.bars_csv, view.candles, s.tz),
         file_name=f"bars_{pair}_{s.timeframe}.csv", mime="text/csv", key="dl_bars", on_click="ignore",
         icon=":material/download:")
     analytics.download_button(
-        "Analytics table (CSV)", functools.partial(csv_bytes, view.panel), file_name=analytics_file_name(s),
+        "Analytics table (CSV)", functools.partial(data.csv_bytes, view.panel), file_name=data.analytics_file_name(s),
         mime="text/csv", key="dl_analytics", on_click="ignore", icon=":material/download:",
         help="The analytics CLI's columns: " + ",".join(ae.PANEL_COLUMNS))
 
 
 def analytics_section(db: Database, s: Settings) -> None:
-    """The fragment for the heavy panels (tests, backtest, summaries): cached, at most every HEAVY_REFRESH_S."""
+    """The fragment for the heavy panels (tests, backtest, summaries): cached, at most every ``HEAVY_REFRESH_S``."""
     if len(s.pair) < 2:
         return
-    st.subheader("Analytics", help=f"Recomputed at most every {HEAVY_REFRESH_S} s; the tests and the backtest use "
-                                   f"the last {HEAVY_TEST_ROWS:,} bars of the charted window.")
+    st.subheader("Analytics", help=f"Recomputed at most every {data.HEAVY_REFRESH_S} s; the tests and the backtest use "
+                                   f"the last {data.HEAVY_TEST_ROWS:,} bars of the charted window.")
     with shown_errors("analytics"):
         draw_analytics(db, s)
 
 
 def draw_analytics(db: Database, s: Settings) -> None:
     """Mean reversion, backtest, correlation matrix, summary statistics and hourly summary tabs."""
-    view = load_view(db, s)
-    with reader(db.path) as conn:
-        all_bars = fresh_bars(db, conn, db.symbols[:MAX_HEATMAP_SYMBOLS])
+    view = data.load_view(db, s)
+    all_bars = data.retained_bars(db, db.symbols[:MAX_HEATMAP_SYMBOLS])
     if len(view.panel) == 0:
         st.info("No aligned bars of the pair yet: the analytics appear once both symbols have data in the window.")
         return
-    results = heavy_analytics(view, all_bars, heavy_key(db, s))
+    results = data.heavy_analytics(view, all_bars, data.heavy_key(db, s))
     tests_tab, backtest_tab, matrix_tab, summary_tab, hourly_tab = st.tabs(
         ["Mean reversion", "Backtest", "Correlation matrix", "Summary statistics", "Hourly summary"],
         key="analytics_tabs")
@@ -926,6 +762,344 @@ def hourly(results: Analytics, s: Settings) -> None:
     st.dataframe(shown, hide_index=True, key="hourly_table")
 
 
+# --------------------------------------------------------------------------- alerts
+
+
+def alerts_section(db: Database, s: Settings) -> None:
+    """Alert rules (create, edit, switch on and off, delete) and the alert history."""
+    st.subheader("Alerts", help=ALERTS_HELP)
+    rules_tab, history_tab = st.tabs(["Rules", "History"], key="alerts_tabs")
+    with rules_tab:
+        st.fragment(rules_panel)(db, s)
+    with history_tab:
+        st.fragment(history_panel, run_every=s.refresh_s)(db, s.tz)
+
+
+def rules_panel(db: Database, s: Settings) -> None:
+    """The rules table and the rule form; redrawn on its own whenever one of its widgets is used."""
+    with shown_errors("alert rules"):
+        show_outcome("rules_outcome")
+        rules_table(db, data.read_rules(db.path))
+        st.divider()
+        rule_form(db, s)
+
+
+def rules_table(db: Database, rules: Sequence[alerts.AlertRule]) -> None:
+    """One row per rule: its definition, an on/off toggle, Edit, and Delete (which asks first)."""
+    if not rules:
+        st.info("No alert rules yet: add one with the form below.")
+        return
+    widths = list(RULE_COLUMNS.values())
+    with st.container(key="rules_table"):
+        for column, title in zip(st.columns(widths, gap="xsmall"), RULE_COLUMNS):
+            if title:
+                column.markdown(f"**{title}**")
+        for rule in rules:
+            rule_row(db, rule, st.columns(widths, gap="xsmall", vertical_alignment="center"))
+            if st.session_state.get("rule_deleting") == rule.rule_id:
+                confirm_delete(db, rule)
+
+
+def rule_row(db: Database, rule: alerts.AlertRule, cells: Sequence[Any]) -> None:
+    """One rule's cells, its on/off toggle, and Edit and Delete."""
+    for cell, text in zip(cells, rule_cells(rule)):
+        cell.markdown(text)
+    switch = f"rule_on_{rule.rule_id}"
+    st.session_state[switch] = rule.enabled  # what is stored, also after a change made elsewhere (the API)
+    cells[-2].toggle("Enabled", key=switch, label_visibility="collapsed", on_change=switch_rule,
+                     args=(db.path, rule.rule_id), help=f"Rule #{rule.rule_id} on or off")
+    with cells[-1].container(horizontal=True, gap="xxsmall"):
+        st.button("", key=f"rule_edit_{rule.rule_id}", icon=":material/edit:", type="tertiary",
+                  help=f"Edit rule #{rule.rule_id} in the form below", on_click=edit_rule, args=(rule,))
+        st.button("", key=f"rule_delete_{rule.rule_id}", icon=":material/delete:", type="tertiary",
+                  help=f"Delete rule #{rule.rule_id} (asks first)", on_click=ask_delete, args=(rule.rule_id,))
+
+
+def rule_cells(rule: alerts.AlertRule) -> list[str]:
+    """The text cells of one rule's row (markdown), in the order of RULE_COLUMNS."""
+    named = [*alerts.KIND_PARAMS[rule.kind], *sorted(set(rule.params) - set(alerts.KIND_PARAMS[rule.kind]))]
+    params = " · ".join(f"{name} {param_text(rule.params[name])}" for name in named if name in rule.params)
+    return [f"**#{rule.rule_id}** {breakable(md_escape(rule.name))}", f"`{breakable(rule.kind)}`",
+            breakable(rule.label), rule.timeframe, f"{rule.window:,}",
+            data.HEDGE_LABELS[rule.hedge] if rule.kind in alerts.PAIR_KINDS else "—", md_escape(params),
+            f"{rule.cooldown_s:g} s", f"`{rule.webhook_url}`" if rule.webhook_url else "—"]
+
+
+def confirm_delete(db: Database, rule: alerts.AlertRule) -> None:
+    """Delete asks first: a deleted rule is gone for good (the alerts it raised stay in the history)."""
+    with st.container(border=True):
+        st.warning(f"Delete rule #{rule.rule_id} “{rule.name}”? This cannot be undone; the alerts it raised stay "
+                   f"in the history.", icon=":material/delete:")
+        with st.container(horizontal=True):
+            st.button("Delete rule", key="rule_delete_confirm", type="primary", on_click=delete_rule,
+                      args=(db.path, rule.rule_id))
+            st.button("Keep it", key="rule_delete_cancel", on_click=st.session_state.pop, args=("rule_deleting", None))
+
+
+def rule_form(db: Database, s: Settings) -> None:
+    """New rule, or Edit rule #N: the kind first (it decides the symbols and the parameters), then the rest,
+    checked by ``alerts.validate_rule`` when saved (a bad rule is an error and nothing is saved)."""
+    editing = st.session_state.get("rule_editing")
+    st.markdown(f"**Edit rule #{editing}**" if editing else "**New rule**")
+    symbols = list(db.symbols)
+    if not symbols:
+        st.info("Rules watch symbols of the database, and it holds none yet.")
+        return
+    defaults = tuple(s.pair or symbols)
+    if "rf_kind" not in st.session_state:
+        load_form(alerts.default_spec(alerts.RULE_KINDS[0], defaults))
+    keep_choice("rf_symbol_a", symbols, defaults[0])
+    keep_choice("rf_symbol_b", symbols, defaults[-1])
+    chooser, described = st.columns([1, 2], vertical_alignment="bottom")
+    kind = chooser.selectbox("Kind", alerts.RULE_KINDS, key="rf_kind", on_change=change_kind, args=(defaults,),
+                             help=KINDS_HELP)
+    described.caption(alerts.KIND_DESCRIPTIONS[kind])
+    pair = kind in alerts.PAIR_KINDS
+    with st.form("rule_form", enter_to_submit=False):
+        top = st.columns([3, 2, 2, 1.2, 1.2, 1.5])
+        top[0].text_input("Rule name", key="rf_name", placeholder="optional: made from the kind, symbols and threshold")
+        top[1].selectbox("Symbol A (dependent leg)" if pair else "Symbol", symbols, key="rf_symbol_a")
+        if pair:
+            top[2].selectbox("Symbol B (hedge leg)", symbols, key="rf_symbol_b")
+        top[3].selectbox("Timeframe", TIMEFRAMES, key="rf_timeframe")
+        top[4].number_input("Window", min_value=1, step=1, key="rf_window",
+                            help="Bars (of the timeframe) the rule's statistic is computed over; see the kind.")
+        top[5].selectbox("Hedge", list(data.HEDGE_LABELS), format_func=data.HEDGE_LABELS.get, key="rf_hedge",
+                         disabled=not pair, help="How the spread of a pair is hedged.")
+        params = alerts.KIND_PARAMS[kind]
+        for column, (name, meaning) in zip(st.columns(len(params)), params.items()):
+            param_input(column, name, meaning)
+        bottom = st.columns([1.2, 3, 1, 2.5], vertical_alignment="bottom")
+        bottom[0].number_input("Cooldown (s)", min_value=0.0, step=10.0, format="%g", key="rf_cooldown",
+                               help="After an alert, the rule stays quiet this long (data time).")
+        bottom[1].text_input("Webhook URL (optional)", key="rf_webhook", placeholder="https://…",
+                             help="Each alert is POSTed here as JSON by the ingestor.")
+        bottom[2].checkbox("Enabled", key="rf_enabled")
+        with bottom[3].container(horizontal=True):
+            st.form_submit_button("Save changes" if editing else "Save rule", key="rf_save", type="primary",
+                                  icon=":material/save:", on_click=submit_rule, args=(db.path, editing, defaults))
+            if editing:
+                st.form_submit_button("Cancel", key="rf_cancel", on_click=cancel_edit, args=(defaults,))
+    show_outcome("rule_form_outcome")
+
+
+def param_input(column: Any, name: str, meaning: str) -> None:
+    """One of the kind's parameters: a choice where it has few values, else text (empty: the default)."""
+    label = name.replace("_", " ").capitalize()
+    if name in PARAM_CHOICES:
+        column.selectbox(label, PARAM_CHOICES[name], key=f"rf_param_{name}", help=meaning,
+                         format_func=lambda value: PARAM_CHOICE_LABELS.get(value, value))
+    else:
+        column.text_input(label, key=f"rf_param_{name}", help=meaning,
+                          placeholder="required" if name == "threshold" else "default")
+
+
+def load_form(spec: Mapping[str, Any]) -> None:
+    """Put a rule spec into the form's widgets (in a callback, or before they are drawn)."""
+    symbols = [*spec["symbols"], None, None]
+    state = st.session_state
+    state.update({"rf_kind": spec["kind"], "rf_name": spec.get("name") or "", "rf_symbol_a": symbols[0],
+                  "rf_symbol_b": symbols[1], "rf_timeframe": spec["timeframe"], "rf_window": int(spec["window"]),
+                  "rf_hedge": spec["hedge"], "rf_cooldown": float(spec["cooldown_s"]),
+                  "rf_webhook": spec.get("webhook_url") or "", "rf_enabled": bool(spec.get("enabled", True))})
+    for name in alerts.KIND_PARAMS[spec["kind"]]:
+        value = spec["params"].get(name)
+        if name in PARAM_CHOICES:
+            state[f"rf_param_{name}"] = PARAM_CHOICES[name][0] if value is None else value
+        else:
+            state[f"rf_param_{name}"] = param_text(value)
+
+
+def form_spec() -> dict[str, Any]:
+    """The rule the form describes, as a spec for ``alerts.validate_rule`` (an empty parameter: its default)."""
+    state = st.session_state
+    kind = state["rf_kind"]
+    params = {}
+    for name in alerts.KIND_PARAMS[kind]:
+        value = state.get(f"rf_param_{name}")
+        value = value if name in PARAM_CHOICES else parse_param(value)
+        if value is not None:
+            params[name] = value
+    symbols = (state.get("rf_symbol_a"), state.get("rf_symbol_b"))[:2 if kind in alerts.PAIR_KINDS else 1]
+    return {"name": (state.get("rf_name") or "").strip() or None, "kind": kind, "symbols": [s for s in symbols if s],
+            "timeframe": state.get("rf_timeframe"), "window": state.get("rf_window"), "hedge": state.get("rf_hedge"),
+            "params": params, "cooldown_s": state.get("rf_cooldown"), "webhook_url": state.get("rf_webhook") or None,
+            "enabled": bool(state.get("rf_enabled", True))}
+
+
+def change_kind(defaults: Sequence[str]) -> None:
+    """Kind callback: the new kind's window and parameters; symbols, timeframe and the rest stay."""
+    state = st.session_state
+    chosen = [s for s in (state.get("rf_symbol_a"), state.get("rf_symbol_b")) if s]
+    spec = alerts.default_spec(state["rf_kind"], [*chosen, *[s for s in defaults if s not in chosen]])
+    current = form_spec()
+    kept = ("name", "timeframe", "hedge", "cooldown_s", "webhook_url", "enabled")
+    load_form({**spec, **{field: current[field] for field in kept if current[field] is not None}})
+
+
+def submit_rule(path: str, editing: int | None, defaults: Sequence[str]) -> None:
+    """Save callback: check and store the rule (a new one, or rule ``editing``'s new definition)."""
+    spec = form_spec()
+
+    def write() -> str:
+        rule_id = data.save_rule(path, spec, editing)
+        return f"Rule #{rule_id} saved: the ingestor evaluates it from the newest bar on."
+
+    if attempt("rule_form_outcome", write):
+        cancel_edit(defaults)
+
+
+def cancel_edit(defaults: Sequence[str]) -> None:
+    """Leave editing: an empty form for a new rule of the same kind."""
+    st.session_state.pop("rule_editing", None)
+    load_form(alerts.default_spec(st.session_state["rf_kind"], defaults))
+
+
+def edit_rule(rule: alerts.AlertRule) -> None:
+    """Edit callback: the rule's definition into the form."""
+    st.session_state["rule_editing"] = rule.rule_id
+    st.session_state.pop("rule_form_outcome", None)
+    load_form(rule.to_spec())
+
+
+def switch_rule(path: str, rule_id: int) -> None:
+    """Toggle callback: switch a rule on or off."""
+    enabled = bool(st.session_state[f"rule_on_{rule_id}"])
+
+    def write() -> str:
+        data.set_rule_enabled(path, rule_id, enabled)
+        return f"Rule #{rule_id} switched {'on: it starts at the newest bar' if enabled else 'off'}."
+
+    attempt("rules_outcome", write)
+
+
+def ask_delete(rule_id: int) -> None:
+    """Delete callback: show the confirmation under the rule's row."""
+    st.session_state["rule_deleting"] = rule_id
+
+
+def delete_rule(path: str, rule_id: int) -> None:
+    """Confirmed-delete callback."""
+    st.session_state.pop("rule_deleting", None)
+    if st.session_state.get("rule_editing") == rule_id:
+        st.session_state.pop("rule_editing")
+
+    def write() -> str:
+        data.delete_rule(path, rule_id)
+        return f"Rule #{rule_id} deleted; its alerts stay in the history."
+
+    attempt("rules_outcome", write)
+
+
+def history_panel(db: Database, tz: str) -> None:
+    """The alert history: filters, the table, acknowledging, the CSV download (refreshed with the live view)."""
+    with shown_errors("alert history"):
+        show_outcome("history_outcome")
+        flt = history_filter(data.read_rules(db.path), tz)
+        events = data.read_history(db.path, flt)
+        if len(events) == 0:
+            st.info("No alerts match these filters." if flt != data.HistoryFilter() else
+                    "No alerts yet. The ingestor evaluates the rules on every completed bar while it runs.")
+            return
+        capped = f" (the latest {data.MAX_HISTORY_ROWS:,})" if len(events) == data.MAX_HISTORY_ROWS else ""
+        st.caption(f"{len(events):,} alert(s){capped}, newest first; `time` is the start of the bar that crossed, "
+                   f"in {tz}.")
+        st.dataframe(history_table(events, tz), hide_index=True, key="history_table",
+                     column_config={"message": st.column_config.TextColumn(width="large")})
+        with st.container(horizontal=True, vertical_alignment="bottom"):
+            acknowledge_controls(db, events, tz)
+            st.download_button("Download (CSV)", functools.partial(data.history_csv, events, tz),
+                               file_name="alert_history.csv", mime="text/csv", key="dl_alerts", on_click="ignore",
+                               icon=":material/download:",
+                               help=f"The alerts shown: every stored column (times in UTC epoch ms) plus `time` "
+                                    f"in {tz}.")
+
+
+def history_filter(rules: Sequence[alerts.AlertRule], tz: str) -> data.HistoryFilter:
+    """The filter row: rule, kind, direction, time range (display zone, both minutes included), unacknowledged."""
+    names = {ANY: "All rules", **{rule.rule_id: f"#{rule.rule_id} {rule.name}" for rule in rules}}
+    if st.session_state.get("ah_rule", ANY) not in names:  # a rule deleted meanwhile
+        st.session_state["ah_rule"] = ANY
+    cols = st.columns([2.4, 1.9, 1.5, 2.0, 2.0], vertical_alignment="bottom")
+    rule_id = cols[0].selectbox("Rule", list(names), key="ah_rule", format_func=names.get)
+    kind = cols[1].selectbox("Kind", [ANY, *alerts.RULE_KINDS], key="ah_kind",
+                             format_func=lambda k: "All kinds" if k == ANY else k)
+    direction = cols[2].selectbox("Direction", [ANY, *DIRECTION_LABELS], key="ah_direction",
+                                  format_func=lambda d: "Both" if d == ANY else DIRECTION_LABELS[d])
+    start = cols[3].datetime_input(f"From ({tz})", value=None, step=60, key="ah_from")
+    end = cols[4].datetime_input(f"To ({tz})", value=None, step=60, key="ah_to")
+    unacknowledged = st.toggle("Unacknowledged only", key="ah_unacknowledged")
+    return data.HistoryFilter(rule_id=None if rule_id == ANY else rule_id, kind=None if kind == ANY else kind,
+                              direction=None if direction == ANY else direction, start_ms=local_ms(start, tz),
+                              end_ms=None if end is None else local_ms(end, tz) + 60_000,
+                              unacknowledged=unacknowledged)
+
+
+def history_table(events: pd.DataFrame, tz: str) -> pd.DataFrame:
+    """The history as shown: times in the display zone, the rule by id and name, ▲/▼ directions."""
+    acknowledged = pd.Series("", index=events.index)
+    done = events["acknowledged_ms"].notna()
+    acknowledged[done] = local_times(events.loc[done, "acknowledged_ms"], tz)
+    return pd.DataFrame({
+        "time": local_times(events["ts_ms"], tz),
+        "rule": "#" + events["rule_id"].astype(str) + " " + events["rule_name"],
+        "direction": events["direction"].map(DIRECTION_LABELS), "message": events["message"],
+        "value": events["value"], "threshold": events["threshold"], "symbols": events["symbols"],
+        "kind": events["kind"], "timeframe": events["timeframe"], "acknowledged": acknowledged,
+        "webhook": events["delivery"], "event": events["event_id"]})
+
+
+def acknowledge_controls(db: Database, events: pd.DataFrame, tz: str) -> None:
+    """Acknowledge chosen alerts, or every unacknowledged one shown."""
+    waiting = events[events["acknowledged_ms"].isna()]
+    if len(waiting) == 0:
+        st.caption("Every alert shown is acknowledged.")
+        return
+    labels = dict(zip(waiting["event_id"].astype(int),
+                      local_times(waiting["ts_ms"], tz) + " · " + waiting["symbols"] + " "
+                      + waiting["direction"].map(DIRECTION_LABELS) + " · " + waiting["rule_name"]))
+    st.session_state["ah_ack"] = [i for i in st.session_state.get("ah_ack", []) if i in labels]
+    st.multiselect("Alerts to acknowledge", list(labels), key="ah_ack", placeholder="Choose alerts…",
+                   format_func=lambda i: f"#{i} · {labels[i]}", width=520)
+    st.button("Acknowledge selected", key="ah_ack_selected", icon=":material/done:",
+              disabled=not st.session_state["ah_ack"], on_click=acknowledge_alerts, args=(db.path, None))
+    st.button(f"Acknowledge all {len(labels)} shown", key="ah_ack_all", icon=":material/done_all:",
+              on_click=acknowledge_alerts, args=(db.path, tuple(labels)))
+
+
+def acknowledge_alerts(path: str, event_ids: Sequence[int] | None) -> None:
+    """Acknowledge callback: ``event_ids``, or the chosen ones when None."""
+    chosen = list(st.session_state.get("ah_ack", []) if event_ids is None else event_ids)
+    if attempt("history_outcome", lambda: f"{data.acknowledge(path, chosen)} alert(s) acknowledged."):
+        st.session_state["ah_ack"] = []
+
+
+def attempt(outcome_key: str, write: Callable[[], str]) -> bool:
+    """Run a write for a widget callback; keep its outcome under ``outcome_key`` for ``show_outcome``:
+    ``write``'s message, or a one-line error (then nothing was written). True when it succeeded."""
+    try:
+        st.session_state[outcome_key] = ("success", write())
+        return True
+    except (alerts.RuleError, data.WatchlistError) as exc:
+        st.session_state[outcome_key] = ("error", f"Not saved: {exc}.")
+    except (tickstore.StoreError, sqlite3.Error) as exc:
+        st.session_state[outcome_key] = ("error", f"Could not write to the database ({exc}); nothing was changed. "
+                                                  f"Try again.")
+    return False
+
+
+def show_outcome(outcome_key: str) -> None:
+    """What the last write under ``outcome_key`` did: a toast once when it succeeded; an error that stays
+    until the next attempt when it failed. (Callbacks only record it: elements drawn there would land at
+    the top of the page.)"""
+    kind, text = st.session_state.get(outcome_key) or (None, "")
+    if kind == "success":
+        st.toast(text, icon=":material/check_circle:")
+        del st.session_state[outcome_key]
+    elif kind == "error":
+        st.error(text, icon=":material/error:")
+
+
 def import_section(db: Database, tz: str) -> None:
     """Upload historical trades or bars (Binance dump CSVs or the simple format) into the database."""
     st.subheader("Import history")
@@ -963,18 +1137,18 @@ stored; trades already stored (live) are never overwritten, and bars are added o
 """
 
 
-def import_file(db: Database, file_name: str, data: bytes, symbol: str, tz: str) -> tuple[str, str]:
+def import_file(db: Database, file_name: str, content: bytes, symbol: str, tz: str) -> tuple[str, str]:
     """Parse, check and store one uploaded file with a progress bar; returns the (kind, message) to show."""
     progress = st.progress(0.0, text=f"Checking {file_name}…")
     try:
-        parsed = history_import.parse_history(data, file_name, symbol,
+        parsed = history_import.parse_history(content, file_name, symbol,
                                               on_progress=lambda f: progress.progress(f * 0.5, text="Checking…"))
         history_import.check_fits_database(parsed, db.market, db.stream)
     except history_import.HistoryImportError as exc:
         progress.empty()
         return "error", f"{file_name}: {exc}. Nothing was stored."
     try:
-        stored = store_parsed(db, parsed, lambda f: progress.progress(0.5 + f * 0.5, text="Storing…"))
+        stored = data.store_parsed(db, parsed, lambda f: progress.progress(0.5 + f * 0.5, text="Storing…"))
     except (tickstore.StoreError, sqlite3.Error) as exc:
         progress.empty()
         return "error", f"{file_name}: could not store ({exc}). Trades already stored stay; importing again is safe."
@@ -985,19 +1159,6 @@ def import_file(db: Database, file_name: str, data: bytes, symbol: str, tz: str)
                        f"{stored:,} new {what} stored, {parsed.rows - stored:,} were already there.")
 
 
-def store_parsed(db: Database, parsed: history_import.ParsedHistory, on_progress: Callable[[float], None]) -> int:
-    """Write validated rows in chunks (one transaction each); returns how many were new."""
-    if parsed.kind == history_import.BARS:
-        stored = tickstore.write_bars(db.path, parsed.symbol, parsed.bar_rows(), db.market, db.stream, db.source)
-        on_progress(1.0)
-        return stored
-    stored = 0
-    for done, chunk in enumerate(parsed.trade_chunks(IMPORT_CHUNK_TRADES), start=1):
-        stored += tickstore.write_trades(db.path, chunk, db.market, db.stream, db.source)
-        on_progress(min(done * IMPORT_CHUNK_TRADES / parsed.rows, 1.0))
-    return stored
-
-
 # --------------------------------------------------------------------------- the page
 
 
@@ -1006,14 +1167,15 @@ def main() -> None:
     st.html(PAGE_CSS)
     path = database_path()
     try:
-        db = describe_database(path)
+        db = data.describe_database(path)
     except tickstore.StoreError as exc:
         wait_for_database(path, str(exc))
         st.stop()
     settings = sidebar(db)
     page_header(db, settings)
     st.fragment(live_section, run_every=settings.refresh_s)(db, settings)
-    st.fragment(analytics_section, run_every=None if settings.refresh_s is None else HEAVY_REFRESH_S)(db, settings)
+    st.fragment(analytics_section, run_every=None if settings.refresh_s is None else data.HEAVY_REFRESH_S)(db, settings)
+    alerts_section(db, settings)
     with shown_errors("import section"):
         import_section(db, settings.tz)
 

@@ -37,6 +37,9 @@ GAP_FILL = {"open": "rgba(239, 68, 68, 0.22)", "unfillable": "rgba(239, 68, 68, 
 GRID_COLOR = "rgba(148, 163, 184, 0.18)"
 TEXT_COLOR = "#CBD5E1"
 MAX_GAP_BANDS = 200  # the most recent gaps drawn per chart (shapes cost the browser)
+# Alert events: ▲ for UP, ▼ for DOWN, in the up / down colours, outlined so they stand out on a line.
+EVENT_MARKERS = {"UP": ("triangle-up", UP_COLOR, "▲"), "DOWN": ("triangle-down", DOWN_COLOR, "▼")}
+ZSCORE_KINDS = ("zscore", "zscore_extreme")
 
 pio.templates[TEMPLATE_NAME] = go.layout.Template(
     layout=go.Layout(
@@ -150,6 +153,43 @@ def _shade_gaps(fig: go.Figure, gaps: pd.DataFrame | None, tz: str, min_width_ms
         fig.update_layout(shapes=list(fig.layout.shapes) + shapes)
 
 
+def values_at(ts_ms: pd.Series | np.ndarray, values: pd.Series | np.ndarray,
+              at_ms: pd.Series | np.ndarray) -> np.ndarray:
+    """The last finite value at or before each instant of ``at_ms`` (NaN before the first one).
+
+    ``ts_ms`` sorted; used to put a marker on a drawn line at a time the line may not have a row for.
+    """
+    ts, vals = np.asarray(ts_ms, dtype="int64"), np.asarray(values, dtype="float64")
+    finite = np.isfinite(vals)
+    ts, vals = ts[finite], vals[finite]
+    index = np.searchsorted(ts, np.asarray(at_ms, dtype="int64"), side="right") - 1
+    return np.where(index >= 0, vals[np.maximum(index, 0)] if len(vals) else np.nan, np.nan)
+
+
+def event_marker_traces(events: pd.DataFrame, y: np.ndarray, tz: str, row: int = 1,
+                        secondary_y: bool = False) -> list[go.Scatter]:
+    """Alert events as markers at their bar times: one trace per direction (▲ UP, ▼ DOWN).
+
+    ``events``: tickstore.read_alert_events rows (ts_ms, direction, message); ``y``: where each
+    event's marker sits (NaN: not drawn). Hovering a marker shows the event's message.
+    """
+    if events is None or len(events) == 0:
+        return []
+    y = np.asarray(y, dtype="float64")
+    traces = []
+    for direction, (symbol, color, arrow) in EVENT_MARKERS.items():
+        chosen = (events["direction"].to_numpy() == direction) & np.isfinite(y)
+        if not chosen.any():
+            continue
+        picked = events[chosen]
+        traces.append(_on(go.Scatter(
+            x=display_times(picked["ts_ms"], tz), y=y[chosen], name=f"alert {arrow} {direction}", mode="markers",
+            text=picked["message"].astype(str).tolist(), hovertemplate="%{text}<extra></extra>",
+            marker=dict(symbol=symbol, size=13, color=color, line=dict(color="#0F172A", width=1))),
+            row=row, secondary_y=secondary_y))
+    return traces
+
+
 # --------------------------------------------------------------------------- prices
 
 
@@ -172,14 +212,25 @@ def candlestick_figure(bars: pd.DataFrame, symbol: str, tz: str, color: str, tim
 
 
 def price_comparison_figure(panel: pd.DataFrame, symbol_a: str, symbol_b: str, tz: str,
-                            colors: Mapping[str, str]) -> go.Figure:
-    """Both legs' aligned closes on two y axes (A left, B right). ``panel``: ts_ms, price_a, price_b."""
+                            colors: Mapping[str, str], events: pd.DataFrame | None = None) -> go.Figure:
+    """Both legs' aligned closes on two y axes (A left, B right). ``panel``: ts_ms, price_a, price_b.
+
+    ``events`` (alert events, tickstore.read_alert_events columns) become ▲/▼ markers on the price
+    line at each event's bar: events of a rule on B alone on B's line, every other one on A's.
+    """
     fig = _figure(f"{symbol_a} vs {symbol_b}", tz, height=360, secondary_y=True)
     if len(panel) == 0:
         return _no_data(fig, "no aligned prices in this window")
     x = display_times(panel["ts_ms"], tz)
     fig.add_trace(_line(x, panel["price_a"], symbol_a, colors[symbol_a]))
     fig.add_trace(_on(_line(x, panel["price_b"], symbol_b, colors[symbol_b]), secondary_y=True))
+    if events is not None and len(events):
+        on_b = (events["symbols"] == symbol_b).to_numpy()
+        for leg, chosen, column in ((symbol_a, ~on_b, "price_a"), (symbol_b, on_b, "price_b")):
+            picked = events[chosen]
+            y = values_at(panel["ts_ms"], panel[column], picked["ts_ms"])
+            for trace in event_marker_traces(picked, y, tz, secondary_y=leg == symbol_b):
+                fig.add_trace(trace.update(name=f"{trace.name} ({leg})"))
     fig.update_layout(yaxis=dict(title=dict(text=symbol_a, font_color=colors[symbol_a])),
                       yaxis2=dict(title=dict(text=symbol_b, font_color=colors[symbol_b]), showgrid=False))
     return fig
@@ -196,11 +247,15 @@ def is_static(values: pd.Series | np.ndarray) -> bool:
 
 
 def spread_zscore_figure(panel: pd.DataFrame, threshold: float, tz: str, hedge_label: str = "",
-                         gaps: pd.DataFrame | None = None, bar_ms: int = 1000) -> go.Figure:
+                         gaps: pd.DataFrame | None = None, bar_ms: int = 1000,
+                         events: pd.DataFrame | None = None) -> go.Figure:
     """Spread (top) and its rolling z-score with the ±threshold bands (bottom), gaps shaded.
 
     ``panel``: ts_ms, hedge_ratio, spread, zscore. The title carries the hedge ratio: its value
-    when it is static, "dynamic" otherwise (drawn by ``hedge_ratio_figure``).
+    when it is static, "dynamic" otherwise (drawn by ``hedge_ratio_figure``). ``events``: alert
+    events (tickstore.read_alert_events columns); those of pair rules (symbols "A/B") become ▲/▼
+    markers on the z-score row at each event's bar, at the rule's own z for z-score rules (the
+    value that crossed) and on the drawn z-score line for the other kinds (at 0 where it has none).
     """
     beta = panel["hedge_ratio"].to_numpy("float64") if len(panel) else np.array([])
     finite_beta = beta[np.isfinite(beta)]
@@ -228,6 +283,12 @@ def spread_zscore_figure(panel: pd.DataFrame, threshold: float, tz: str, hedge_l
     else:
         fig.add_annotation(text="no z-score yet: the rolling window is not full", xref="paper", yref="y2 domain",
                            x=0.5, y=0.5, showarrow=False, font=dict(size=13, color="#94A3B8"))
+    if events is not None and len(events):
+        pair_events = events[events["symbols"].astype(str).str.contains("/", regex=False)]
+        on_line = np.nan_to_num(values_at(panel["ts_ms"], panel["zscore"], pair_events["ts_ms"]), nan=0.0)
+        own_z = pair_events["kind"].isin(ZSCORE_KINDS).to_numpy()
+        y = np.where(own_z, pair_events["value"].to_numpy("float64"), on_line)
+        fig.add_traces(event_marker_traces(pair_events, y, tz, row=2))
     fig.update_layout(yaxis_title_text="spread", yaxis2_title_text="z-score")
     _shade_gaps(fig, gaps, tz, bar_ms)
     return fig

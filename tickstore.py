@@ -943,8 +943,12 @@ def set_alert_delivery(conn: sqlite3.Connection, event_id: int, delivery: str) -
 
 
 def read_alert_events(conn: sqlite3.Connection, since_ms: int | None = None, rule_id: int | None = None,
-                      kind: str | None = None, limit: int | None = None) -> pd.DataFrame:
-    """Alert events, newest first (by bar time): optionally with ts_ms >= since_ms, of one rule, of one kind.
+                      kind: str | None = None, limit: int | None = None, *, until_ms: int | None = None,
+                      direction: str | None = None, unacknowledged: bool = False,
+                      after_event_id: int | None = None) -> pd.DataFrame:
+    """Alert events, newest first (by bar time): optionally with since_ms <= ts_ms < until_ms, of one
+    rule, of one kind, of one direction (UP / DOWN), only those not acknowledged yet, only those
+    stored after event ``after_event_id`` (event ids grow as events are stored).
 
     Columns: event_id, ts_ms (start of the bar that crossed, UTC ms, data time), rule_id,
     rule_name, kind, symbols ("A/B"), timeframe, value, threshold, direction (UP / DOWN),
@@ -952,10 +956,13 @@ def read_alert_events(conn: sqlite3.Connection, since_ms: int | None = None, rul
     delivery (webhook: "", "pending", "sent", "failed: ...", "dropped: ...").
     """
     clauses, params = [], []
-    for column, value in (("ts_ms >=", since_ms), ("rule_id =", rule_id), ("kind =", kind)):
+    for column, value in (("ts_ms >=", since_ms), ("ts_ms <", until_ms), ("rule_id =", rule_id), ("kind =", kind),
+                          ("direction =", direction), ("event_id >", after_event_id)):
         if value is not None:
             clauses.append(f"{column} ?")
             params.append(value)
+    if unacknowledged:
+        clauses.append("acknowledged_ms IS NULL")
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
     sql = ("SELECT event_id, ts_ms, rule_id, rule_name, kind, symbols, timeframe, value, threshold, direction, "
            f"message, detected_ms, acknowledged_ms, delivery FROM alert_events{where} ORDER BY ts_ms DESC, event_id DESC")
@@ -963,6 +970,11 @@ def read_alert_events(conn: sqlite3.Connection, since_ms: int | None = None, rul
         sql += " LIMIT ?"
         params.append(int(limit))
     return _query_frame(conn, sql, params)
+
+
+def last_alert_event_id(conn: sqlite3.Connection) -> int | None:
+    """The id of the most recently stored alert event, None when there is none."""
+    return conn.execute("SELECT max(event_id) FROM alert_events").fetchone()[0]
 
 
 def acknowledge_alert_events(conn: sqlite3.Connection, event_ids: Iterable[int]) -> int:

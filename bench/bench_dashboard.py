@@ -38,8 +38,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import analytics_engine as ae  # noqa: E402
-import app  # noqa: E402  (the page's functions; importing app.py does not draw the page)
 import charts  # noqa: E402
+import dashboard_data as data  # noqa: E402  (the page's data layer, without the page)
 import tickstore  # noqa: E402
 
 DAY_START_MS = 1_723_075_200_000  # 2024-08-08 00:00 UTC
@@ -52,7 +52,7 @@ SEED = 20240808
 BUDGET_REFRESH_MS = 250.0
 BUDGET_SPEEDUP = 20.0
 DEFAULT_DB = Path(tempfile.gettempdir()) / "pairs_desk_bench" / "day_3m2_v1.db"
-SETTINGS = app.Settings("BTCUSDT", "ETHUSDT", "1s", "1 h", 60, 2.0, "ols", "Asia/Kolkata", 1)
+SETTINGS = data.Settings("BTCUSDT", "ETHUSDT", "1s", "1 h", 60, 2.0, "ols", "Asia/Kolkata", 1)
 
 
 # --------------------------------------------------------------------------- the day of data
@@ -130,7 +130,7 @@ class LiveFeed:
 # --------------------------------------------------------------------------- one refresh, two ways
 
 
-def live_figures(view: app.PairView) -> list:
+def live_figures(view: data.PairView) -> list:
     """Every figure the live fragment draws, as st.plotly_chart receives them."""
     s = view.settings
     colors = charts.symbol_colors(["BTCUSDT", "ETHUSDT"])
@@ -149,13 +149,13 @@ def serialise(figures: list) -> int:
     return sum(len(figure.to_json()) for figure in figures)
 
 
-def incremental_refresh(db: app.Database, s: app.Settings, split: list | None = None) -> tuple[app.PairView, int]:
+def incremental_refresh(db: data.Database, s: data.Settings, split: list | None = None) -> tuple[data.PairView, int]:
     """The live fragment's work: read what is new, compute the view, build and serialise the figures.
 
     With ``split``, appends (ms reading and computing the view, ms building and serialising figures).
     """
     started = time.perf_counter()
-    view = app.load_view(db, s)
+    view = data.load_view(db, s)
     viewed = time.perf_counter()
     payload = serialise(live_figures(view))
     if split is not None:
@@ -163,21 +163,21 @@ def incremental_refresh(db: app.Database, s: app.Settings, split: list | None = 
     return view, payload
 
 
-def naive_refresh(db: app.Database, s: app.Settings) -> tuple[app.PairView, int]:
+def naive_refresh(db: data.Database, s: data.Settings) -> tuple[data.PairView, int]:
     """The same refresh done the naive way: every trade of the day read again and resampled in pandas."""
-    with app.reader(db.path) as conn:
-        db_key = app.database_key(db.path, tickstore.read_metadata(conn))
+    with data.reader(db.path) as conn:
+        db_key = data.database_key(db.path, tickstore.read_metadata(conn))
         symbols = tuple(tickstore.list_symbols(conn))
         bars = {symbol: ae.bars_from_trades(tickstore.read_trades(conn, symbol), "1s") for symbol in s.pair}
         status = tickstore.read_feed_status(conn)
-        start, end, clipped = app.chart_window(bars, s)
+        start, end, clipped = data.chart_window(bars, s)
         gaps = tickstore.read_gap_spans(conn, s.pair, start, end + s.tf_ms)
-    candles = {symbol: app.since(ae.resample_bars(app.since(frame, start), s.timeframe), start)
+    candles = {symbol: data.since(ae.resample_bars(data.since(frame, start), s.timeframe), start)
                for symbol, frame in bars.items()}
     warm = start - s.window * s.tf_ms
-    panel = app.since(ae.pair_panel(app.since(bars[s.symbol_a], warm), app.since(bars[s.symbol_b], warm),
+    panel = data.since(ae.pair_panel(data.since(bars[s.symbol_a], warm), data.since(bars[s.symbol_b], warm),
                                     s.timeframe, s.window, s.hedge), start).reset_index(drop=True)
-    view = app.PairView(s, db_key, symbols, bars, candles, panel, status, gaps, start, end, clipped)
+    view = data.PairView(s, db_key, symbols, bars, candles, panel, status, gaps, start, end, clipped)
     return view, serialise(live_figures(view))
 
 
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"database: {args.db}")
     build_day_db(args.db)
-    db = app.describe_database(str(args.db))
+    db = data.describe_database(str(args.db))
     conn = tickstore.open_reader(args.db)
     counts = {s: int(tickstore.read_bars_1s(conn, s)["trades"].sum()) for s in db.symbols}
     conn.close()
@@ -232,12 +232,11 @@ def main(argv: list[str] | None = None) -> int:
     traced_naive = peak_traced_mb(lambda: naive_refresh(db, SETTINGS))
 
     heavy = []
-    with app.reader(str(args.db)) as conn:
-        all_bars = app.fresh_bars(db, conn, db.symbols)
+    all_bars = data.retained_bars(db, db.symbols)
     for bucket in range(3):
-        heavy.append(timed(lambda: app.heavy_analytics(view, all_bars, ("bench", bucket, time.time()))))
+        heavy.append(timed(lambda: data.heavy_analytics(view, all_bars, ("bench", bucket, time.time()))))
 
-    day_view = app.Settings("BTCUSDT", "ETHUSDT", "1m", "24 h", 60, 2.0, "kalman", "Asia/Kolkata", 1)
+    day_view = data.Settings("BTCUSDT", "ETHUSDT", "1m", "24 h", 60, 2.0, "kalman", "Asia/Kolkata", 1)
     incremental_refresh(db, day_view)
     day_samples = []
     for _ in range(5):
@@ -257,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  naive (all trades re-read): median {naive:7.1f} ms over {len(naive_samples)} runs")
     print(f"  ratio naive / incremental: {ratio:.1f}x")
     print(f"one refresh, 1 m bars, 24 h lookback, Kalman: median {statistics.median(day_samples):.1f} ms")
-    print(f"heavy panels (every {app.HEAVY_REFRESH_S} s: tests on {app.HEAVY_TEST_ROWS:,} rows, backtest, summaries, "
+    print(f"heavy panels (every {data.HEAVY_REFRESH_S} s: tests on {data.HEAVY_TEST_ROWS:,} rows, backtest, summaries, "
           f"matrix, hourly over the day): median {statistics.median(heavy):.0f} ms")
     print(f"memory: peak RSS {rss_incremental_mb:.0f} MB after the incremental refreshes, {rss_mb:.0f} MB after the "
           f"naive ones; tracemalloc peak of one refresh: incremental {traced_incremental:.1f} MB, "

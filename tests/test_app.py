@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 import analytics_engine as ae
 import app
 import binance
+import dashboard_data
 import tickstore
 from conftest import REPO_ROOT, binance_file
 from recordings import recorded_frames
@@ -75,7 +76,8 @@ def run_page(monkeypatch, db: Path, errors_ok: bool = False, **widgets) -> AppTe
 
 def _widget(page: AppTest, key: str):
     """The widget with ``key``, whatever its kind."""
-    for kind in ("selectbox", "number_input", "toggle", "segmented_control", "button", "file_uploader"):
+    for kind in ("selectbox", "number_input", "toggle", "segmented_control", "button", "file_uploader", "text_input",
+                 "text_area", "checkbox", "multiselect", "datetime_input"):
         try:
             return getattr(page, kind)(key=key)
         except KeyError:
@@ -113,7 +115,7 @@ def test_real_data_page_shows_headings_and_engine_figures(monkeypatch, real_db):
     """On the recorded BTC/ETH trades the page runs cleanly and its metrics equal tickstore / engine numbers."""
     page = run_page(monkeypatch, real_db)
     assert texts(page, "title") == ["Pairs desk · BTCUSDT / ETHUSDT"]
-    assert texts(page, "subheader") == ["Connectivity", "Live pair", "Analytics", "Import history"]
+    assert texts(page, "subheader") == ["Connectivity", "Live pair", "Analytics", "Alerts", "Import history"]
     conn = tickstore.open_reader(real_db)
     last_close = {s: tickstore.read_bars_1s(conn, s)["close"].iloc[-1] for s in ("BTCUSDT", "ETHUSDT")}
     conn.close()
@@ -138,7 +140,7 @@ def test_tests_and_backtest_panels_match_the_engine(monkeypatch, real_db):
     assert f"stat {report.adf.statistic:.3f}, p {report.adf.pvalue:.4f}" in adf_row["figures"]
     assert adf_row["verdict"] == app.adf_verdict(report.adf)
     assert table["verdict"].str.len().min() > 0
-    entry, exit_z, stop_z = app.backtest_rules(2.0)
+    entry, exit_z, stop_z = dashboard_data.backtest_rules(2.0)
     result = ae.backtest_zscore(panel.tail(ae.HEAVY_TEST_WINDOW_ROWS), "1s", entry=entry, exit=exit_z, stop=stop_z)
     assert metric(page, "Trades") == str(len(result.trades))
     assert metric(page, "Total return") == f"{result.total_return:+.3%}"
@@ -165,24 +167,24 @@ def test_window_longer_than_the_data_is_explained(monkeypatch, real_db):
 
 def test_analytics_download_is_the_cli_output(monkeypatch, real_db, tmp_path):
     """The analytics CSV equals analytics_engine's CLI output byte for byte; its name carries the parameters."""
-    settings = app.Settings("BTCUSDT", "ETHUSDT", "1s", "1 h", 60, 2.0, "ols", "UTC", None)
-    view = app.load_view(app.describe_database(str(real_db)), settings)
+    settings = dashboard_data.Settings("BTCUSDT", "ETHUSDT", "1s", "1 h", 60, 2.0, "ols", "UTC", None)
+    view = dashboard_data.load_view(dashboard_data.describe_database(str(real_db)), settings)
     cli_out = tmp_path / "cli.csv"
     ae.main(["--db", str(real_db), "--symbols", "BTCUSDT,ETHUSDT", "--out", str(cli_out)])
-    assert app.csv_bytes(view.panel) == cli_out.read_bytes()
-    assert app.analytics_file_name(settings) == "analytics_BTCUSDT_ETHUSDT_1s_w60_ols.csv"
+    assert dashboard_data.csv_bytes(view.panel) == cli_out.read_bytes()
+    assert dashboard_data.analytics_file_name(settings) == "analytics_BTCUSDT_ETHUSDT_1s_w60_ols.csv"
 
 
 def test_trade_and_bar_downloads_hold_the_window(real_db):
     """The trades CSV holds every stored trade of the window; the bars CSV the timeframe's bars, times in the zone."""
-    settings = app.Settings("BTCUSDT", "ETHUSDT", "1m", "1 h", 60, 2.0, "ols", "Asia/Kolkata", None)
-    view = app.load_view(app.describe_database(str(real_db)), settings)
-    trades = pd.read_csv(io.BytesIO(app.trades_csv(str(real_db), settings.pair, view.start_ms,
-                                                   view.end_ms + settings.tf_ms, settings.tz)))
+    settings = dashboard_data.Settings("BTCUSDT", "ETHUSDT", "1m", "1 h", 60, 2.0, "ols", "Asia/Kolkata", None)
+    view = dashboard_data.load_view(dashboard_data.describe_database(str(real_db)), settings)
+    trades = pd.read_csv(io.BytesIO(dashboard_data.trades_csv(str(real_db), settings.pair, view.start_ms,
+                                                              view.end_ms + settings.tf_ms, settings.tz)))
     assert len(trades) == len(recorded_trades())
     assert list(trades.columns[:4]) == ["symbol", "trade_id", "ts_ms", "time"]
     assert trades["time"].iloc[0].endswith("+0530")
-    bars = pd.read_csv(io.BytesIO(app.bars_csv(view.candles, settings.tz)))
+    bars = pd.read_csv(io.BytesIO(dashboard_data.bars_csv(view.candles, settings.tz)))
     assert sorted(bars.groupby("symbol").size().items()) == [("BTCUSDT", 12), ("ETHUSDT", 12)]
 
 
@@ -193,8 +195,11 @@ def test_empty_database_says_there_is_no_data(monkeypatch, db_path):
     """A database with a schema but no trades: an st.info, no pair sections, no exception."""
     tickstore.write_trades(db_path, [])
     page = run_page(monkeypatch, db_path)
-    assert texts(page, "info") == ["The database holds no bars yet. Start the ingestor, or import history below."]
-    assert texts(page, "subheader") == ["Connectivity", "Import history"]
+    infos = texts(page, "info")
+    assert infos[0] == "The database holds no bars yet. Start the ingestor, or import history below."
+    assert "Rules watch symbols of the database, and it holds none yet." in infos
+    assert any(text.startswith("No alerts yet.") for text in infos)
+    assert texts(page, "subheader") == ["Connectivity", "Alerts", "Import history"]
 
 
 def test_one_symbol_database_explains_that_a_pair_needs_two(monkeypatch, db_path):
@@ -344,7 +349,7 @@ def test_refresh_reads_only_new_and_corrected_bars(monkeypatch, tmp_path):
     path = tmp_path / "ticks.db"
     trades = [t for t in recorded_trades() if t.symbol == "BTCUSDT"]
     tickstore.write_trades(path, trades[:5000])
-    cache = app.BarCache("BTCUSDT")
+    cache = dashboard_data.BarCache("BTCUSDT")
     conn = tickstore.open_reader(path)
     first = cache.refresh(conn)
     late = trades[5000:]
@@ -371,7 +376,7 @@ def test_merge_replaces_corrected_bars_and_trims_to_retention():
     """A corrected second replaces the held bar; bars older than the retention horizon are dropped."""
     held = pd.DataFrame({"ts_ms": [1000, 2000, 3000], "close": [1.0, 2.0, 3.0]})
     fresh = pd.DataFrame({"ts_ms": [2000, 4000], "close": [2.5, 4.0]})
-    merged = app.merge_bars(held, fresh, retain_ms=2000)
+    merged = dashboard_data.merge_bars(held, fresh, retain_ms=2000)
     assert merged.to_dict("list") == {"ts_ms": [2000, 3000, 4000], "close": [2.5, 3.0, 4.0]}
 
 
@@ -412,9 +417,10 @@ def test_a_failing_computation_is_one_line_not_a_traceback(monkeypatch, real_db)
 
 def test_heavy_analytics_key_changes_at_most_every_30_s():
     """The heavy panels' cache key is constant within a 30 s bucket and changes after it."""
-    db = app.Database("x.db", "x@1", "spot", "trade", "binance", ("BTCUSDT", "ETHUSDT"))
-    s = app.Settings("BTCUSDT", "ETHUSDT", "1s", "1 h", 60, 2.0, "ols", "UTC", 2)
-    assert app.heavy_key(db, s, 90.0) == app.heavy_key(db, s, 119.9) != app.heavy_key(db, s, 120.0)
+    db = dashboard_data.Database("x.db", "x@1", "spot", "trade", "binance", ("BTCUSDT", "ETHUSDT"))
+    s = dashboard_data.Settings("BTCUSDT", "ETHUSDT", "1s", "1 h", 60, 2.0, "ols", "UTC", 2)
+    key = dashboard_data.heavy_key
+    assert key(db, s, 90.0) == key(db, s, 119.9) != key(db, s, 120.0)
 
 
 # --------------------------------------------------------------------------- uploads

@@ -160,3 +160,68 @@ def test_symbol_colours_are_stable_per_position():
     colors = charts.symbol_colors(["BTCUSDT", "ETHUSDT", "SOLUSDT"])
     assert colors["BTCUSDT"] == charts.SYMBOL_PALETTE[0] and colors["SOLUSDT"] == charts.SYMBOL_PALETTE[2]
     assert len(set(colors.values())) == 3
+
+
+# --------------------------------------------------------------------------- alert markers
+
+
+def alert_events(panel: pd.DataFrame) -> pd.DataFrame:
+    """Four alerts at panel rows 200..500: z-score UP and correlation DOWN on the pair, a price cross on
+    ETHUSDT alone, a volume spike on BTCUSDT alone (tickstore.read_alert_events columns that matter)."""
+    ts = panel["ts_ms"].to_numpy()
+    return pd.DataFrame({
+        "event_id": [1, 2, 3, 4], "ts_ms": [ts[200], ts[300], ts[400], ts[500]],
+        "kind": ["zscore", "correlation_breakdown", "price_cross", "volume_spike"],
+        "symbols": ["BTCUSDT/ETHUSDT", "BTCUSDT/ETHUSDT", "ETHUSDT", "BTCUSDT"],
+        "value": [2.31, 0.2, 2600.5, 4.2], "threshold": [2.0, 0.3, 2600.0, 3.0],
+        "direction": ["UP", "DOWN", "UP", "UP"], "message": ["z up", "corr down", "eth crosses", "btc volume"]})
+
+
+def markers(fig: go.Figure) -> dict[str, go.Scatter]:
+    return {trace.name: trace for trace in fig.data if trace.mode == "markers"}
+
+
+def test_zscore_chart_marks_the_pairs_alerts_at_their_bars(real):
+    """Pair alerts become ▲/▼ markers on the z-score row: z-score rules at their own z, others on the line."""
+    panel = real["panel"]
+    events = alert_events(panel)
+    fig = charts.spread_zscore_figure(panel, 2.0, TZ, "OLS", events=events)
+    up, down = markers(fig)["alert ▲ UP"], markers(fig)["alert ▼ DOWN"]
+    assert set(markers(fig)) == {"alert ▲ UP", "alert ▼ DOWN"}  # single-symbol alerts are not on this chart
+    assert (up.yaxis, up.marker.symbol, list(up.text), list(up.y)) == ("y2", "triangle-up", ["z up"], [2.31])
+    assert (down.marker.symbol, list(down.text)) == ("triangle-down", ["corr down"])
+    assert list(down.y) == [panel["zscore"].iloc[300]]
+    assert pd.Timestamp(up.x[0]) == charts.display_times([events["ts_ms"].iloc[0]], TZ)[0]
+    assert up.hovertemplate == "%{text}<extra></extra>"
+    assert_no_nan_only_traces(fig)
+
+
+def test_price_chart_marks_alerts_on_the_leg_they_watch(real):
+    """On the price comparison, B-only alerts sit on B's line (right axis), every other one on A's line."""
+    panel = real["panel"]
+    colors = charts.symbol_colors(["BTCUSDT", "ETHUSDT"])
+    fig = charts.price_comparison_figure(panel, "BTCUSDT", "ETHUSDT", TZ, colors, alert_events(panel))
+    shown = markers(fig)
+    assert set(shown) == {"alert ▲ UP (BTCUSDT)", "alert ▼ DOWN (BTCUSDT)", "alert ▲ UP (ETHUSDT)"}
+    on_a, on_b = shown["alert ▲ UP (BTCUSDT)"], shown["alert ▲ UP (ETHUSDT)"]
+    assert list(on_a.text) == ["z up", "btc volume"] and on_a.yaxis == "y"
+    assert list(on_a.y) == [panel["price_a"].iloc[200], panel["price_a"].iloc[500]]
+    assert (list(on_b.text), list(on_b.y), on_b.yaxis) == (["eth crosses"], [panel["price_b"].iloc[400]], "y2")
+    assert on_b.marker.color == charts.UP_COLOR and shown["alert ▼ DOWN (BTCUSDT)"].marker.color == charts.DOWN_COLOR
+
+
+def test_no_alerts_no_markers(real):
+    """Without events (None or an empty frame) the figures have no marker traces."""
+    panel = real["panel"]
+    empty = alert_events(panel).iloc[0:0]
+    for events in (None, empty):
+        assert markers(charts.spread_zscore_figure(panel, 2.0, TZ, "OLS", events=events)) == {}
+        colors = charts.symbol_colors(["BTCUSDT", "ETHUSDT"])
+        assert markers(charts.price_comparison_figure(panel, "BTCUSDT", "ETHUSDT", TZ, colors, events)) == {}
+
+
+def test_values_at_carries_the_last_finite_value():
+    """A marker between rows sits on the last finite value at or before it; NaN before the first."""
+    at = charts.values_at([0, 1000, 2000], [1.0, np.nan, 3.0], [-1, 0, 1500, 2500])
+    assert np.array_equal(at, [np.nan, 1.0, 1.0, 3.0], equal_nan=True)
+    assert np.isnan(charts.values_at([0, 1000], [np.nan, np.nan], [500])).all()

@@ -1,0 +1,308 @@
+"""The dashboard's alerts section and watchlist control under AppTest, on recorded BTC/ETH trades and real events."""
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import alerts
+import app
+import dashboard_data
+import tickstore
+from test_app import _widget, build_real_db, fresh_caches, run_page, texts  # noqa: F401  (fresh_caches: autouse)
+
+PAIR = ("BTCUSDT", "ETHUSDT")
+
+
+@pytest.fixture(scope="module")
+def alerts_template(tmp_path_factory) -> Path:
+    """The recorded trades, the two default rules, and the events those rules raise on them (built once)."""
+    path = build_real_db(tmp_path_factory.mktemp("alerts") / "ticks.db")
+    conn = tickstore.open_writer(path, "spot", "trade")
+    try:
+        with tickstore.transaction(conn):
+            tickstore.seed_alert_rules(conn, alerts.default_rules(list(PAIR)))
+        bars = {symbol: tickstore.read_bars_1s(conn, symbol) for symbol in PAIR}
+        first = min(int(frame["ts_ms"].iloc[0]) for frame in bars.values())
+        last = max(int(frame["ts_ms"].iloc[-1]) for frame in bars.values())
+        events = []
+        for rule in tickstore.list_alert_rules(conn):
+            fired, _state = alerts.evaluate(rule, bars, first, last, alerts.RuleState())
+            events += [event.to_dict() for event in fired]
+        with tickstore.transaction(conn):
+            tickstore.save_alert_progress(conn, events, {})
+    finally:
+        conn.close()
+    return path
+
+
+@pytest.fixture
+def db(alerts_template, tmp_path) -> Path:
+    """A fresh copy of the alerts database for one test (tests write to it)."""
+    return Path(shutil.copy(alerts_template, tmp_path / "ticks.db"))
+
+
+def read(path: Path, what):
+    conn = tickstore.open_reader(path)
+    try:
+        return what(conn)
+    finally:
+        conn.close()
+
+
+def rules_in(path: Path) -> dict[int, alerts.AlertRule]:
+    return {rule.rule_id: rule for rule in read(path, tickstore.list_alert_rules)}
+
+
+def events_in(path: Path, **filters) -> pd.DataFrame:
+    return read(path, lambda conn: tickstore.read_alert_events(conn, **filters))
+
+
+def act(page: AppTest, **widgets) -> AppTest:
+    """Set widgets by key (a value, or "click" for a button), then run the page; fails on an exception."""
+    for key, value in widgets.items():
+        if isinstance(value, str) and value == "click":
+            page.button(key=key).click()
+        else:
+            _widget(page, key).set_value(value)
+    page.run()
+    assert not page.exception, [e.value for e in page.exception]
+    return page
+
+
+def history_rows(page: AppTest) -> pd.DataFrame:
+    """The alert history table as shown."""
+    return next(frame.value for frame in page.dataframe if "acknowledged" in frame.value.columns)
+
+
+def store_event(path: Path, message: str, direction: str = "UP") -> None:
+    """One more alert event, stored the way the ingestor's monitor stores it."""
+    conn = tickstore.open_writer(path, "spot", "trade")
+    try:
+        with tickstore.transaction(conn):
+            tickstore.save_alert_progress(conn, [{
+                "ts_ms": 1_723_161_900_000, "rule_id": 1, "rule_name": "z-score ±2 BTCUSDT/ETHUSDT", "kind": "zscore",
+                "symbols": "BTCUSDT/ETHUSDT", "timeframe": "1s", "value": 2.4, "threshold": 2.0,
+                "direction": direction, "message": message}], {})
+    finally:
+        conn.close()
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def test_rules_table_lists_every_stored_rule_with_its_switch(monkeypatch, db):
+    """The default rules are listed with name, kind, symbols, bars, threshold and params, and an on switch each."""
+    page = run_page(monkeypatch, db)
+    markdown = texts(page, "markdown")
+    assert app.breakable("**#1** z-score ±2 BTCUSDT/ETHUSDT") in markdown
+    assert app.breakable("`zscore_extreme`") in markdown
+    assert app.breakable("BTCUSDT/ETHUSDT") in markdown
+    assert "threshold 2 · hysteresis 0.5 · side both · lookback 300" in markdown
+    assert page.toggle(key="rule_on_1").value and page.toggle(key="rule_on_2").value
+    assert "Alerts" in texts(page, "subheader")
+
+
+def test_new_rule_through_the_form_is_stored(monkeypatch, db):
+    """Kind, symbols, window, parameters, cooldown and webhook typed into the form become one alert_rules row."""
+    page = act(run_page(monkeypatch, db), rf_kind="correlation_breakdown")
+    assert page.text_input(key="rf_param_threshold").value == "0.5"  # the kind's suggested level
+    page = act(page, rf_name="BTC/ETH decouple", rf_symbol_a="ETHUSDT", rf_symbol_b="BTCUSDT", rf_timeframe="5s",
+               rf_window=30, rf_param_threshold="0.3", rf_param_returns=False, rf_cooldown=120.0,
+               rf_webhook="http://127.0.0.1:9/hook", rf_save="click")
+    rule = rules_in(db)[3]
+    assert (rule.name, rule.kind, rule.symbols, rule.timeframe, rule.window) == (
+        "BTC/ETH decouple", "correlation_breakdown", ("ETHUSDT", "BTCUSDT"), "5s", 30)
+    assert rule.params == {"threshold": 0.3, "hysteresis": 0.1, "returns": False}
+    assert (rule.cooldown_s, rule.webhook_url, rule.enabled) == (120.0, "http://127.0.0.1:9/hook", True)
+    assert any(toast.startswith("Rule #3 saved") for toast in texts(page, "toast"))
+    assert app.breakable("**#3** BTC/ETH decouple") in texts(page, "markdown")
+    assert page.text_input(key="rf_name").value == "" and not page.error  # a fresh form
+
+
+@pytest.mark.parametrize(("widgets", "message"), [
+    ({"rf_param_threshold": "nan"}, "threshold must be a finite number, got nan"),
+    ({"rf_window": 1}, "window must be at least 2 bars, got 1"),
+    ({"rf_param_hysteresis": "abc"}, "hysteresis must be a number, got 'abc'"),
+    ({"rf_symbol_b": "BTCUSDT"}, "zscore needs two different symbols, got BTCUSDT/BTCUSDT"),
+    ({"rf_webhook": "ftp://example.com/x"}, "webhook_url must be an http:// or https:// URL"),
+])
+def test_bad_rule_is_an_error_and_nothing_is_saved(monkeypatch, db, widgets, message):
+    """alerts.validate_rule's one-line message is shown as an error; alert_rules is unchanged."""
+    before = rules_in(db)
+    page = act(run_page(monkeypatch, db), **widgets, rf_save="click")
+    (error,) = texts(page, "error")
+    assert error.startswith("Not saved: ") and message in error
+    assert rules_in(db) == before
+    assert page.text_input(key="rf_param_threshold").value != ""  # what was typed stays, to be corrected
+
+
+def test_rules_are_switched_off_and_on(monkeypatch, db):
+    """The toggle writes enabled to alert_rules, and a change made elsewhere (the API) shows at the next run."""
+    page = act(run_page(monkeypatch, db), rule_on_2=False)
+    assert not rules_in(db)[2].enabled and rules_in(db)[1].enabled
+    assert "Rule #2 switched off." in texts(page, "toast")
+    page = act(page, rule_on_2=True)
+    assert rules_in(db)[2].enabled
+    conn = tickstore.open_writer(db, "spot", "trade")
+    with tickstore.transaction(conn):
+        tickstore.set_alert_rule_enabled(conn, 1, False)
+    conn.close()
+    page = act(page)
+    assert page.toggle(key="rule_on_1").value is False
+
+
+def test_edit_loads_the_rule_and_saves_its_new_definition(monkeypatch, db):
+    """Edit fills the form with the rule; saving replaces that rule (same id, no new row)."""
+    page = act(run_page(monkeypatch, db), rule_edit_1="click")
+    assert "**Edit rule #1**" in texts(page, "markdown")
+    assert page.text_input(key="rf_name").value == "z-score ±2 BTCUSDT/ETHUSDT"
+    assert page.text_input(key="rf_param_threshold").value == "2"
+    assert page.text_input(key="rf_param_lookback").value == "300"
+    page = act(page, rf_param_threshold="2.5", rf_param_side="up", rf_save="click")
+    rules = rules_in(db)
+    assert sorted(rules) == [1, 2]
+    assert (rules[1].params["threshold"], rules[1].params["side"], rules[1].window) == (2.5, "up", 60)
+    assert "**New rule**" in texts(page, "markdown")
+
+
+def test_delete_asks_first_and_keeps_the_rules_alerts(monkeypatch, db):
+    """Delete shows a confirmation; Keep it keeps the rule; confirming deletes it while its events stay."""
+    events_before = len(events_in(db, rule_id=2))
+    page = act(run_page(monkeypatch, db), rule_delete_2="click")
+    assert any("Delete rule #2" in text for text in texts(page, "warning"))
+    page = act(page, rule_delete_cancel="click")
+    assert 2 in rules_in(db) and not any("Delete rule #2" in text for text in texts(page, "warning"))
+    page = act(page, rule_delete_2="click")
+    page = act(page, rule_delete_confirm="click")
+    assert sorted(rules_in(db)) == [1]
+    assert len(events_in(db, rule_id=2)) == events_before > 0
+    assert [toggle.key for toggle in page.toggle if toggle.key.startswith("rule_on_")] == ["rule_on_1"]
+
+
+# --------------------------------------------------------------------------- history
+
+
+def test_history_filters_by_rule_kind_direction_time_and_acknowledgement(monkeypatch, db):
+    """Each filter narrows the table to exactly the stored events that match, times in the display zone."""
+    everything = events_in(db)
+    page = run_page(monkeypatch, db)
+    table = history_rows(page)
+    assert list(table["event"]) == list(everything["event_id"])
+    assert table["time"].iloc[0] == app.local_times(everything["ts_ms"], app.DEFAULT_TZ).iloc[0]
+    page = act(page, ah_direction="DOWN")
+    assert list(history_rows(page)["event"]) == list(everything.loc[everything["direction"] == "DOWN", "event_id"])
+    assert set(history_rows(page)["direction"]) == {"▼ DOWN"}
+    page = act(page, ah_direction=app.ANY, ah_rule=2)
+    assert list(history_rows(page)["event"]) == list(everything.loc[everything["rule_id"] == 2, "event_id"])
+    page = act(page, ah_rule=app.ANY, ah_kind="zscore")
+    assert set(history_rows(page)["kind"]) == {"zscore"}
+    # the time range is wall-clock time of the display zone, both minutes included
+    first = pd.Timestamp(int(everything["ts_ms"].min()), unit="ms", tz="UTC").tz_convert(app.DEFAULT_TZ)
+    start = first.floor("min").tz_localize(None).to_pydatetime()
+    page = act(page, ah_kind=app.ANY, ah_from=start, ah_to=start)
+    in_minute = everything[(everything["ts_ms"] >= first.floor("min").value // 10**6)
+                           & (everything["ts_ms"] < first.floor("min").value // 10**6 + 60_000)]
+    assert list(history_rows(page)["event"]) == list(in_minute["event_id"])
+    page = act(page, ah_from=None, ah_to=None, ah_unacknowledged=True)
+    assert len(history_rows(page)) == len(everything)
+
+
+def test_acknowledge_selected_then_all(monkeypatch, db):
+    """Acknowledging chosen alerts stamps only those; Acknowledge all stamps the rest of the filtered view."""
+    ids = list(events_in(db)["event_id"])
+    page = act(run_page(monkeypatch, db), ah_ack=ids[:2])
+    page = act(page, ah_ack_selected="click")
+    acknowledged = events_in(db)
+    assert set(acknowledged.loc[acknowledged["acknowledged_ms"].notna(), "event_id"]) == set(ids[:2])
+    assert "2 alert(s) acknowledged." in texts(page, "toast")
+    page = act(page, ah_unacknowledged=True)
+    assert sorted(history_rows(page)["event"]) == sorted(ids[2:])
+    page = act(page, ah_ack_all="click")
+    assert events_in(db)["acknowledged_ms"].notna().all()
+    assert texts(page, "info")[-1] == "No alerts match these filters."
+
+
+def test_history_csv_is_the_filtered_history_with_local_times(db):
+    """The history download: the filtered events, every stored column, plus `time` in the display zone."""
+    flt = dashboard_data.HistoryFilter(direction="UP")
+    events = dashboard_data.read_history(str(db), flt)
+    csv = pd.read_csv(io.BytesIO(dashboard_data.history_csv(events, "Asia/Kolkata")))
+    assert len(csv) == len(events_in(db, direction="UP")) > 0 and set(csv["direction"]) == {"UP"}
+    assert list(csv.columns[:3]) == ["event_id", "ts_ms", "time"]
+    assert csv["time"].str.endswith("+0530").all()
+    assert list(csv["message"]) == list(events["message"])
+    empty = dashboard_data.history_csv(dashboard_data.read_history(str(db), dashboard_data.HistoryFilter(rule_id=99)),
+                                       "UTC")
+    assert empty.decode().splitlines()[0].startswith("event_id,ts_ms,time,")
+
+
+# --------------------------------------------------------------------------- toasts and markers
+
+
+def test_a_toast_for_each_new_alert_but_none_for_the_past(monkeypatch, db):
+    """Opening the page announces nothing; an event stored while it is open gets one toast, once."""
+    page = run_page(monkeypatch, db)
+    assert texts(page, "toast") == []
+    store_event(db, "BTCUSDT/ETHUSDT z-score 2.40 crossed +2.00 UP (1s, window 60, OLS)")
+    page = act(page)
+    (toast,) = texts(page, "toast")
+    assert toast == ("**z-score ±2 BTCUSDT/ETHUSDT**  \n"
+                     "BTCUSDT/ETHUSDT z-score 2.40 crossed +2.00 UP (1s, window 60, OLS)")
+    assert page.toast[0].icon == app.TOAST_ICONS["UP"]
+    assert texts(act(page), "toast") == []
+
+
+def test_the_live_view_carries_the_pairs_events_for_the_markers(db):
+    """load_view's events: the displayed pair's alerts in the charted window, oldest first."""
+    settings = dashboard_data.Settings("BTCUSDT", "ETHUSDT", "1s", "1 h", 60, 2.0, "ols", "UTC", None)
+    view = dashboard_data.load_view(dashboard_data.describe_database(str(db)), settings)
+    stored = events_in(db)
+    assert sorted(view.events["event_id"]) == sorted(stored["event_id"])
+    assert view.events["ts_ms"].is_monotonic_increasing
+    other = dashboard_data.Settings("ETHUSDT", "BTCUSDT", "1s", "1 h", 60, 2.0, "ols", "UTC", None)
+    assert len(dashboard_data.load_view(dashboard_data.describe_database(str(db)), other).events) == 0
+
+
+# --------------------------------------------------------------------------- the watchlist
+
+
+def test_watchlist_is_saved_and_shown(monkeypatch, db):
+    """Saving the sidebar's list replaces the watchlist (upper-cased, duplicates dropped); the caption shows it."""
+    page = run_page(monkeypatch, db)
+    assert any("No list stored yet" in caption for caption in texts(page, "caption"))
+    page = act(page, watchlist_text="btcusdt, ethusdt solusdt\nBTCUSDT", watchlist_save="click")
+    assert [symbol for symbol, _ in read(db, tickstore.read_watchlist)] == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+    assert any(toast.startswith("Watchlist saved: 3 symbol(s)") for toast in texts(page, "toast"))
+    assert "Following 3: BTCUSDT, ETHUSDT, SOLUSDT" in texts(page, "caption")
+    conn = tickstore.open_writer(db, "spot", "trade")  # the ingestor drops a symbol Binance does not list
+    with tickstore.transaction(conn):
+        tickstore.replace_watchlist(conn, ["BTCUSDT", "ETHUSDT"])
+    conn.close()
+    page = act(page)
+    assert "Following 2: BTCUSDT, ETHUSDT" in texts(page, "caption")
+    assert page.text_area(key="watchlist_text").value == "BTCUSDT, ETHUSDT"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("BTCUSDT, BTC-USDT", "'BTC-USDT' is not a Binance symbol"),
+    ("   ", "give at least one symbol"),
+    (", ".join(f"S{i:04d}" for i in range(1025)), "at most 1024 symbols, got 1025"),
+])
+def test_invalid_watchlist_is_an_error_and_nothing_is_saved(monkeypatch, db, text, message):
+    """A bad symbol, an empty or too long list: one-line error, the watchlist table untouched."""
+    page = act(run_page(monkeypatch, db), watchlist_text=text, watchlist_save="click")
+    (error,) = texts(page, "error")
+    assert error.startswith("Not saved: ") and message in error
+    assert read(db, tickstore.read_watchlist) == []
+
+
+def test_parse_watchlist_normalises_symbols():
+    """Commas, spaces and new lines separate; case is folded; the first of duplicates is kept."""
+    assert dashboard_data.parse_watchlist("ethusdt,BTCUSDT  solusdt\nethusdt") == ["ETHUSDT", "BTCUSDT", "SOLUSDT"]
+    with pytest.raises(dashboard_data.WatchlistError, match="'X' is not a Binance symbol"):
+        dashboard_data.parse_watchlist("x")
