@@ -355,11 +355,13 @@ class Ingestor:
 
     # ------------------------------------------------------------------ gaps and backfill
 
-    def _open_gap(self, feed: SymbolFeed, from_id: int, to_id: int, reason: str) -> None:
+    def _open_gap(self, feed: SymbolFeed, from_id: int, to_id: int, reason: str, fill: bool = True) -> None:
+        """Record ids from_id..to_id as missing, and (``fill``) queue their backfill."""
         log.warning("%s: gap of %d trades (ids %d..%d): %s", feed.symbol, to_id - from_id + 1, from_id, to_id, reason)
         feed.open_gaps += 1
         self.writer.call(lambda conn: tickstore.open_gap(conn, feed.symbol, from_id, to_id, reason))
-        feed.jobs.put_nowait(BackfillJob(from_id, to_id, reason))
+        if fill:
+            feed.jobs.put_nowait(BackfillJob(from_id, to_id, reason))
 
     def _start_worker(self, feed: SymbolFeed) -> None:
         self._workers[feed.symbol] = asyncio.create_task(self._backfill_worker(feed), name=f"backfill-{feed.symbol}")
@@ -388,9 +390,10 @@ class Ingestor:
             if missing == 0:  # an earlier catch-up already stored them
                 await self._settle_gap(feed, job.from_id, job.to_id, 0, "already stored")
                 return
-        next_id, fetched, limit = job.from_id, 0, binance.REST_PAGE_LIMIT
+        next_id, fetched = job.from_id, 0
         while job.to_id is None or next_id <= job.to_id:
-            if fetched >= self.config.backfill_depth:
+            limit = min(binance.REST_PAGE_LIMIT, self.config.backfill_depth - fetched)
+            if limit <= 0:
                 break
             live_from = feed.first_live_id
             if job.to_id is None and live_from is not None and job.from_id < live_from <= next_id:
@@ -409,8 +412,20 @@ class Ingestor:
                 log.info("%s: caught up %d trades (ids %d..%d) by REST", feed.symbol, fetched, job.from_id,
                          next_id - 1)
                 await self._record_filled(feed, job.from_id, next_id - 1, fetched, job.reason)
+            if fetched >= self.config.backfill_depth:  # the rest stays recorded as an open gap
+                await self._record_beyond_depth(feed, next_id)
             return
         await self._settle_gap(feed, job.from_id, job.to_id, fetched, "")
+
+    async def _record_beyond_depth(self, feed: SymbolFeed, from_id: int) -> None:
+        live_from = feed.first_live_id
+        if live_from is not None and live_from > from_id:
+            end = live_from - 1
+        else:
+            newest = await self.rest.recent(feed.symbol, limit=1)
+            end = newest[-1].trade_id if newest else from_id - 1
+        if end >= from_id:
+            self._open_gap(feed, from_id, end, f"beyond --backfill-depth {self.config.backfill_depth}", fill=False)
 
     async def _record_filled(self, feed: SymbolFeed, from_id: int, to_id: int, fetched: int, reason: str) -> None:
         def record(conn):

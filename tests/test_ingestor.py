@@ -305,3 +305,25 @@ def test_trades_skipped_just_before_the_market_goes_quiet_are_fetched(exchange, 
     assert "reconnecting in" not in ingestor.log()  # found without replacing the connection
     assert "by REST" in ingestor.log()
     assert ingestor.stop()[0] == 0
+
+
+def test_what_the_backfill_depth_cannot_reach_stays_an_open_gap(exchange, db_path):
+    """A restart after a long outage fetches at most --backfill-depth trades; the rest is an open gap."""
+    ingestor = IngestorProcess(db_path, exchange.port, "--backfill-depth", "30").start()
+    wait_until(lambda: len(stored_rows(db_path, "BTCUSDT")) > 5, 15, ingestor.log)
+    ingestor.proc.kill()
+    ingestor.proc.wait()
+    last_before = stored_rows(db_path, "BTCUSDT")[-1][0]
+    wait_until(lambda: truth_rows(exchange, "BTCUSDT")[-1][0] > last_before + 100, 20)
+    restarted = IngestorProcess(db_path, exchange.port, "--backfill-depth", "30").start()
+    wait_until(lambda: "beyond --backfill-depth 30" in restarted.log(), 20, restarted.log)
+    assert restarted.stop()[0] == 0
+    conn = tickstore.open_reader(db_path)
+    gaps = tickstore.read_gaps(conn, "BTCUSDT")
+    open_gap = gaps[gaps["status"] == "open"].iloc[0]
+    assert open_gap["from_id"] == last_before + 31
+    assert tickstore.count_missing(conn, "BTCUSDT", int(open_gap["from_id"]), int(open_gap["to_id"])) == \
+        open_gap["to_id"] - open_gap["from_id"] + 1
+    stored_ids = [row[0] for row in stored_rows(db_path, "BTCUSDT")]
+    assert [i for i in stored_ids if last_before < i <= last_before + 30] == list(range(last_before + 1,
+                                                                                         last_before + 31))
