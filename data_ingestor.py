@@ -188,7 +188,8 @@ class Ingestor:
         while True:
             url = binance.combined_stream_url(self.config.ws_url, self.config.market, self.config.stream,
                                               list(self.feeds))
-            self.state = "connecting"
+            if self._polling is None:  # while REST polling delivers, the status says so
+                self.state = "connecting"
             self._trades_on_connection = 0
             try:
                 async with connect(url, open_timeout=10, ping_interval=20, ping_timeout=60, close_timeout=1,
