@@ -349,7 +349,10 @@ class BinanceRest:
         """Symbols the exchange lists as TRADING (``exchangeInfo``)."""
         path, weight = _EXCHANGE_INFO[self.market]
         info = await self.get(path, weight)
-        return {s["symbol"] for s in info.get("symbols", []) if s.get("status") == "TRADING"}
+        symbols = info.get("symbols", []) if isinstance(info, dict) else []
+        # a listing without "status" (some mirrors trim it) counts as trading
+        return {s["symbol"] for s in symbols if isinstance(s, dict) and "symbol" in s
+                and s.get("status", "TRADING") == "TRADING"}
 
     async def fetch_from(self, symbol: str, from_id: int, limit: int = REST_PAGE_LIMIT) -> list[Trade]:
         """Up to ``limit`` trades of ``symbol`` from id ``from_id`` on, oldest first."""

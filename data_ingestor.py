@@ -49,7 +49,7 @@ BACKFILL_RETRIES = 3
 TAIL_CHECK_AFTER_S = 5.0
 WATCHLIST_POLL_INTERVAL_S = 1.0
 CONTROL_MESSAGE_INTERVAL_S = 0.25  # Binance accepts 5 incoming messages per second per connection
-DEFAULT_SILENCE_TIMEOUT_S = 30.0
+DEFAULT_SILENCE_TIMEOUT_S = 15.0  # BTC and ETH trade several times a second: 15 s of nothing is a broken feed
 DEFAULT_BACKFILL_DEPTH = 50_000
 DEFAULT_MAX_CONNECTION_AGE_S = 23.5 * 3600  # Binance cuts every connection at 24 h
 
@@ -645,6 +645,9 @@ async def check_symbols(rest: BinanceRest, symbols: list[str]) -> str | None:
     except (httpx.HTTPError, RestError) as exc:
         log.warning("could not check the symbols against exchangeInfo at %s (%s); is Binance reachable? "
                     "Without internet, try: python run_all.py --demo", rest.base_url, exc)
+        return None
+    if not listed:  # an answer that lists nothing cannot tell us anything
+        log.warning("exchangeInfo at %s lists no trading symbols; not checking %s", rest.base_url, ",".join(symbols))
         return None
     unknown = [s for s in symbols if s not in listed]
     if unknown:

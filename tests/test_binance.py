@@ -182,3 +182,54 @@ def test_weight_pacer_keeps_under_budget_and_honours_retry_after():
     clock.now += 60
     pacer.pause(7)
     assert pacer.delay_for(1) == pytest.approx(7)
+
+
+def serve_json(body: object):
+    """A real HTTP server on a free loopback port answering every GET with ``body`` (test helper)."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            payload = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.mark.parametrize(
+    ("info", "expected_error"),
+    [
+        ({"symbols": [{"symbol": "BTCUSDT"}, {"symbol": "ETHUSDT"}]}, None),  # no "status": trading
+        ({"symbols": []}, None),  # lists nothing: cannot tell, so no refusal
+        ({"symbols": [{"symbol": "BTCUSDT", "status": "TRADING"}, {"symbol": "ETHUSDT", "status": "BREAK"}]},
+         "unknown symbol(s) for spot: ETHUSDT (not TRADING in exchangeInfo)"),
+    ],
+)
+def test_symbol_check_is_strict_only_when_exchange_info_says_something(info, expected_error):
+    """A trimmed or empty exchangeInfo never refuses good symbols; a symbol not TRADING is refused."""
+    import asyncio
+
+    import data_ingestor
+
+    server = serve_json(info)
+    try:
+        async def check() -> str | None:
+            rest = binance.BinanceRest(f"http://127.0.0.1:{server.server_port}", "spot", "trade")
+            try:
+                return await data_ingestor.check_symbols(rest, ["BTCUSDT", "ETHUSDT"])
+            finally:
+                await rest.close()
+
+        assert asyncio.run(check()) == expected_error
+    finally:
+        server.shutdown()
