@@ -406,8 +406,8 @@ class Ingestor:
             self._store_fetched(feed, page)
             fetched += len(page)
             next_id = page[-1].trade_id + 1
-            if job.to_id is None and len(page) < limit:
-                break  # caught up with the present
+            # an open-ended catch-up ends on an empty page, not a short one: an exchange may cap
+            # pages below the limit asked for
         if job.to_id is None:
             if fetched:
                 log.info("%s: caught up %d trades (ids %d..%d) by REST", feed.symbol, fetched, job.from_id,
