@@ -22,6 +22,17 @@ def binance_file(relative: str) -> Path:
     return path
 
 
+def read_db(path: Path, read):
+    """``read(conn)`` on a read-only connection to the tick database at ``path``, closed afterwards."""
+    import tickstore
+
+    conn = tickstore.open_reader(path)
+    try:
+        return read(conn)
+    finally:
+        conn.close()
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     """A path for a fresh SQLite database file in the test's own directory."""

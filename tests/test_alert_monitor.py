@@ -22,7 +22,7 @@ import alerts
 import analytics_engine as ae
 import data_ingestor
 import tickstore
-from conftest import REPO_ROOT, binance_file
+from conftest import REPO_ROOT, binance_file, read_db
 from exchange_sim import ExchangeSim, run_in_thread
 from test_ingestor import SYMBOLS, IngestorProcess, exchange, stored_rows, wait_until  # noqa: F401 (fixture)
 
@@ -55,21 +55,14 @@ class Feed:
         self.writer.submit(trades)
 
 
-def with_reader(db: Path, fn):
-    conn = tickstore.open_reader(db)
-    try:
-        return fn(conn)
-    finally:
-        conn.close()
-
 
 def rule_states(db: Path) -> dict[int, dict]:
-    return with_reader(db, lambda conn: {r.rule_id: s for r, _u, _d, s in tickstore.read_alert_rule_states(conn)})
+    return read_db(db, lambda conn: {r.rule_id: s for r, _u, _d, s in tickstore.read_alert_rule_states(conn)})
 
 
 def events(db: Path, rule_id: int | None = None) -> pd.DataFrame:
     """Events oldest first."""
-    frame = with_reader(db, lambda conn: tickstore.read_alert_events(conn, rule_id=rule_id))
+    frame = read_db(db, lambda conn: tickstore.read_alert_events(conn, rule_id=rule_id))
     return frame.iloc[::-1].reset_index(drop=True)
 
 
@@ -89,7 +82,7 @@ def wait_evaluated(db: Path, rule_id: int, second: int, timeout_s: float = 10.0)
 
 def add_rule(db: Path, rule: alerts.AlertRule) -> int:
     """Insert a rule the way the dashboard and the API do: their own writer connection, one transaction."""
-    meta = with_reader(db, tickstore.read_metadata)
+    meta = read_db(db, tickstore.read_metadata)
     conn = tickstore.open_writer(db, meta["market"], meta["stream"], meta["source"])
     try:
         with tickstore.transaction(conn):
@@ -216,7 +209,7 @@ def test_a_bad_rule_is_rejected_and_nothing_is_saved(db_path):
     nan_threshold = dataclasses.replace(price_rule(100.0), params={"threshold": math.nan})
     with pytest.raises(alerts.RuleError, match="threshold must be a finite number"):
         edit(db_path, lambda conn: tickstore.insert_alert_rule(conn, nan_threshold))
-    assert with_reader(db_path, tickstore.list_alert_rules) == []
+    assert read_db(db_path, tickstore.list_alert_rules) == []
 
 
 def test_events_are_read_newest_first_filtered_and_acknowledged(db_path):
@@ -398,7 +391,7 @@ def test_a_shock_drives_the_spread_through_the_threshold_and_the_event_is_stored
     assert latency_s < LATENCY_BUDGET_S
     assert event["direction"] == "UP" and event["value"] >= 2.5 and "ETHUSDT/BTCUSDT z-score" in event["message"]
     assert f"alert: {event['message']}" in ingestor.log()
-    defaults = [(r.kind, r.symbols, r.params["threshold"]) for r in with_reader(db_path, tickstore.list_alert_rules)]
+    defaults = [(r.kind, r.symbols, r.params["threshold"]) for r in read_db(db_path, tickstore.list_alert_rules)]
     assert defaults[1:] == [("zscore", ("BTCUSDT", "ETHUSDT"), 2.0), ("zscore_extreme", ("BTCUSDT", "ETHUSDT"), 3.0)]
     assert ingestor.stop()[0] == 0
 

@@ -73,6 +73,16 @@ def pandas_align(closes_a: pd.Series, closes_b: pd.Series, tf_ms: int, max_stale
     return frame.rename_axis("ts_ms").reset_index()
 
 
+def assert_matches_independent(panel: pd.DataFrame, expected: pd.DataFrame) -> None:
+    """The checker's tolerances: prices exact, beta and spread 1e-9 relative, z and corr 1e-6."""
+    np.testing.assert_array_equal(panel["ts_ms"], expected["ts_ms"])
+    np.testing.assert_array_equal(panel[["price_a", "price_b"]], expected[["price_a", "price_b"]])
+    for column in ("hedge_ratio", "spread"):
+        assert_close(panel[column], expected[column], rtol=1e-9)
+    for column in ("zscore", "corr"):
+        assert_close(panel[column], expected[column], rtol=1e-6, atol=1e-9)
+
+
 def independent_panel(trades_a: pd.DataFrame, trades_b: pd.DataFrame, timeframe: str, window: int,
                       max_stale: int = ae.DEFAULT_MAX_STALE_STEPS) -> pd.DataFrame:
     """The exported columns for hedge=ols recomputed with pandas and statsmodels only."""
@@ -531,12 +541,7 @@ def test_pair_panel_matches_an_independent_pandas_statsmodels_pipeline(real_trad
         panel = ae.pair_panel(real_bars["BTCUSDT"], real_bars["ETHUSDT"], timeframe, window, "ols", 60)
         expected = independent_panel(real_trades["BTCUSDT"], real_trades["ETHUSDT"], timeframe, window)
         assert list(panel.columns) == ae.PANEL_COLUMNS
-        np.testing.assert_array_equal(panel["ts_ms"], expected["ts_ms"])
-        np.testing.assert_array_equal(panel[["price_a", "price_b"]], expected[["price_a", "price_b"]])
-        for column in ("hedge_ratio", "spread"):
-            assert_close(panel[column], expected[column], rtol=1e-9)
-        for column in ("zscore", "corr"):
-            assert_close(panel[column], expected[column], rtol=1e-6, atol=1e-9)
+        assert_matches_independent(panel, expected)
 
 
 @pytest.mark.parametrize("hedge", ae.HEDGE_METHODS)

@@ -16,7 +16,7 @@ import statsmodels.api as sm
 import analytics_engine as ae
 import tickstore
 from conftest import REPO_ROOT
-from test_analytics import WINDOW, assert_close, independent_panel, recorded_trades
+from test_analytics import WINDOW, assert_close, assert_matches_independent, independent_panel, recorded_trades
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 EXPORT_COLUMNS = ["ts_ms", "price_a", "price_b", "hedge_ratio", "spread", "zscore", "corr"]
@@ -58,12 +58,7 @@ def test_export_matches_an_independent_recomputation_from_the_database(real_db, 
                      "--hedge", "ols", symbols="btcusdt, ethusdt")
         expected = independent_panel(db_trades(real_db, "BTCUSDT"), db_trades(real_db, "ETHUSDT"), timeframe, window)
         assert list(csv.columns[:7]) == EXPORT_COLUMNS and len(csv) == len(expected)
-        np.testing.assert_array_equal(csv["ts_ms"], expected["ts_ms"])
-        np.testing.assert_array_equal(csv[["price_a", "price_b"]], expected[["price_a", "price_b"]])
-        for column in ("hedge_ratio", "spread"):
-            assert_close(csv[column], expected[column], rtol=1e-9)
-        for column in ("zscore", "corr"):
-            assert_close(csv[column], expected[column], rtol=1e-6, atol=1e-9)
+        assert_matches_independent(csv, expected)
         assert csv["zscore"].iloc[:window - 1].isna().all() and csv["zscore"].iloc[window - 1:].notna().all()
 
 

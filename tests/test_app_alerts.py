@@ -13,6 +13,7 @@ import alerts
 import app
 import dashboard_data
 import tickstore
+from conftest import read_db
 from test_app import _widget, build_real_db, fresh_caches, run_page, texts  # noqa: F401  (fresh_caches: autouse)
 
 PAIR = ("BTCUSDT", "ETHUSDT")
@@ -46,20 +47,13 @@ def db(alerts_template, tmp_path) -> Path:
     return Path(shutil.copy(alerts_template, tmp_path / "ticks.db"))
 
 
-def read(path: Path, what):
-    conn = tickstore.open_reader(path)
-    try:
-        return what(conn)
-    finally:
-        conn.close()
-
 
 def rules_in(path: Path) -> dict[int, alerts.AlertRule]:
-    return {rule.rule_id: rule for rule in read(path, tickstore.list_alert_rules)}
+    return {rule.rule_id: rule for rule in read_db(path, tickstore.list_alert_rules)}
 
 
 def events_in(path: Path, **filters) -> pd.DataFrame:
-    return read(path, lambda conn: tickstore.read_alert_events(conn, **filters))
+    return read_db(path, lambda conn: tickstore.read_alert_events(conn, **filters))
 
 
 def act(page: AppTest, **widgets) -> AppTest:
@@ -276,7 +270,7 @@ def test_watchlist_is_saved_and_shown(monkeypatch, db):
     page = run_page(monkeypatch, db)
     assert any("No list stored yet" in caption for caption in texts(page, "caption"))
     page = act(page, watchlist_text="btcusdt, ethusdt solusdt\nBTCUSDT", watchlist_save="click")
-    assert [symbol for symbol, _ in read(db, tickstore.read_watchlist)] == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+    assert [symbol for symbol, _ in read_db(db, tickstore.read_watchlist)] == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
     assert any(toast.startswith("Watchlist saved: 3 symbol(s)") for toast in texts(page, "toast"))
     assert "Following 3: BTCUSDT, ETHUSDT, SOLUSDT" in texts(page, "caption")
     conn = tickstore.open_writer(db, "spot", "trade")  # the ingestor drops a symbol Binance does not list
@@ -298,7 +292,7 @@ def test_invalid_watchlist_is_an_error_and_nothing_is_saved(monkeypatch, db, tex
     page = act(run_page(monkeypatch, db), watchlist_text=text, watchlist_save="click")
     (error,) = texts(page, "error")
     assert error.startswith("Not saved: ") and message in error
-    assert read(db, tickstore.read_watchlist) == []
+    assert read_db(db, tickstore.read_watchlist) == []
 
 
 def test_parse_watchlist_normalises_symbols():
