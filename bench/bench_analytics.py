@@ -151,7 +151,7 @@ def main() -> int:
     line(f"ADF + Engle-Granger, last {ae.HEAVY_TEST_WINDOW_ROWS:,} rows", heavy_ms, HEAVY_BUDGET_MS, unbounded_ms,
          f"baseline: the same on {UNBOUNDED_TEST_ROWS:,} rows (autolag lags grow with rows)")
     report_ms, _ = timed(lambda: ae.mean_reversion_tests(panel))
-    line(f"all heavy tests (+ Johansen, half-life, Hurst)", report_ms, HEAVY_BUDGET_MS)
+    line("all heavy tests (+ Johansen, half-life, Hurst)", report_ms, HEAVY_BUDGET_MS)
     return 0
 
 

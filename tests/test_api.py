@@ -211,7 +211,7 @@ def test_prices_are_the_last_trade_prices(client):
 @pytest.mark.parametrize("timeframe", ["1s", "10s", "1m"])
 def test_ohlc_equals_bars_built_from_the_trades(client, timeframe):
     """OHLC and trade counts exactly, volumes to 1e-12, of analytics_engine.bars_from_trades."""
-    body = client.get(f"/api/ohlc/BTCUSDT", params={"timeframe": timeframe, "limit": 100_000}).json()
+    body = client.get("/api/ohlc/BTCUSDT", params={"timeframe": timeframe, "limit": 100_000}).json()
     expected = ae.bars_from_trades(recorded_trades("BTCUSDT"), timeframe)
     got = json_frame(body["bars"])
     assert body["count"] == len(expected) == len(got)

@@ -111,7 +111,7 @@ def test_rule_created_in_the_browser_appears_and_a_new_alert_pops_up(tmp_path, u
             async with Browser() as page:
                 await page.goto(f"http://127.0.0.1:{unused_port}/")
                 await page.wait_for("document.body.innerText.includes('New rule')", 60)
-                await page.wait_for(f"document.querySelector('input[aria-label=\"Rule name\"]') !== null", 30)
+                await page.wait_for("document.querySelector('input[aria-label=\"Rule name\"]') !== null", 30)
                 assert await page.evaluate(SCROLL_JS % json.dumps("Alerts"))
                 await type_into(page, "Rule name", RULE_NAME)
                 await type_into(page, "Threshold", "2.5")

@@ -10,7 +10,6 @@ import time
 import zipfile
 from pathlib import Path
 
-import pytest
 
 import binance
 import tickstore
