@@ -258,7 +258,9 @@ def feed_lights(status: pd.DataFrame, symbols: Sequence[str], now_ms: int) -> li
         if heartbeat_age > HEARTBEAT_STALE_MS:
             lights.append(FeedLight(symbol, "disconnected", f"no heartbeat for {fmt_age(heartbeat_age)}", row))
         elif row["state"] in ("disconnected", "stopped"):
-            lights.append(FeedLight(symbol, "disconnected", f"feed {row['state']}", row))
+            error = row.get("last_error") or ""
+            lights.append(FeedLight(symbol, "disconnected", f"feed {row['state']}" + (f": {error}" if error else ""),
+                                    row))
         elif row["state"] != "live":
             via = " over REST" if row["state"] == "polling" else ""
             lights.append(FeedLight(symbol, "delayed", f"feed {row['state']}{via}", row))

@@ -120,6 +120,7 @@ class Ingestor:
         self.transport = config.transport
         self.state = "starting"
         self.reconnects = 0
+        self.last_error = ""  # why the last connection ended, until trades flow again
         self.bad_frames: Counter[str] = Counter()
         self._bad_frames_logged: Counter[str] = Counter()
         self._pending: list[Trade] = []
@@ -206,6 +207,7 @@ class Ingestor:
             except ConnectionClosed as exc:
                 reason = f"connection closed ({exc})"
             failures = 0 if self._trades_on_connection else failures + 1
+            self.last_error = reason
             if failures >= WS_FAILURES_BEFORE_POLLING and self._polling is None and await self.rest.ping():
                 log.warning("WebSocket failed %d times in a row but REST answers: polling REST until the "
                             "WebSocket delivers trades again", failures)
@@ -312,6 +314,7 @@ class Ingestor:
         first_on_connection = feed.first_live_id is None
         if first_on_connection:
             feed.first_live_id = trade.trade_id
+            self.last_error = ""
             if self._polling is not None:
                 self._stop_polling()
         self._trades_on_connection += 1
@@ -576,7 +579,7 @@ class Ingestor:
                 conn, feed.symbol, state=self.state, transport=self.transport, last_trade_ms=feed.last_trade_ms,
                 last_trade_id=feed.last_id, last_message_ms=feed.last_message_ms, messages=feed.messages,
                 trades=feed.trades, bad_frames=bad, reconnects=self.reconnects, open_gaps=feed.open_gaps,
-                message_rate=rate, detail=detail)
+                message_rate=rate, detail=detail, last_error=self.last_error)
 
     async def _bad_frame_summary_loop(self) -> None:
         while True:

@@ -187,8 +187,13 @@ def _migration_2(conn: sqlite3.Connection) -> None:
     )
 
 
+def _migration_3(conn: sqlite3.Connection) -> None:
+    """Why the feed last failed, for the dashboard ("connection failed: Name or service not known")."""
+    conn.execute("ALTER TABLE feed_status ADD COLUMN last_error TEXT NOT NULL DEFAULT ''")
+
+
 # Numbered migrations: MIGRATIONS[i] brings the schema from user_version i to i + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -614,7 +619,7 @@ class TradeWriter:
 
 
 STATUS_COLUMNS = ("state", "transport", "last_trade_ms", "last_trade_id", "last_message_ms", "messages", "trades",
-                  "bad_frames", "reconnects", "open_gaps", "message_rate", "detail")
+                  "bad_frames", "reconnects", "open_gaps", "message_rate", "detail", "last_error")
 
 
 def upsert_status(conn: sqlite3.Connection, symbol: str, **fields) -> None:

@@ -93,7 +93,8 @@ def test_unreachable_binance_is_reported_and_suggests_demo(tmp_path, unused_port
             status = tickstore.read_feed_status(tickstore.open_reader(db))
         except Exception:
             return False
-        return len(status) == 2 and set(status["state"]) == {"disconnected"}
+        return len(status) == 2 and set(status["state"]) == {"disconnected"} and \
+            status["last_error"].str.startswith("connection failed").all()
 
     try:
         wait_until(status_says_disconnected, 20)

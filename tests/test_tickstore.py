@@ -250,3 +250,21 @@ def test_upload_by_another_process_neither_loses_a_batch_nor_hides_bars(db_path)
     assert len(tickstore.read_trades(reader, "ETHUSDT")) == 20
     assert not tickstore.read_bars_since(reader, "ETHUSDT", seen_rev)[0].empty
     assert tickstore.read_metadata(reader)["source"] == "local"  # the upload kept the DEMO label
+
+
+def test_an_older_database_is_migrated_in_place_keeping_its_data(db_path):
+    """A file at schema 2 gets migration 3 (feed_status.last_error) on open; its trades and status stay."""
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    for number, migration in enumerate(tickstore.MIGRATIONS[:2]):
+        with tickstore.transaction(conn):
+            migration(conn)
+            conn.execute(f"PRAGMA user_version = {number + 1}")
+    conn.execute("INSERT INTO meta VALUES ('market', 'spot'), ('stream', 'trade'), ('source', 'binance')")
+    conn.execute("INSERT INTO feed_status (symbol, state, transport, updated_ms) VALUES ('BTCUSDT', 'live', 'ws', 1)")
+    conn.close()
+    tickstore.write_trades(db_path, make_trades("BTCUSDT", 1, 10))
+    reader = tickstore.open_reader(db_path)
+    assert tickstore.read_metadata(reader)["schema_version"] == str(tickstore.SCHEMA_VERSION)
+    status = tickstore.read_feed_status(reader)
+    assert status["last_error"].tolist() == [""] and status["state"].tolist() == ["live"]
+    assert len(tickstore.read_trades(reader, "BTCUSDT")) == 10
