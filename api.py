@@ -64,6 +64,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 import alerts
 import analytics_engine as ae
+import bulk_import
 import history_import
 import tickstore
 
@@ -92,7 +93,6 @@ RED_STATES = ("disconnected", "stopped")
 EXPORT_TRADE_PAGE_ROWS = 50_000
 EXPORT_OHLC_CHUNK_MS = 6 * 3_600_000  # a multiple of every timeframe: <= 21 600 one-second bars a chunk
 EXPORT_CSV_PIECE_ROWS = 10_000
-UPLOAD_CHUNK_TRADES = 100_000  # trades per write transaction: the ingestor is never held up long
 
 SYMBOL_PARAM_PATTERN = r"^[A-Za-z0-9]{2,20}$"
 PAIR_PARAM_PATTERN = r"^\s*[A-Za-z0-9]{2,20}\s*,\s*[A-Za-z0-9]{2,20}\s*$"
@@ -1003,15 +1003,6 @@ def check_upload(data: bytes, file_name: str, symbol: str | None, meta: dict[str
     return parsed
 
 
-def store_upload(db: Database, parsed: history_import.ParsedHistory, meta: dict[str, str]) -> int:
-    """Store a checked file, trades UPLOAD_CHUNK_TRADES per transaction; returns how many rows were new.
-    Trades already stored (live ones included) are skipped, and bars only fill seconds without one."""
-    target = (meta["market"], meta["stream"], meta.get("source"))
-    if parsed.kind == history_import.BARS:
-        return tickstore.write_bars(db.path, parsed.symbol, parsed.bar_rows(), *target)
-    return sum(tickstore.write_trades(db.path, chunk, *target) for chunk in parsed.trade_chunks(UPLOAD_CHUNK_TRADES))
-
-
 @router.post("/api/upload", response_model=UploadResponse, responses={422: ERRORS[422], **BAD_BODY}, tags=["import"],
              summary="Import a history CSV")
 def upload_history(
@@ -1034,7 +1025,7 @@ def upload_history(
         parsed = check_upload(data, file_name, symbol, meta)
     except history_import.HistoryImportError as exc:
         raise unprocessable(f"{file_name}: {exc}. Nothing was stored.") from None
-    stored = store_upload(db, parsed, meta)
+    stored = bulk_import.store_parsed(db.path, parsed, meta["market"], meta["stream"])
     log.info("upload %s: %s, %d rows of %s, %d new", file_name, parsed.format.name, parsed.rows, parsed.symbol,
              stored)
     return {"file_name": file_name, "format": parsed.format.name, "kind": parsed.kind, "symbol": parsed.symbol,

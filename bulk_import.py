@@ -2,10 +2,11 @@
 
 Each file is verified (its ``.CHECKSUM`` when one lies beside it), parsed and validated whole by
 ``history_import`` (spot/futures trades and aggTrades, klines; zip or csv; with or without a
-header; ms or µs times), checked against the database's market and stream kind, then stored in
-ONE transaction: a broken file stores nothing, and importing a file twice adds nothing (trades are
-unique on symbol + id; bars from trades are kept in the same transaction; klines only fill
-seconds that have no bar).
+header; ms or µs times), checked against the database's market and stream kind, and only then
+stored: a broken file stores nothing, and importing a file twice adds nothing (trades are unique
+on symbol + id; bars from trades are kept in the same transaction; klines only fill seconds that
+have no bar). ``store_parsed`` is the one way a validated file is stored: the dashboard's and the
+API's uploads use it too.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import argparse
 import hashlib
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +22,8 @@ import history_import
 import tickstore
 from history_import import HistoryImportError
 
+# Trades per write transaction: a running ingestor waits at most for one chunk (it holds its batch
+# meanwhile, never drops it), and a file was validated whole before its first chunk is stored.
 STORE_CHUNK_TRADES = 100_000
 DEFAULT_STREAM = {"spot": "trade", "futures": "aggTrade"}
 
@@ -34,9 +38,8 @@ class ImportResult:
     kind: str
     symbol: str
     rows: int
-    new_trades: int = 0
-    new_bars: int = 0
-    checksum: str = "none beside the file"
+    new_rows: int  # new trades, or new bars for a klines / simple bars file
+    checksum: str
 
 
 def verify_checksum(path: Path, data: bytes) -> str:
@@ -88,8 +91,28 @@ class Progress:
         print(file=sys.stderr)
 
 
+def store_parsed(db: str | Path, parsed: history_import.ParsedHistory, market: str, stream: str,
+                 on_progress: Callable[[float], None] | None = None) -> int:
+    """Store a validated file into the ``market``/``stream`` database; returns how many trades (or bars) were new.
+
+    Trades go STORE_CHUNK_TRADES per transaction; bars only where no bar exists yet.
+    """
+    if parsed.kind == history_import.BARS:
+        new = tickstore.write_bars(db, parsed.symbol, parsed.bar_rows(), market, stream)
+        if on_progress is not None:
+            on_progress(1.0)
+        return new
+    chunks = max(1, -(-parsed.rows // STORE_CHUNK_TRADES))
+    new = 0
+    for number, chunk in enumerate(parsed.trade_chunks(STORE_CHUNK_TRADES), start=1):
+        new += tickstore.write_trades(db, chunk, market, stream)
+        if on_progress is not None:
+            on_progress(number / chunks)
+    return new
+
+
 def import_file(db: Path, path: Path, market: str | None = None, stream: str | None = None) -> ImportResult:
-    """Import one dump file atomically; ImportFailure with a one-line message otherwise."""
+    """Import one dump file, validated whole before anything is stored; ImportFailure (one line) otherwise."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -104,23 +127,11 @@ def import_file(db: Path, path: Path, market: str | None = None, stream: str | N
     except HistoryImportError as exc:
         progress.done()
         raise ImportFailure(f"{path}: {exc}") from None
-    result = ImportResult(path.name, parsed.format.name, parsed.symbol, parsed.rows, checksum=checksum)
-    conn = tickstore.open_writer(db, db_market, db_stream)
     try:
-        with tickstore.transaction(conn):
-            if parsed.kind == history_import.BARS:
-                result.new_bars = tickstore.store_bars(conn, parsed.symbol, parsed.bar_rows())
-            else:
-                chunks = max(1, -(-parsed.rows // STORE_CHUNK_TRADES))
-                for number, chunk in enumerate(parsed.trade_chunks(STORE_CHUNK_TRADES), start=1):
-                    stored = tickstore.store_history(conn, chunk)
-                    result.new_trades += stored.stored
-                    result.new_bars += stored.bars
-                    progress("storing", number / chunks)
+        new_rows = store_parsed(db, parsed, db_market, db_stream, lambda f: progress("storing", f))
     finally:
-        conn.close()
         progress.done()
-    return result
+    return ImportResult(path.name, parsed.format.name, parsed.symbol, parsed.rows, new_rows, checksum)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -146,9 +157,8 @@ def main(argv: list[str]) -> int:
         except (ImportFailure, tickstore.StoreError) as exc:
             print(f"data_ingestor import: error: {exc}", file=sys.stderr)
             return 2
-        added = f"{result.new_trades:,} new trades" if result.new_trades else "no new trades"
-        if result.kind in ("klines", "simple bars"):
-            added = f"{result.new_bars:,} new bars"
+        unit = "bars" if result.kind in ("klines", "simple bars") else "trades"
+        added = f"{result.new_rows:,} new {unit}" if result.new_rows else f"no new {unit}"
         print(f"{result.file}: {result.kind} of {result.symbol}, {result.rows:,} rows, {added} "
               f"(checksum: {result.checksum})")
     return 0

@@ -33,6 +33,7 @@ import streamlit as st
 
 import alerts
 import analytics_engine as ae
+import bulk_import
 import history_import
 import tickstore
 
@@ -47,7 +48,6 @@ RETAIN_MS = 26 * 3_600_000  # one-second bars kept in memory per symbol: the lon
 HEAVY_REFRESH_S = 30  # heavy tests are recomputed at most this often
 HEAVY_TEST_ROWS = ae.HEAVY_TEST_WINDOW_ROWS
 MAX_DOWNLOAD_TRADES = 2_000_000  # per symbol
-IMPORT_CHUNK_TRADES = 100_000  # trades per write transaction: the ingestor is never held up long
 MAX_EVENT_MARKERS = 500  # the most recent alert events marked on a chart (markers cost the browser)
 MAX_HISTORY_ROWS = 10_000  # alert events shown (and downloaded) at most, the most recent first
 WATCHLIST_SYMBOL = re.compile(r"^[A-Z0-9]{2,20}$")  # as PUT /api/watchlist checks it
@@ -507,13 +507,5 @@ def analytics_file_name(s: Settings) -> str:
 
 
 def store_parsed(db: Database, parsed: history_import.ParsedHistory, on_progress: Callable[[float], None]) -> int:
-    """Write validated rows in chunks (one transaction each); returns how many were new."""
-    if parsed.kind == history_import.BARS:
-        stored = tickstore.write_bars(db.path, parsed.symbol, parsed.bar_rows(), db.market, db.stream, db.source)
-        on_progress(1.0)
-        return stored
-    stored = 0
-    for done, chunk in enumerate(parsed.trade_chunks(IMPORT_CHUNK_TRADES), start=1):
-        stored += tickstore.write_trades(db.path, chunk, db.market, db.stream, db.source)
-        on_progress(min(done * IMPORT_CHUNK_TRADES / parsed.rows, 1.0))
-    return stored
+    """Store a validated upload (``bulk_import.store_parsed``); returns how many rows were new."""
+    return bulk_import.store_parsed(db.path, parsed, db.market, db.stream, on_progress)
