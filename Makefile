@@ -33,4 +33,4 @@ test: install browser
 	$(BIN)/python -m pytest -q
 
 bench: install
-	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
+	for b in bench/bench_*.py; do PYTHONPATH=. $(BIN)/python $$b || exit 1; done

@@ -24,9 +24,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import analytics_engine as ae  # noqa: E402
+from pairdesk import analytics
 
 DAY_SECONDS = 86_400
 START_MS = 1_723_161_600_000  # 2024-08-09 00:00 UTC
@@ -70,7 +69,7 @@ def pandas_panel(bars_a: pd.DataFrame, bars_b: pd.DataFrame, timeframe: str, win
     """The same panel the plain pandas / statsmodels way (running-sum rolling statistics)."""
     import statsmodels.api as sm
 
-    tf_ms = ae.TIMEFRAME_MS[timeframe]
+    tf_ms = analytics.TIMEFRAME_MS[timeframe]
     close_a, close_b = resample(bars_a, tf_ms), resample(bars_b, tf_ms)
     grid = np.arange(min(close_a.index[0], close_b.index[0]), max(close_a.index[-1], close_b.index[-1]) + 1, tf_ms)
     panel = pd.DataFrame({"price_a": close_a.reindex(grid).ffill(limit=60),
@@ -121,36 +120,36 @@ def main() -> int:
     print(f"24 h of 1 s bars, 2 symbols: {len(bars_a) + len(bars_b):,} rows; window {WINDOW_ROWS} rows; "
           f"median of {REPEATS} runs; OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}")
 
-    panel_ms, panel = timed(lambda: ae.pair_panel(bars_a, bars_b, "1s", WINDOW_ROWS, "ols"))
+    panel_ms, panel = timed(lambda: analytics.pair_panel(bars_a, bars_b, "1s", WINDOW_ROWS, "ols"))
     reference_ms, reference = timed(lambda: pandas_panel(bars_a, bars_b, "1s", WINDOW_ROWS, closes_by_agg))
     line("panel 1s, ols (bars, align, OLS, z, corr x2)", panel_ms, PANEL_BUDGET_MS, reference_ms,
          "baseline: pandas groupby.agg + rolling")
     same = np.nanmax(np.abs(panel["zscore"].to_numpy() - reference["zscore"].to_numpy()))
     print(f"{'':<46} (max |z difference| vs baseline: {same:.1e})")
 
-    rolling_ms, rolling = timed(lambda: ae.pair_panel(bars_a, bars_b, "1s", WINDOW_ROWS, "rolling"))
+    rolling_ms, rolling = timed(lambda: analytics.pair_panel(bars_a, bars_b, "1s", WINDOW_ROWS, "rolling"))
     per_row = naive_rolling_beta_ms_per_row(panel["price_a"].to_numpy(), panel["price_b"].to_numpy(), WINDOW_ROWS)
     line("panel 1s, rolling OLS hedge", rolling_ms, PANEL_BUDGET_MS, per_row * len(panel),
          f"baseline: statsmodels OLS refit per row ({per_row:.3f} ms/row x {len(panel):,} rows, "
          f"timed on {NAIVE_ROLLING_SAMPLE_ROWS:,})")
 
-    minute_ms, _ = timed(lambda: ae.pair_panel(bars_a, bars_b, "1m", WINDOW_ROWS, "ols"))
+    minute_ms, _ = timed(lambda: analytics.pair_panel(bars_a, bars_b, "1m", WINDOW_ROWS, "ols"))
     naive_minute_ms, _ = timed(lambda: pandas_panel(bars_a, bars_b, "1m", WINDOW_ROWS, closes_by_apply), repeats=1)
     line("panel 1m from 1 s bars, ols", minute_ms, PANEL_BUDGET_MS, naive_minute_ms,
          "baseline: groupby.apply resampling")
 
-    kalman_ms, _ = timed(lambda: ae.pair_panel(bars_a, bars_b, "1s", WINDOW_ROWS, "kalman"), repeats=3)
+    kalman_ms, _ = timed(lambda: analytics.pair_panel(bars_a, bars_b, "1s", WINDOW_ROWS, "kalman"), repeats=3)
     line("panel 1s, kalman hedge (not budgeted)", kalman_ms)
 
-    recent = panel.tail(ae.HEAVY_TEST_WINDOW_ROWS)
-    heavy_ms, _ = timed(lambda: (ae.adf_test(recent["spread"]),
-                                 ae.engle_granger_test(recent["price_a"], recent["price_b"])))
+    recent = panel.tail(analytics.HEAVY_TEST_WINDOW_ROWS)
+    heavy_ms, _ = timed(lambda: (analytics.adf_test(recent["spread"]),
+                                 analytics.engle_granger_test(recent["price_a"], recent["price_b"])))
     unbounded = panel.tail(UNBOUNDED_TEST_ROWS)
-    unbounded_ms, _ = timed(lambda: (ae.adf_test(unbounded["spread"]),
-                                     ae.engle_granger_test(unbounded["price_a"], unbounded["price_b"])), repeats=1)
-    line(f"ADF + Engle-Granger, last {ae.HEAVY_TEST_WINDOW_ROWS:,} rows", heavy_ms, HEAVY_BUDGET_MS, unbounded_ms,
+    unbounded_ms, _ = timed(lambda: (analytics.adf_test(unbounded["spread"]),
+                                     analytics.engle_granger_test(unbounded["price_a"], unbounded["price_b"])), repeats=1)
+    line(f"ADF + Engle-Granger, last {analytics.HEAVY_TEST_WINDOW_ROWS:,} rows", heavy_ms, HEAVY_BUDGET_MS, unbounded_ms,
          f"baseline: the same on {UNBOUNDED_TEST_ROWS:,} rows (autolag lags grow with rows)")
-    report_ms, _ = timed(lambda: ae.mean_reversion_tests(panel))
+    report_ms, _ = timed(lambda: analytics.mean_reversion_tests(panel))
     line("all heavy tests (+ Johansen, half-life, Hurst)", report_ms, HEAVY_BUDGET_MS)
     return 0
 

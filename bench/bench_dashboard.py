@@ -3,7 +3,7 @@
     python bench/bench_dashboard.py [--refreshes 20] [--db PATH]
 
 The database: 24 hours of BTCUSDT and ETHUSDT spot trades at a realistic rate (3.2 million
-trades, a cointegrated random-walk pair), generated once with ``tickstore.write_trades`` in hourly
+trades, a cointegrated random-walk pair), generated once with ``store.write_trades`` in hourly
 chunks into the temp directory and reused afterwards.
 
 Measured, in one run:
@@ -35,12 +35,11 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import analytics_engine as ae  # noqa: E402
-import charts  # noqa: E402
-import dashboard_data as data  # noqa: E402  (the page's data layer, without the page)
-import tickstore  # noqa: E402
+from pairdesk import analytics
+from pairdesk.dashboard import charts
+from pairdesk.dashboard import data
+from pairdesk import store
 
 DAY_START_MS = 1_723_075_200_000  # 2024-08-08 00:00 UTC
 DAY_MS = 86_400_000
@@ -92,12 +91,12 @@ def build_day_db(path: Path) -> None:
             trades = day_trades(symbol, start, end, rng, factor, next_id[symbol])
             next_id[symbol] += len(trades)
             batch.extend(trades)
-        tickstore.write_trades(path, batch, market="spot", stream="trade")
+        store.write_trades(path, batch, market="spot", stream="trade")
         print(f"  generating: hour {hour + 1:2d}/24 written ({time.perf_counter() - started:5.1f} s)", flush=True)
-    conn = tickstore.open_writer(path, "spot", "trade")
-    with tickstore.transaction(conn):
+    conn = store.open_writer(path, "spot", "trade")
+    with store.transaction(conn):
         for symbol in TRADES_PER_DAY:
-            tickstore.upsert_status(conn, symbol, state="live", last_trade_ms=DAY_START_MS + DAY_MS)
+            store.upsert_status(conn, symbol, state="live", last_trade_ms=DAY_START_MS + DAY_MS)
     conn.close()
     done.touch()
 
@@ -107,10 +106,10 @@ class LiveFeed:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        conn = tickstore.open_reader(path)
-        self.next_id = {s: tickstore.last_trade_id(conn, s) + 1 for s in TRADES_PER_DAY}
-        self.price = {s: float(tickstore.read_trades(conn, s, limit=1)["price"].iloc[-1]) for s in TRADES_PER_DAY}
-        last_bar = tickstore.read_recent_bars(conn, "BTCUSDT", 0)[0]["ts_ms"].iloc[-1]
+        conn = store.open_reader(path)
+        self.next_id = {s: store.last_trade_id(conn, s) + 1 for s in TRADES_PER_DAY}
+        self.price = {s: float(store.read_trades(conn, s, limit=1)["price"].iloc[-1]) for s in TRADES_PER_DAY}
+        last_bar = store.read_recent_bars(conn, "BTCUSDT", 0)[0]["ts_ms"].iloc[-1]
         conn.close()
         self.second_ms = int(last_bar) + 1000
         self.rng = np.random.default_rng(7)
@@ -123,7 +122,7 @@ class LiveFeed:
                 trades.append((symbol, self.next_id[symbol], self.second_ms + int(self.rng.integers(0, 1000)),
                                self.price[symbol], 0.01, False))
                 self.next_id[symbol] += 1
-        tickstore.write_trades(self.path, trades)
+        store.write_trades(self.path, trades)
         self.second_ms += 1000
 
 
@@ -166,16 +165,16 @@ def incremental_refresh(db: data.Database, s: data.Settings, split: list | None 
 def naive_refresh(db: data.Database, s: data.Settings) -> tuple[data.PairView, int]:
     """The same refresh done the naive way: every trade of the day read again and resampled in pandas."""
     with data.reader(db.path) as conn:
-        db_key = data.database_key(db.path, tickstore.read_metadata(conn))
-        symbols = tuple(tickstore.list_symbols(conn))
-        bars = {symbol: ae.bars_from_trades(tickstore.read_trades(conn, symbol), "1s") for symbol in s.pair}
-        status = tickstore.read_feed_status(conn)
+        db_key = data.database_key(db.path, store.read_metadata(conn))
+        symbols = tuple(store.list_symbols(conn))
+        bars = {symbol: analytics.bars_from_trades(store.read_trades(conn, symbol), "1s") for symbol in s.pair}
+        status = store.read_feed_status(conn)
         start, end, clipped = data.chart_window(bars, s)
-        gaps = tickstore.read_gap_spans(conn, s.pair, start, end + s.tf_ms)
-    candles = {symbol: data.since(ae.resample_bars(data.since(frame, start), s.timeframe), start)
+        gaps = store.read_gap_spans(conn, s.pair, start, end + s.tf_ms)
+    candles = {symbol: data.since(analytics.resample_bars(data.since(frame, start), s.timeframe), start)
                for symbol, frame in bars.items()}
     warm = start - s.window * s.tf_ms
-    panel = data.since(ae.pair_panel(data.since(bars[s.symbol_a], warm), data.since(bars[s.symbol_b], warm),
+    panel = data.since(analytics.pair_panel(data.since(bars[s.symbol_a], warm), data.since(bars[s.symbol_b], warm),
                                     s.timeframe, s.window, s.hedge), start).reset_index(drop=True)
     view = data.PairView(s, db_key, symbols, bars, candles, panel, status, gaps, start, end, clipped)
     return view, serialise(live_figures(view))
@@ -207,8 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"database: {args.db}")
     build_day_db(args.db)
     db = data.describe_database(str(args.db))
-    conn = tickstore.open_reader(args.db)
-    counts = {s: int(tickstore.read_bars_1s(conn, s)["trades"].sum()) for s in db.symbols}
+    conn = store.open_reader(args.db)
+    counts = {s: int(store.read_bars_1s(conn, s)["trades"].sum()) for s in db.symbols}
     conn.close()
     print(f"  {sum(counts.values()):,} trades ({', '.join(f'{s} {n:,}' for s, n in counts.items())}), "
           f"{args.db.stat().st_size / 2**20:.0f} MB")

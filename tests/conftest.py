@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
 
 # Real recorded Binance frames and dumps, used in place (never copied into the repo).
 BINANCE_DATA = Path(os.environ.get("BINANCE_DATA_DIR", REPO_ROOT / ".." / "shared" / "data" / "binance")).resolve()
@@ -24,9 +22,9 @@ def binance_file(relative: str) -> Path:
 
 def read_db(path: Path, read):
     """``read(conn)`` on a read-only connection to the tick database at ``path``, closed afterwards."""
-    import tickstore
+    from pairdesk import store
 
-    conn = tickstore.open_reader(path)
+    conn = store.open_reader(path)
     try:
         return read(conn)
     finally:
@@ -47,7 +45,3 @@ def unused_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def pytest_configure(config) -> None:
-    config.addinivalue_line("markers", "exchange(**options): options for the local exchange fixture")

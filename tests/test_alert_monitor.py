@@ -17,13 +17,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import alert_monitor
-import alerts
-import analytics_engine as ae
-import data_ingestor
-import tickstore
+from pairdesk.alerts import monitor as alert_monitor
+from pairdesk import alerts
+from pairdesk import analytics
+from pairdesk.ingest import daemon as data_ingestor
+from pairdesk.alerts import repository
+from pairdesk import store
 from conftest import REPO_ROOT, binance_file, read_db
-from exchange_sim import ExchangeSim, run_in_thread
+from pairdesk.sim.exchange import ExchangeSim, run_in_thread
 from test_ingestor import SYMBOLS, IngestorProcess, exchange, stored_rows, wait_until  # noqa: F401 (fixture)
 
 T0_MS = 1_700_000_000_000  # data time of the constructed trades (not live: only data time completes bars)
@@ -42,7 +43,7 @@ def price_rule(threshold: float, **fields) -> alerts.AlertRule:
 class Feed:
     """Constructed trades into a real TradeWriter: one trade per data-time second per symbol."""
 
-    def __init__(self, writer: tickstore.TradeWriter) -> None:
+    def __init__(self, writer: store.TradeWriter) -> None:
         self.writer = writer
         self.next_id = {"BTCUSDT": 1, "ETHUSDT": 1}
 
@@ -57,12 +58,12 @@ class Feed:
 
 
 def rule_states(db: Path) -> dict[int, dict]:
-    return read_db(db, lambda conn: {r.rule_id: s for r, _u, _d, s in tickstore.read_alert_rule_states(conn)})
+    return read_db(db, lambda conn: {r.rule_id: s for r, _u, _d, s in repository.read_rule_states(conn)})
 
 
 def events(db: Path, rule_id: int | None = None) -> pd.DataFrame:
     """Events oldest first."""
-    frame = read_db(db, lambda conn: tickstore.read_alert_events(conn, rule_id=rule_id))
+    frame = read_db(db, lambda conn: store.read_alert_events(conn, rule_id=rule_id))
     return frame.iloc[::-1].reset_index(drop=True)
 
 
@@ -82,19 +83,19 @@ def wait_evaluated(db: Path, rule_id: int, second: int, timeout_s: float = 10.0)
 
 def add_rule(db: Path, rule: alerts.AlertRule) -> int:
     """Insert a rule the way the dashboard and the API do: their own writer connection, one transaction."""
-    meta = read_db(db, tickstore.read_metadata)
-    conn = tickstore.open_writer(db, meta["market"], meta["stream"], meta["source"])
+    meta = read_db(db, store.read_metadata)
+    conn = store.open_writer(db, meta["market"], meta["stream"], meta["source"])
     try:
-        with tickstore.transaction(conn):
-            return tickstore.insert_alert_rule(conn, rule)
+        with store.transaction(conn):
+            return repository.insert_rule(conn, rule)
     finally:
         conn.close()
 
 
 def edit(db: Path, fn):
-    conn = tickstore.open_writer(db, "spot", "trade")
+    conn = store.open_writer(db, "spot", "trade")
     try:
-        with tickstore.transaction(conn):
+        with store.transaction(conn):
             return fn(conn)
     finally:
         conn.close()
@@ -103,7 +104,7 @@ def edit(db: Path, fn):
 @pytest.fixture
 def writer(db_path):
     """A real single writer on a fresh database."""
-    writer = tickstore.TradeWriter(db_path, "spot", "trade", flush_interval_ms=50).start()
+    writer = store.TradeWriter(db_path, "spot", "trade", flush_interval_ms=50).start()
     yield writer
     writer.close()
 
@@ -174,68 +175,68 @@ def ingestors():
 
 def test_rules_are_stored_listed_updated_switched_and_deleted(db_path):
     """The tickstore functions the dashboard and the API use: every field survives, each change is reported."""
-    tickstore.write_trades(db_path, [("BTCUSDT", 1, T0_MS, 100.0, 1.0, False)])
+    store.write_trades(db_path, [("BTCUSDT", 1, T0_MS, 100.0, 1.0, False)])
     rule = alerts.validate_rule({"name": "desk z", "kind": "zscore", "symbols": ["BTCUSDT", "ETHUSDT"],
                                  "timeframe": "1m", "window": 30, "hedge": "kalman",
                                  "params": {"threshold": 2.5, "side": "up"}, "cooldown_s": 120,
                                  "webhook_url": "https://example.com/hook"}, SYMBOLS)
-    rule_id = edit(db_path, lambda conn: tickstore.insert_alert_rule(conn, rule))
-    conn = tickstore.open_reader(db_path)
-    [(stored, updated_ms, data_ms, state)] = tickstore.read_alert_rule_states(conn)
+    rule_id = edit(db_path, lambda conn: repository.insert_rule(conn, rule))
+    conn = store.open_reader(db_path)
+    [(stored, updated_ms, data_ms, state)] = repository.read_rule_states(conn)
     assert stored == dataclasses.replace(rule, rule_id=rule_id)
-    assert tickstore.list_alert_rules(conn) == [stored]
+    assert repository.list_rules(conn) == [stored]
     assert data_ms == T0_MS and state == {}  # evaluation starts at the data there was: no history
     changed = dataclasses.replace(rule, params={**rule.params, "threshold": 3.0})
-    assert edit(db_path, lambda c: tickstore.update_alert_rule(c, rule_id, changed))
-    assert tickstore.list_alert_rules(conn)[0].params["threshold"] == 3.0
-    assert tickstore.read_alert_rule_states(conn)[0][1] > updated_ms
-    assert edit(db_path, lambda c: tickstore.set_alert_rule_enabled(c, rule_id, False))
-    assert tickstore.list_alert_rules(conn)[0].enabled is False
-    assert not edit(db_path, lambda c: tickstore.update_alert_rule(c, 999, changed))
-    assert not edit(db_path, lambda c: tickstore.set_alert_rule_enabled(c, 999, True))
-    assert edit(db_path, lambda c: tickstore.delete_alert_rule(c, rule_id))
-    assert not edit(db_path, lambda c: tickstore.delete_alert_rule(c, rule_id))
-    assert tickstore.list_alert_rules(conn) == []
+    assert edit(db_path, lambda c: repository.update_rule(c, rule_id, changed))
+    assert repository.list_rules(conn)[0].params["threshold"] == 3.0
+    assert repository.read_rule_states(conn)[0][1] > updated_ms
+    assert edit(db_path, lambda c: store.set_alert_rule_enabled(c, rule_id, False))
+    assert repository.list_rules(conn)[0].enabled is False
+    assert not edit(db_path, lambda c: repository.update_rule(c, 999, changed))
+    assert not edit(db_path, lambda c: store.set_alert_rule_enabled(c, 999, True))
+    assert edit(db_path, lambda c: store.delete_alert_rule(c, rule_id))
+    assert not edit(db_path, lambda c: store.delete_alert_rule(c, rule_id))
+    assert repository.list_rules(conn) == []
 
 
 def test_a_bad_rule_is_rejected_and_nothing_is_saved(db_path):
     """A rule that fails validation (at the form, or when stored) raises RuleError and leaves the table empty."""
-    tickstore.write_trades(db_path, [])
+    store.write_trades(db_path, [])
     with pytest.raises(alerts.RuleError, match="unknown symbol 'DOGEUSDT'"):
         alerts.validate_rule({"kind": "price_cross", "symbols": ["DOGEUSDT"], "params": {"threshold": 1}}, SYMBOLS)
     broken = dataclasses.replace(price_rule(100.0), window=0)  # built by hand, bypassing validate_rule
     with pytest.raises(alerts.RuleError, match="window must be a positive whole number of bars, got 0"):
-        edit(db_path, lambda conn: tickstore.insert_alert_rule(conn, broken))
+        edit(db_path, lambda conn: repository.insert_rule(conn, broken))
     nan_threshold = dataclasses.replace(price_rule(100.0), params={"threshold": math.nan})
     with pytest.raises(alerts.RuleError, match="threshold must be a finite number"):
-        edit(db_path, lambda conn: tickstore.insert_alert_rule(conn, nan_threshold))
-    assert read_db(db_path, tickstore.list_alert_rules) == []
+        edit(db_path, lambda conn: repository.insert_rule(conn, nan_threshold))
+    assert read_db(db_path, repository.list_rules) == []
 
 
 def test_events_are_read_newest_first_filtered_and_acknowledged(db_path):
     """read_alert_events filters by time, rule and kind, newest first; acknowledging counts only new ones."""
-    tickstore.write_trades(db_path, [])
+    store.write_trades(db_path, [])
     rows = [{"ts_ms": T0_MS + i * 1000, "rule_id": 1 + i % 2, "rule_name": "r", "kind": ("zscore", "price_cross")[i % 2],
              "symbols": "BTCUSDT", "timeframe": "1s", "value": float(i), "threshold": 1.0, "direction": "UP",
              "message": f"event {i}"} for i in range(6)]
-    ids = edit(db_path, lambda conn: tickstore.save_alert_progress(conn, rows, {}))
-    conn = tickstore.open_reader(db_path)
-    frame = tickstore.read_alert_events(conn)
+    ids = edit(db_path, lambda conn: store.save_alert_progress(conn, rows, {}))
+    conn = store.open_reader(db_path)
+    frame = store.read_alert_events(conn)
     assert list(frame["message"]) == [f"event {i}" for i in range(5, -1, -1)]
     assert (frame["detected_ms"] > 0).all() and frame["acknowledged_ms"].isna().all()
-    assert list(tickstore.read_alert_events(conn, since_ms=T0_MS + 3000)["value"]) == [5.0, 4.0, 3.0]
-    assert list(tickstore.read_alert_events(conn, rule_id=2, limit=2)["value"]) == [5.0, 3.0]
-    assert set(tickstore.read_alert_events(conn, kind="zscore")["kind"]) == {"zscore"}
-    assert edit(db_path, lambda c: tickstore.acknowledge_alert_events(c, ids[:2])) == 2
-    assert edit(db_path, lambda c: tickstore.acknowledge_alert_events(c, ids[:3])) == 1
-    assert tickstore.read_alert_events(conn)["acknowledged_ms"].notna().sum() == 3
+    assert list(store.read_alert_events(conn, since_ms=T0_MS + 3000)["value"]) == [5.0, 4.0, 3.0]
+    assert list(store.read_alert_events(conn, rule_id=2, limit=2)["value"]) == [5.0, 3.0]
+    assert set(store.read_alert_events(conn, kind="zscore")["kind"]) == {"zscore"}
+    assert edit(db_path, lambda c: store.acknowledge_alert_events(c, ids[:2])) == 2
+    assert edit(db_path, lambda c: store.acknowledge_alert_events(c, ids[:3])) == 1
+    assert store.read_alert_events(conn)["acknowledged_ms"].notna().sum() == 3
 
 
 def test_a_failing_alert_write_never_rolls_back_the_writers_trades(db_path, writer):
     """An alert write that fails inside the writer's batch is undone alone: the batch's trades are committed."""
     Feed(writer).prices(0, [100.0, 101.0])
     result = writer.call(alert_monitor._isolated(
-        lambda conn: tickstore.save_alert_progress(conn, [{"ts_ms": T0_MS}], {}))).result(5)
+        lambda conn: store.save_alert_progress(conn, [{"ts_ms": T0_MS}], {}))).result(5)
     assert isinstance(result, KeyError)
     wait_until(lambda: len(stored_rows(db_path, "BTCUSDT")) == 2, 5)
     assert writer.error is None and len(events(db_path)) == 0
@@ -279,20 +280,20 @@ def test_rules_changed_by_another_connection_are_picked_up(db_path, writer, moni
     assert fired(db_path, rule_id) == [(6, "UP")]
     assert rule_states(db_path)[rule_id]["since_ms"] == T0_MS + 5000
 
-    edit(db_path, lambda conn: tickstore.update_alert_rule(conn, rule_id, price_rule(120.0)))
+    edit(db_path, lambda conn: repository.update_rule(conn, rule_id, price_rule(120.0)))
     feed.prices(11, [125] * 5)
     wait_evaluated(db_path, rule_id, 14)
     assert fired(db_path, rule_id)[-1] == (11, "UP")
     assert events(db_path, rule_id)["threshold"].iloc[-1] == 120.0
 
-    edit(db_path, lambda conn: tickstore.set_alert_rule_enabled(conn, rule_id, False))
+    edit(db_path, lambda conn: store.set_alert_rule_enabled(conn, rule_id, False))
     wait_until(lambda: monitor.stats()["rules"] == 0, 5)
     feed.prices(16, [100] * 3 + [130] * 3)
     wait_until(lambda: len(stored_rows(db_path, "BTCUSDT")) == 22, 5)
     time.sleep(0.3)
     assert len(events(db_path, rule_id)) == 2  # switched off: the crossing at bar 19 is not evaluated
 
-    edit(db_path, lambda conn: tickstore.set_alert_rule_enabled(conn, rule_id, True))  # at bar 21, price 130
+    edit(db_path, lambda conn: store.set_alert_rule_enabled(conn, rule_id, True))  # at bar 21, price 130
     feed.prices(22, [100] * 3 + [130] * 3)
     wait_evaluated(db_path, rule_id, 26)
     assert fired(db_path, rule_id)[2:] == [(22, "DOWN"), (25, "UP")]
@@ -302,7 +303,7 @@ def test_a_live_bar_completes_by_the_wall_clock_when_the_market_goes_quiet(db_pa
     """Live data with no later trade: the crossing bar is still evaluated, about WALL_GRACE_MS after it ended."""
     rule_id = add_rule(db_path, price_rule(105.0))
     monitor_factory()
-    second = tickstore.now_ms() // 1000 * 1000
+    second = store.now_ms() // 1000 * 1000
     writer.submit([("BTCUSDT", 1, second - 2000, 100.0, 1.0, False), ("BTCUSDT", 2, second - 1000 + 10, 110.0, 1.0,
                                                                           False)])  # then silence
     wait_until(lambda: len(events(db_path, rule_id)) == 1, 3 + alert_monitor.WALL_GRACE_MS / 1000)
@@ -332,7 +333,7 @@ def test_webhook_failures_are_counted_logged_and_never_block_ingestion(db_path, 
     """A dead endpoint is retried, then counted and logged once; a full queue drops with a count; trades flow on."""
     sender = alert_monitor.WebhookSender(writer, timeout_s=0.5, retries=2, backoff_s=0.01, queue_size=1).start()
     url = f"http://127.0.0.1:{unused_port}/hook"
-    ids = writer.call(lambda conn: tickstore.save_alert_progress(conn, [
+    ids = writer.call(lambda conn: store.save_alert_progress(conn, [
         {"ts_ms": T0_MS, "rule_id": 1, "rule_name": "r", "kind": "price_cross", "symbols": "BTCUSDT",
          "timeframe": "1s", "value": 1.0, "threshold": 1.0, "direction": "UP", "message": "m", "delivery": "pending"}
     ] * 3, {})).result(5)
@@ -369,7 +370,7 @@ def test_no_alerts_flag_is_parsed_and_documented():
 def test_a_shock_drives_the_spread_through_the_threshold_and_the_event_is_stored_within_3_s(
         exchange, db_path, ingestors):
     """No dashboard: the ingestor alone stores the event of a +1.5 % ETH shock within 3 s, from the shock."""
-    tickstore.write_trades(db_path, [], source="local")
+    store.write_trades(db_path, [], source="local")
     rule = alerts.validate_rule({"name": "fast z", "kind": "zscore", "symbols": ["ETHUSDT", "BTCUSDT"],
                                  "window": 12, "hedge": "huber", "params": {"threshold": 2.5, "lookback": 30},
                                  "cooldown_s": 0}, SYMBOLS)
@@ -378,7 +379,7 @@ def test_a_shock_drives_the_spread_through_the_threshold_and_the_event_is_stored
     ingestors.append(ingestor)
     # z is defined once 12 bars exist; shock only while the UP edge is armed (z below 2.0)
     wait_until(lambda: rule_states(db_path).get(rule_id, {}).get("armed", {}).get("UP") is True, 30, ingestor.log)
-    shocked_ms, started = tickstore.now_ms(), time.monotonic()
+    shocked_ms, started = store.now_ms(), time.monotonic()
     exchange.control(shock={"symbol": "ETHUSDT", "pct": 1.5})
     def after() -> pd.DataFrame:
         stored = events(db_path, rule_id)
@@ -391,7 +392,7 @@ def test_a_shock_drives_the_spread_through_the_threshold_and_the_event_is_stored
     assert latency_s < LATENCY_BUDGET_S
     assert event["direction"] == "UP" and event["value"] >= 2.5 and "ETHUSDT/BTCUSDT z-score" in event["message"]
     assert f"alert: {event['message']}" in ingestor.log()
-    defaults = [(r.kind, r.symbols, r.params["threshold"]) for r in read_db(db_path, tickstore.list_alert_rules)]
+    defaults = [(r.kind, r.symbols, r.params["threshold"]) for r in read_db(db_path, repository.list_rules)]
     assert defaults[1:] == [("zscore", ("BTCUSDT", "ETHUSDT"), 2.0), ("zscore_extreme", ("BTCUSDT", "ETHUSDT"), 3.0)]
     assert ingestor.stop()[0] == 0
 
@@ -439,11 +440,11 @@ def test_replayed_real_trades_fire_the_default_rules_once_per_crossing(db_path, 
         wait_until(settled, 30, ingestor.log)
         assert ingestor.stop()[0] == 0
 
-    conn = tickstore.open_reader(db_path)
-    rules = tickstore.read_alert_rule_states(conn)
+    conn = store.open_reader(db_path)
+    rules = repository.read_rule_states(conn)
     assert [r.kind for r, *_ in rules] == ["zscore", "zscore_extreme"]
-    bars = {s: tickstore.read_bars_1s(conn, s) for s in SYMBOLS}
-    aligned = ae.align_pair(bars["BTCUSDT"], bars["ETHUSDT"], "1s")
+    bars = {s: store.read_bars_1s(conn, s) for s in SYMBOLS}
+    aligned = analytics.align_pair(bars["BTCUSDT"], bars["ETHUSDT"], "1s")
     traded = set(bars["BTCUSDT"]["ts_ms"]) | set(bars["ETHUSDT"]["ts_ms"])
     default, _updated, _data, state = rules[0]
     lookback_ms = (default.params["lookback"] - 1) * 1000
@@ -455,7 +456,7 @@ def test_replayed_real_trades_fire_the_default_rules_once_per_crossing(db_path, 
             rows = aligned[(aligned["ts_ms"] >= t - lookback_ms) & (aligned["ts_ms"] <= t)]
             legs = [pd.DataFrame({"ts_ms": rows["ts_ms"], **{c: rows[leg] for c in ("open", "high", "low", "close")},
                                   "volume": 0.0, "quote_volume": 0.0, "trades": 0}) for leg in ("price_a", "price_b")]
-            panel = ae.pair_panel(*legs, "1s", default.window, "ols")
+            panel = analytics.pair_panel(*legs, "1s", default.window, "ols")
             zs.append((int(t), float(panel["zscore"].iloc[-1])))
     assert sum(np.isfinite([z for _t, z in zs])) > 500
     for rule, *_ in rules:

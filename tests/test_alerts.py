@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import alerts
-import analytics_engine as ae
-from alerts import Observation, RuleState
+from pairdesk import alerts
+from pairdesk import analytics
+from pairdesk.alerts import Observation, RuleState
 
 PAIR = ["BTCUSDT", "ETHUSDT"]
 KNOWN = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
@@ -244,14 +244,14 @@ def test_zscore_equals_pair_panel_on_the_lookback_of_each_bar(hedge):
     bars_by_symbol = {"BTCUSDT": bars(a), "ETHUSDT": bars(b, keep=~quiet_b)}
     r = rule(threshold=2.0, window=20, lookback=60, hedge=hedge)
     got = alerts.observe(r, bars_by_symbol, T0_MS + 160_000, T0_MS + 259_000)
-    aligned = ae.align_pair(bars_by_symbol["BTCUSDT"], bars_by_symbol["ETHUSDT"], "1s")
+    aligned = analytics.align_pair(bars_by_symbol["BTCUSDT"], bars_by_symbol["ETHUSDT"], "1s")
     expected = []
     for t in range(T0_MS + 160_000, T0_MS + 260_000, 1000):
         rows = aligned[(aligned["ts_ms"] > t - 60_000) & (aligned["ts_ms"] <= t)]
         as_bars = {leg: rows.rename(columns={leg: "close"}).assign(
             open=rows[leg], high=rows[leg], low=rows[leg], volume=0.0, quote_volume=0.0, trades=0)
             for leg in ("price_a", "price_b")}
-        panel = ae.pair_panel(as_bars["price_a"], as_bars["price_b"], "1s", 20, hedge)
+        panel = analytics.pair_panel(as_bars["price_a"], as_bars["price_b"], "1s", 20, hedge)
         expected.append(Observation(t, float(panel["zscore"].iloc[-1])))
     assert [o.ts_ms for o in got] == [o.ts_ms for o in expected]
     np.testing.assert_allclose([o.value for o in got], [o.value for o in expected], rtol=1e-7, atol=1e-9)

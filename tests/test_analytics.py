@@ -16,7 +16,7 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats
 
-import analytics_engine as ae
+from pairdesk import analytics
 from conftest import REPO_ROOT, binance_file
 from recordings import recorded_frames
 
@@ -84,9 +84,9 @@ def assert_matches_independent(panel: pd.DataFrame, expected: pd.DataFrame) -> N
 
 
 def independent_panel(trades_a: pd.DataFrame, trades_b: pd.DataFrame, timeframe: str, window: int,
-                      max_stale: int = ae.DEFAULT_MAX_STALE_STEPS) -> pd.DataFrame:
+                      max_stale: int = analytics.DEFAULT_MAX_STALE_STEPS) -> pd.DataFrame:
     """The exported columns for hedge=ols recomputed with pandas and statsmodels only."""
-    tf_ms = ae.TIMEFRAME_MS[timeframe]
+    tf_ms = analytics.TIMEFRAME_MS[timeframe]
     closes = [pandas_bars(t, tf_ms).set_index("ts_ms")["close"] for t in (trades_a, trades_b)]
     panel = pandas_align(*closes, tf_ms, max_stale)
     fit = sm.OLS(panel["price_a"], sm.add_constant(panel["price_b"])).fit()
@@ -130,35 +130,35 @@ def real_trades() -> dict[str, pd.DataFrame]:
 @pytest.fixture(scope="session")
 def real_bars(real_trades) -> dict[str, pd.DataFrame]:
     """1-second bars of the recorded trades per symbol."""
-    return {symbol: ae.bars_from_trades(trades, "1s") for symbol, trades in real_trades.items()}
+    return {symbol: analytics.bars_from_trades(trades, "1s") for symbol, trades in real_trades.items()}
 
 
 @pytest.fixture(scope="session")
 def real_pair(real_bars) -> pd.DataFrame:
     """Aligned 1-second BTC / ETH closes (max_stale 60)."""
-    return ae.align_pair(real_bars["BTCUSDT"], real_bars["ETHUSDT"], "1s", 60)
+    return analytics.align_pair(real_bars["BTCUSDT"], real_bars["ETHUSDT"], "1s", 60)
 
 
 # --------------------------------------------------------------------------- bars
 
 
-@pytest.mark.parametrize("timeframe", list(ae.TIMEFRAME_MS))
+@pytest.mark.parametrize("timeframe", list(analytics.TIMEFRAME_MS))
 def test_bars_from_trades_match_pandas_groupby_on_real_trades(real_trades, timeframe):
     """Bars from real trades equal a pandas groupby on (time, id)-sorted trades at every timeframe."""
     for trades in real_trades.values():
-        bars = ae.bars_from_trades(trades, timeframe)
-        expected = pandas_bars(trades, ae.TIMEFRAME_MS[timeframe])
-        pd.testing.assert_frame_equal(bars, expected[ae.BAR_COLUMNS], rtol=1e-12, check_exact=False)
+        bars = analytics.bars_from_trades(trades, timeframe)
+        expected = pandas_bars(trades, analytics.TIMEFRAME_MS[timeframe])
+        pd.testing.assert_frame_equal(bars, expected[analytics.BAR_COLUMNS], rtol=1e-12, check_exact=False)
         ohlc = ["open", "high", "low", "close"]
         np.testing.assert_array_equal(bars[ohlc], expected[ohlc])
 
 
-@pytest.mark.parametrize("timeframe", list(ae.TIMEFRAME_MS))
+@pytest.mark.parametrize("timeframe", list(analytics.TIMEFRAME_MS))
 def test_bars_from_1s_bars_equal_bars_from_trades(real_trades, real_bars, timeframe):
     """Resampling 1-second bars gives the bars built from the raw trades (OHLC, counts exact)."""
     for symbol, trades in real_trades.items():
-        from_trades = ae.bars_from_trades(trades, timeframe)
-        from_bars = ae.resample_bars(real_bars[symbol], timeframe)
+        from_trades = analytics.bars_from_trades(trades, timeframe)
+        from_bars = analytics.resample_bars(real_bars[symbol], timeframe)
         pd.testing.assert_frame_equal(from_bars, from_trades, rtol=1e-13, check_exact=False)
         for column in ("ts_ms", "open", "high", "low", "close", "trades"):
             np.testing.assert_array_equal(from_bars[column], from_trades[column])
@@ -172,7 +172,7 @@ def test_open_and_close_are_first_and_last_by_time_then_trade_id():
         "price": [5.0, 3.0, 4.0, 7.0, 6.0],
         "qty": [1.0, 1.0, 1.0, 1.0, 2.0],
     })
-    bar = ae.bars_from_trades(trades, "1s").iloc[0]
+    bar = analytics.bars_from_trades(trades, "1s").iloc[0]
     assert (bar.ts_ms, bar.open, bar.close, bar.high, bar.low) == (1_000, 3.0, 6.0, 7.0, 3.0)
     assert (bar.volume, bar.quote_volume, bar.trades) == (6.0, 5 + 3 + 4 + 7 + 12.0, 5)
     assert bar.vwap == pytest.approx(31.0 / 6.0, rel=1e-15)
@@ -182,22 +182,22 @@ def test_bar_start_is_floor_of_exchange_time():
     """A trade at exactly a boundary opens the next bar; bars are labelled by their start."""
     trades = pd.DataFrame({"trade_id": [1, 2, 3, 4], "ts_ms": [59_999, 60_000, 119_999, 3_600_000],
                            "price": [1.0, 2.0, 3.0, 4.0], "qty": [1.0, 1.0, 1.0, 1.0]})
-    assert ae.bars_from_trades(trades, "1m")["ts_ms"].tolist() == [0, 60_000, 3_600_000]
-    assert ae.bars_from_trades(trades, "1h")["ts_ms"].tolist() == [0, 3_600_000]
-    assert ae.bars_from_trades(trades, "1m")["close"].tolist() == [1.0, 3.0, 4.0]
+    assert analytics.bars_from_trades(trades, "1m")["ts_ms"].tolist() == [0, 60_000, 3_600_000]
+    assert analytics.bars_from_trades(trades, "1h")["ts_ms"].tolist() == [0, 3_600_000]
+    assert analytics.bars_from_trades(trades, "1m")["close"].tolist() == [1.0, 3.0, 4.0]
 
 
 def test_empty_input_gives_empty_typed_bars():
     """No trades (or no bars) give an empty frame with the bar columns and integer ts_ms."""
     empty = pd.DataFrame({"trade_id": [], "ts_ms": [], "price": [], "qty": []})
-    for bars in (ae.bars_from_trades(empty, "1m"), ae.resample_bars(ae.bars_from_trades(empty, "1s"), "5m")):
-        assert list(bars.columns) == ae.BAR_COLUMNS and len(bars) == 0 and bars["ts_ms"].dtype == np.int64
+    for bars in (analytics.bars_from_trades(empty, "1m"), analytics.resample_bars(analytics.bars_from_trades(empty, "1s"), "5m")):
+        assert list(bars.columns) == analytics.BAR_COLUMNS and len(bars) == 0 and bars["ts_ms"].dtype == np.int64
 
 
 def test_unknown_timeframe_is_a_value_error():
     """An unknown timeframe name raises ValueError listing the valid ones."""
     with pytest.raises(ValueError, match="1s, 5s"):
-        ae.timeframe_ms("2m")
+        analytics.timeframe_ms("2m")
 
 
 # --------------------------------------------------------------------------- alignment
@@ -207,9 +207,9 @@ def test_unknown_timeframe_is_a_value_error():
 @pytest.mark.parametrize("timeframe", ["1s", "10s"])
 def test_align_pair_matches_pandas_reindex_ffill_on_real_bars(real_trades, timeframe, max_stale):
     """Alignment equals pandas reindex on the full grid + ffill(limit=max_stale) + dropna."""
-    tf_ms = ae.TIMEFRAME_MS[timeframe]
-    bars = {s: ae.bars_from_trades(t, timeframe) for s, t in real_trades.items()}
-    aligned = ae.align_pair(bars["BTCUSDT"], bars["ETHUSDT"], timeframe, max_stale)
+    tf_ms = analytics.TIMEFRAME_MS[timeframe]
+    bars = {s: analytics.bars_from_trades(t, timeframe) for s, t in real_trades.items()}
+    aligned = analytics.align_pair(bars["BTCUSDT"], bars["ETHUSDT"], timeframe, max_stale)
     expected = pandas_align(*(b.set_index("ts_ms")["close"] for b in bars.values()), tf_ms, max_stale)
     pd.testing.assert_frame_equal(aligned, expected, check_exact=True)
 
@@ -218,7 +218,7 @@ def test_hole_longer_than_max_stale_drops_rows():
     """A close is carried forward max_stale steps, then rows are dropped until the next bar."""
     bars_a = bars_of([0, 1, 2, 10], [1.0, 2.0, 3.0, 4.0])
     bars_b = bars_of(list(range(12)), [100.0 + i for i in range(12)])
-    aligned = ae.align_pair(bars_a, bars_b, "1s", max_stale=3)
+    aligned = analytics.align_pair(bars_a, bars_b, "1s", max_stale=3)
     assert aligned["ts_ms"].tolist() == [0, 1000, 2000, 3000, 4000, 5000, 10_000, 11_000]
     assert aligned["price_a"].tolist() == [1.0, 2.0, 3.0, 3.0, 3.0, 3.0, 4.0, 4.0]
     assert aligned["price_b"].tolist() == [100.0, 101.0, 102.0, 103.0, 104.0, 105.0, 110.0, 111.0]
@@ -228,31 +228,31 @@ def test_barely_overlapping_symbols_keep_only_the_overlap():
     """Symbols whose ranges touch at one bar give the rows where both have a (carried) close."""
     bars_a = bars_of(list(range(0, 11)), [float(i) for i in range(11)])  # 0..10 s
     bars_b = bars_of(list(range(10, 21)), [float(i) for i in range(10, 21)])  # 10..20 s
-    aligned = ae.align_pair(bars_a, bars_b, "1s", max_stale=2)
+    aligned = analytics.align_pair(bars_a, bars_b, "1s", max_stale=2)
     assert aligned["ts_ms"].tolist() == [10_000, 11_000, 12_000]
     assert aligned["price_a"].tolist() == [10.0, 10.0, 10.0]
-    assert ae.align_pair(bars_a, bars_b, "1s", max_stale=0)["ts_ms"].tolist() == [10_000]
+    assert analytics.align_pair(bars_a, bars_b, "1s", max_stale=0)["ts_ms"].tolist() == [10_000]
     disjoint = bars_of([30, 31], [1.0, 2.0])
-    assert ae.align_pair(bars_a, disjoint, "1s", max_stale=5).empty
+    assert analytics.align_pair(bars_a, disjoint, "1s", max_stale=5).empty
 
 
 def test_carry_forward_from_before_the_overlap():
     """The earlier symbol's last close before the later symbol starts is carried into the overlap."""
     bars_a = bars_of([0, 1, 2], [1.0, 2.0, 3.0])
     bars_b = bars_of([4, 5, 6], [10.0, 11.0, 12.0])
-    aligned = ae.align_pair(bars_a, bars_b, "1s", max_stale=3)
+    aligned = analytics.align_pair(bars_a, bars_b, "1s", max_stale=3)
     assert aligned[["ts_ms", "price_a", "price_b"]].values.tolist() == [[4000, 3.0, 10.0], [5000, 3.0, 11.0]]
 
 
 def test_align_rejects_bars_off_the_timeframe_grid():
     """Bars not on the timeframe's grid (not resampled first) are a ValueError."""
     with pytest.raises(ValueError, match="resample"):
-        ae.align_pair(bars_of([0, 1], [1.0, 2.0]), bars_of([0, 60], [1.0, 2.0]), "1m")
+        analytics.align_pair(bars_of([0, 1], [1.0, 2.0]), bars_of([0, 60], [1.0, 2.0]), "1m")
 
 
 def test_align_with_an_empty_symbol_is_empty():
     """A symbol without bars gives an empty alignment with the right columns."""
-    aligned = ae.align_pair(bars_of([0, 1], [1.0, 2.0]), bars_of([], []), "1s")
+    aligned = analytics.align_pair(bars_of([0, 1], [1.0, 2.0]), bars_of([], []), "1s")
     assert list(aligned.columns) == ["ts_ms", "price_a", "price_b"] and aligned.empty
 
 
@@ -264,8 +264,8 @@ def test_rolling_zscore_matches_pandas_on_real_spread(real_pair):
     spread = real_pair["price_a"] - 22.9 * real_pair["price_b"]
     rolling = spread.rolling(WINDOW)
     expected = (spread - rolling.mean()) / rolling.std()
-    assert_close(ae.rolling_zscore(spread, WINDOW), expected, rtol=1e-9, atol=1e-9)
-    mean, std = ae.rolling_mean_std(spread, WINDOW)
+    assert_close(analytics.rolling_zscore(spread, WINDOW), expected, rtol=1e-9, atol=1e-9)
+    mean, std = analytics.rolling_mean_std(spread, WINDOW)
     assert_close(mean, rolling.mean(), rtol=1e-14)
     assert_close(std, rolling.std(), rtol=1e-9)
 
@@ -280,7 +280,7 @@ def test_rolling_moments_are_two_pass_exact_where_running_sums_fail():
     b[40_000:] += 300.0
     a[50_000:50_500] = a[50_000]
     mean_a, m2_a, m2_b, c_ab = two_pass_moments(a, b, window)
-    mean, std = ae.rolling_mean_std(a, window)
+    mean, std = analytics.rolling_mean_std(a, window)
     np.testing.assert_allclose(mean[window - 1:], mean_a.astype(float), rtol=1e-15)
     np.testing.assert_allclose(std[window - 1:] ** 2 * (window - 1), m2_a.astype(float), rtol=1e-12, atol=0)
     assert np.all(std[50_000 + window - 1:50_500] == 0.0)  # exactly zero on the flat stretch
@@ -289,10 +289,10 @@ def test_rolling_moments_are_two_pass_exact_where_running_sums_fail():
         beta = (c_ab / m2_b).astype(float)
     scale = np.sqrt((m2_a / m2_b).astype(float))  # beta's natural size in this window
     ok = np.isfinite(corr)
-    got_corr = ae.rolling_correlation(a, b, window).to_numpy()[window - 1:]
+    got_corr = analytics.rolling_correlation(a, b, window).to_numpy()[window - 1:]
     np.testing.assert_allclose(got_corr[ok], corr[ok], rtol=0, atol=1e-12)
     assert np.all(np.isnan(got_corr[~ok]))
-    got_beta = ae.rolling_ols(a, b, window)["beta"].to_numpy()[window - 1:]
+    got_beta = analytics.rolling_ols(a, b, window)["beta"].to_numpy()[window - 1:]
     np.testing.assert_array_less(np.abs(got_beta[ok] - beta[ok]), 1e-12 * np.maximum(np.abs(beta[ok]), scale[ok]))
 
 
@@ -300,7 +300,7 @@ def test_rolling_zscore_against_exact_rational_arithmetic():
     """Every z-score of a short real-level series equals the exact rational-arithmetic value."""
     x = np.array([61687.72, 61687.71, 61687.71, 61690.0, 61687.72, 61700.5, 61650.25, 61687.71, 61688.0])
     window = 4
-    z = ae.rolling_zscore(x, window).to_numpy()
+    z = analytics.rolling_zscore(x, window).to_numpy()
     for t in range(window - 1, len(x)):
         values = [Fraction(v) for v in x[t - window + 1:t + 1]]
         mean = sum(values) / window
@@ -311,7 +311,7 @@ def test_rolling_zscore_against_exact_rational_arithmetic():
 def test_zscore_is_nan_before_the_window_and_on_constant_windows_never_inf():
     """Fewer than window rows, or a constant window (std 0 or rounding noise), give NaN, not inf."""
     x = np.array([5.0, 5.0, 5.0, 6.0, 7.0, 7.0, 7.0, 7.0, 0.1 + 0.2, 0.3, 0.30000000000000004])
-    z = ae.rolling_zscore(x, 3).to_numpy()
+    z = analytics.rolling_zscore(x, 3).to_numpy()
     assert np.isnan(z[:2]).all() and np.isnan(z[2])  # before the window; then a constant window
     assert z[3] == pytest.approx((6 - 16 / 3) / np.std([5, 5, 6], ddof=1))
     assert np.isnan(z[7]) and np.isnan(z[10])  # exactly constant; constant up to rounding
@@ -321,7 +321,7 @@ def test_zscore_is_nan_before_the_window_and_on_constant_windows_never_inf():
 def test_zscore_is_nan_while_the_window_holds_a_nan():
     """A NaN makes every window containing it NaN; later windows are unaffected."""
     x = pd.Series([1.0, 2.0, 4.0, np.nan, 3.0, 5.0, 8.0, 6.0])
-    z = ae.rolling_zscore(x, 3)
+    z = analytics.rolling_zscore(x, 3)
     expected = (x - x.rolling(3).mean()) / x.rolling(3).std()
     assert_close(z, expected, rtol=1e-12)
     assert z.isna().tolist() == [True, True, False, True, True, True, False, False]
@@ -331,26 +331,26 @@ def test_zscore_is_nan_while_the_window_holds_a_nan():
 def test_window_larger_than_the_data_gives_all_nan(rows):
     """With fewer rows than the window every rolling statistic is NaN (and nothing raises)."""
     x = np.linspace(1.0, 2.0, rows)
-    assert ae.rolling_zscore(x, WINDOW).isna().all()
-    assert ae.rolling_correlation(x, x[::-1], WINDOW).isna().all()
-    assert ae.rolling_ols(x, x[::-1], WINDOW).isna().all().all()
-    assert len(ae.rolling_zscore(x, WINDOW)) == rows
+    assert analytics.rolling_zscore(x, WINDOW).isna().all()
+    assert analytics.rolling_correlation(x, x[::-1], WINDOW).isna().all()
+    assert analytics.rolling_ols(x, x[::-1], WINDOW).isna().all().all()
+    assert len(analytics.rolling_zscore(x, WINDOW)) == rows
 
 
 @pytest.mark.parametrize("window", [0, 1, 2.5, True, "60"])
 def test_window_must_be_an_integer_of_at_least_two(window):
     """Windows below 2 or not integers are a ValueError."""
     with pytest.raises(ValueError, match="window"):
-        ae.rolling_zscore(np.arange(10.0), window)
+        analytics.rolling_zscore(np.arange(10.0), window)
 
 
 def test_rolling_correlation_matches_pandas_on_real_prices_and_returns(real_pair):
     """Rolling correlation of real prices and of their log returns equals pandas rolling().corr()."""
     a, b = real_pair["price_a"], real_pair["price_b"]
-    assert_close(ae.rolling_correlation(a, b, WINDOW), a.rolling(WINDOW).corr(b), rtol=1e-9, atol=1e-9)
+    assert_close(analytics.rolling_correlation(a, b, WINDOW), a.rolling(WINDOW).corr(b), rtol=1e-9, atol=1e-9)
     ra, rb = np.log(a).diff(), np.log(b).diff()
     expected = ra.rolling(WINDOW).corr(rb)
-    got = ae.rolling_correlation(ae.log_returns(a), ae.log_returns(b), WINDOW)
+    got = analytics.rolling_correlation(analytics.log_returns(a), analytics.log_returns(b), WINDOW)
     assert_close(got, expected, rtol=1e-9, atol=1e-9)
     assert got.iloc[:WINDOW].isna().all()  # the first return is NaN, so the first full window ends at row WINDOW
 
@@ -359,7 +359,7 @@ def test_rolling_correlation_is_nan_when_one_side_has_no_variance():
     """A window where either series is constant has NaN correlation, never inf or a rounding artefact."""
     x = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
     y = np.array([7.0, 7.0, 7.0, 7.0, 8.0, 6.0])
-    corr = ae.rolling_correlation(x, y, 3).to_numpy()
+    corr = analytics.rolling_correlation(x, y, 3).to_numpy()
     assert np.isnan(corr[:4]).all() and corr[4] == pytest.approx(np.corrcoef(x[2:5], y[2:5])[0, 1])
     assert corr[5] == pytest.approx(np.corrcoef(x[3:6], y[3:6])[0, 1])
 
@@ -367,7 +367,7 @@ def test_rolling_correlation_is_nan_when_one_side_has_no_variance():
 def test_log_returns_are_differences_of_log_prices():
     """log_returns is ln(p_t / p_{t-1}) with NaN first."""
     p = pd.Series([100.0, 110.0, 99.0])
-    r = ae.log_returns(p)
+    r = analytics.log_returns(p)
     assert np.isnan(r[0]) and r[1] == pytest.approx(math.log(1.1)) and r[2] == pytest.approx(math.log(0.9))
 
 
@@ -377,7 +377,7 @@ def test_log_returns_are_differences_of_log_prices():
 def test_ols_matches_statsmodels_on_real_prices(real_pair):
     """Static OLS beta, alpha, R squared and standard errors are statsmodels OLS's own."""
     a, b = real_pair["price_a"], real_pair["price_b"]
-    fit = ae.hedge_ratio_ols(a, b)
+    fit = analytics.hedge_ratio_ols(a, b)
     expected = sm.OLS(a, sm.add_constant(b)).fit()
     assert fit.reason is None and fit.nobs == len(a)
     assert fit.beta == pytest.approx(expected.params["price_b"], rel=1e-12)
@@ -402,12 +402,12 @@ def test_ols_recovers_a_known_beta():
     rng = np.random.default_rng(1)
     b = 100 + np.cumsum(rng.normal(0, 1, 5_000))
     a = 25 + 2.5 * b + rng.normal(0, 0.01, len(b))
-    fit = ae.hedge_ratio_ols(a, b)
+    fit = analytics.hedge_ratio_ols(a, b)
     assert fit.beta == pytest.approx(2.5, abs=5 * fit.beta_stderr)
     assert fit.alpha == pytest.approx(25, abs=5 * fit.alpha_stderr)
 
 
-@pytest.mark.parametrize("method", [ae.hedge_ratio_ols, ae.hedge_ratio_huber, ae.hedge_ratio_theilsen])
+@pytest.mark.parametrize("method", [analytics.hedge_ratio_ols, analytics.hedge_ratio_huber, analytics.hedge_ratio_theilsen])
 def test_static_fits_degrade_on_one_row_constant_and_nan_input(method):
     """One row or a constant price_b gives NaN beta with a reason; NaN rows are dropped."""
     one = method([1.0], [2.0])
@@ -421,7 +421,7 @@ def test_static_fits_degrade_on_one_row_constant_and_nan_input(method):
 def test_rolling_ols_matches_statsmodels_fitted_on_each_window(real_pair):
     """Row t's rolling beta and alpha equal statsmodels OLS fitted on rows t-window+1..t alone."""
     a, b = real_pair["price_a"].to_numpy(), real_pair["price_b"].to_numpy()
-    fit = ae.rolling_ols(a, b, WINDOW)
+    fit = analytics.rolling_ols(a, b, WINDOW)
     assert fit.iloc[:WINDOW - 1].isna().all().all()
     for t in range(WINDOW - 1, len(a)):
         rows = slice(t - WINDOW + 1, t + 1)
@@ -434,10 +434,10 @@ def test_rolling_ols_matches_statsmodels_fitted_on_each_window(real_pair):
 def test_rolling_ols_has_no_look_ahead(real_pair):
     """Changing rows after t leaves every rolling beta up to t unchanged."""
     a, b = real_pair["price_a"].to_numpy().copy(), real_pair["price_b"].to_numpy().copy()
-    before = ae.rolling_ols(a, b, WINDOW)["beta"].to_numpy()
+    before = analytics.rolling_ols(a, b, WINDOW)["beta"].to_numpy()
     a[400:] *= 1.1
     b[400:] -= 50
-    after = ae.rolling_ols(a, b, WINDOW)["beta"].to_numpy()
+    after = analytics.rolling_ols(a, b, WINDOW)["beta"].to_numpy()
     np.testing.assert_array_equal(before[:400], after[:400])
     assert not np.allclose(before[400:], after[400:], equal_nan=True)
 
@@ -446,7 +446,7 @@ def test_rolling_ols_is_nan_where_price_b_is_flat():
     """A window where price_b does not move has no beta (NaN), not a huge number."""
     a = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
     b = np.array([9.0, 9.0, 9.0, 10.0, 12.0])
-    beta = ae.rolling_ols(a, b, 3)["beta"].to_numpy()
+    beta = analytics.rolling_ols(a, b, 3)["beta"].to_numpy()
     assert np.isnan(beta[:3]).all() and beta[4] == pytest.approx(np.polyfit(b[2:5], a[2:5], 1)[0])
 
 
@@ -456,26 +456,26 @@ def test_huber_matches_statsmodels_rlm_and_resists_outliers():
     b = 100 + np.cumsum(rng.normal(0, 1, 2_000))
     a = 10 + 3.0 * b + rng.normal(0, 0.5, len(b))
     a[::25] += 80.0  # 4% one-sided outliers
-    fit = ae.hedge_ratio_huber(a, b)
+    fit = analytics.hedge_ratio_huber(a, b)
     expected = sm.RLM(a, sm.add_constant(b), M=sm.robust.norms.HuberT()).fit()
     assert fit.beta == pytest.approx(expected.params[1], rel=1e-12)
     assert fit.alpha == pytest.approx(expected.params[0], rel=1e-12)
     assert fit.beta_stderr == pytest.approx(expected.bse[1], rel=1e-12)
-    assert abs(fit.alpha - 10) < abs(ae.hedge_ratio_ols(a, b).alpha - 10)
+    assert abs(fit.alpha - 10) < abs(analytics.hedge_ratio_ols(a, b).alpha - 10)
 
 
 def test_theilsen_matches_scipy_and_subsamples_evenly_above_the_cap(real_pair):
     """Theil-Sen equals scipy theilslopes; above THEILSEN_MAX_ROWS it uses an even subsample."""
     a, b = real_pair["price_a"].to_numpy(), real_pair["price_b"].to_numpy()
-    fit = ae.hedge_ratio_theilsen(a, b)
+    fit = analytics.hedge_ratio_theilsen(a, b)
     expected = stats.theilslopes(a, b)
     assert fit.beta == pytest.approx(expected.slope, rel=1e-12)
     assert fit.alpha == pytest.approx(expected.intercept, rel=1e-12)
     rng = np.random.default_rng(3)
-    big_b = 50 + np.cumsum(rng.normal(0, 1, ae.THEILSEN_MAX_ROWS * 3))
+    big_b = 50 + np.cumsum(rng.normal(0, 1, analytics.THEILSEN_MAX_ROWS * 3))
     big_a = 2 * big_b + rng.normal(0, 1, len(big_b))
-    rows = np.unique(np.linspace(0, len(big_a) - 1, ae.THEILSEN_MAX_ROWS).round().astype(int))
-    assert ae.hedge_ratio_theilsen(big_a, big_b).beta == pytest.approx(
+    rows = np.unique(np.linspace(0, len(big_a) - 1, analytics.THEILSEN_MAX_ROWS).round().astype(int))
+    assert analytics.hedge_ratio_theilsen(big_a, big_b).beta == pytest.approx(
         stats.theilslopes(big_a[rows], big_b[rows]).slope, rel=1e-12)
 
 
@@ -500,9 +500,9 @@ def kalman_reference(a: np.ndarray, b: np.ndarray, delta: float, obs_var: float,
 def test_kalman_matches_a_matrix_implementation_of_its_state_model(real_pair):
     """The filter's beta and alpha equal a long-double matrix implementation of the documented model."""
     a, b = real_pair["price_a"].to_numpy(), real_pair["price_b"].to_numpy()
-    for delta, obs_var in [(ae.KALMAN_DELTA, ae.KALMAN_OBSERVATION_VAR), (1e-8, 1e-6)]:
-        got = ae.kalman_hedge(a, b, delta, obs_var)
-        expected = kalman_reference(a, b, delta, obs_var, ae.KALMAN_PRIOR_VAR)
+    for delta, obs_var in [(analytics.KALMAN_DELTA, analytics.KALMAN_OBSERVATION_VAR), (1e-8, 1e-6)]:
+        got = analytics.kalman_hedge(a, b, delta, obs_var)
+        expected = kalman_reference(a, b, delta, obs_var, analytics.KALMAN_PRIOR_VAR)
         np.testing.assert_allclose(got["beta"], expected[:, 0], rtol=1e-9)
         np.testing.assert_allclose(got["alpha"], expected[:, 1], rtol=1e-9, atol=1e-9 * a[0])
         np.testing.assert_array_equal(got["spread"], a - got["beta"] * b)
@@ -513,8 +513,8 @@ def test_kalman_with_zero_delta_is_recursive_least_squares():
     rng = np.random.default_rng(4)
     b = 100 + 30 * np.sin(np.linspace(0, 6, 3_000)) + rng.normal(0, 1, 3_000)
     a = 7 + 1.7 * b + rng.normal(0, 0.5, len(b))
-    got = ae.kalman_hedge(a, b, delta=0.0, observation_var=1e-4, prior_var=1e4)
-    ols = ae.hedge_ratio_ols(a, b)
+    got = analytics.kalman_hedge(a, b, delta=0.0, observation_var=1e-4, prior_var=1e4)
+    ols = analytics.hedge_ratio_ols(a, b)
     assert got["beta"].iloc[-1] == pytest.approx(ols.beta, rel=1e-5)
     assert got["alpha"].iloc[-1] == pytest.approx(ols.alpha, rel=1e-4)
 
@@ -525,10 +525,10 @@ def test_kalman_tracks_a_change_of_beta_and_has_no_look_ahead():
     b = 100 + 20 * np.sin(np.linspace(0, 40, 4_000)) + rng.normal(0, 0.2, 4_000)
     beta_true = np.where(np.arange(4_000) < 2_000, 1.5, 2.0)
     a = 50 + beta_true * b + rng.normal(0, 0.05, 4_000)
-    got = ae.kalman_hedge(a, b, delta=1e-6, observation_var=1e-6)
+    got = analytics.kalman_hedge(a, b, delta=1e-6, observation_var=1e-6)
     assert got["beta"].iloc[1_900] == pytest.approx(1.5, abs=0.02)
     assert got["beta"].iloc[-1] == pytest.approx(2.0, abs=0.02)
-    truncated = ae.kalman_hedge(a[:2_500], b[:2_500], delta=1e-6, observation_var=1e-6)
+    truncated = analytics.kalman_hedge(a[:2_500], b[:2_500], delta=1e-6, observation_var=1e-6)
     np.testing.assert_array_equal(truncated["beta"], got["beta"].iloc[:2_500])
 
 
@@ -538,18 +538,18 @@ def test_kalman_tracks_a_change_of_beta_and_has_no_look_ahead():
 def test_pair_panel_matches_an_independent_pandas_statsmodels_pipeline(real_trades, real_bars):
     """pair_panel(ols) from 1 s bars equals bars+alignment+OLS+rolling z/corr recomputed from trades."""
     for timeframe, window in [("1s", WINDOW), ("5s", 20)]:
-        panel = ae.pair_panel(real_bars["BTCUSDT"], real_bars["ETHUSDT"], timeframe, window, "ols", 60)
+        panel = analytics.pair_panel(real_bars["BTCUSDT"], real_bars["ETHUSDT"], timeframe, window, "ols", 60)
         expected = independent_panel(real_trades["BTCUSDT"], real_trades["ETHUSDT"], timeframe, window)
-        assert list(panel.columns) == ae.PANEL_COLUMNS
+        assert list(panel.columns) == analytics.PANEL_COLUMNS
         assert_matches_independent(panel, expected)
 
 
-@pytest.mark.parametrize("hedge", ae.HEDGE_METHODS)
+@pytest.mark.parametrize("hedge", analytics.HEDGE_METHODS)
 def test_pair_panel_spread_uses_each_rows_hedge_ratio(real_bars, hedge):
     """For every hedge the spread is price_a - hedge_ratio * price_b and the z-score is of that spread."""
-    panel = ae.pair_panel(real_bars["BTCUSDT"], real_bars["ETHUSDT"], "1s", WINDOW, hedge)
+    panel = analytics.pair_panel(real_bars["BTCUSDT"], real_bars["ETHUSDT"], "1s", WINDOW, hedge)
     np.testing.assert_array_equal(panel["spread"], panel["price_a"] - panel["hedge_ratio"] * panel["price_b"])
-    assert_close(panel["zscore"], ae.rolling_zscore(panel["spread"], WINDOW), rtol=0)
+    assert_close(panel["zscore"], analytics.rolling_zscore(panel["spread"], WINDOW), rtol=0)
     if hedge in ("ols", "huber", "theilsen"):
         assert panel["hedge_ratio"].nunique() == 1
     if hedge == "rolling":
@@ -560,26 +560,26 @@ def test_pair_panel_spread_uses_each_rows_hedge_ratio(real_bars, hedge):
 
 def test_pair_panel_with_a_window_larger_than_the_data(real_bars):
     """A window longer than the aligned data gives the rows with NaN z-scores and correlations."""
-    panel = ae.pair_panel(real_bars["BTCUSDT"], real_bars["ETHUSDT"], "1m", 60)
+    panel = analytics.pair_panel(real_bars["BTCUSDT"], real_bars["ETHUSDT"], "1m", 60)
     assert len(panel) == 12 and panel[["zscore", "corr", "return_corr"]].isna().all().all()
     assert panel["hedge_ratio"].notna().all()
 
 
 def test_pair_panel_of_one_row_has_nan_statistics():
     """One aligned row: prices present, hedge ratio and every statistic NaN, nothing raises."""
-    panel = ae.pair_panel(bars_of([0], [1.0]), bars_of([0], [2.0]), "1s", 5)
+    panel = analytics.pair_panel(bars_of([0], [1.0]), bars_of([0], [2.0]), "1s", 5)
     assert len(panel) == 1 and panel[["hedge_ratio", "spread", "zscore", "corr"]].isna().all().all()
 
 
 def test_pair_panel_rejects_unknown_hedge():
     """An unknown hedge method is a ValueError naming the valid ones."""
     with pytest.raises(ValueError, match="kalman"):
-        ae.pair_panel(bars_of([0], [1.0]), bars_of([0], [2.0]), "1s", 5, hedge="tls")
+        analytics.pair_panel(bars_of([0], [1.0]), bars_of([0], [2.0]), "1s", 5, hedge="tls")
 
 
 def test_pure_module_imports_no_io_or_ui_modules():
-    """Importing analytics_engine loads no sqlite3, asyncio, streamlit or tickstore."""
-    code = ("import sys, analytics_engine; "
-            "print(sorted(m for m in ('sqlite3', 'asyncio', 'streamlit', 'tickstore') if m in sys.modules))")
+    """Importing pairdesk.analytics loads no sqlite3, asyncio, streamlit or store."""
+    code = ("import sys, pairdesk.analytics; "
+            "print(sorted(m for m in ('sqlite3', 'asyncio', 'streamlit', 'pairdesk.store') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-import analytics_engine as ae
-import tickstore
+from pairdesk import analytics, analytics_cli
+from pairdesk import store
 from conftest import REPO_ROOT
 from test_analytics import WINDOW, assert_close, assert_matches_independent, independent_panel, recorded_trades
 
@@ -28,7 +28,7 @@ def real_db(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("analytics_cli") / "ticks.db"
     rows = [(symbol, int(t.trade_id), int(t.ts_ms), float(t.price), float(t.qty), bool(t.is_buyer_maker))
             for symbol in SYMBOLS for t in recorded_trades(symbol).itertuples()]
-    assert tickstore.write_trades(path, rows) == len(rows)
+    assert store.write_trades(path, rows) == len(rows)
     return path
 
 
@@ -66,11 +66,11 @@ def test_export_writes_the_panel_at_full_precision_with_empty_nan_cells(real_db,
     """Every float read back is bit-identical to pair_panel on the database's bars; NaN is an empty cell."""
     out = tmp_path / "panel.csv"
     csv = export(real_db, out, "--window", "30", "--max-stale", "5")
-    with closing(tickstore.open_reader(real_db)) as conn:
-        bars = [tickstore.read_bars_1s(conn, symbol) for symbol in SYMBOLS]
-    panel = ae.pair_panel(*bars, "1s", 30, "ols", 5)
+    with closing(store.open_reader(real_db)) as conn:
+        bars = [store.read_bars_1s(conn, symbol) for symbol in SYMBOLS]
+    panel = analytics.pair_panel(*bars, "1s", 30, "ols", 5)
     pd.testing.assert_frame_equal(csv, panel, check_exact=True)
-    first_row = dict(zip(ae.PANEL_COLUMNS, out.read_text().splitlines()[1].split(",")))
+    first_row = dict(zip(analytics.PANEL_COLUMNS, out.read_text().splitlines()[1].split(",")))
     assert first_row["zscore"] == first_row["corr"] == first_row["return_corr"] == ""
     assert "nan" not in out.read_text().lower()
 
@@ -135,20 +135,20 @@ def test_help_documents_every_option():
     """--help names every option the parser accepts, each with a help text."""
     result = run_cli("--help")
     assert result.returncode == 0
-    options = [option for action in ae._build_parser()._actions for option in action.option_strings]
+    options = [option for action in analytics_cli._build_parser()._actions for option in action.option_strings]
     for option in ["--db", "--symbols", "--timeframe", "--window", "--hedge", "--max-stale", "--out"]:
         assert option in options
-    for action in ae._build_parser()._actions:
+    for action in analytics_cli._build_parser()._actions:
         assert action.help and all(option in result.stdout for option in action.option_strings)
 
 
-@pytest.mark.parametrize("timeframe", list(ae.TIMEFRAME_MS))
+@pytest.mark.parametrize("timeframe", list(analytics.TIMEFRAME_MS))
 def test_stored_1s_bars_resample_to_the_bars_of_the_stored_trades(real_db, timeframe):
     """tickstore's 1 s bars resampled equal bars built from the stored trades (OHLC and counts exact)."""
-    with closing(tickstore.open_reader(real_db)) as conn:
+    with closing(store.open_reader(real_db)) as conn:
         for symbol in SYMBOLS:
-            from_bars = ae.resample_bars(tickstore.read_bars_1s(conn, symbol), timeframe)
-            from_trades = ae.bars_from_trades(tickstore.read_trades(conn, symbol), timeframe)
+            from_bars = analytics.resample_bars(store.read_bars_1s(conn, symbol), timeframe)
+            from_trades = analytics.bars_from_trades(store.read_trades(conn, symbol), timeframe)
             pd.testing.assert_frame_equal(from_bars, from_trades, rtol=1e-12, check_exact=False)
             for column in ("ts_ms", "open", "high", "low", "close", "trades"):
                 np.testing.assert_array_equal(from_bars[column], from_trades[column])

@@ -10,15 +10,15 @@ import pytest
 from statsmodels.tsa.stattools import adfuller, coint
 from statsmodels.tsa.vector_ar.vecm import coint_johansen
 
-import analytics_engine as ae
+from pairdesk import analytics
 from test_analytics import WINDOW, bars_of, pandas_bars, recorded_trades
 
 
 @pytest.fixture(scope="module")
 def real_panel() -> pd.DataFrame:
     """The 1-second OLS pair panel of the recorded BTC / ETH trades."""
-    bars = [ae.bars_from_trades(recorded_trades(s), "1s") for s in ("BTCUSDT", "ETHUSDT")]
-    return ae.pair_panel(*bars, "1s", WINDOW, "ols")
+    bars = [analytics.bars_from_trades(recorded_trades(s), "1s") for s in ("BTCUSDT", "ETHUSDT")]
+    return analytics.pair_panel(*bars, "1s", WINDOW, "ols")
 
 
 def ar1(phi: float, n: int, seed: int, sigma: float = 1.0) -> np.ndarray:
@@ -41,7 +41,7 @@ def random_walk(n: int, seed: int, start: float = 100.0) -> np.ndarray:
 
 def test_adf_matches_statsmodels_on_the_real_spread(real_panel):
     """adf_test reports statsmodels adfuller's statistic, p-value, lags, nobs and critical values."""
-    result = ae.adf_test(real_panel["spread"])
+    result = analytics.adf_test(real_panel["spread"])
     stat, pvalue, lags, nobs, crit, _ = adfuller(real_panel["spread"].to_numpy(), autolag="AIC", result_object=False)
     assert result.reason is None
     assert (result.statistic, result.pvalue) == (pytest.approx(stat, rel=1e-12), pytest.approx(pvalue, rel=1e-12))
@@ -51,13 +51,13 @@ def test_adf_matches_statsmodels_on_the_real_spread(real_panel):
 
 def test_adf_separates_a_stationary_spread_from_a_random_walk():
     """An AR(1) with phi 0.9 rejects the unit root (p < 0.01); a random walk does not (p > 0.1)."""
-    assert ae.adf_test(ar1(0.9, 2_000, seed=1)).pvalue < 0.01
-    assert ae.adf_test(random_walk(2_000, seed=2)).pvalue > 0.1
+    assert analytics.adf_test(ar1(0.9, 2_000, seed=1)).pvalue < 0.01
+    assert analytics.adf_test(random_walk(2_000, seed=2)).pvalue > 0.1
 
 
 def test_engle_granger_matches_statsmodels_coint_on_real_prices(real_panel):
     """engle_granger_test reports statsmodels coint(price_a, price_b)'s statistic, p-value and critical values."""
-    result = ae.engle_granger_test(real_panel["price_a"], real_panel["price_b"])
+    result = analytics.engle_granger_test(real_panel["price_a"], real_panel["price_b"])
     stat, pvalue, crit = coint(real_panel["price_a"].to_numpy(), real_panel["price_b"].to_numpy())
     assert result.reason is None and result.nobs == len(real_panel)
     assert (result.statistic, result.pvalue) == (pytest.approx(stat, rel=1e-12), pytest.approx(pvalue, rel=1e-12))
@@ -67,30 +67,30 @@ def test_engle_granger_matches_statsmodels_coint_on_real_prices(real_panel):
 def test_engle_granger_finds_a_synthetic_cointegrated_pair():
     """a = 3 b + AR(1) noise is cointegrated (p < 0.01); two independent random walks are not (p > 0.1)."""
     b = random_walk(2_000, seed=3)
-    assert ae.engle_granger_test(3 * b + ar1(0.8, 2_000, seed=4), b).pvalue < 0.01
-    assert ae.engle_granger_test(random_walk(2_000, seed=5), b).pvalue > 0.1
+    assert analytics.engle_granger_test(3 * b + ar1(0.8, 2_000, seed=4), b).pvalue < 0.01
+    assert analytics.engle_granger_test(random_walk(2_000, seed=5), b).pvalue > 0.1
 
 
 def test_johansen_matches_statsmodels_and_finds_the_rank():
     """Trace statistics equal coint_johansen's; rank is 1 for a cointegrated pair, 0 for independent walks."""
     b = random_walk(1_500, seed=6)
     pair = np.column_stack([2 * b + ar1(0.7, 1_500, seed=7), b])
-    result = ae.johansen_test(pd.DataFrame(pair, columns=["a", "b"]))
+    result = analytics.johansen_test(pd.DataFrame(pair, columns=["a", "b"]))
     expected = coint_johansen(pair, 0, 1)
     assert result.trace_statistics == pytest.approx(list(expected.lr1), rel=1e-12)
     assert [list(row) for row in result.critical_values] == [list(row) for row in expected.cvt]
     assert result.eigenvalues == pytest.approx(list(expected.eig), rel=1e-12)
     assert result.rank_95 == 1 and result.nobs == 1_500
     independent = np.column_stack([random_walk(1_500, seed=8), random_walk(1_500, seed=9)])
-    assert ae.johansen_test(independent).rank_95 == 0
+    assert analytics.johansen_test(independent).rank_95 == 0
 
 
 def test_johansen_handles_three_series_and_rejects_one():
     """Three series are accepted (three trace statistics); a single series gets a reason."""
     b = random_walk(800, seed=10)
     data = np.column_stack([b + ar1(0.5, 800, seed=11), 2 * b + ar1(0.5, 800, seed=12), b])
-    assert len(ae.johansen_test(data).trace_statistics) == 3
-    assert ae.johansen_test(data[:, :1]).reason == "need at least 2 series"
+    assert len(analytics.johansen_test(data).trace_statistics) == 3
+    assert analytics.johansen_test(data[:, :1]).reason == "need at least 2 series"
 
 
 # --------------------------------------------------------------------------- half-life and Hurst
@@ -99,7 +99,7 @@ def test_johansen_handles_three_series_and_rejects_one():
 def test_half_life_of_an_ou_spread_with_known_half_life():
     """An AR(1) built with a 20-bar half-life gives about -ln 2 / (phi - 1) = 20.3 bars."""
     phi = 0.5 ** (1 / 20)
-    result = ae.half_life(ar1(phi, 50_000, seed=13))
+    result = analytics.half_life(ar1(phi, 50_000, seed=13))
     assert result.reason is None
     assert result.half_life_bars == pytest.approx(-math.log(2) / (phi - 1), rel=0.1)
 
@@ -109,7 +109,7 @@ def test_half_life_equals_an_independent_least_squares_fit(real_panel):
     spread = real_panel["spread"].to_numpy()
     design = np.column_stack([np.ones(len(spread) - 1), spread[:-1]])
     (a, b), *_ = np.linalg.lstsq(design, np.diff(spread), rcond=None)
-    result = ae.half_life(real_panel["spread"])
+    result = analytics.half_life(real_panel["spread"])
     assert (result.b, result.a) == (pytest.approx(b, rel=1e-9), pytest.approx(a, rel=1e-9))
     if b < 0:
         assert result.half_life_bars == pytest.approx(-math.log(2) / b, rel=1e-9)
@@ -117,16 +117,16 @@ def test_half_life_equals_an_independent_least_squares_fit(real_panel):
 
 def test_half_life_without_mean_reversion_is_nan_with_a_reason():
     """An explosive series (b > 0) has no half-life: NaN and 'no mean reversion' in the reason."""
-    result = ae.half_life(1.01 ** np.arange(200) + ar1(0.5, 200, seed=14, sigma=0.01))
+    result = analytics.half_life(1.01 ** np.arange(200) + ar1(0.5, 200, seed=14, sigma=0.01))
     assert math.isnan(result.half_life_bars) and result.b > 0
     assert result.reason.startswith("no mean reversion: b = ")
 
 
 def test_hurst_of_known_processes():
     """H is ~0.5 for a random walk, well below 0.5 for a fast-reverting AR(1), ~1 for a trend."""
-    assert ae.hurst_exponent(random_walk(5_000, seed=15)).hurst == pytest.approx(0.5, abs=0.05)
-    assert ae.hurst_exponent(ar1(0.5, 5_000, seed=16)).hurst < 0.1
-    assert ae.hurst_exponent(np.cumsum(random_walk(5_000, seed=17))).hurst > 0.9
+    assert analytics.hurst_exponent(random_walk(5_000, seed=15)).hurst == pytest.approx(0.5, abs=0.05)
+    assert analytics.hurst_exponent(ar1(0.5, 5_000, seed=16)).hurst < 0.1
+    assert analytics.hurst_exponent(np.cumsum(random_walk(5_000, seed=17))).hurst > 0.9
 
 
 def test_hurst_is_the_slope_of_log_lagged_difference_std_on_log_lag(real_panel):
@@ -134,11 +134,11 @@ def test_hurst_is_the_slope_of_log_lagged_difference_std_on_log_lag(real_panel):
     x = real_panel["spread"].to_numpy()
     lags = np.arange(2, 101)
     tau = [np.std(x[k:] - x[:-k]) for k in lags]
-    result = ae.hurst_exponent(x)
+    result = analytics.hurst_exponent(x)
     assert result.lags == tuple(lags) and result.hurst == pytest.approx(np.polyfit(np.log(lags), np.log(tau), 1)[0])
 
 
-@pytest.mark.parametrize("test", [ae.adf_test, ae.half_life, ae.hurst_exponent])
+@pytest.mark.parametrize("test", [analytics.adf_test, analytics.half_life, analytics.hurst_exponent])
 def test_single_series_tests_degrade_on_short_constant_and_nan_input(test):
     """5 rows, a constant series or only NaN give a reason instead of an exception."""
     assert test(np.arange(5.0)).reason == "need at least 20 rows, have 5"
@@ -150,37 +150,37 @@ def test_single_series_tests_degrade_on_short_constant_and_nan_input(test):
 def test_degenerate_series_give_reasons_not_warnings_or_garbage():
     """A straight line, a single step and exactly collinear prices give reasons and NaN figures."""
     line = np.arange(100.0)
-    assert ae.adf_test(line).reason == "adfuller: degenerate input (rank-deficient regression)"
-    assert math.isnan(ae.adf_test(np.r_[np.zeros(30), 1.0]).statistic)
-    assert ae.hurst_exponent(line).reason == "lagged differences are constant"
-    assert ae.half_life(np.r_[np.ones(50), 2.0]).reason == "the lagged spread is constant"
+    assert analytics.adf_test(line).reason == "adfuller: degenerate input (rank-deficient regression)"
+    assert math.isnan(analytics.adf_test(np.r_[np.zeros(30), 1.0]).statistic)
+    assert analytics.hurst_exponent(line).reason == "lagged differences are constant"
+    assert analytics.half_life(np.r_[np.ones(50), 2.0]).reason == "the lagged spread is constant"
     walk = random_walk(300, seed=25)
-    assert ae.engle_granger_test(2 * walk + 1, walk).reason == "price_a and price_b are perfectly collinear"
-    assert ae.johansen_test(np.column_stack([2 * walk, walk])).reason.startswith("coint_johansen failed")
+    assert analytics.engle_granger_test(2 * walk + 1, walk).reason == "price_a and price_b are perfectly collinear"
+    assert analytics.johansen_test(np.column_stack([2 * walk, walk])).reason.startswith("coint_johansen failed")
 
 
 def test_pair_tests_degrade_on_short_and_constant_input():
     """Engle-Granger and Johansen return reasons for short or constant inputs."""
     walk = random_walk(100, seed=19)
-    assert ae.engle_granger_test(walk[:5], walk[:5] * 2).reason == "need at least 20 rows, have 5"
-    assert ae.engle_granger_test(walk, np.full(100, 3.0)).reason == "price_b is constant"
-    assert ae.johansen_test(np.column_stack([walk, np.full(100, 3.0)])).reason == "series 1 is constant"
-    assert ae.johansen_test(np.column_stack([walk[:5], walk[:5]])).reason == "need at least 20 rows, have 5"
+    assert analytics.engle_granger_test(walk[:5], walk[:5] * 2).reason == "need at least 20 rows, have 5"
+    assert analytics.engle_granger_test(walk, np.full(100, 3.0)).reason == "price_b is constant"
+    assert analytics.johansen_test(np.column_stack([walk, np.full(100, 3.0)])).reason == "series 1 is constant"
+    assert analytics.johansen_test(np.column_stack([walk[:5], walk[:5]])).reason == "need at least 20 rows, have 5"
 
 
 def test_mean_reversion_tests_run_on_the_last_heavy_window_rows():
     """The report uses the last HEAVY_TEST_WINDOW_ROWS finite-spread rows and matches each test run alone."""
-    n = ae.HEAVY_TEST_WINDOW_ROWS + 500
+    n = analytics.HEAVY_TEST_WINDOW_ROWS + 500
     b = random_walk(n, seed=20)
     panel = pd.DataFrame({"price_a": 2 * b + ar1(0.9, n, seed=21), "price_b": b})
     panel["spread"] = panel["price_a"] - 2 * panel["price_b"]
     panel.loc[n - 10, "spread"] = np.nan
-    report = ae.mean_reversion_tests(panel)
-    recent = panel.dropna().tail(ae.HEAVY_TEST_WINDOW_ROWS)
-    assert report.rows == ae.HEAVY_TEST_WINDOW_ROWS
-    assert report.adf == ae.adf_test(recent["spread"])
-    assert report.engle_granger == ae.engle_granger_test(recent["price_a"], recent["price_b"])
-    assert report.half_life == ae.half_life(recent["spread"])
+    report = analytics.mean_reversion_tests(panel)
+    recent = panel.dropna().tail(analytics.HEAVY_TEST_WINDOW_ROWS)
+    assert report.rows == analytics.HEAVY_TEST_WINDOW_ROWS
+    assert report.adf == analytics.adf_test(recent["spread"])
+    assert report.engle_granger == analytics.engle_granger_test(recent["price_a"], recent["price_b"])
+    assert report.half_life == analytics.half_life(recent["spread"])
     assert report.johansen.rank_95 == 1 and report.hurst.hurst < 0.5
 
 
@@ -190,8 +190,8 @@ def test_mean_reversion_tests_run_on_the_last_heavy_window_rows():
 def test_symbol_summary_matches_an_independent_computation_on_real_trades():
     """Last/mean/std/min/max, VWAP, volume, trades and annualised volatility equal pandas on the raw trades."""
     trades = recorded_trades("BTCUSDT")
-    bars = ae.bars_from_trades(trades, "1s")
-    summary = ae.symbol_summary(bars, "1s")
+    bars = analytics.bars_from_trades(trades, "1s")
+    summary = analytics.symbol_summary(bars, "1s")
     closes = pandas_bars(trades, 1000).set_index("ts_ms")["close"]
     grid = closes.reindex(np.arange(closes.index[0], closes.index[-1] + 1, 1000)).ffill()
     vol = np.log(grid).diff().std() * math.sqrt(365 * 24 * 3600)
@@ -208,20 +208,20 @@ def test_symbol_summary_matches_an_independent_computation_on_real_trades():
 @pytest.mark.parametrize(("timeframe", "seconds"), [("1s", 1), ("1m", 60), ("1h", 3600)])
 def test_annualisation_factor_uses_a_365_day_year(timeframe, seconds):
     """sqrt(365 * 86 400 / bar seconds)."""
-    assert ae.annualisation_factor(timeframe) == pytest.approx(math.sqrt(31_536_000 / seconds), rel=1e-15)
+    assert analytics.annualisation_factor(timeframe) == pytest.approx(math.sqrt(31_536_000 / seconds), rel=1e-15)
 
 
 def test_symbol_summary_of_no_bars_and_of_one_bar():
     """No bars: NaN figures and zero counts; one bar: std and volatility NaN, the rest defined."""
-    empty = ae.symbol_summary(bars_of([], []), "1s")
+    empty = analytics.symbol_summary(bars_of([], []), "1s")
     assert empty.bars == 0 and empty.trades == 0 and math.isnan(empty.last)
-    one = ae.symbol_summary(bars_of([5], [10.0]), "1s")
+    one = analytics.symbol_summary(bars_of([5], [10.0]), "1s")
     assert one.last == 10.0 and one.vwap == 10.0 and math.isnan(one.std) and math.isnan(one.annualised_volatility)
 
 
 def test_summary_table_has_one_row_per_symbol():
     """summary_table indexes symbol_summary rows by symbol."""
-    table = ae.summary_table({"X": bars_of([0, 1, 2], [1.0, 2.0, 3.0]), "Y": bars_of([0], [5.0])}, "1s")
+    table = analytics.summary_table({"X": bars_of([0, 1, 2], [1.0, 2.0, 3.0]), "Y": bars_of([0], [5.0])}, "1s")
     assert list(table.index) == ["X", "Y"] and table.loc["X", "last"] == 3.0 and table.loc["Y", "trades"] == 1
 
 
@@ -233,8 +233,8 @@ def test_correlation_matrix_matches_pandas_on_aligned_closes_and_returns():
     prices = {s: 100 * (i + 1) + common * (i + 1) + np.cumsum(rng.normal(0, 0.5, 500)) for i, s in enumerate("ABC")}
     bars = {s: bars_of(seconds, list(p)) for s, p in prices.items()}
     frame = pd.DataFrame(prices)
-    pd.testing.assert_frame_equal(ae.correlation_matrix(bars, "1s", of="prices"), frame.corr(), rtol=1e-12)
-    pd.testing.assert_frame_equal(ae.correlation_matrix(bars, "1s"), np.log(frame).diff().corr(), rtol=1e-12)
+    pd.testing.assert_frame_equal(analytics.correlation_matrix(bars, "1s", of="prices"), frame.corr(), rtol=1e-12)
+    pd.testing.assert_frame_equal(analytics.correlation_matrix(bars, "1s"), np.log(frame).diff().corr(), rtol=1e-12)
 
 
 # --------------------------------------------------------------------------- hourly summaries
@@ -248,9 +248,9 @@ def test_hourly_summary_matches_pandas_groupby_by_utc_hour():
     panel = pd.DataFrame({"ts_ms": ts, "price_a": 60_000 + np.cumsum(rng.normal(0, 1, n)),
                           "price_b": 2_600 + np.cumsum(rng.normal(0, 0.1, n))})
     panel["spread"] = panel["price_a"] - 23 * panel["price_b"]
-    panel["zscore"] = ae.rolling_zscore(panel["spread"], WINDOW)
-    panel["corr"] = ae.rolling_correlation(panel["price_a"], panel["price_b"], WINDOW)
-    hourly = ae.hourly_summary(panel)
+    panel["zscore"] = analytics.rolling_zscore(panel["spread"], WINDOW)
+    panel["corr"] = analytics.rolling_correlation(panel["price_a"], panel["price_b"], WINDOW)
+    hourly = analytics.hourly_summary(panel)
     assert hourly["hour_start_ms"].tolist() == [1_723_158_000_000 + h * 3_600_000 for h in range(4)]
     assert hourly["rows"].tolist() == [1800, 3600, 3600, 1800]
     second_hour = panel[(panel["ts_ms"] >= hourly["hour_start_ms"][1]) & (panel["ts_ms"] < hourly["hour_start_ms"][2])]
@@ -265,7 +265,7 @@ def test_hourly_summary_matches_pandas_groupby_by_utc_hour():
 
 def test_hourly_summary_of_the_real_panel_splits_at_midnight(real_panel):
     """The recorded session (23:54 -> 00:05 UTC) gives two hourly rows that add up to all rows."""
-    hourly = ae.hourly_summary(real_panel)
+    hourly = analytics.hourly_summary(real_panel)
     assert hourly["hour_start_ms"].tolist() == [1_723_158_000_000, 1_723_161_600_000]
     assert hourly["rows"].sum() == len(real_panel)
 
@@ -281,7 +281,7 @@ def literal_panel(z: list[float], a: list[float], b: list[float], beta: float = 
 def test_backtest_trades_one_bar_after_the_signal_with_fees_on_both_legs():
     """A hand-computed short-spread trade: fills on the next bar, pnl and fees on 1 A vs beta B."""
     panel = literal_panel(z=[0, 2.5, 1.0, 0.3, 0, 0], a=[100, 101, 103, 102, 104, 105], b=[50, 50, 51, 50, 52, 52])
-    result = ae.backtest_zscore(panel, "1s", entry=2, exit=0.5, stop=4, fee_bps=10)
+    result = analytics.backtest_zscore(panel, "1s", entry=2, exit=0.5, stop=4, fee_bps=10)
     trade = result.trades.iloc[0]
     assert len(result.trades) == 1 and trade.side == -1 and trade.reason == "exit"
     assert (trade.entry_ts_ms, trade.exit_ts_ms, trade.entry_z, trade.exit_z) == (2000, 4000, 2.5, 0.3)
@@ -301,7 +301,7 @@ def test_backtest_metrics_follow_their_definitions():
     panel = literal_panel(z=[0, -2.2, -3, -1, -0.2, 0, 2.1, 2.5, 1.2, 0.4, 0.1, 0],
                           a=[100, 100, 99, 98, 99, 101, 102, 103, 101, 100, 99, 99],
                           b=[50, 50, 50, 49, 49, 50, 50, 50, 50, 50, 50, 50])
-    result = ae.backtest_zscore(panel, "1m", fee_bps=5)
+    result = analytics.backtest_zscore(panel, "1m", fee_bps=5)
     ret = result.equity["ret"].to_numpy()
     equity = 1 + np.cumsum(ret)
     peak = np.maximum.accumulate(np.r_[1.0, equity])[1:]
@@ -314,24 +314,24 @@ def test_backtest_metrics_follow_their_definitions():
 
 def test_backtest_stops_out_and_closes_at_the_end():
     """|z| >= stop against the position exits with reason 'stop'; an open trade ends on the last row."""
-    stopped = ae.backtest_zscore(literal_panel([0, -2.5, -3, -4.2, -1, 0], [10] * 6, [5] * 6), "1s")
+    stopped = analytics.backtest_zscore(literal_panel([0, -2.5, -3, -4.2, -1, 0], [10] * 6, [5] * 6), "1s")
     assert stopped.trades[["entry_ts_ms", "exit_ts_ms", "reason"]].values.tolist() == [[2000, 4000, "stop"]]
-    ended = ae.backtest_zscore(literal_panel([0, 2.5, 3, 3, 3.5], [10] * 5, [5] * 5), "1s")
+    ended = analytics.backtest_zscore(literal_panel([0, 2.5, 3, 3, 3.5], [10] * 5, [5] * 5), "1s")
     assert ended.trades[["exit_ts_ms", "exit_z", "reason"]].values.tolist() == [[4000, 3.5, "end"]]
 
 
 def test_backtest_does_not_enter_beyond_the_stop_or_without_a_hedge_ratio():
     """No entry when |z| is already past the stop, when beta is NaN, or on the last two rows."""
-    assert ae.backtest_zscore(literal_panel([0, 5, 0, 0], [1] * 4, [1] * 4), "1s").trades.empty
+    assert analytics.backtest_zscore(literal_panel([0, 5, 0, 0], [1] * 4, [1] * 4), "1s").trades.empty
     no_beta = literal_panel([0, 3, 0, 0], [1] * 4, [1] * 4, beta=np.nan)
-    assert ae.backtest_zscore(no_beta, "1s").trades.empty
-    late = ae.backtest_zscore(literal_panel([0, 0, 3, 3], [1] * 4, [1] * 4), "1s")
+    assert analytics.backtest_zscore(no_beta, "1s").trades.empty
+    late = analytics.backtest_zscore(literal_panel([0, 0, 3, 3], [1] * 4, [1] * 4), "1s")
     assert late.trades.empty and late.reason == "no trades" and late.total_return == 0
 
 
 def test_backtest_on_the_real_panel_has_no_look_ahead(real_panel):
     """Every fill uses the prices of the row after its signal; rewriting later rows leaves earlier trades alone."""
-    result = ae.backtest_zscore(real_panel, "1s", entry=1.5, exit=0.2, stop=5, fee_bps=0)
+    result = analytics.backtest_zscore(real_panel, "1s", entry=1.5, exit=0.2, stop=5, fee_bps=0)
     assert len(result.trades) > 0
     rows = real_panel.set_index("ts_ms")
     for trade in result.trades.itertuples():
@@ -341,7 +341,7 @@ def test_backtest_on_the_real_panel_has_no_look_ahead(real_panel):
     cut = int(result.trades["exit_ts_ms"].iloc[0])
     changed = real_panel.copy()
     changed.loc[changed["ts_ms"] > cut + 1000, ["price_a", "zscore"]] = [1.0, 0.0]
-    again = ae.backtest_zscore(changed, "1s", entry=1.5, exit=0.2, stop=5, fee_bps=0)
+    again = analytics.backtest_zscore(changed, "1s", entry=1.5, exit=0.2, stop=5, fee_bps=0)
     assert again.trades.iloc[0].equals(result.trades.iloc[0])
 
 
@@ -349,5 +349,5 @@ def test_backtest_on_the_real_panel_has_no_look_ahead(real_panel):
 def test_backtest_rejects_inconsistent_thresholds(entry, exit, stop):
     """0 <= exit < entry < stop is required."""
     with pytest.raises(ValueError, match="exit < entry < stop"):
-        ae.backtest_zscore(literal_panel([0, 1], [1, 1], [1, 1]), "1s", entry=entry, exit=exit, stop=stop)
+        analytics.backtest_zscore(literal_panel([0, 1], [1, 1], [1, 1]), "1s", entry=entry, exit=exit, stop=stop)
 

@@ -21,10 +21,10 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-import analytics_engine as ae
-import api
-import binance
-import tickstore
+from pairdesk import analytics
+from pairdesk.api import app as api
+from pairdesk import binance
+from pairdesk import store
 from conftest import REPO_ROOT, binance_file
 from recordings import recorded_frames
 
@@ -62,7 +62,7 @@ def recorded_trades(symbol: str) -> pd.DataFrame:
 def build_recorded_db(path: Path, source: str = "binance") -> Path:
     """A tick database written by tickstore from the recorded real spot trades of both symbols."""
     trades = _recorded_trades()
-    assert tickstore.write_trades(path, trades, market="spot", stream="trade", source=source) > 10_000
+    assert store.write_trades(path, trades, market="spot", stream="trade", source=source) > 10_000
     return path
 
 
@@ -120,7 +120,7 @@ def test_status_reports_metadata_counts_and_red_without_an_ingestor(client, reco
     """Market, stream, source, schema version and trade counts; no feed status rows means red."""
     body = client.get("/api/status").json()
     assert (body["market"], body["stream"], body["source"], body["demo"]) == ("spot", "trade", "binance", False)
-    assert body["schema_version"] == tickstore.SCHEMA_VERSION
+    assert body["schema_version"] == store.SCHEMA_VERSION
     assert body["trades"] == sum(len(recorded_trades(s)) for s in SYMBOLS)
     assert [s["symbol"] for s in body["symbols"]] == list(SYMBOLS)
     assert body["verdict"] == "red" and body["open_gaps"] == 0
@@ -129,11 +129,11 @@ def test_status_reports_metadata_counts_and_red_without_an_ingestor(client, reco
 
 def test_status_shows_feed_lights_and_open_gaps_from_the_ingestors_rows(db_copy):
     """A fresh live feed is green, a disconnected one red; an open gap is counted per symbol."""
-    now = tickstore.now_ms()
-    with closing(tickstore.open_writer(db_copy, "spot", "trade")) as conn, tickstore.transaction(conn):
-        tickstore.upsert_status(conn, "BTCUSDT", state="live", last_trade_ms=now - 500, last_message_ms=now)
-        tickstore.upsert_status(conn, "ETHUSDT", state="disconnected", last_trade_ms=now - 500)
-        tickstore.open_gap(conn, "ETHUSDT", 10, 20, "test")
+    now = store.now_ms()
+    with closing(store.open_writer(db_copy, "spot", "trade")) as conn, store.transaction(conn):
+        store.upsert_status(conn, "BTCUSDT", state="live", last_trade_ms=now - 500, last_message_ms=now)
+        store.upsert_status(conn, "ETHUSDT", state="disconnected", last_trade_ms=now - 500)
+        store.open_gap(conn, "ETHUSDT", 10, 20, "test")
     body = client_for(db_copy).get("/api/status").json()
     lights = {f["symbol"]: f["verdict"] for f in body["feeds"]}
     assert lights == {"BTCUSDT": "green", "ETHUSDT": "red"}
@@ -169,9 +169,9 @@ def test_status_labels_data_from_the_local_exchange_demo(db_path):
 def test_symbols_count_bars_and_trades(client, recorded_db):
     """Bar and trade counts and first / last bar per symbol equal what tickstore reads."""
     body = client.get("/api/symbols").json()["symbols"]
-    with closing(tickstore.open_reader(recorded_db)) as conn:
+    with closing(store.open_reader(recorded_db)) as conn:
         for entry in body:
-            bars = tickstore.read_bars_1s(conn, entry["symbol"])
+            bars = store.read_bars_1s(conn, entry["symbol"])
             assert entry["bars"] == len(bars) and entry["trades"] == len(recorded_trades(entry["symbol"]))
             assert (entry["first_ms"], entry["last_ms"]) == (bars["ts_ms"].iloc[0], bars["ts_ms"].iloc[-1])
 
@@ -212,7 +212,7 @@ def test_prices_are_the_last_trade_prices(client):
 def test_ohlc_equals_bars_built_from_the_trades(client, timeframe):
     """OHLC and trade counts exactly, volumes to 1e-12, of analytics_engine.bars_from_trades."""
     body = client.get("/api/ohlc/BTCUSDT", params={"timeframe": timeframe, "limit": 100_000}).json()
-    expected = ae.bars_from_trades(recorded_trades("BTCUSDT"), timeframe)
+    expected = analytics.bars_from_trades(recorded_trades("BTCUSDT"), timeframe)
     got = json_frame(body["bars"])
     assert body["count"] == len(expected) == len(got)
     pd.testing.assert_frame_equal(got[["ts_ms", "open", "high", "low", "close", "trades"]],
@@ -236,9 +236,9 @@ def test_ohlc_limit_and_range_give_the_newest_whole_bars(client):
 def test_stats_summarise_the_last_window_bars(client, recorded_db):
     """symbol_summary of the last `window` bars at the timeframe."""
     body = client.get("/api/stats/ETHUSDT", params={"timeframe": "5s", "window": 20}).json()
-    with closing(tickstore.open_reader(recorded_db)) as conn:
-        bars = ae.resample_bars(tickstore.read_bars_1s(conn, "ETHUSDT"), "5s").tail(20)
-    expected = ae.symbol_summary(bars, "5s")
+    with closing(store.open_reader(recorded_db)) as conn:
+        bars = analytics.resample_bars(store.read_bars_1s(conn, "ETHUSDT"), "5s").tail(20)
+    expected = analytics.symbol_summary(bars, "5s")
     assert body["bars"] == 20 and body["last_ms"] == bars["ts_ms"].iloc[-1]
     for name in ("last", "mean", "std", "min", "max", "annualised_volatility", "vwap", "volume"):
         assert body[name] == pytest.approx(getattr(expected, name), rel=1e-12), name
@@ -258,7 +258,7 @@ def test_spread_equals_the_analytics_cli(client, recorded_db, tmp_path, timefram
                                              "window": window, "hedge": hedge, "limit": 100_000}).json()
     assert (body["symbol_a"], body["symbol_b"], body["hedge"]) == ("BTCUSDT", "ETHUSDT", hedge)
     assert body["rows_total"] == len(csv) > 20
-    got = json_frame(body["rows"])[ae.PANEL_COLUMNS]
+    got = json_frame(body["rows"])[analytics.PANEL_COLUMNS]
     pd.testing.assert_frame_equal(got, csv, check_exact=True, check_dtype=False)
 
 
@@ -267,7 +267,7 @@ def test_spread_limit_returns_the_clis_last_rows(client, recorded_db, tmp_path):
     csv = run_cli(recorded_db, tmp_path / "cli.csv", "--window", "45", "--max-stale", "5")
     body = client.get("/api/spread", params={"symbols": PAIR, "window": 45, "max_stale": 5, "limit": 10}).json()
     assert body["rows_total"] == len(csv) and len(body["rows"]) == 10
-    pd.testing.assert_frame_equal(json_frame(body["rows"])[ae.PANEL_COLUMNS], csv.tail(10).reset_index(drop=True),
+    pd.testing.assert_frame_equal(json_frame(body["rows"])[analytics.PANEL_COLUMNS], csv.tail(10).reset_index(drop=True),
                                   check_exact=True, check_dtype=False)
 
 
@@ -302,9 +302,9 @@ def test_cointegration_runs_the_engines_tests_on_the_clis_spread(client, recorde
     csv = run_cli(recorded_db, tmp_path / "cli.csv")
     body = client.get("/api/cointegration", params={"symbols": PAIR, "rows": 200}).json()
     tail = csv.dropna(subset=["spread"]).tail(200)
-    adf = ae.adf_test(tail["spread"])
-    eg = ae.engle_granger_test(tail["price_a"], tail["price_b"])
-    half = ae.half_life(tail["spread"])
+    adf = analytics.adf_test(tail["spread"])
+    eg = analytics.engle_granger_test(tail["price_a"], tail["price_b"])
+    half = analytics.half_life(tail["spread"])
     assert body["rows"] == 200 and body["hedge_ratio"] == csv["hedge_ratio"].iloc[-1]
     assert (body["adf"]["statistic"], body["adf"]["pvalue"]) == pytest.approx((adf.statistic, adf.pvalue), rel=1e-9)
     assert (body["engle_granger"]["statistic"], body["engle_granger"]["pvalue"]) == pytest.approx(
@@ -337,7 +337,7 @@ def test_ticks_export_streams_every_trade_in_pages(client, monkeypatch):
     assert b"".join(chunks) == whole and len(chunks) > 5
     frame = pd.read_csv(io.BytesIO(whole))
     expected = recorded_trades("ETHUSDT")
-    assert list(frame.columns) == tickstore.TRADE_COLUMNS
+    assert list(frame.columns) == store.TRADE_COLUMNS
     pd.testing.assert_frame_equal(frame, expected, check_dtype=False)
 
 
@@ -357,7 +357,7 @@ def test_ohlc_export_streams_whole_bars_in_time_chunks(client, monkeypatch):
     chunks = _read_stream(client, "/api/export/ohlc.csv", {"symbol": "BTCUSDT", "timeframe": "10s"})
     assert len(chunks) > 5
     frame = pd.read_csv(io.BytesIO(b"".join(chunks)))
-    assert list(frame.columns) == ae.BAR_COLUMNS
+    assert list(frame.columns) == analytics.BAR_COLUMNS
     pd.testing.assert_frame_equal(frame, json_frame(bars), check_dtype=False)
 
 

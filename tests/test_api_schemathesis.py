@@ -17,7 +17,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
                                                status_code_conformance)
 
-import api
+from pairdesk.api import app as api
 from test_api import TOKEN, build_recorded_db
 
 MAX_EXAMPLES = 40  # per operation: the whole run takes about 20 s

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-import analytics_engine as ae
-import api
-import tickstore
+from pairdesk import analytics
+from pairdesk.api import app as api
+from pairdesk import store
 from test_api import (MIDNIGHT_MS, PAIR, TOKEN, build_recorded_db, client_for, file_digest,  # noqa: F401
                       recorded_db, recorded_trades)
 
@@ -168,9 +168,9 @@ def test_hourly_summaries_are_computed_stored_and_listed(db_copy):
     response = client.post("/api/admin/hourly", params=params, headers=AUTH)
     assert response.status_code == 200, response.text
     body = response.json()
-    with closing(tickstore.open_reader(db_copy)) as conn:
-        bars = [tickstore.read_bars_1s(conn, s) for s in ("ETHUSDT", "BTCUSDT")]
-    expected = ae.hourly_summary(ae.pair_panel(*bars, "5s", 24, "rolling"))
+    with closing(store.open_reader(db_copy)) as conn:
+        bars = [store.read_bars_1s(conn, s) for s in ("ETHUSDT", "BTCUSDT")]
+    expected = analytics.hourly_summary(analytics.pair_panel(*bars, "5s", 24, "rolling"))
     assert body["count"] == len(expected) == 2  # 23:xx and 00:xx UTC
     for got, want in zip(body["summaries"], expected.to_dict("records")):
         assert (got["symbols"], got["timeframe"], got["hour_ms"]) == ("ETHUSDT,BTCUSDT", "5s", want["hour_start_ms"])
@@ -302,8 +302,8 @@ def test_triggered_alerts_are_listed_newest_first_with_filters(db_copy):
     events = [{"ts_ms": MIDNIGHT_MS + n * 1000, "rule_id": 1 + n % 2, "rule_name": f"rule {1 + n % 2}",
                "kind": "zscore" if n % 2 == 0 else "price_cross", "symbols": "BTCUSDT/ETHUSDT", "timeframe": "1s",
                "value": 2.0 + n, "threshold": 2.0, "direction": "UP", "message": f"event {n}"} for n in range(6)]
-    with closing(tickstore.open_writer(db_copy, "spot", "trade")) as conn, tickstore.transaction(conn):
-        tickstore.save_alert_progress(conn, events, {})
+    with closing(store.open_writer(db_copy, "spot", "trade")) as conn, store.transaction(conn):
+        store.save_alert_progress(conn, events, {})
     client = client_for(db_copy)
     body = client.get("/api/alerts/triggered").json()
     assert body["count"] == 6 and [e["message"] for e in body["events"]] == [f"event {n}" for n in range(5, -1, -1)]

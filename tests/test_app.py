@@ -11,11 +11,11 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-import analytics_engine as ae
-import app
-import binance
-import dashboard_data
-import tickstore
+from pairdesk import analytics, analytics_cli
+from pairdesk.dashboard import page as app
+from pairdesk import binance
+from pairdesk.dashboard import data as dashboard_data
+from pairdesk import store
 from conftest import REPO_ROOT, binance_file
 from recordings import recorded_frames
 
@@ -38,7 +38,7 @@ def recorded_trades() -> list[binance.Trade]:
 
 def build_real_db(path: Path, source: str = "binance") -> Path:
     """A spot trade database holding the recorded real BTC/ETH trades."""
-    tickstore.write_trades(path, recorded_trades(), market="spot", stream="trade", source=source)
+    store.write_trades(path, recorded_trades(), market="spot", stream="trade", source=source)
     return path
 
 
@@ -102,10 +102,10 @@ def metric(page: AppTest, label: str) -> str:
 
 def expected_panel(db: Path, window: int = 60, hedge: str = "ols", timeframe: str = "1s") -> pd.DataFrame:
     """The engine's panel on all stored bars (the fixtures' 11 minutes fit in the default 1 h lookback)."""
-    conn = tickstore.open_reader(db)
-    bars = [tickstore.read_bars_1s(conn, s) for s in ("BTCUSDT", "ETHUSDT")]
+    conn = store.open_reader(db)
+    bars = [store.read_bars_1s(conn, s) for s in ("BTCUSDT", "ETHUSDT")]
     conn.close()
-    return ae.pair_panel(*bars, timeframe, window, hedge)
+    return analytics.pair_panel(*bars, timeframe, window, hedge)
 
 
 # --------------------------------------------------------------------------- the page on real data
@@ -116,8 +116,8 @@ def test_real_data_page_shows_headings_and_engine_figures(monkeypatch, real_db):
     page = run_page(monkeypatch, real_db)
     assert texts(page, "title") == ["Pairs desk · BTCUSDT / ETHUSDT"]
     assert texts(page, "subheader") == ["Connectivity", "Live pair", "Analytics", "Alerts", "Import history"]
-    conn = tickstore.open_reader(real_db)
-    last_close = {s: tickstore.read_bars_1s(conn, s)["close"].iloc[-1] for s in ("BTCUSDT", "ETHUSDT")}
+    conn = store.open_reader(real_db)
+    last_close = {s: store.read_bars_1s(conn, s)["close"].iloc[-1] for s in ("BTCUSDT", "ETHUSDT")}
     conn.close()
     panel = expected_panel(real_db)
     assert metric(page, "BTCUSDT") == app.fmt_number(last_close["BTCUSDT"]) == "61,602.02"
@@ -134,19 +134,19 @@ def test_tests_and_backtest_panels_match_the_engine(monkeypatch, real_db):
     """The mean-reversion table and backtest metrics are the engine's results on the last rows, with verdicts."""
     page = run_page(monkeypatch, real_db)
     panel = expected_panel(real_db)
-    report = ae.mean_reversion_tests(panel, rows=ae.HEAVY_TEST_WINDOW_ROWS)
+    report = analytics.mean_reversion_tests(panel, rows=analytics.HEAVY_TEST_WINDOW_ROWS)
     table = table_with(page, "verdict")
     adf_row = table[table["test"] == "ADF (spread)"].iloc[0]
     assert f"stat {report.adf.statistic:.3f}, p {report.adf.pvalue:.4f}" in adf_row["figures"]
     assert adf_row["verdict"] == app.adf_verdict(report.adf)
     assert table["verdict"].str.len().min() > 0
     entry, exit_z, stop_z = dashboard_data.backtest_rules(2.0)
-    result = ae.backtest_zscore(panel.tail(ae.HEAVY_TEST_WINDOW_ROWS), "1s", entry=entry, exit=exit_z, stop=stop_z)
+    result = analytics.backtest_zscore(panel.tail(analytics.HEAVY_TEST_WINDOW_ROWS), "1s", entry=entry, exit=exit_z, stop=stop_z)
     assert metric(page, "Trades") == str(len(result.trades))
     assert metric(page, "Total return") == f"{result.total_return:+.3%}"
     hourly = table_with(page, "hour")
     assert list(hourly["hour"]) == ["2024-08-09 04:30", "2024-08-09 05:30"]  # 23:00 and 00:00 UTC in IST
-    assert list(hourly["rows"]) == list(ae.hourly_summary(panel)["rows"])
+    assert list(hourly["rows"]) == list(analytics.hourly_summary(panel)["rows"])
 
 
 def test_settings_change_the_analytics_and_the_time_zone(monkeypatch, real_db):
@@ -170,7 +170,7 @@ def test_analytics_download_is_the_cli_output(monkeypatch, real_db, tmp_path):
     settings = dashboard_data.Settings("BTCUSDT", "ETHUSDT", "1s", "1 h", 60, 2.0, "ols", "UTC", None)
     view = dashboard_data.load_view(dashboard_data.describe_database(str(real_db)), settings)
     cli_out = tmp_path / "cli.csv"
-    ae.main(["--db", str(real_db), "--symbols", "BTCUSDT,ETHUSDT", "--out", str(cli_out)])
+    analytics_cli.main(["--db", str(real_db), "--symbols", "BTCUSDT,ETHUSDT", "--out", str(cli_out)])
     assert dashboard_data.csv_bytes(view.panel) == cli_out.read_bytes()
     assert dashboard_data.analytics_file_name(settings) == "analytics_BTCUSDT_ETHUSDT_1s_w60_ols.csv"
 
@@ -193,7 +193,7 @@ def test_trade_and_bar_downloads_hold_the_window(real_db):
 
 def test_empty_database_says_there_is_no_data(monkeypatch, db_path):
     """A database with a schema but no trades: an st.info, no pair sections, no exception."""
-    tickstore.write_trades(db_path, [])
+    store.write_trades(db_path, [])
     page = run_page(monkeypatch, db_path)
     infos = texts(page, "info")
     assert infos[0] == "The database holds no bars yet. Start the ingestor, or import history below."
@@ -204,7 +204,7 @@ def test_empty_database_says_there_is_no_data(monkeypatch, db_path):
 
 def test_one_symbol_database_explains_that_a_pair_needs_two(monkeypatch, db_path):
     """Only BTCUSDT: its candles and price are shown, and an st.info says pair analytics need two symbols."""
-    tickstore.write_trades(db_path, [t for t in recorded_trades() if t.symbol == "BTCUSDT"])
+    store.write_trades(db_path, [t for t in recorded_trades() if t.symbol == "BTCUSDT"])
     page = run_page(monkeypatch, db_path)
     assert any("pair analytics need two symbols" in text for text in texts(page, "info"))
     assert metric(page, "BTCUSDT") == "61,602.02"
@@ -214,7 +214,7 @@ def test_constant_prices_are_explained(monkeypatch, db_path):
     """Two symbols whose prices never move: st.info per symbol, dashes instead of NaN, no exception."""
     trades = [(s, i, T0_MS + i * 500, p, 0.1, False) for s, p in (("BTCUSDT", 60_000.0), ("ETHUSDT", 2_600.0))
               for i in range(600)]
-    tickstore.write_trades(db_path, trades)
+    store.write_trades(db_path, trades)
     page = run_page(monkeypatch, db_path)
     infos = texts(page, "info")
     assert any("BTCUSDT's price is constant" in text for text in infos)
@@ -248,10 +248,10 @@ def test_env_var_names_the_database_when_no_flag_is_given(monkeypatch, real_db):
 def test_database_being_written_is_read_without_waiting(monkeypatch, tmp_path):
     """While the writer holds an open transaction the page shows the committed data (WAL readers never block)."""
     path = build_real_db(tmp_path / "ticks.db")
-    writer = tickstore.open_writer(path, "spot", "trade")
+    writer = store.open_writer(path, "spot", "trade")
     try:
-        with tickstore.transaction(writer):
-            tickstore.upsert_status(writer, "BTCUSDT", state="live", last_trade_ms=tickstore.now_ms())
+        with store.transaction(writer):
+            store.upsert_status(writer, "BTCUSDT", state="live", last_trade_ms=store.now_ms())
             page = run_page(monkeypatch, path)
     finally:
         writer.close()
@@ -264,17 +264,17 @@ def test_database_being_written_is_read_without_waiting(monkeypatch, tmp_path):
 
 def write_status(path: Path, source: str = "binance", **rows: dict) -> None:
     """Feed status rows as the ingestor writes them (the heartbeat is now)."""
-    conn = tickstore.open_writer(path, "spot", "trade", source)
-    with tickstore.transaction(conn):
+    conn = store.open_writer(path, "spot", "trade", source)
+    with store.transaction(conn):
         for symbol, fields in rows.items():
-            tickstore.upsert_status(conn, symbol, **fields)
+            store.upsert_status(conn, symbol, **fields)
     conn.close()
 
 
 def test_status_cards_banner_and_demo_label(monkeypatch, tmp_path):
     """Live feed -> green badge; a DEMO database is labelled; no banner while the heartbeat is fresh."""
     path = build_real_db(tmp_path / "ticks.db", source="local")
-    now = tickstore.now_ms()
+    now = store.now_ms()
     write_status(path, "local", BTCUSDT=dict(state="live", last_trade_ms=now - 200, last_message_ms=now - 100,
                                          message_rate=12.5, reconnects=2),
                  ETHUSDT=dict(state="polling", transport="rest", last_trade_ms=now - 900, last_message_ms=now - 800))
@@ -290,7 +290,7 @@ def test_status_cards_banner_and_demo_label(monkeypatch, tmp_path):
 def test_stale_heartbeat_turns_red_with_a_banner(monkeypatch, tmp_path):
     """A heartbeat older than 10 s: every card is red and a banner says no ingestor is writing."""
     path = build_real_db(tmp_path / "ticks.db")
-    old = tickstore.now_ms()
+    old = store.now_ms()
     write_status(path, BTCUSDT=dict(state="live", last_trade_ms=old), ETHUSDT=dict(state="live", last_trade_ms=old))
     raw = sqlite3.connect(path)
     raw.execute("UPDATE feed_status SET updated_ms = updated_ms - 60000")
@@ -325,20 +325,20 @@ def test_colour_rules(fields, age_ms, light, why):
 
 
 def test_gap_spans_come_from_neighbouring_trades(tmp_path):
-    """tickstore.read_gap_spans: a gap's span runs from the trade before from_id to the trade after to_id."""
+    """store.read_gap_spans: a gap's span runs from the trade before from_id to the trade after to_id."""
     path = tmp_path / "ticks.db"
     trades = [t for t in recorded_trades() if t.symbol == "BTCUSDT"]
     hole = trades[100:150]
-    tickstore.write_trades(path, trades[:100] + trades[150:])
-    conn = tickstore.open_writer(path, "spot", "trade")
-    with tickstore.transaction(conn):
-        tickstore.open_gap(conn, "BTCUSDT", hole[0].trade_id, hole[-1].trade_id, "id jump")
+    store.write_trades(path, trades[:100] + trades[150:])
+    conn = store.open_writer(path, "spot", "trade")
+    with store.transaction(conn):
+        store.open_gap(conn, "BTCUSDT", hole[0].trade_id, hole[-1].trade_id, "id jump")
     conn.close()
-    reader = tickstore.open_reader(path)
-    (span,) = tickstore.read_gap_spans(reader, ["BTCUSDT"]).itertuples()
+    reader = store.open_reader(path)
+    (span,) = store.read_gap_spans(reader, ["BTCUSDT"]).itertuples()
     assert (span.start_ms, span.end_ms, span.status) == (trades[99].ts_ms, trades[150].ts_ms, "open")
-    assert len(tickstore.read_gap_spans(reader, ["BTCUSDT"], start_ms=trades[-1].ts_ms + 1)) == 0
-    assert len(tickstore.read_gap_spans(reader, ["ETHUSDT"])) == 0
+    assert len(store.read_gap_spans(reader, ["BTCUSDT"], start_ms=trades[-1].ts_ms + 1)) == 0
+    assert len(store.read_gap_spans(reader, ["ETHUSDT"])) == 0
 
 
 # --------------------------------------------------------------------------- incremental refresh
@@ -348,24 +348,24 @@ def test_refresh_reads_only_new_and_corrected_bars(monkeypatch, tmp_path):
     """BarCache: after the first read, a refresh reads only bars with a newer rev and replaces corrected ones."""
     path = tmp_path / "ticks.db"
     trades = [t for t in recorded_trades() if t.symbol == "BTCUSDT"]
-    tickstore.write_trades(path, trades[:5000])
+    store.write_trades(path, trades[:5000])
     cache = dashboard_data.BarCache("BTCUSDT")
-    conn = tickstore.open_reader(path)
+    conn = store.open_reader(path)
     first = cache.refresh(conn)
     late = trades[5000:]
-    tickstore.write_trades(path, late)
+    store.write_trades(path, late)
     calls = []
-    real_since = tickstore.read_bars_since
+    real_since = store.read_bars_since
 
     def counting_since(*args):
         bars, rev = real_since(*args)
         calls.append(len(bars))
         return bars, rev
 
-    monkeypatch.setattr(tickstore, "read_bars_since", counting_since)
+    monkeypatch.setattr(store, "read_bars_since", counting_since)
     after = cache.refresh(conn)
     again = cache.refresh(conn)
-    expected = tickstore.read_bars_1s(conn, "BTCUSDT")
+    expected = store.read_bars_1s(conn, "BTCUSDT")
     assert calls[1] == 0 and 0 < calls[0] < len(expected)  # only the new seconds, then nothing
     pd.testing.assert_frame_equal(after.reset_index(drop=True), expected)
     assert again is after and len(first) < len(after)
@@ -384,10 +384,10 @@ def test_page_refresh_picks_up_new_trades(monkeypatch, tmp_path):
     """A second run after new trades were stored shows the new last price."""
     path = tmp_path / "ticks.db"
     trades = recorded_trades()
-    tickstore.write_trades(path, [t for t in trades if t.ts_ms < T0_MS + 300_000])
+    store.write_trades(path, [t for t in trades if t.ts_ms < T0_MS + 300_000])
     page = run_page(monkeypatch, path)
     before = metric(page, "BTCUSDT")
-    tickstore.write_trades(path, trades)
+    store.write_trades(path, trades)
     page.run()
     assert not page.exception
     assert metric(page, "BTCUSDT") == "61,602.02" != before
@@ -395,10 +395,10 @@ def test_page_refresh_picks_up_new_trades(monkeypatch, tmp_path):
 
 def test_empty_database_comes_alive_when_trades_arrive(monkeypatch, db_path):
     """The page opened on an empty database shows the pair once the ingestor has stored trades."""
-    tickstore.write_trades(db_path, [])
+    store.write_trades(db_path, [])
     page = run_page(monkeypatch, db_path)
     assert "Live pair" not in texts(page, "subheader")
-    tickstore.write_trades(db_path, recorded_trades())
+    store.write_trades(db_path, recorded_trades())
     page.run()
     assert "Live pair" in texts(page, "subheader") and metric(page, "BTCUSDT") == "61,602.02"
 
@@ -408,7 +408,7 @@ def test_a_failing_computation_is_one_line_not_a_traceback(monkeypatch, real_db)
     def broken(*args, **kwargs):
         raise ValueError("synthetic failure")
 
-    monkeypatch.setattr(ae, "pair_panel", broken)
+    monkeypatch.setattr(analytics, "pair_panel", broken)
     page = run_page(monkeypatch, real_db, errors_ok=True)
     assert texts(page, "error")[0] == ("The live view could not be drawn (ValueError: synthetic failure); "
                                        "the dashboard's log has the details.")
@@ -441,9 +441,9 @@ def upload(page: AppTest, name: str, data: bytes, symbol: str | None = None) -> 
 
 def stored_count(path: Path, symbol: str) -> int:
     """How many trades of ``symbol`` the database holds."""
-    conn = tickstore.open_reader(path)
+    conn = store.open_reader(path)
     try:
-        return len(tickstore.read_trades(conn, symbol))
+        return len(store.read_trades(conn, symbol))
     finally:
         conn.close()
 
@@ -484,8 +484,8 @@ def test_upload_stores_a_new_symbol_and_never_overwrites_live_trades(monkeypatch
     forged = "".join(f"{t.trade_id},1.0,1,1.0,{t.ts_ms},True,True\n" for t in btc)  # same ids, fake prices
     page = upload(page, "forged.csv", forged.encode(), symbol="BTCUSDT")
     assert "0 new trades stored, 50 were already there" in texts(page, "success")[0]
-    conn = tickstore.open_reader(path)
-    prices = tickstore.read_trades(conn, "BTCUSDT", limit=None)["price"].head(50).tolist()
+    conn = store.open_reader(path)
+    prices = store.read_trades(conn, "BTCUSDT", limit=None)["price"].head(50).tolist()
     conn.close()
     assert prices == [t.price for t in btc]
 
@@ -497,6 +497,6 @@ def test_upload_of_simple_bars_adds_bars_only_where_none_exist(monkeypatch, tmp_
     page = upload(run_page(monkeypatch, path), "ADAUSDT-1s-2024-08-09.csv",
                   ("time,open,high,low,close,volume\n" + rows).encode())
     assert "120 new bars stored" in texts(page, "success")[0]
-    conn = tickstore.open_reader(path)
-    assert len(tickstore.read_bars_1s(conn, "ADAUSDT")) == 120
+    conn = store.open_reader(path)
+    assert len(store.read_bars_1s(conn, "ADAUSDT")) == 120
     conn.close()

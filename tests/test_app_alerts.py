@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import alerts
-import app
-import dashboard_data
-import tickstore
+from pairdesk import alerts
+from pairdesk.dashboard import page as app
+from pairdesk.dashboard import data as dashboard_data
+from pairdesk.alerts import repository
+from pairdesk import store
 from conftest import read_db
 from test_app import _widget, build_real_db, fresh_caches, run_page, texts  # noqa: F401  (fresh_caches: autouse)
 
@@ -23,19 +24,19 @@ PAIR = ("BTCUSDT", "ETHUSDT")
 def alerts_template(tmp_path_factory) -> Path:
     """The recorded trades, the two default rules, and the events those rules raise on them (built once)."""
     path = build_real_db(tmp_path_factory.mktemp("alerts") / "ticks.db")
-    conn = tickstore.open_writer(path, "spot", "trade")
+    conn = store.open_writer(path, "spot", "trade")
     try:
-        with tickstore.transaction(conn):
-            tickstore.seed_alert_rules(conn, alerts.default_rules(list(PAIR)))
-        bars = {symbol: tickstore.read_bars_1s(conn, symbol) for symbol in PAIR}
+        with store.transaction(conn):
+            repository.seed_rules(conn, alerts.default_rules(list(PAIR)))
+        bars = {symbol: store.read_bars_1s(conn, symbol) for symbol in PAIR}
         first = min(int(frame["ts_ms"].iloc[0]) for frame in bars.values())
         last = max(int(frame["ts_ms"].iloc[-1]) for frame in bars.values())
         events = []
-        for rule in tickstore.list_alert_rules(conn):
+        for rule in repository.list_rules(conn):
             fired, _state = alerts.evaluate(rule, bars, first, last, alerts.RuleState())
             events += [event.to_dict() for event in fired]
-        with tickstore.transaction(conn):
-            tickstore.save_alert_progress(conn, events, {})
+        with store.transaction(conn):
+            store.save_alert_progress(conn, events, {})
     finally:
         conn.close()
     return path
@@ -49,11 +50,11 @@ def db(alerts_template, tmp_path) -> Path:
 
 
 def rules_in(path: Path) -> dict[int, alerts.AlertRule]:
-    return {rule.rule_id: rule for rule in read_db(path, tickstore.list_alert_rules)}
+    return {rule.rule_id: rule for rule in read_db(path, repository.list_rules)}
 
 
 def events_in(path: Path, **filters) -> pd.DataFrame:
-    return read_db(path, lambda conn: tickstore.read_alert_events(conn, **filters))
+    return read_db(path, lambda conn: store.read_alert_events(conn, **filters))
 
 
 def act(page: AppTest, **widgets) -> AppTest:
@@ -75,10 +76,10 @@ def history_rows(page: AppTest) -> pd.DataFrame:
 
 def store_event(path: Path, message: str, direction: str = "UP") -> None:
     """One more alert event, stored the way the ingestor's monitor stores it."""
-    conn = tickstore.open_writer(path, "spot", "trade")
+    conn = store.open_writer(path, "spot", "trade")
     try:
-        with tickstore.transaction(conn):
-            tickstore.save_alert_progress(conn, [{
+        with store.transaction(conn):
+            store.save_alert_progress(conn, [{
                 "ts_ms": 1_723_161_900_000, "rule_id": 1, "rule_name": "z-score ±2 BTCUSDT/ETHUSDT", "kind": "zscore",
                 "symbols": "BTCUSDT/ETHUSDT", "timeframe": "1s", "value": 2.4, "threshold": 2.0,
                 "direction": direction, "message": message}], {})
@@ -142,9 +143,9 @@ def test_rules_are_switched_off_and_on(monkeypatch, db):
     assert "Rule #2 switched off." in texts(page, "toast")
     page = act(page, rule_on_2=True)
     assert rules_in(db)[2].enabled
-    conn = tickstore.open_writer(db, "spot", "trade")
-    with tickstore.transaction(conn):
-        tickstore.set_alert_rule_enabled(conn, 1, False)
+    conn = store.open_writer(db, "spot", "trade")
+    with store.transaction(conn):
+        store.set_alert_rule_enabled(conn, 1, False)
     conn.close()
     page = act(page)
     assert page.toggle(key="rule_on_1").value is False
@@ -270,12 +271,12 @@ def test_watchlist_is_saved_and_shown(monkeypatch, db):
     page = run_page(monkeypatch, db)
     assert any("No list stored yet" in caption for caption in texts(page, "caption"))
     page = act(page, watchlist_text="btcusdt, ethusdt solusdt\nBTCUSDT", watchlist_save="click")
-    assert [symbol for symbol, _ in read_db(db, tickstore.read_watchlist)] == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+    assert [symbol for symbol, _ in read_db(db, store.read_watchlist)] == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
     assert any(toast.startswith("Watchlist saved: 3 symbol(s)") for toast in texts(page, "toast"))
     assert "Following 3: BTCUSDT, ETHUSDT, SOLUSDT" in texts(page, "caption")
-    conn = tickstore.open_writer(db, "spot", "trade")  # the ingestor drops a symbol Binance does not list
-    with tickstore.transaction(conn):
-        tickstore.replace_watchlist(conn, ["BTCUSDT", "ETHUSDT"])
+    conn = store.open_writer(db, "spot", "trade")  # the ingestor drops a symbol Binance does not list
+    with store.transaction(conn):
+        store.replace_watchlist(conn, ["BTCUSDT", "ETHUSDT"])
     conn.close()
     page = act(page)
     assert "Following 2: BTCUSDT, ETHUSDT" in texts(page, "caption")
@@ -292,7 +293,7 @@ def test_invalid_watchlist_is_an_error_and_nothing_is_saved(monkeypatch, db, tex
     page = act(run_page(monkeypatch, db), watchlist_text=text, watchlist_save="click")
     (error,) = texts(page, "error")
     assert error.startswith("Not saved: ") and message in error
-    assert read_db(db, tickstore.read_watchlist) == []
+    assert read_db(db, store.read_watchlist) == []
 
 
 def test_parse_watchlist_normalises_symbols():

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-import binance
-from binance import BadFrame, Control, Trade
+from pairdesk import binance
+from pairdesk.binance import BadFrame, Control, Trade
 from conftest import binance_file
 from recordings import recorded_frames
 
@@ -219,8 +219,7 @@ def test_symbol_check_is_strict_only_when_exchange_info_says_something(info, exp
     """A trimmed or empty exchangeInfo never refuses good symbols; a symbol not TRADING is refused."""
     import asyncio
 
-    import data_ingestor
-
+    from pairdesk.ingest import daemon as data_ingestor
     server = serve_json(info)
     try:
         async def check() -> str | None:

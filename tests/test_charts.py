@@ -6,9 +6,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-import analytics_engine as ae
-import charts
-import tickstore
+from pairdesk import analytics
+from pairdesk.dashboard import charts
+from pairdesk import store
 from test_app import build_real_db
 
 TZ = "Asia/Kolkata"
@@ -18,10 +18,10 @@ TZ = "Asia/Kolkata"
 def real(tmp_path_factory) -> dict:
     """1 s bars and a 1 s OLS pair panel of the recorded BTCUSDT / ETHUSDT spot trades."""
     path = build_real_db(tmp_path_factory.mktemp("charts") / "ticks.db")
-    conn = tickstore.open_reader(path)
-    bars = {s: tickstore.read_bars_1s(conn, s) for s in ("BTCUSDT", "ETHUSDT")}
+    conn = store.open_reader(path)
+    bars = {s: store.read_bars_1s(conn, s) for s in ("BTCUSDT", "ETHUSDT")}
     conn.close()
-    return {"bars": bars, "panel": ae.pair_panel(bars["BTCUSDT"], bars["ETHUSDT"], "1s", 60, "ols")}
+    return {"bars": bars, "panel": analytics.pair_panel(bars["BTCUSDT"], bars["ETHUSDT"], "1s", 60, "ols")}
 
 
 def trace_types(fig: go.Figure) -> list[str]:
@@ -93,7 +93,7 @@ def test_hedge_ratio_chart_only_for_moving_ratios(real):
     bars = real["bars"]
     assert charts.is_static(real["panel"]["hedge_ratio"])
     for hedge in ("rolling", "kalman"):
-        panel = ae.pair_panel(bars["BTCUSDT"], bars["ETHUSDT"], "1s", 60, hedge)
+        panel = analytics.pair_panel(bars["BTCUSDT"], bars["ETHUSDT"], "1s", 60, hedge)
         assert not charts.is_static(panel["hedge_ratio"])
         fig = charts.hedge_ratio_figure(panel, TZ, hedge)
         assert trace_types(fig) == ["scatter"]
@@ -106,7 +106,7 @@ def test_rolling_correlation_and_heatmap(real):
     assert trace_types(fig) == ["scatter"] and list(fig.layout.yaxis.range) == [-1.05, 1.05]
     assert_no_nan_only_traces(fig)
     bars = real["bars"]
-    matrix = ae.correlation_matrix(bars, "1s")
+    matrix = analytics.correlation_matrix(bars, "1s")
     heat = charts.correlation_heatmap(matrix)
     z = np.asarray(heat.data[0].z, dtype="float64")
     assert trace_types(heat) == ["heatmap"] and z.shape == (2, 2)
@@ -116,7 +116,7 @@ def test_rolling_correlation_and_heatmap(real):
 
 def test_equity_curve_over_position(real):
     """The backtest figure: equity on top, position (+1/0/-1) as a step line underneath."""
-    result = ae.backtest_zscore(real["panel"], "1s", entry=1.5, exit=0.5, stop=4.0)
+    result = analytics.backtest_zscore(real["panel"], "1s", entry=1.5, exit=0.5, stop=4.0)
     fig = charts.equity_figure(result.equity, TZ)
     assert trace_types(fig) == ["scatter", "scatter"]
     assert fig.data[1].line.shape == "hv" and set(np.unique(fig.data[1].y)) <= {-1.0, 0.0, 1.0}
@@ -134,7 +134,7 @@ def test_equity_curve_over_position(real):
 ])
 def test_empty_frames_give_a_message_not_an_empty_trace(build):
     """An empty frame draws no trace at all, only a 'no ...' note in the middle of the figure."""
-    empty = pd.DataFrame(columns=[*tickstore.BAR_COLUMNS, *ae.PANEL_COLUMNS, "equity", "position"])
+    empty = pd.DataFrame(columns=[*store.BAR_COLUMNS, *analytics.PANEL_COLUMNS, "equity", "position"])
     fig = build(empty)
     assert len(fig.data) == 0
     assert fig.layout.annotations[-1].text.startswith("no ")
@@ -143,7 +143,7 @@ def test_empty_frames_give_a_message_not_an_empty_trace(build):
 def test_window_longer_than_data_draws_spread_without_zscore(real):
     """With a window longer than the data, z is all NaN: the spread is drawn, z and its bands are not."""
     bars = real["bars"]
-    panel = ae.pair_panel(bars["BTCUSDT"], bars["ETHUSDT"], "1m", 60, "ols")
+    panel = analytics.pair_panel(bars["BTCUSDT"], bars["ETHUSDT"], "1m", 60, "ols")
     fig = charts.spread_zscore_figure(panel, 2.0, TZ, "OLS")
     assert [t.name for t in fig.data] == ["spread"]
     assert_no_nan_only_traces(fig)
@@ -167,7 +167,7 @@ def test_symbol_colours_are_stable_per_position():
 
 def alert_events(panel: pd.DataFrame) -> pd.DataFrame:
     """Four alerts at panel rows 200..500: z-score UP and correlation DOWN on the pair, a price cross on
-    ETHUSDT alone, a volume spike on BTCUSDT alone (tickstore.read_alert_events columns that matter)."""
+    ETHUSDT alone, a volume spike on BTCUSDT alone (store.read_alert_events columns that matter)."""
     ts = panel["ts_ms"].to_numpy()
     return pd.DataFrame({
         "event_id": [1, 2, 3, 4], "ts_ms": [ts[200], ts[300], ts[400], ts[500]],

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import tickstore
+from pairdesk import store
 from browser import Browser, chromium_binary
 from conftest import REPO_ROOT
 
@@ -46,7 +46,7 @@ def alive(pid: int) -> bool:
 
 def stored_trades(db: Path) -> int:
     try:
-        conn = tickstore.open_reader(db)
+        conn = store.open_reader(db)
         try:
             return conn.execute("SELECT count(*) FROM trade_rows").fetchone()[0]
         finally:

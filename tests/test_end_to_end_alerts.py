@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import tickstore
+from pairdesk.alerts import repository
+from pairdesk import store
 from browser import Browser, chromium_binary
 from conftest import REPO_ROOT
 from test_end_to_end import ARTIFACTS, alive, descendants
@@ -56,19 +57,19 @@ def pair_trades() -> list[tuple]:
 
 
 def stored_rules(db: Path) -> list:
-    conn = tickstore.open_reader(db)
+    conn = store.open_reader(db)
     try:
-        return tickstore.list_alert_rules(conn)
+        return repository.list_rules(conn)
     finally:
         conn.close()
 
 
 def store_event(db: Path, message: str) -> None:
     """One alert event as the ingestor's monitor stores it (at the newest bar)."""
-    conn = tickstore.open_writer(db, "spot", "trade")
+    conn = store.open_writer(db, "spot", "trade")
     try:
-        with tickstore.transaction(conn):
-            tickstore.save_alert_progress(conn, [{
+        with store.transaction(conn):
+            store.save_alert_progress(conn, [{
                 "ts_ms": T0_MS + (SECONDS - 1) * 1000, "rule_id": 1, "rule_name": RULE_NAME, "kind": "zscore",
                 "symbols": "BTCUSDT/ETHUSDT", "timeframe": "1s", "value": 2.61, "threshold": 2.5, "direction": "UP",
                 "message": message}], {})
@@ -99,7 +100,7 @@ def wait_for_http(port: int, server: subprocess.Popen, timeout_s: float = 30) ->
 def test_rule_created_in_the_browser_appears_and_a_new_alert_pops_up(tmp_path, unused_port):
     """Create a rule through the form in Chromium: stored and listed; a new alert toasts; no traceback, no orphan."""
     db = tmp_path / "ticks.db"
-    tickstore.write_trades(db, pair_trades())
+    store.write_trades(db, pair_trades())
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"), "--server.headless", "true",
          "--server.port", str(unused_port), "--server.address", "127.0.0.1", "--", "--db", str(db)],

@@ -26,7 +26,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from conftest import REPO_ROOT, binance_file
-from exchange_sim import (
+from pairdesk.sim.exchange import (
     JUNK_KINDS,
     RESEND_DEPTH,
     ExchangeSim,

@@ -6,19 +6,19 @@ import zipfile
 
 import pytest
 
-import history_import as hi
+from pairdesk import history
 from conftest import binance_file
 
 SAMPLE = "HJB-PDE-TEAM-PROJECT/BTCUSDT-aggTrades-2026-01-01.csv"
 
 
-def parse(text: str, name: str = "BTCUSDT-trades-2024-08-09.csv", symbol: str | None = None) -> hi.ParsedHistory:
-    return hi.parse_history(text.encode(), name, symbol)
+def parse(text: str, name: str = "BTCUSDT-trades-2024-08-09.csv", symbol: str | None = None) -> history.ParsedHistory:
+    return history.parse_history(text.encode(), name, symbol)
 
 
-def error_of(text: str | bytes, name: str = "data.csv", symbol: str | None = "BTCUSDT") -> hi.HistoryImportError:
-    with pytest.raises(hi.HistoryImportError) as excinfo:
-        hi.parse_history(text.encode() if isinstance(text, str) else text, name, symbol)
+def error_of(text: str | bytes, name: str = "data.csv", symbol: str | None = "BTCUSDT") -> history.HistoryImportError:
+    with pytest.raises(history.HistoryImportError) as excinfo:
+        history.parse_history(text.encode() if isinstance(text, str) else text, name, symbol)
     return excinfo.value
 
 
@@ -26,8 +26,8 @@ def test_real_spot_agg_trades_dump_parses_with_microsecond_times():
     """The real data.binance.vision spot aggTrades file: 5,000 rows, no header, µs times -> ms."""
     path = binance_file(SAMPLE)
     progress: list[float] = []
-    parsed = hi.parse_history(path.read_bytes(), path.name, on_progress=progress.append)
-    assert (parsed.format, parsed.symbol, parsed.rows, parsed.header) == (hi.SPOT_AGG_TRADES, "BTCUSDT", 5000, False)
+    parsed = history.parse_history(path.read_bytes(), path.name, on_progress=progress.append)
+    assert (parsed.format, parsed.symbol, parsed.rows, parsed.header) == (history.SPOT_AGG_TRADES, "BTCUSDT", 5000, False)
     assert parsed.kind == "aggTrade"
     assert list(parsed.ids) == list(range(3800397495, 3800402495))
     assert (parsed.first_ms, parsed.last_ms) == (1767225600039, 1767226339347)
@@ -43,20 +43,20 @@ def test_real_dump_zipped_reads_like_the_csv():
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr(path.name, path.read_bytes())
-    parsed = hi.parse_history(buffer.getvalue(), path.name.replace(".csv", ".zip"))
-    assert (parsed.format, parsed.rows, parsed.symbol) == (hi.SPOT_AGG_TRADES, 5000, "BTCUSDT")
+    parsed = history.parse_history(buffer.getvalue(), path.name.replace(".csv", ".zip"))
+    assert (parsed.format, parsed.rows, parsed.symbol) == (history.SPOT_AGG_TRADES, 5000, "BTCUSDT")
 
 
 @pytest.mark.parametrize(("text", "fmt", "first"), [
-    ("3735683259,61837.63,0.02,1236.75,1723161255342,True,True\n", hi.SPOT_TRADES,
+    ("3735683259,61837.63,0.02,1236.75,1723161255342,True,True\n", history.SPOT_TRADES,
      ("BTCUSDT", 3735683259, 1723161255342, 61837.63, 0.02, True)),
     ("id,price,qty,quote_qty,time,is_buyer_maker\n5266583935,61800.30,0.006,370.8,1723161256322,false\n",
-     hi.FUTURES_TRADES, ("BTCUSDT", 5266583935, 1723161256322, 61800.3, 0.006, False)),
+     history.FUTURES_TRADES, ("BTCUSDT", 5266583935, 1723161256322, 61800.3, 0.006, False)),
     ("agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,is_buyer_maker\n"
-     "16599292,61801.1,10,23961322,23961322,1723161256322,true\n", hi.FUTURES_AGG_TRADES,
+     "16599292,61801.1,10,23961322,23961322,1723161256322,true\n", history.FUTURES_AGG_TRADES,
      ("BTCUSDT", 16599292, 1723161256322, 61801.1, 10.0, True)),
     ("aggId,price,qty,firstId,lastId,time,isBuyerMaker,isBestMatch\n"
-     "3800397495,87648.21,0.08185,5723703861,5723703861,1767225600039409,True,True\n", hi.SPOT_AGG_TRADES,
+     "3800397495,87648.21,0.08185,5723703861,5723703861,1767225600039409,True,True\n", history.SPOT_AGG_TRADES,
      ("BTCUSDT", 3800397495, 1767225600039, 87648.21, 0.08185, True)),
 ])
 def test_trade_layouts_are_detected_and_typed(text, fmt, first):
@@ -74,7 +74,7 @@ def test_klines_with_and_without_header_become_bars():
     row_ms = "1723161240000,61800,61850,61790,61840,3.5,1723161299999,216300.5,88,1.2,74000,0\n"
     spot = parse(row_us, name="BTCUSDT-1m-2026-01-01.csv")
     futures = parse(header + row_ms, name="ETHUSDT-1m-2024-08-09.zip.csv", symbol="ETHUSDT")
-    assert spot.format is hi.KLINES and spot.symbol == "BTCUSDT"
+    assert spot.format is history.KLINES and spot.symbol == "BTCUSDT"
     assert spot.bar_rows() == [(1767225600000, 87648.2, 87700.0, 87600.5, 87650.0, 12.5, 1095000.1, 321)]
     assert futures.header and futures.bar_rows()[0][0] == 1723161240000
 
@@ -86,7 +86,7 @@ def test_simple_bars_format_accepts_iso_and_epoch_times():
             "2024-08-09T05:30:01+05:30,10.5,10.6,10.4,10.45,0\n"
             "1723161602000,10.45,10.5,10.4,10.5,7\n")
     parsed = parse(text, name="mydata.csv", symbol="SOLUSDT")
-    assert parsed.format is hi.SIMPLE_BARS
+    assert parsed.format is history.SIMPLE_BARS
     rows = parsed.bar_rows()
     assert [r[0] for r in rows] == [1723161600000, 1723161601000, 1723161602000]
     assert rows[0] == (1723161600000, 10.0, 11.0, 9.0, 10.5, 100.0, 1050.0, 0)
@@ -99,7 +99,7 @@ def test_simple_bars_format_accepts_iso_and_epoch_times():
 ])
 def test_symbol_comes_from_binance_file_names(name, symbol):
     """BTCUSDT-trades-2024-01-01.csv names its symbol; other names do not."""
-    assert hi.symbol_from_file_name(name) == symbol
+    assert history.symbol_from_file_name(name) == symbol
 
 
 def test_bad_number_names_the_line():
@@ -166,7 +166,7 @@ def test_trades_of_another_kind_or_market_do_not_fit(text, market, stream, refus
     """Trade ids never go into an aggTrade database (and vice versa), nor spot into futures; bars fit all."""
     parsed = parse(text, name="upload.csv", symbol="BTCUSDT")
     if refused is None:
-        hi.check_fits_database(parsed, market, stream)
+        history.check_fits_database(parsed, market, stream)
         return
-    with pytest.raises(hi.HistoryImportError, match=refused):
-        hi.check_fits_database(parsed, market, stream)
+    with pytest.raises(history.HistoryImportError, match=refused):
+        history.check_fits_database(parsed, market, stream)

@@ -11,10 +11,10 @@ import zipfile
 from pathlib import Path
 
 
-import binance
-import tickstore
+from pairdesk import binance
+from pairdesk import store
 from conftest import REPO_ROOT, binance_file
-from exchange_sim import ExchangeSim, run_in_thread
+from pairdesk.sim.exchange import ExchangeSim, run_in_thread
 from recordings import recorded_frames
 from test_ingestor import IngestorProcess, no_ingestor_left_behind, wait_until  # noqa: F401 (fixture)
 
@@ -28,7 +28,7 @@ def run_import(db: Path, *files: Path) -> subprocess.CompletedProcess:
 
 
 def rows(db: Path, sql: str = ALL_TRADES) -> list[tuple]:
-    conn = tickstore.open_reader(db)
+    conn = store.open_reader(db)
     try:
         return conn.execute(sql).fetchall()
     finally:
@@ -39,7 +39,7 @@ def stored_count(db: Path) -> int:
     """Rows stored so far; 0 while the ingestor is still creating the database."""
     try:
         return len(rows(db))
-    except (tickstore.StoreError, sqlite3.OperationalError):
+    except (store.StoreError, sqlite3.OperationalError):
         return 0
 
 
@@ -66,7 +66,7 @@ def test_real_spot_agg_trades_dump_imports_exactly_once(db_path):
     stored = rows(db_path)
     assert len(stored) == 5_000 and stored[0][1] == 3800397495 and stored[-1][1] == 3800402494
     assert stored[0][2] == 1767225600039  # 1767225600039409 µs
-    meta = tickstore.read_metadata(tickstore.open_reader(db_path))
+    meta = store.read_metadata(store.open_reader(db_path))
     assert (meta["market"], meta["stream"]) == ("spot", "aggTrade")
     bars = rows(db_path, "SELECT sum(trades), count(*) FROM bars_1s")[0]
     assert bars[0] == 5_000 and bars[1] == len({row[2] // 1000 for row in stored})
@@ -78,7 +78,7 @@ def test_synthesized_futures_dump_with_header_imports_exactly_once(db_path, tmp_
     assert run_import(db_path, dump).returncode == 0
     assert "no new trades" in run_import(db_path, dump).stdout
     assert len(rows(db_path)) == 14_076
-    meta = tickstore.read_metadata(tickstore.open_reader(db_path))
+    meta = store.read_metadata(store.open_reader(db_path))
     assert (meta["market"], meta["stream"]) == ("futures", "trade")
 
 
@@ -100,7 +100,7 @@ def test_zip_with_checksum_is_verified_and_a_bad_checksum_refused(db_path, tmp_p
 
 def test_broken_file_is_one_line_error_naming_file_and_line_and_stores_nothing(db_path, tmp_path):
     """A bad price on line 21: one-line error with file and line; not one row of the file is stored."""
-    tickstore.write_trades(db_path, [], market="spot", stream="aggTrade")
+    store.write_trades(db_path, [], market="spot", stream="aggTrade")
     lines = binance_file(AGG_DUMP).read_text().splitlines()[:30]
     lines[20] = lines[20].replace(lines[20].split(",")[1], "abc", 1)
     broken = tmp_path / "BTCUSDT-aggTrades-2026-01-02.csv"
@@ -140,7 +140,7 @@ def test_replay_of_a_database_equals_the_database(tmp_path):
     """A stored database of real spot trades replayed into another gives the same trades."""
     source, replayed = tmp_path / "source.db", tmp_path / "replayed.db"
     for name in ("btcusdt_20240808.gz", "ethusdt_20240808.gz"):
-        tickstore.write_trades(source, [t for f in recorded_frames(binance_file(f"hftbacktest/spot/{name}"))
+        store.write_trades(source, [t for f in recorded_frames(binance_file(f"hftbacktest/spot/{name}"))
                                         if isinstance(t := binance.parse_message(f, "trade"), binance.Trade)])
     with run_in_thread(ExchangeSim(replay_files=(source,), speed=0, wait_for_subscriber=True)) as sim:
         replay_into(replayed, sim, ("BTCUSDT", "ETHUSDT"), 15_863)
@@ -163,4 +163,4 @@ def test_run_all_replay_fills_a_separate_database(tmp_path, unused_port):
         run_all.send_signal(signal.SIGTERM)
         code = run_all.wait(15)
     assert code == 0
-    assert tickstore.read_metadata(tickstore.open_reader(db))["stream"] == "aggTrade"
+    assert store.read_metadata(store.open_reader(db))["stream"] == "aggTrade"

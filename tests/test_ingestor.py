@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-import tickstore
+from pairdesk import store
 from conftest import REPO_ROOT
-from exchange_sim import ExchangeSim, run_in_thread
+from pairdesk.sim.exchange import ExchangeSim, run_in_thread
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 SETTLE_TIMEOUT_S = 30.0
@@ -69,8 +69,8 @@ def wait_until(condition, timeout_s: float, describe=lambda: "") -> None:
 
 def stored_rows(db: Path, symbol: str) -> list[tuple]:
     try:
-        conn = tickstore.open_reader(db)
-    except tickstore.StoreError:
+        conn = store.open_reader(db)
+    except store.StoreError:
         return []
     try:
         return conn.execute("SELECT trade_id, ts_ms, price, qty, is_buyer_maker FROM trades WHERE symbol = ? "
@@ -142,7 +142,7 @@ def test_drops_junk_resends_and_unseen_gaps_lose_and_double_nothing(exchange, db
     assert "bad frame skipped" in log
     faults = exchange.stats()["faults"]
     assert faults, "the exchange injected no faults"
-    status = tickstore.read_feed_status(tickstore.open_reader(db_path))
+    status = store.read_feed_status(store.open_reader(db_path))
     assert set(status["symbol"]) == set(SYMBOLS) and (status["bad_frames"] > 0).all()
     assert (status["state"] == "stopped").all()
 
@@ -202,7 +202,7 @@ def test_futures_agg_trades_every_aggregate_once(exchange, db_path):
     ingestor = IngestorProcess(db_path, exchange.port, market="futures").start()
     run_for(5)
     assert_every_trade_once(exchange, ingestor, kind="aggTrade")
-    assert tickstore.read_metadata(tickstore.open_reader(db_path))["stream"] == "aggTrade"
+    assert store.read_metadata(store.open_reader(db_path))["stream"] == "aggTrade"
     assert ingestor.stop()[0] == 0
 
 
@@ -218,7 +218,7 @@ def test_rest_transport_polls_every_trade(exchange, db_path):
         wait_until(lambda: stored_rows(db_path, symbol)[-1:] == truth[-1:], SETTLE_TIMEOUT_S, ingestor.log)
         start = stored_rows(db_path, symbol)[0][0]
         assert stored_rows(db_path, symbol) == [row for row in truth if row[0] >= start]
-    status = tickstore.read_feed_status(tickstore.open_reader(db_path))
+    status = store.read_feed_status(store.open_reader(db_path))
     assert set(status["transport"]) == {"rest"}
     assert ingestor.stop()[0] == 0
 
@@ -229,7 +229,7 @@ def test_websocket_failures_fall_back_to_rest_polling(exchange, db_path, unused_
     ingestor = IngestorProcess(db_path, exchange.port, ws_port=unused_port).start()
     wait_until(lambda: "polling REST" in ingestor.log(), 30, ingestor.log)
     run_for(2.5)
-    status = tickstore.read_feed_status(tickstore.open_reader(db_path))
+    status = store.read_feed_status(store.open_reader(db_path))
     assert set(status["transport"]) == {"rest"} and set(status["state"]) == {"polling"}
     assert len(stored_rows(db_path, "ETHUSDT")) > 0
     assert ingestor.stop()[0] == 0
@@ -237,7 +237,7 @@ def test_websocket_failures_fall_back_to_rest_polling(exchange, db_path, unused_
 
 def test_database_of_the_other_market_is_refused(exchange, db_path):
     """A futures ingestor on a spot database: one-line error, exit 2, nothing stored is lost."""
-    tickstore.write_trades(db_path, [("BTCUSDT", 1, 1_700_000_000_000, 1.0, 1.0, True)], market="spot")
+    store.write_trades(db_path, [("BTCUSDT", 1, 1_700_000_000_000, 1.0, 1.0, True)], market="spot")
     proc = subprocess.run(IngestorProcess(db_path, exchange.port, market="futures").argv, capture_output=True,
                           text=True, timeout=30, cwd=REPO_ROOT)
     assert proc.returncode == 2
@@ -272,10 +272,10 @@ def test_watchlist_change_is_applied_live_on_the_open_connection(exchange, db_pa
     ingestor = IngestorProcess(db_path, exchange.port).start()
     ingestor.wait_connected()
     wait_until(lambda: stored_rows(db_path, "ETHUSDT"), 15, ingestor.log)
-    conn = tickstore.open_writer(db_path, "spot", "trade")
-    assert [s for s, _ in tickstore.read_watchlist(conn)] == ["BTCUSDT", "ETHUSDT"]
-    with tickstore.transaction(conn):
-        tickstore.replace_watchlist(conn, ["BTCUSDT", "SOLUSDT", "NOSUCHCOIN"])
+    conn = store.open_writer(db_path, "spot", "trade")
+    assert [s for s, _ in store.read_watchlist(conn)] == ["BTCUSDT", "ETHUSDT"]
+    with store.transaction(conn):
+        store.replace_watchlist(conn, ["BTCUSDT", "SOLUSDT", "NOSUCHCOIN"])
     wait_until(lambda: "SUBSCRIBE solusdt@trade" in ingestor.log(), 15, ingestor.log)
     run_for(3)
     exchange.control(paused=True)
@@ -286,8 +286,8 @@ def test_watchlist_change_is_applied_live_on_the_open_connection(exchange, db_pa
     assert sol == sol_truth
     log = ingestor.log()
     assert "UNSUBSCRIBE ethusdt@trade" in log and "NOSUCHCOIN not TRADING" in log
-    assert [s for s, _ in tickstore.read_watchlist(conn)] == ["BTCUSDT", "SOLUSDT"]
-    status = tickstore.read_feed_status(tickstore.open_reader(db_path))
+    assert [s for s, _ in store.read_watchlist(conn)] == ["BTCUSDT", "SOLUSDT"]
+    status = store.read_feed_status(store.open_reader(db_path))
     assert set(status["symbol"]) == {"BTCUSDT", "SOLUSDT"}
     assert stored_rows(db_path, "ETHUSDT")[-1][0] < truth_rows(exchange, "ETHUSDT")[-1][0]
     assert "reconnecting in" not in log  # control messages stayed within the exchange's rate limit
@@ -318,11 +318,11 @@ def test_what_the_backfill_depth_cannot_reach_stays_an_open_gap(exchange, db_pat
     restarted = IngestorProcess(db_path, exchange.port, "--backfill-depth", "30").start()
     wait_until(lambda: "beyond --backfill-depth 30" in restarted.log(), 20, restarted.log)
     assert restarted.stop()[0] == 0
-    conn = tickstore.open_reader(db_path)
-    gaps = tickstore.read_gaps(conn, "BTCUSDT")
+    conn = store.open_reader(db_path)
+    gaps = store.read_gaps(conn, "BTCUSDT")
     open_gap = gaps[gaps["status"] == "open"].iloc[0]
     assert open_gap["from_id"] == last_before + 31
-    assert tickstore.count_missing(conn, "BTCUSDT", int(open_gap["from_id"]), int(open_gap["to_id"])) == \
+    assert store.count_missing(conn, "BTCUSDT", int(open_gap["from_id"]), int(open_gap["to_id"])) == \
         open_gap["to_id"] - open_gap["from_id"] + 1
     stored_ids = [row[0] for row in stored_rows(db_path, "BTCUSDT")]
     assert [i for i in stored_ids if last_before < i <= last_before + 30] == list(range(last_before + 1,

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-import tickstore
+from pairdesk import store
 from conftest import REPO_ROOT
 from test_end_to_end import alive, descendants
 from test_ingestor import wait_until
@@ -67,7 +67,7 @@ def test_crashed_ingestor_is_restarted_and_everything_stops_cleanly(tmp_path, un
 
         def trades() -> int:
             try:
-                conn = tickstore.open_reader(db)
+                conn = store.open_reader(db)
                 return conn.execute("SELECT count(*) FROM trade_rows").fetchone()[0]
             except Exception:  # mid-creation
                 return 0
@@ -90,7 +90,7 @@ def test_unreachable_binance_is_reported_and_suggests_demo(tmp_path, unused_port
 
     def status_says_disconnected() -> bool:
         try:
-            status = tickstore.read_feed_status(tickstore.open_reader(db))
+            status = store.read_feed_status(store.open_reader(db))
         except Exception:
             return False
         return len(status) == 2 and set(status["state"]) == {"disconnected"} and \

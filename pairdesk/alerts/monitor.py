@@ -41,8 +41,9 @@ from typing import Any, Protocol
 
 import httpx
 
-import alerts
-import tickstore
+from pairdesk import alerts
+from pairdesk.alerts import repository
+from pairdesk import store
 
 log = logging.getLogger("alert_monitor")
 
@@ -63,7 +64,7 @@ WEBHOOK_QUEUE_SIZE = 1000
 
 
 class Writer(Protocol):
-    """What the monitor needs of ``tickstore.TradeWriter``."""
+    """What the monitor needs of ``store.TradeWriter``."""
 
     def call(self, fn: Callable[[Any], object]) -> Future: ...
 
@@ -168,7 +169,7 @@ class WebhookSender:
 
     def _record(self, event_id: int | None, delivery: str) -> None:
         if self.writer is not None and event_id is not None:
-            self.writer.call(_isolated(lambda conn: tickstore.set_alert_delivery(conn, event_id, delivery)))
+            self.writer.call(_isolated(lambda conn: store.set_alert_delivery(conn, event_id, delivery)))
 
 
 # --------------------------------------------------------------------------- the monitor
@@ -256,8 +257,8 @@ class AlertMonitor:
 
     def _run(self) -> None:
         try:
-            conn = tickstore.open_reader(self.db_path)
-        except tickstore.StoreError as exc:
+            conn = store.open_reader(self.db_path)
+        except store.StoreError as exc:
             log.error("alerts off: %s", exc)
             return
         try:
@@ -292,7 +293,7 @@ class AlertMonitor:
 
     def _seed(self) -> None:
         rules = alerts.default_rules(self.symbols)
-        ids = self._write(lambda conn: tickstore.seed_alert_rules(conn, rules))
+        ids = self._write(lambda conn: repository.seed_rules(conn, rules))
         if ids:
             log.info("new database: default alert rules %s added (%s)", ids, "; ".join(r.name for r in rules))
 
@@ -327,7 +328,7 @@ class AlertMonitor:
             return False
         conn.execute("BEGIN")  # one snapshot for the bar bounds and every bar read below
         try:
-            bounds = tickstore.bar_bounds_by_symbol(conn)
+            bounds = store.bar_bounds_by_symbol(conn)
             reads: dict[tuple[str, int, int], Any] = {}  # rules on the same pair share their reads
             work = [(watch, span, self._read(conn, watch, span, reads)) for watch in self._watches.values()
                     if (span := self._due(watch, bounds)) is not None]
@@ -347,7 +348,7 @@ class AlertMonitor:
 
     def _reload(self, conn) -> None:
         """Follow rules added, changed, switched or deleted by any process."""
-        rows = tickstore.read_alert_rule_states(conn)
+        rows = repository.read_rule_states(conn)
         watches = {}
         for rule, updated_ms, data_ms, state in rows:
             if not rule.enabled:
@@ -381,7 +382,7 @@ class AlertMonitor:
         tf = rule.timeframe_ms
         data_clock = max(last for _first, last in bounds.values())
         end = max(min(bounds[s][1] for s in rule.symbols), data_clock - DATA_GRACE_MS)
-        wall = tickstore.now_ms()
+        wall = store.now_ms()
         if wall - data_clock <= LIVE_MAX_LAG_MS:
             end = max(end, wall - WALL_GRACE_MS)
         newest_complete = end // tf * tf - tf  # bars with t + tf <= end
@@ -400,7 +401,7 @@ class AlertMonitor:
         start, end = alerts.bars_needed(watch.rule, span[0], span[1])
         for symbol in watch.rule.symbols:
             if (symbol, start, end) not in reads:
-                reads[symbol, start, end] = tickstore.read_bars_1s(conn, symbol, start, end)
+                reads[symbol, start, end] = store.read_bars_1s(conn, symbol, start, end)
         return {s: reads[s, start, end] for s in watch.rule.symbols}
 
     def _evaluate(self, watch: _Watch, first: int, last: int, bars: dict, result: _Pass) -> None:
@@ -425,7 +426,7 @@ class AlertMonitor:
                 for event, watch in result.events]
         states = {rule_id: (watch.updated_ms, json.dumps(state.to_dict()))
                   for rule_id, (watch, state) in result.states.items()}
-        ids = self._write(lambda conn: tickstore.save_alert_progress(conn, rows, states))
+        ids = self._write(lambda conn: store.save_alert_progress(conn, rows, states))
         for watch, state in result.states.values():
             watch.state = state
         self.counts["bars"] += result.bars

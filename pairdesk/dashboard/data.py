@@ -3,7 +3,7 @@ brief writes the page makes.
 
 Reading. Each symbol's recent one-second bars live in memory, shared by every session on the same
 database (``BarCache``); a refresh asks the store only for bars written or corrected since the
-last one (``tickstore.read_bars_since``) and computes the live view (``load_view``) over a
+last one (``store.read_bars_since``) and computes the live view (``load_view``) over a
 bounded window: the lookback, at most ``MAX_CHART_BARS`` bars. The heavy panels
 (``heavy_analytics``) are cached under a key that changes every ``HEAVY_REFRESH_S`` seconds.
 Alert rules, the alert history and the watchlist are small tables read whole or filtered in SQL.
@@ -31,11 +31,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-import alerts
-import analytics_engine as ae
-import bulk_import
-import history_import
-import tickstore
+from pairdesk import alerts
+from pairdesk import analytics
+from pairdesk.history import importer
+from pairdesk import history
+from pairdesk.alerts import repository
+from pairdesk import store
 
 # --------------------------------------------------------------------------- constants
 
@@ -46,7 +47,7 @@ LOOKBACK_MS = {"5 min": 300_000, "15 min": 900_000, "1 h": 3_600_000, "4 h": 14_
 MAX_CHART_BARS = 5_000  # bars charted at most: a day of 1 s bars stays responsive
 RETAIN_MS = 26 * 3_600_000  # one-second bars kept in memory per symbol: the longest lookback + warm-up
 HEAVY_REFRESH_S = 30  # heavy tests are recomputed at most this often
-HEAVY_TEST_ROWS = ae.HEAVY_TEST_WINDOW_ROWS
+HEAVY_TEST_ROWS = analytics.HEAVY_TEST_WINDOW_ROWS
 MAX_DOWNLOAD_TRADES = 2_000_000  # per symbol
 MAX_EVENT_MARKERS = 500  # the most recent alert events marked on a chart (markers cost the browser)
 MAX_HISTORY_ROWS = 10_000  # alert events shown (and downloaded) at most, the most recent first
@@ -73,7 +74,7 @@ class Settings:
 
     @property
     def tf_ms(self) -> int:
-        return ae.timeframe_ms(self.timeframe)
+        return analytics.timeframe_ms(self.timeframe)
 
     @property
     def pair(self) -> tuple[str, ...]:
@@ -103,7 +104,7 @@ class Database:
 @contextmanager
 def reader(path: str) -> Iterator[sqlite3.Connection]:
     """A short-lived read-only connection: nothing is held open between refreshes."""
-    conn = tickstore.open_reader(path)
+    conn = store.open_reader(path)
     try:
         yield conn
     finally:
@@ -115,12 +116,12 @@ def writer(path: str) -> Iterator[sqlite3.Connection]:
     """One brief write transaction on a writer connection opened with the database's own market
     and stream (read from its metadata), closed right after; rolled back on any exception."""
     with reader(path) as conn:
-        meta = tickstore.read_metadata(conn)
+        meta = store.read_metadata(conn)
     if "market" not in meta or "stream" not in meta:
-        raise tickstore.StoreError(f"{path}: the database records no market / stream yet")
-    conn = tickstore.open_writer(path, meta["market"], meta["stream"])
+        raise store.StoreError(f"{path}: the database records no market / stream yet")
+    conn = store.open_writer(path, meta["market"], meta["stream"])
     try:
-        with tickstore.transaction(conn):
+        with store.transaction(conn):
             yield conn
     finally:
         conn.close()
@@ -129,8 +130,8 @@ def writer(path: str) -> Iterator[sqlite3.Connection]:
 def describe_database(path: str) -> Database:
     """Metadata and symbols of the database at ``path`` (StoreError when it cannot be read)."""
     with reader(path) as conn:
-        meta = tickstore.read_metadata(conn)
-        symbols = tuple(tickstore.list_symbols(conn))
+        meta = store.read_metadata(conn)
+        symbols = tuple(store.list_symbols(conn))
     return Database(path=path, key=database_key(path, meta), market=meta.get("market", "?"),
                     stream=meta.get("stream", "?"), source=meta.get("source", "binance"), symbols=symbols)
 
@@ -154,7 +155,7 @@ class BarCache:
     def __init__(self, symbol: str, retain_ms: int = RETAIN_MS) -> None:
         self.symbol = symbol
         self.retain_ms = retain_ms
-        self.bars = pd.DataFrame(columns=tickstore.BAR_COLUMNS)
+        self.bars = pd.DataFrame(columns=store.BAR_COLUMNS)
         self.rev: int | None = None
         self._lock = threading.Lock()
 
@@ -162,9 +163,9 @@ class BarCache:
         """The bars, after reading what is new since the last refresh."""
         with self._lock:
             if self.rev is None:
-                self.bars, self.rev = tickstore.read_recent_bars(conn, self.symbol, self.retain_ms)
+                self.bars, self.rev = store.read_recent_bars(conn, self.symbol, self.retain_ms)
             else:
-                fresh, newest = tickstore.read_bars_since(conn, self.symbol, self.rev)
+                fresh, newest = store.read_bars_since(conn, self.symbol, self.rev)
                 if len(fresh):
                     self.bars = merge_bars(self.bars, fresh, self.retain_ms)
                 self.rev = max(self.rev, newest)
@@ -226,7 +227,7 @@ class PairView:
     the charted window (empty with fewer than two symbols); ``start_ms``/``end_ms``: the
     charted window's first and last bar; ``clipped``: the lookback held more than MAX_CHART_BARS;
     ``events``: alert events of the pair (A/B) and of A or B alone in the charted window, oldest
-    first, at most MAX_EVENT_MARKERS (``tickstore.read_alert_events`` columns).
+    first, at most MAX_EVENT_MARKERS (``store.read_alert_events`` columns).
     """
 
     settings: Settings
@@ -265,7 +266,7 @@ def pair_events(conn: sqlite3.Connection, pair: Sequence[str], start_ms: int, en
     """Alert events in [start_ms, end_ms) of rules on the pair (A/B) or on one of its symbols, oldest first."""
     if len(pair) != 2:
         return _no_events()
-    events = tickstore.read_alert_events(conn, since_ms=start_ms, until_ms=end_ms)
+    events = store.read_alert_events(conn, since_ms=start_ms, until_ms=end_ms)
     wanted = {"/".join(pair), *pair}
     events = events[events["symbols"].isin(wanted)].head(MAX_EVENT_MARKERS)
     return events.iloc[::-1].reset_index(drop=True)
@@ -274,20 +275,20 @@ def pair_events(conn: sqlite3.Connection, pair: Sequence[str], start_ms: int, en
 def load_view(db: Database, s: Settings) -> PairView:
     """Read what is new and compute the live view (tickstore + analytics_engine; no drawing)."""
     with reader(db.path) as conn:
-        db_key = database_key(db.path, tickstore.read_metadata(conn))
-        symbols = tuple(tickstore.list_symbols(conn))
+        db_key = database_key(db.path, store.read_metadata(conn))
+        symbols = tuple(store.list_symbols(conn))
         bars = fresh_bars(db, conn, s.pair)
-        status = tickstore.read_feed_status(conn)
+        status = store.read_feed_status(conn)
         start, end, clipped = chart_window(bars, s)
-        gaps = tickstore.read_gap_spans(conn, s.pair, start, end + s.tf_ms)
+        gaps = store.read_gap_spans(conn, s.pair, start, end + s.tf_ms)
         events = pair_events(conn, s.pair, start, end + s.tf_ms)
-    candles = {symbol: since(ae.resample_bars(since(frame, start), s.timeframe), start)
+    candles = {symbol: since(analytics.resample_bars(since(frame, start), s.timeframe), start)
                for symbol, frame in bars.items()}
-    panel = pd.DataFrame(columns=ae.PANEL_COLUMNS)
+    panel = pd.DataFrame(columns=analytics.PANEL_COLUMNS)
     if len(s.pair) == 2:
         warm_up = start - s.window * s.tf_ms  # the rolling statistics are defined from the first charted bar
         a, b = (since(bars[symbol], warm_up) for symbol in s.pair)
-        panel = since(ae.pair_panel(a, b, s.timeframe, s.window, s.hedge), start).reset_index(drop=True)
+        panel = since(analytics.pair_panel(a, b, s.timeframe, s.window, s.hedge), start).reset_index(drop=True)
     return PairView(s, db_key, symbols, bars, candles, panel, status, gaps, start, end, clipped, events)
 
 
@@ -298,8 +299,8 @@ def load_view(db: Database, s: Settings) -> PairView:
 class Analytics:
     """The heavy panels' results, recomputed at most every HEAVY_REFRESH_S seconds."""
 
-    tests: ae.MeanReversionReport
-    backtest: ae.BacktestResult
+    tests: analytics.MeanReversionReport
+    backtest: analytics.BacktestResult
     backtest_rules: tuple[float, float, float]  # entry, exit, stop z
     summary: pd.DataFrame
     correlation: pd.DataFrame
@@ -309,8 +310,8 @@ class Analytics:
 
 def backtest_rules(z_threshold: float) -> tuple[float, float, float]:
     """Entry at the sidebar's threshold; exit and stop from the engine's defaults, kept ordered."""
-    exit_z = min(ae.BACKTEST_EXIT_Z, z_threshold / 2)
-    stop_z = max(ae.BACKTEST_STOP_Z, z_threshold * 2)
+    exit_z = min(analytics.BACKTEST_EXIT_Z, z_threshold / 2)
+    stop_z = max(analytics.BACKTEST_STOP_Z, z_threshold * 2)
     return z_threshold, exit_z, stop_z
 
 
@@ -326,14 +327,14 @@ def heavy_analytics(_view: PairView, _all_bars: Mapping[str, pd.DataFrame], key:
     s = _view.settings
     entry, exit_z, stop_z = backtest_rules(s.z_threshold)
     recent = _view.panel.tail(HEAVY_TEST_ROWS)
-    tests = ae.mean_reversion_tests(_view.panel, rows=HEAVY_TEST_ROWS)
-    backtest = ae.backtest_zscore(recent, s.timeframe, entry=entry, exit=exit_z, stop=stop_z)
-    summary = ae.summary_table(_view.candles, s.timeframe)
-    in_view = {symbol: ae.resample_bars(since(bars, _view.start_ms), s.timeframe) for symbol, bars in _all_bars.items()}
-    correlation = ae.correlation_matrix(in_view, s.timeframe) if len(in_view) >= 2 else pd.DataFrame()
-    day = ae.pair_panel(*(_view.bars_1s[symbol] for symbol in s.pair), s.timeframe, s.window, s.hedge)
+    tests = analytics.mean_reversion_tests(_view.panel, rows=HEAVY_TEST_ROWS)
+    backtest = analytics.backtest_zscore(recent, s.timeframe, entry=entry, exit=exit_z, stop=stop_z)
+    summary = analytics.summary_table(_view.candles, s.timeframe)
+    in_view = {symbol: analytics.resample_bars(since(bars, _view.start_ms), s.timeframe) for symbol, bars in _all_bars.items()}
+    correlation = analytics.correlation_matrix(in_view, s.timeframe) if len(in_view) >= 2 else pd.DataFrame()
+    day = analytics.pair_panel(*(_view.bars_1s[symbol] for symbol in s.pair), s.timeframe, s.window, s.hedge)
     span = int(day["ts_ms"].iloc[-1] - day["ts_ms"].iloc[0]) if len(day) else 0
-    return Analytics(tests, backtest, (entry, exit_z, stop_z), summary, correlation, ae.hourly_summary(day), span)
+    return Analytics(tests, backtest, (entry, exit_z, stop_z), summary, correlation, analytics.hourly_summary(day), span)
 
 
 # --------------------------------------------------------------------------- alert rules
@@ -342,7 +343,7 @@ def heavy_analytics(_view: PairView, _all_bars: Mapping[str, pd.DataFrame], key:
 def read_rules(path: str) -> list[alerts.AlertRule]:
     """Every stored alert rule, by rule_id."""
     with reader(path) as conn:
-        return tickstore.list_alert_rules(conn)
+        return repository.list_rules(conn)
 
 
 def save_rule(path: str, spec: Mapping[str, Any], rule_id: int | None = None) -> int:
@@ -353,28 +354,28 @@ def save_rule(path: str, spec: Mapping[str, Any], rule_id: int | None = None) ->
     meanwhile raises StoreError.
     """
     with reader(path) as conn:
-        known = tickstore.list_symbols(conn)
+        known = store.list_symbols(conn)
     rule = alerts.validate_rule({**spec, "rule_id": None}, known)
     with writer(path) as conn:
         if rule_id is None:
-            return tickstore.insert_alert_rule(conn, rule)
-        if not tickstore.update_alert_rule(conn, rule_id, rule):
-            raise tickstore.StoreError(f"rule {rule_id} no longer exists (deleted meanwhile)")
+            return repository.insert_rule(conn, rule)
+        if not repository.update_rule(conn, rule_id, rule):
+            raise store.StoreError(f"rule {rule_id} no longer exists (deleted meanwhile)")
     return rule_id
 
 
 def set_rule_enabled(path: str, rule_id: int, enabled: bool) -> None:
     """Switch a rule on or off (switched on, it starts at the newest bar); StoreError when it no longer exists."""
     with writer(path) as conn:
-        if not tickstore.set_alert_rule_enabled(conn, rule_id, enabled):
-            raise tickstore.StoreError(f"rule {rule_id} no longer exists (deleted meanwhile)")
+        if not store.set_alert_rule_enabled(conn, rule_id, enabled):
+            raise store.StoreError(f"rule {rule_id} no longer exists (deleted meanwhile)")
 
 
 def delete_rule(path: str, rule_id: int) -> None:
     """Delete a rule (its events stay in the history); StoreError when it no longer exists."""
     with writer(path) as conn:
-        if not tickstore.delete_alert_rule(conn, rule_id):
-            raise tickstore.StoreError(f"rule {rule_id} no longer exists (deleted meanwhile)")
+        if not store.delete_alert_rule(conn, rule_id):
+            raise store.StoreError(f"rule {rule_id} no longer exists (deleted meanwhile)")
 
 
 # --------------------------------------------------------------------------- alert history
@@ -393,9 +394,9 @@ class HistoryFilter:
 
 
 def read_history(path: str, flt: HistoryFilter, limit: int = MAX_HISTORY_ROWS) -> pd.DataFrame:
-    """The filtered alert events, newest first (at most ``limit``; ``tickstore.read_alert_events`` columns)."""
+    """The filtered alert events, newest first (at most ``limit``; ``store.read_alert_events`` columns)."""
     with reader(path) as conn:
-        return tickstore.read_alert_events(conn, since_ms=flt.start_ms, rule_id=flt.rule_id, kind=flt.kind,
+        return store.read_alert_events(conn, since_ms=flt.start_ms, rule_id=flt.rule_id, kind=flt.kind,
                                            limit=limit, until_ms=flt.end_ms, direction=flt.direction,
                                            unacknowledged=flt.unacknowledged)
 
@@ -410,7 +411,7 @@ def acknowledge(path: str, event_ids: Sequence[int]) -> int:
     if not event_ids:
         return 0
     with writer(path) as conn:
-        return tickstore.acknowledge_alert_events(conn, [int(i) for i in event_ids])
+        return store.acknowledge_alert_events(conn, [int(i) for i in event_ids])
 
 
 def new_events(path: str, seen_id: int | None) -> tuple[int, pd.DataFrame]:
@@ -421,8 +422,8 @@ def new_events(path: str, seen_id: int | None) -> tuple[int, pd.DataFrame]:
     """
     with reader(path) as conn:
         if seen_id is None:
-            return tickstore.last_alert_event_id(conn) or 0, _no_events()
-        events = tickstore.read_alert_events(conn, after_event_id=seen_id)
+            return store.last_alert_event_id(conn) or 0, _no_events()
+        events = store.read_alert_events(conn, after_event_id=seen_id)
     events = events.sort_values("event_id", ignore_index=True)
     return (int(events["event_id"].iloc[-1]) if len(events) else seen_id), events
 
@@ -437,7 +438,7 @@ class WatchlistError(ValueError):
 def read_watchlist(path: str) -> list[str]:
     """The symbols the ingestor is asked to follow (empty: none stored, it follows its --symbols)."""
     with reader(path) as conn:
-        return [symbol for symbol, _updated_ms in tickstore.read_watchlist(conn)]
+        return [symbol for symbol, _updated_ms in store.read_watchlist(conn)]
 
 
 def parse_watchlist(text: str) -> list[str]:
@@ -459,8 +460,8 @@ def parse_watchlist(text: str) -> list[str]:
 def save_watchlist(path: str, symbols: Sequence[str]) -> tuple[list[str], list[str]]:
     """Make the watchlist exactly ``symbols`` (checked by ``parse_watchlist``); returns (added, removed)."""
     with writer(path) as conn:
-        before = [symbol for symbol, _ in tickstore.read_watchlist(conn)]
-        tickstore.replace_watchlist(conn, symbols)
+        before = [symbol for symbol, _ in store.read_watchlist(conn)]
+        store.replace_watchlist(conn, symbols)
     return [s for s in symbols if s not in before], [s for s in before if s not in symbols]
 
 
@@ -492,7 +493,7 @@ def trades_csv(db_path: str, symbols: Sequence[str], start_ms: int, end_ms: int,
     frames = []
     with reader(db_path) as conn:
         for symbol in symbols:
-            trades = tickstore.read_trades(conn, symbol, start_ms, end_ms, limit=MAX_DOWNLOAD_TRADES)
+            trades = store.read_trades(conn, symbol, start_ms, end_ms, limit=MAX_DOWNLOAD_TRADES)
             frames.append(with_local_time(trades, tz).assign(symbol=symbol))
     table = pd.concat(frames, ignore_index=True)
     return csv_bytes(table[["symbol", *[c for c in table.columns if c != "symbol"]]])
@@ -506,6 +507,6 @@ def analytics_file_name(s: Settings) -> str:
 # --------------------------------------------------------------------------- uploads
 
 
-def store_parsed(db: Database, parsed: history_import.ParsedHistory, on_progress: Callable[[float], None]) -> int:
-    """Store a validated upload (``bulk_import.store_parsed``); returns how many rows were new."""
-    return bulk_import.store_parsed(db.path, parsed, db.market, db.stream, on_progress)
+def store_parsed(db: Database, parsed: history.ParsedHistory, on_progress: Callable[[float], None]) -> int:
+    """Store a validated upload (``importer.store_parsed``); returns how many rows were new."""
+    return importer.store_parsed(db.path, parsed, db.market, db.stream, on_progress)

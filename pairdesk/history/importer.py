@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import history_import
-import tickstore
-from history_import import HistoryImportError
+from pairdesk import history
+from pairdesk import store
+from pairdesk.history import HistoryImportError
 
 # Trades per write transaction: a running ingestor waits at most for one chunk (it holds its batch
 # meanwhile, never drops it), and a file was validated whole before its first chunk is stored.
@@ -55,20 +55,20 @@ def verify_checksum(path: Path, data: bytes) -> str:
     return "sha256 verified"
 
 
-def database_kind(db: Path, parsed: history_import.ParsedHistory, market: str | None,
+def database_kind(db: Path, parsed: history.ParsedHistory, market: str | None,
                   stream: str | None) -> tuple[str, str]:
     """(market, stream) of the database; for a new one, from the file or the flags."""
     if db.exists():
-        conn = tickstore.open_reader(db)
+        conn = store.open_reader(db)
         try:
-            meta = tickstore.read_metadata(conn)
+            meta = store.read_metadata(conn)
         finally:
             conn.close()
         if "market" in meta:
             return meta["market"], meta["stream"]
     file_market = parsed.format.market
     new_market = file_market or market or "spot"
-    new_stream = parsed.kind if parsed.kind in history_import.TRADE_KINDS else (stream or DEFAULT_STREAM[new_market])
+    new_stream = parsed.kind if parsed.kind in history.TRADE_KINDS else (stream or DEFAULT_STREAM[new_market])
     return new_market, new_stream
 
 
@@ -91,21 +91,21 @@ class Progress:
         print(file=sys.stderr)
 
 
-def store_parsed(db: str | Path, parsed: history_import.ParsedHistory, market: str, stream: str,
+def store_parsed(db: str | Path, parsed: history.ParsedHistory, market: str, stream: str,
                  on_progress: Callable[[float], None] | None = None) -> int:
     """Store a validated file into the ``market``/``stream`` database; returns how many trades (or bars) were new.
 
     Trades go STORE_CHUNK_TRADES per transaction; bars only where no bar exists yet.
     """
-    if parsed.kind == history_import.BARS:
-        new = tickstore.write_bars(db, parsed.symbol, parsed.bar_rows(), market, stream)
+    if parsed.kind == history.BARS:
+        new = store.write_bars(db, parsed.symbol, parsed.bar_rows(), market, stream)
         if on_progress is not None:
             on_progress(1.0)
         return new
     chunks = max(1, -(-parsed.rows // STORE_CHUNK_TRADES))
     new = 0
     for number, chunk in enumerate(parsed.trade_chunks(STORE_CHUNK_TRADES), start=1):
-        new += tickstore.write_trades(db, chunk, market, stream)
+        new += store.write_trades(db, chunk, market, stream)
         if on_progress is not None:
             on_progress(number / chunks)
     return new
@@ -120,10 +120,10 @@ def import_file(db: Path, path: Path, market: str | None = None, stream: str | N
     checksum = verify_checksum(path, data)
     progress = Progress(path.name)
     try:
-        parsed = history_import.parse_history(data, file_name=path.name,
+        parsed = history.parse_history(data, file_name=path.name,
                                               on_progress=lambda f: progress("parsing", f))
         db_market, db_stream = database_kind(db, parsed, market, stream)
-        history_import.check_fits_database(parsed, db_market, db_stream)
+        history.check_fits_database(parsed, db_market, db_stream)
     except HistoryImportError as exc:
         progress.done()
         raise ImportFailure(f"{path}: {exc}") from None
@@ -154,7 +154,7 @@ def main(argv: list[str]) -> int:
     for path in args.files:
         try:
             result = import_file(args.db, path, args.market, args.stream)
-        except (ImportFailure, tickstore.StoreError) as exc:
+        except (ImportFailure, store.StoreError) as exc:
             print(f"data_ingestor import: error: {exc}", file=sys.stderr)
             return 2
         unit = "bars" if result.kind in ("klines", "simple bars") else "trades"

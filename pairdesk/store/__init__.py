@@ -17,12 +17,13 @@ Storage layout (see the README for the byte budget):
 """
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -780,13 +781,14 @@ def read_trade_page(conn: sqlite3.Connection, symbol: str, after_id: int, last_i
 
 
 # --------------------------------------------------------------------------- alert rules and events
-# Rules are checked by ``alerts.validate_rule`` (imported lazily: tickstore stays free of pandas at
-# import and of evaluation logic). Writers call these inside ``transaction(conn)`` on a writer
+# The store deals in rows: a rule is a mapping with the ALERT_RULE_FIELDS ("symbols" as "A/B",
+# "params" a dict). ``pairdesk.alerts.repository`` checks rules and converts them. Writers call these
+# inside ``transaction(conn)`` on a writer
 # connection; the ingestor's monitor calls its own through ``TradeWriter.call``, each in a SAVEPOINT
 # so that a failure can never roll back the trades of the writer's batch.
 
 ALERT_RULES_SEEDED_KEY = "alert_rules_seeded"  # meta key: default rules were added once (never again)
-_ALERT_RULE_FIELDS = ("name", "kind", "symbols", "timeframe", "window", "hedge", "params", "cooldown_s",
+ALERT_RULE_FIELDS = ("name", "kind", "symbols", "timeframe", "window", "hedge", "params", "cooldown_s",
                       "webhook_url", "enabled")
 _ALERT_EVENT_FIELDS = ("ts_ms", "rule_id", "rule_name", "kind", "symbols", "timeframe", "value", "threshold",
                        "direction", "message", "delivery")
@@ -808,15 +810,10 @@ class _savepoint:
         self.conn.execute("RELEASE alerts")
 
 
-def _alert_rule_values(rule) -> tuple:
-    """The stored columns of an ``alerts.AlertRule``, re-checked (RuleError: nothing is written)."""
-    import json
-
-    import alerts
-
-    rule = alerts.validate_rule({**rule.to_spec(), "rule_id": None}, rule.symbols)
-    return (rule.name, rule.kind, "/".join(rule.symbols), rule.timeframe, rule.window, rule.hedge,
-            json.dumps(rule.params, sort_keys=True), rule.cooldown_s, rule.webhook_url, int(rule.enabled))
+def _alert_rule_values(row: Mapping[str, object]) -> tuple:
+    """The stored columns of a rule row, in ALERT_RULE_FIELDS order (``params`` a dict, stored as JSON)."""
+    return tuple(json.dumps(row["params"], sort_keys=True) if name == "params"
+                 else int(bool(row["enabled"])) if name == "enabled" else row[name] for name in ALERT_RULE_FIELDS)
 
 
 def bar_bounds_by_symbol(conn: sqlite3.Connection) -> dict[str, tuple[int, int]]:
@@ -833,22 +830,22 @@ def _data_clock_ms(conn: sqlite3.Connection) -> int | None:
     return max((last for _first, last in bar_bounds_by_symbol(conn).values()), default=None)
 
 
-def insert_alert_rule(conn: sqlite3.Connection, rule) -> int:
-    """Store a new ``alerts.AlertRule`` (its rule_id is ignored); returns the new rule_id.
+def insert_alert_rule(conn: sqlite3.Connection, rule: Mapping[str, object]) -> int:
+    """Store a new rule row (checked by the caller); returns the new rule_id.
 
     The rule is evaluated from the store's newest bar on (``data_ms``): never on history.
     """
     now = now_ms()
     return conn.execute(
-        f"INSERT INTO alert_rules ({', '.join(_ALERT_RULE_FIELDS)}, created_ms, updated_ms, data_ms) "
-        f"VALUES ({', '.join('?' * len(_ALERT_RULE_FIELDS))}, ?, ?, ?)",
+        f"INSERT INTO alert_rules ({', '.join(ALERT_RULE_FIELDS)}, created_ms, updated_ms, data_ms) "
+        f"VALUES ({', '.join('?' * len(ALERT_RULE_FIELDS))}, ?, ?, ?)",
         (*_alert_rule_values(rule), now, now, _data_clock_ms(conn)),
     ).lastrowid
 
 
-def update_alert_rule(conn: sqlite3.Connection, rule_id: int, rule) -> bool:
+def update_alert_rule(conn: sqlite3.Connection, rule_id: int, rule: Mapping[str, object]) -> bool:
     """Replace rule ``rule_id``'s definition (its evaluation restarts at the newest bar); False if no such rule."""
-    assignments = ", ".join(f"{name} = ?" for name in _ALERT_RULE_FIELDS)
+    assignments = ", ".join(f"{name} = ?" for name in ALERT_RULE_FIELDS)
     return conn.execute(
         f"UPDATE alert_rules SET {assignments}, updated_ms = max(?, updated_ms + 1), data_ms = ?, state = '{{}}' "
         "WHERE rule_id = ?",
@@ -872,37 +869,28 @@ def delete_alert_rule(conn: sqlite3.Connection, rule_id: int) -> bool:
     return conn.execute("DELETE FROM alert_rules WHERE rule_id = ?", (int(rule_id),)).rowcount == 1
 
 
-def list_alert_rules(conn: sqlite3.Connection) -> list:
-    """Every stored rule as an ``alerts.AlertRule``, by rule_id."""
-    return [rule for rule, _updated_ms, _data_ms, _state in read_alert_rule_states(conn)]
-
-
-def read_alert_rule_states(conn: sqlite3.Connection) -> list[tuple]:
-    """(rule, updated_ms, data_ms, state dict) of every rule, by rule_id: what the monitor needs.
+def read_alert_rule_rows(conn: sqlite3.Connection) -> list[dict]:
+    """Every stored rule as a row, by rule_id: rule_id, the ALERT_RULE_FIELDS ("params" a dict,
+    "enabled" a bool), updated_ms, data_ms and state (a dict).
 
     ``updated_ms`` changes whenever the definition or the enabled flag does; ``data_ms`` is the
     store's newest bar when that happened (None: the store was empty); ``state`` is what the
     monitor saved ({} until it evaluates the current definition).
     """
-    import json
-
-    import alerts
-
-    rows = conn.execute(
-        f"SELECT rule_id, {', '.join(_ALERT_RULE_FIELDS)}, updated_ms, data_ms, state FROM alert_rules ORDER BY rule_id"
-    ).fetchall()
+    columns = ("rule_id", *ALERT_RULE_FIELDS, "updated_ms", "data_ms", "state")
+    rows = conn.execute(f"SELECT {', '.join(columns)} FROM alert_rules ORDER BY rule_id").fetchall()
     out = []
-    for rule_id, name, kind, symbols, timeframe, window, hedge, params, cooldown_s, webhook_url, enabled, \
-            updated_ms, data_ms, state in rows:
-        rule = alerts.AlertRule(rule_id=rule_id, name=name, kind=kind, symbols=tuple(symbols.split("/")),
-                                timeframe=timeframe, window=window, hedge=hedge, params=json.loads(params),
-                                cooldown_s=cooldown_s, webhook_url=webhook_url, enabled=bool(enabled))
-        out.append((rule, updated_ms, data_ms, json.loads(state or "{}")))
+    for values in rows:
+        row = dict(zip(columns, values))
+        row["params"] = json.loads(row["params"])
+        row["enabled"] = bool(row["enabled"])
+        row["state"] = json.loads(row["state"] or "{}")
+        out.append(row)
     return out
 
 
-def seed_alert_rules(conn: sqlite3.Connection, rules: Sequence) -> list[int]:
-    """Insert ``rules`` unless default rules were seeded before (meta key); returns the new rule_ids."""
+def seed_alert_rules(conn: sqlite3.Connection, rules: Sequence[Mapping[str, object]]) -> list[int]:
+    """Insert rule rows unless default rules were seeded before (meta key); returns the new rule_ids."""
     with _savepoint(conn):
         if conn.execute("SELECT 1 FROM meta WHERE key = ?", (ALERT_RULES_SEEDED_KEY,)).fetchone():
             return []

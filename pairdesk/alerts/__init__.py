@@ -44,7 +44,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import pandas as pd
 
-import analytics_engine as ae
+from pairdesk import analytics
 
 __all__ = [
     "RULE_KINDS", "KIND_DESCRIPTIONS", "KIND_PARAMS", "PAIR_KINDS", "RuleError", "AlertRule", "validate_rule",
@@ -114,7 +114,7 @@ DEFAULT_LONG_WINDOWS = 10
 DEFAULT_PRICE_HYSTERESIS_FRACTION = 0.0005
 MAX_WINDOW_BARS = 20_000  # any window or lookback: what one evaluation may read
 MAX_NAME_CHARS = 100
-MAX_STALE_STEPS = ae.DEFAULT_MAX_STALE_STEPS
+MAX_STALE_STEPS = analytics.DEFAULT_MAX_STALE_STEPS
 SPEC_FIELDS = ("rule_id", "name", "kind", "symbols", "timeframe", "window", "hedge", "params", "cooldown_s",
                "webhook_url", "enabled")
 HEDGE_LABELS = {"ols": "OLS", "rolling": "rolling OLS", "huber": "Huber", "theilsen": "Theil-Sen",
@@ -169,7 +169,7 @@ class AlertRule:
 
     @property
     def timeframe_ms(self) -> int:
-        return ae.timeframe_ms(self.timeframe)
+        return analytics.timeframe_ms(self.timeframe)
 
 
 def _number(value: Any, what: str) -> float:
@@ -322,12 +322,12 @@ def validate_rule(spec: Mapping[str, Any], known_symbols: Collection[str]) -> Al
         raise RuleError(f"unknown alert kind {kind!r}; use one of {', '.join(RULE_KINDS)}")
     symbols = _symbols(spec.get("symbols"), kind, known_symbols)
     timeframe = spec.get("timeframe", DEFAULT_TIMEFRAME)
-    if timeframe not in ae.TIMEFRAME_MS:
-        raise RuleError(f"unknown timeframe {timeframe!r}; use one of {', '.join(ae.TIMEFRAME_MS)}")
+    if timeframe not in analytics.TIMEFRAME_MS:
+        raise RuleError(f"unknown timeframe {timeframe!r}; use one of {', '.join(analytics.TIMEFRAME_MS)}")
     window = _whole(spec.get("window", DEFAULT_WINDOW[kind]), "window", MIN_WINDOW[kind])
     hedge = spec.get("hedge", DEFAULT_HEDGE)
-    if hedge not in ae.HEDGE_METHODS:
-        raise RuleError(f"unknown hedge {hedge!r}; use one of {', '.join(ae.HEDGE_METHODS)}")
+    if hedge not in analytics.HEDGE_METHODS:
+        raise RuleError(f"unknown hedge {hedge!r}; use one of {', '.join(analytics.HEDGE_METHODS)}")
     params = _params(kind, spec.get("params"), window)
     cooldown_s = _number(spec.get("cooldown_s", DEFAULT_COOLDOWN_S), "cooldown_s")
     if cooldown_s < 0:
@@ -550,8 +550,8 @@ def bars_needed(rule: AlertRule, first_bar_ms: int, last_bar_ms: int) -> tuple[i
 def _resampled(bars: Mapping[str, pd.DataFrame], symbol: str, timeframe: str) -> pd.DataFrame:
     frame = bars.get(symbol)
     if frame is None or len(frame) == 0:
-        return ae.resample_bars(pd.DataFrame(columns=ae.BAR_COLUMNS[:-1]), timeframe)
-    return ae.resample_bars(frame, timeframe)
+        return analytics.resample_bars(pd.DataFrame(columns=analytics.BAR_COLUMNS[:-1]), timeframe)
+    return analytics.resample_bars(frame, timeframe)
 
 
 def _targets(ts: np.ndarray, traded: np.ndarray, first_bar_ms: int, last_bar_ms: int) -> np.ndarray:
@@ -562,7 +562,7 @@ def _targets(ts: np.ndarray, traded: np.ndarray, first_bar_ms: int, last_bar_ms:
 def _pair(rule: AlertRule, bars: Mapping[str, pd.DataFrame]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(ts, price_a, price_b, traded bar starts) on the aligned grid of the rule's pair."""
     res_a, res_b = (_resampled(bars, s, rule.timeframe) for s in rule.symbols)
-    aligned = ae.align_pair(res_a, res_b, rule.timeframe)
+    aligned = analytics.align_pair(res_a, res_b, rule.timeframe)
     traded = np.union1d(res_a["ts_ms"].to_numpy(np.int64), res_b["ts_ms"].to_numpy(np.int64))
     return (aligned["ts_ms"].to_numpy(np.int64), aligned["price_a"].to_numpy(np.float64),
             aligned["price_b"].to_numpy(np.float64), traded)
@@ -578,7 +578,7 @@ def _consecutive(ts: np.ndarray, span: int, tf: int) -> np.ndarray:
 
 def _gapless_returns(ts: np.ndarray, prices: np.ndarray, tf: int) -> np.ndarray:
     """Log returns between consecutive bars; NaN across a hole in the grid."""
-    returns = ae.log_returns(prices).to_numpy(copy=True)
+    returns = analytics.log_returns(prices).to_numpy(copy=True)
     returns[1:][np.diff(ts) != tf] = np.nan
     return returns
 
@@ -602,22 +602,22 @@ def _zscore_values(rule: AlertRule, bars: Mapping[str, pd.DataFrame], first_bar_
     tf, window, lookback = rule.timeframe_ms, rule.window, rule.params["lookback"]
     full_fit = None
     if rule.hedge == "ols" and len(ts) >= lookback:
-        full_fit = ae.rolling_ols(a, b, lookback)["beta"].to_numpy()
+        full_fit = analytics.rolling_ols(a, b, lookback)["beta"].to_numpy()
     out = []
     for i in _targets(ts, traded, first_bar_ms, last_bar_ms):
         lo = int(np.searchsorted(ts, ts[i] - (lookback - 1) * tf))
         rows = i + 1 - lo
         z = math.nan
-        if rows >= max(window, ae.MIN_ROWS_FOR_FIT):
+        if rows >= max(window, analytics.MIN_ROWS_FOR_FIT):
             if rule.hedge == "ols":
                 if full_fit is not None and rows == lookback:
                     beta = full_fit[i]
                 else:
-                    beta = ae.rolling_ols(a[lo:i + 1], b[lo:i + 1], rows)["beta"].to_numpy()[-1]
+                    beta = analytics.rolling_ols(a[lo:i + 1], b[lo:i + 1], rows)["beta"].to_numpy()[-1]
                 recent = slice(i + 1 - window, i + 1)
-                z = ae.rolling_zscore(a[recent] - beta * b[recent], window).to_numpy()[-1]
+                z = analytics.rolling_zscore(a[recent] - beta * b[recent], window).to_numpy()[-1]
             else:
-                panel = ae.pair_panel(_as_bars(ts[lo:i + 1], a[lo:i + 1]), _as_bars(ts[lo:i + 1], b[lo:i + 1]),
+                panel = analytics.pair_panel(_as_bars(ts[lo:i + 1], a[lo:i + 1]), _as_bars(ts[lo:i + 1], b[lo:i + 1]),
                                       rule.timeframe, window, rule.hedge)
                 z = panel["zscore"].to_numpy()[-1]
         out.append(Observation(int(ts[i]), float(z)))
@@ -636,10 +636,10 @@ def _correlation_values(rule: AlertRule, bars: Mapping[str, pd.DataFrame], first
     ts, a, b, traded = _pair(rule, bars)
     tf = rule.timeframe_ms
     if rule.params["returns"]:
-        corr = ae.rolling_correlation(_gapless_returns(ts, a, tf), _gapless_returns(ts, b, tf), rule.window)
+        corr = analytics.rolling_correlation(_gapless_returns(ts, a, tf), _gapless_returns(ts, b, tf), rule.window)
         corr = corr.to_numpy(copy=True)
     else:
-        corr = ae.rolling_correlation(a, b, rule.window).to_numpy(copy=True)
+        corr = analytics.rolling_correlation(a, b, rule.window).to_numpy(copy=True)
         corr[~_consecutive(ts, rule.window - 1, tf)] = np.nan
     return [Observation(int(ts[i]), float(corr[i])) for i in _targets(ts, traded, first_bar_ms, last_bar_ms)]
 
@@ -653,7 +653,7 @@ def _volume_values(rule: AlertRule, bars: Mapping[str, pd.DataFrame], first_bar_
     ts = res["ts_ms"].to_numpy(np.int64)
     volume = np.zeros((ts[-1] - ts[0]) // tf + 1)
     volume[(ts - ts[0]) // tf] = res["volume"].to_numpy(np.float64)  # a bar without trades: volume 0
-    mean, _ = ae.rolling_mean_std(volume, rule.window)
+    mean, _ = analytics.rolling_mean_std(volume, rule.window)
     before = np.r_[np.nan, mean.to_numpy()[:-1]]
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(before > 0, volume / before, np.nan)
@@ -664,11 +664,11 @@ def _volume_values(rule: AlertRule, bars: Mapping[str, pd.DataFrame], first_bar_
 def _volatility_values(rule: AlertRule, bars: Mapping[str, pd.DataFrame], first_bar_ms: int, last_bar_ms: int
                        ) -> list[Observation]:
     res = _resampled(bars, rule.symbols[0], rule.timeframe)
-    grid = ae.align_closes({"close": res}, rule.timeframe)
+    grid = analytics.align_closes({"close": res}, rule.timeframe)
     ts, close = grid["ts_ms"].to_numpy(np.int64), grid["close"].to_numpy(np.float64)
     returns = _gapless_returns(ts, close, rule.timeframe_ms)
-    _, short = ae.rolling_mean_std(returns, rule.window)
-    _, long = ae.rolling_mean_std(returns, rule.params["long_window"])
+    _, short = analytics.rolling_mean_std(returns, rule.window)
+    _, long = analytics.rolling_mean_std(returns, rule.params["long_window"])
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = short.to_numpy() / long.to_numpy()
     ratio[~np.isfinite(ratio)] = np.nan
@@ -688,9 +688,9 @@ def _stationarity_values(rule: AlertRule, bars: Mapping[str, pd.DataFrame], firs
             continue
         adf_block = block
         lo = int(np.searchsorted(ts, ts[i] - (rule.window - 1) * tf))
-        panel = ae.pair_panel(_as_bars(ts[lo:i + 1], a[lo:i + 1]), _as_bars(ts[lo:i + 1], b[lo:i + 1]),
+        panel = analytics.pair_panel(_as_bars(ts[lo:i + 1], a[lo:i + 1]), _as_bars(ts[lo:i + 1], b[lo:i + 1]),
                               rule.timeframe, rule.params["hedge_window"], rule.hedge)
-        out.append(Observation(int(ts[i]), float(ae.adf_test(panel["spread"]).pvalue)))
+        out.append(Observation(int(ts[i]), float(analytics.adf_test(panel["spread"]).pvalue)))
     return out
 
 

@@ -131,7 +131,7 @@ def _line(x: pd.DatetimeIndex, y: pd.Series | np.ndarray, name: str, color: str,
 def gap_shapes(gaps: pd.DataFrame | None, tz: str, min_width_ms: int = 1000) -> list[dict]:
     """Vertical bands (layout shapes spanning every row) over the time spans of recorded gaps.
 
-    ``gaps``: tickstore.read_gap_spans rows (start_ms, end_ms, status). Spans missing an end are
+    ``gaps``: store.read_gap_spans rows (start_ms, end_ms, status). Spans missing an end are
     skipped; spans narrower than ``min_width_ms`` are widened to it so they stay visible.
     """
     if gaps is None or len(gaps) == 0:
@@ -170,7 +170,7 @@ def event_marker_traces(events: pd.DataFrame, y: np.ndarray, tz: str, row: int =
                         secondary_y: bool = False) -> list[go.Scatter]:
     """Alert events as markers at their bar times: one trace per direction (▲ UP, ▼ DOWN).
 
-    ``events``: tickstore.read_alert_events rows (ts_ms, direction, message); ``y``: where each
+    ``events``: store.read_alert_events rows (ts_ms, direction, message); ``y``: where each
     event's marker sits (NaN: not drawn). Hovering a marker shows the event's message.
     """
     if events is None or len(events) == 0:
@@ -215,7 +215,7 @@ def price_comparison_figure(panel: pd.DataFrame, symbol_a: str, symbol_b: str, t
                             colors: Mapping[str, str], events: pd.DataFrame | None = None) -> go.Figure:
     """Both legs' aligned closes on two y axes (A left, B right). ``panel``: ts_ms, price_a, price_b.
 
-    ``events`` (alert events, tickstore.read_alert_events columns) become ▲/▼ markers on the price
+    ``events`` (alert events, store.read_alert_events columns) become ▲/▼ markers on the price
     line at each event's bar: events of a rule on B alone on B's line, every other one on A's.
     """
     fig = _figure(f"{symbol_a} vs {symbol_b}", tz, height=360, secondary_y=True)
@@ -253,7 +253,7 @@ def spread_zscore_figure(panel: pd.DataFrame, threshold: float, tz: str, hedge_l
 
     ``panel``: ts_ms, hedge_ratio, spread, zscore. The title carries the hedge ratio: its value
     when it is static, "dynamic" otherwise (drawn by ``hedge_ratio_figure``). ``events``: alert
-    events (tickstore.read_alert_events columns); those of pair rules (symbols "A/B") become ▲/▼
+    events (store.read_alert_events columns); those of pair rules (symbols "A/B") become ▲/▼
     markers on the z-score row at each event's bar, at the rule's own z for z-score rules (the
     value that crossed) and on the drawn z-score line for the other kinds (at 0 where it has none).
     """

@@ -1,0 +1,52 @@
+"""Alert rules in the store: every rule is checked by ``validate_rule`` on its way in, and turned
+back into an ``AlertRule`` on its way out. The store itself deals only in rows."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pairdesk import store
+from pairdesk.alerts import AlertRule, validate_rule
+
+
+def rule_row(rule: AlertRule) -> dict[str, Any]:
+    """The stored columns of ``rule``, re-checked (RuleError: nothing is written)."""
+    checked = validate_rule({**rule.to_spec(), "rule_id": None}, rule.symbols)
+    return {"name": checked.name, "kind": checked.kind, "symbols": "/".join(checked.symbols),
+            "timeframe": checked.timeframe, "window": checked.window, "hedge": checked.hedge,
+            "params": checked.params, "cooldown_s": checked.cooldown_s, "webhook_url": checked.webhook_url,
+            "enabled": checked.enabled}
+
+
+def rule_from_row(row: dict[str, Any]) -> AlertRule:
+    return AlertRule(rule_id=row["rule_id"], name=row["name"], kind=row["kind"],
+                     symbols=tuple(row["symbols"].split("/")), timeframe=row["timeframe"], window=row["window"],
+                     hedge=row["hedge"], params=row["params"], cooldown_s=row["cooldown_s"],
+                     webhook_url=row["webhook_url"], enabled=bool(row["enabled"]))
+
+
+def insert_rule(conn, rule: AlertRule) -> int:
+    """Store a new rule (its rule_id is ignored); returns the new rule_id. It is evaluated from the
+    store's newest bar on: never on history."""
+    return store.insert_alert_rule(conn, rule_row(rule))
+
+
+def update_rule(conn, rule_id: int, rule: AlertRule) -> bool:
+    """Replace rule ``rule_id``'s definition (its evaluation restarts at the newest bar); False if no such rule."""
+    return store.update_alert_rule(conn, rule_id, rule_row(rule))
+
+
+def seed_rules(conn, rules: Sequence[AlertRule]) -> list[int]:
+    """Insert ``rules`` unless default rules were seeded before; returns the new rule_ids."""
+    return store.seed_alert_rules(conn, [rule_row(rule) for rule in rules])
+
+
+def read_rule_states(conn) -> list[tuple[AlertRule, int, int | None, dict]]:
+    """(rule, updated_ms, data_ms, state dict) of every rule, by rule_id: what the monitor needs."""
+    return [(rule_from_row(row), row["updated_ms"], row["data_ms"], row["state"])
+            for row in store.read_alert_rule_rows(conn)]
+
+
+def list_rules(conn) -> list[AlertRule]:
+    """Every stored rule, by rule_id."""
+    return [rule for rule, _updated_ms, _data_ms, _state in read_rule_states(conn)]

@@ -1,0 +1,1 @@
+"""pairdesk/ingest"""

@@ -1,0 +1,709 @@
+"""The ingestor daemon: Binance trades over one WebSocket into the tick store, every trade once.
+
+    python data_ingestor.py --db ticks.db --symbols btcusdt,ethusdt --market spot
+    python data_ingestor.py import --db ticks.db BTCUSDT-trades-2024-01-01.zip ...
+
+One combined-stream connection carries every symbol. Trade ids are checked per symbol as they
+arrive; a jump opens a gap that a paced REST backfill closes, and after every (re)connect, and at
+start-up from the last stored id, what was missed is fetched at once. A connection that is open
+but silent, near the 24-hour cut-off, or told ``serverShutdown`` is replaced. Repeated WebSocket
+failures while REST answers switch to REST polling until the WebSocket is back.
+SQL lives in ``tickstore``, the wire format in ``binance``.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import logging
+import random
+import signal
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import httpx
+import orjson
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from pairdesk import binance
+from pairdesk import store
+from pairdesk.binance import BadFrame, BinanceRest, Control, RestError, Trade
+
+log = logging.getLogger("data_ingestor")
+
+RECONNECT_BASE_DELAY_S = 0.5
+RECONNECT_MAX_DELAY_S = 30.0
+WS_FAILURES_BEFORE_POLLING = 3
+POLL_INTERVAL_S = 1.0
+HANDOFF_INTERVAL_S = 0.05  # hand received trades to the writer at least this often
+HANDOFF_TRADES = 1000  # ... or as soon as this many are waiting
+MAX_WRITER_BACKLOG = 50_000  # stop reading the socket while this many trades wait for a commit
+STATUS_INTERVAL_S = 1.0
+BAD_FRAME_SUMMARY_INTERVAL_S = 60.0
+BACKFILL_RETRIES = 3
+# A symbol quiet this long on an open connection: ask REST once whether trades were skipped at
+# the tail (a skipped frame shows as an id jump only when the next trade arrives).
+TAIL_CHECK_AFTER_S = 5.0
+WATCHLIST_POLL_INTERVAL_S = 1.0
+CONTROL_MESSAGE_INTERVAL_S = 0.25  # Binance accepts 5 incoming messages per second per connection
+DEFAULT_SILENCE_TIMEOUT_S = 15.0  # BTC and ETH trade several times a second: 15 s of nothing is a broken feed
+DEFAULT_BACKFILL_DEPTH = 50_000
+DEFAULT_MAX_CONNECTION_AGE_S = 23.5 * 3600  # Binance cuts every connection at 24 h
+
+
+@dataclass
+class IngestorConfig:
+    db: str
+    symbols: list[str]
+    market: str
+    stream: str
+    ws_url: str
+    rest_url: str
+    transport: str = "ws"
+    silence_timeout_s: float = DEFAULT_SILENCE_TIMEOUT_S
+    backfill_depth: int = DEFAULT_BACKFILL_DEPTH
+    max_connection_age_s: float = DEFAULT_MAX_CONNECTION_AGE_S
+    alerts: bool = True
+
+    @property
+    def source(self) -> str:
+        """"local" when the exchange is on this machine (exchange_sim): the dashboard says DEMO."""
+        host = self.ws_url.split("//", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
+        return "local" if host in ("127.0.0.1", "localhost", "[::1]") else "binance"
+
+
+@dataclass
+class SymbolFeed:
+    """What the ingestor knows about one symbol's stream."""
+
+    symbol: str
+    last_id: int | None = None  # highest trade id stored or on its way to the store
+    first_live_id: int | None = None  # first id received on the current connection
+    last_trade_ms: int | None = None
+    last_message_ms: int | None = None
+    messages: int = 0
+    trades: int = 0
+    duplicates: int = 0
+    open_gaps: int = 0
+    messages_at_last_status: int = 0
+    last_live_monotonic: float = field(default_factory=time.monotonic)  # when its last live trade came
+    tail_checked: bool = False  # REST asked once since that trade for anything after it
+    jobs: asyncio.Queue = field(default_factory=asyncio.Queue)
+
+
+@dataclass(frozen=True)
+class BackfillJob:
+    """Fetch ids from_id..to_id (to_id None: up to the present) for one symbol."""
+
+    from_id: int
+    to_id: int | None
+    reason: str
+
+
+def backoff_delay_s(attempt: int) -> float:
+    """Capped exponential backoff with full jitter: 0.5, 1, 2, 4... up to 30 s, times U(0.5, 1)."""
+    delay = min(RECONNECT_MAX_DELAY_S, RECONNECT_BASE_DELAY_S * 2**attempt)
+    return delay * random.uniform(0.5, 1.0)
+
+
+class Ingestor:
+    """One market, one stream kind, many symbols, one connection, one writer."""
+
+    def __init__(self, config: IngestorConfig, writer: store.TradeWriter, rest: BinanceRest) -> None:
+        self.config = config
+        self.writer = writer
+        self.rest = rest
+        self.feeds = {s: SymbolFeed(s) for s in config.symbols}
+        self.transport = config.transport
+        self.state = "starting"
+        self.reconnects = 0
+        self.last_error = ""  # why the last connection ended, until trades flow again
+        self.bad_frames: Counter[str] = Counter()
+        self._bad_frames_logged: Counter[str] = Counter()
+        self._pending: list[Trade] = []
+        self._last_trade_monotonic = time.monotonic()
+        self._stop = asyncio.Event()
+        self._polling: asyncio.Task | None = None
+        self._replace_reason: str | None = None
+        self._trades_on_connection = 0
+        self._workers: dict[str, asyncio.Task] = {}  # backfill worker per followed symbol
+        self._ws = None  # the open connection, for SUBSCRIBE / UNSUBSCRIBE
+        self._control_ids = itertools.count(1)
+        self._last_control_at = 0.0
+        self._watchlist_version: int | None = None
+        self._unfollowed: set[str] = set()  # frames of these may still be in flight after UNSUBSCRIBE
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(self) -> None:
+        """Run until ``stop()``: connection, backfill workers, status heartbeat."""
+        await self._load_store_state()
+        tasks = [asyncio.create_task(self._handoff_loop(), name="handoff"),
+                 asyncio.create_task(self._status_loop(), name="status"),
+                 asyncio.create_task(self._bad_frame_summary_loop(), name="bad-frames"),
+                 asyncio.create_task(self._watchlist_loop(), name="watchlist")]
+        for feed in self.feeds.values():
+            self._start_worker(feed)
+        main = self._poll_forever() if self.config.transport == "rest" else self._stream_forever()
+        tasks.append(asyncio.create_task(main, name="transport"))
+        stopper = asyncio.create_task(self._stop.wait(), name="stop")
+        done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        crashed = [t for t in done if t is not stopper]
+        workers = list(self._workers.values())
+        for task in [stopper, *tasks, *workers] + ([self._polling] if self._polling else []):
+            task.cancel()
+        await asyncio.gather(*tasks, *workers, return_exceptions=True)
+        self._handoff()
+        self.state = "stopped"
+        self.writer.call(self._write_status)
+        for task in crashed:  # a task that ends by itself is a bug: stop loudly, after saving what we have
+            raise RuntimeError(f"task {task.get_name()} ended unexpectedly") from task.exception()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def _load_store_state(self) -> None:
+        def load(conn):
+            store.replace_watchlist(conn, list(self.feeds))  # the command line says what to follow
+            version = max((updated for _, updated in store.read_watchlist(conn)), default=None)
+            last_ids = {s: store.last_trade_id(conn, s) for s in self.feeds}
+            return last_ids, store.list_open_gaps(conn), version
+
+        last_ids, gaps, self._watchlist_version = await asyncio.wrap_future(self.writer.call(load))
+        for symbol, last_id in last_ids.items():
+            self.feeds[symbol].last_id = last_id
+            if last_id is not None:
+                log.info("%s: resuming after stored trade id %d", symbol, last_id)
+        for symbol, from_id, to_id in gaps:
+            if symbol in self.feeds:
+                self.feeds[symbol].open_gaps += 1
+                self.feeds[symbol].jobs.put_nowait(BackfillJob(from_id, to_id, "open gap"))
+
+    # ------------------------------------------------------------------ WebSocket transport
+
+    async def _stream_forever(self) -> None:
+        failures = 0  # connections in a row that failed or delivered no trade
+        while True:
+            url = binance.combined_stream_url(self.config.ws_url, self.config.market, self.config.stream,
+                                              list(self.feeds))
+            if self._polling is None:  # while REST polling delivers, the status says so
+                self.state = "connecting"
+            self._trades_on_connection = 0
+            try:
+                async with connect(url, open_timeout=10, ping_interval=20, ping_timeout=60, close_timeout=1,
+                                   max_queue=4096, max_size=2**20) as ws:
+                    log.info("connected to %s", url)
+                    self._on_connected()
+                    self._ws = ws
+                    try:
+                        reason = await self._consume(ws)
+                    finally:
+                        self._ws = None
+            except (OSError, InvalidHandshake, TimeoutError) as exc:
+                reason = f"connection failed: {exc or type(exc).__name__}"
+            except ConnectionClosed as exc:
+                reason = f"connection closed ({exc})"
+            failures = 0 if self._trades_on_connection else failures + 1
+            self.last_error = reason
+            if failures >= WS_FAILURES_BEFORE_POLLING and self._polling is None and await self.rest.ping():
+                log.warning("WebSocket failed %d times in a row but REST answers: polling REST until the "
+                            "WebSocket delivers trades again", failures)
+                self._polling = asyncio.create_task(self._poll_forever(), name="rest-poll")
+            self.reconnects += 1
+            if self._polling is None:
+                self.state = "disconnected"
+            delay = backoff_delay_s(failures)
+            log.info("reconnecting in %.1f s: %s", delay, reason)
+            await asyncio.sleep(delay)
+
+    def _on_connected(self) -> None:
+        if self._polling is None:
+            self.state = "live"
+        self._last_trade_monotonic = time.monotonic()
+        for feed in self.feeds.values():
+            feed.first_live_id = None
+            if feed.last_id is not None:  # fetch what was missed now, not at the next live trade
+                feed.jobs.put_nowait(BackfillJob(feed.last_id + 1, None, "catch-up after connect"))
+
+    async def _consume(self, ws) -> str:
+        """Read frames until the connection must be replaced; returns why."""
+        self._replace_reason = None
+        watchdog = asyncio.create_task(self._watch_connection(ws))
+        kind = self.config.stream
+        try:
+            async for raw in ws:
+                try:
+                    item = binance.parse_message(raw, kind)
+                except BadFrame as exc:
+                    self._count_bad_frame(exc)
+                    continue
+                if type(item) is Trade:
+                    self._on_trade(item)
+                    if self.writer.backlog > MAX_WRITER_BACKLOG:
+                        await self._wait_for_writer()
+                elif type(item) is Control:
+                    reason = self._on_control(item)
+                    if reason:
+                        return reason
+            return self._replace_reason or f"server closed the connection (code {ws.close_code})"
+        except ConnectionClosed as exc:
+            return self._replace_reason or f"connection lost ({exc})"
+        finally:
+            watchdog.cancel()
+
+    async def _watch_connection(self, ws) -> None:
+        """Close a connection that is silent too long or too old, saying why in ``_replace_reason``."""
+        opened = time.monotonic()
+        warn_after_s = self.config.silence_timeout_s / 3
+        while True:
+            await asyncio.sleep(min(1.0, warn_after_s))
+            now = time.monotonic()
+            silent_s = now - self._last_trade_monotonic
+            if silent_s >= self.config.silence_timeout_s:
+                self._replace_reason = (f"no trade frame for {silent_s:.1f} s on an open connection "
+                                        f"(a wrong stream path or market stays silent)")
+                log.warning("%s: replacing it", self._replace_reason)
+                self.state = "silent"
+                await ws.close(1000, "silent")
+                return
+            if now - opened >= self.config.max_connection_age_s:
+                self._replace_reason = f"connection is {now - opened:.0f} s old (Binance cuts at 24 h)"
+                log.info("%s: replacing it", self._replace_reason)
+                await ws.close(1000, "age")
+                return
+            if self._polling is None:
+                self.state = "silent" if silent_s >= warn_after_s else "live"
+            self._check_quiet_tails(now)
+
+    def _check_quiet_tails(self, now: float) -> None:
+        for feed in self.feeds.values():
+            if not feed.tail_checked and feed.last_id is not None and \
+                    now - feed.last_live_monotonic >= TAIL_CHECK_AFTER_S:
+                feed.tail_checked = True
+                feed.jobs.put_nowait(BackfillJob(feed.last_id + 1, None, "quiet stream: missed trades at the tail"))
+
+    def _on_control(self, control: Control) -> str | None:
+        if control.kind == "server_shutdown":
+            log.warning("server announced shutdown: reconnecting now")
+            return "serverShutdown"
+        if control.kind == "error":
+            log.warning("exchange error message: %s", control.payload)
+        return None
+
+    def _count_bad_frame(self, exc: BadFrame) -> None:
+        self.bad_frames[exc.kind] += 1
+        if self.bad_frames[exc.kind] == 1:
+            log.warning("bad frame skipped (%s); further ones are counted, not logged", exc)
+
+    # ------------------------------------------------------------------ trades
+
+    def _on_trade(self, trade: Trade) -> None:
+        feed = self.feeds.get(trade.symbol)
+        if feed is None:
+            if trade.symbol not in self._unfollowed:
+                self._count_bad_frame(BadFrame("unknown_symbol", trade.symbol))
+            return
+        now = store.now_ms()
+        feed.messages += 1
+        feed.last_message_ms = now
+        self._last_trade_monotonic = feed.last_live_monotonic = time.monotonic()
+        feed.tail_checked = False
+        first_on_connection = feed.first_live_id is None
+        if first_on_connection:
+            feed.first_live_id = trade.trade_id
+            self.last_error = ""
+            if self._polling is not None:
+                self._stop_polling()
+        self._trades_on_connection += 1
+        last = feed.last_id
+        if last is not None and trade.trade_id <= last:
+            feed.duplicates += 1  # resent frame or overlap with a backfill: the store keeps one
+        elif last is not None and trade.trade_id > last + 1:
+            self._open_gap(feed, last + 1, trade.trade_id - 1,
+                           "missed before the stream (re)started" if first_on_connection else "id jump in live stream")
+        if last is None or trade.trade_id > last:
+            feed.last_id = trade.trade_id
+            feed.last_trade_ms = trade.ts_ms
+        feed.trades += 1
+        self._pending.append(trade)
+        if len(self._pending) >= HANDOFF_TRADES:
+            self._handoff()
+
+    async def _wait_for_writer(self) -> None:
+        """Backpressure: let the writer catch up; meanwhile TCP slows the sender, not our memory."""
+        while self.writer.backlog > MAX_WRITER_BACKLOG // 2:
+            await asyncio.sleep(0.01)
+        self._last_trade_monotonic = time.monotonic()  # waiting on ourselves is not a silent stream
+
+    def _handoff(self) -> None:
+        if self._pending:
+            self.writer.submit(self._pending)
+            self._pending = []
+
+    async def _handoff_loop(self) -> None:
+        while True:
+            await asyncio.sleep(HANDOFF_INTERVAL_S)
+            self._handoff()
+
+    def _store_fetched(self, feed: SymbolFeed, trades: list[Trade]) -> None:
+        if not trades:
+            return
+        self.writer.submit(trades)
+        newest = trades[-1]
+        if feed.last_id is None or newest.trade_id > feed.last_id:
+            feed.last_id = newest.trade_id
+            feed.last_trade_ms = newest.ts_ms
+
+    # ------------------------------------------------------------------ gaps and backfill
+
+    def _open_gap(self, feed: SymbolFeed, from_id: int, to_id: int, reason: str, fill: bool = True) -> None:
+        """Record ids from_id..to_id as missing, and (``fill``) queue their backfill."""
+        log.warning("%s: gap of %d trades (ids %d..%d): %s", feed.symbol, to_id - from_id + 1, from_id, to_id, reason)
+        feed.open_gaps += 1
+        self.writer.call(lambda conn: store.open_gap(conn, feed.symbol, from_id, to_id, reason))
+        if fill:
+            feed.jobs.put_nowait(BackfillJob(from_id, to_id, reason))
+
+    def _start_worker(self, feed: SymbolFeed) -> None:
+        self._workers[feed.symbol] = asyncio.create_task(self._backfill_worker(feed), name=f"backfill-{feed.symbol}")
+
+    async def _backfill_worker(self, feed: SymbolFeed) -> None:
+        while True:
+            job = await feed.jobs.get()
+            for attempt in range(BACKFILL_RETRIES):
+                try:
+                    await self._run_job(feed, job)
+                    break
+                except (httpx.HTTPError, RestError) as exc:
+                    if isinstance(exc, RestError) and exc.status in (400, 401, 403):
+                        log.error("%s: backfill of ids from %d impossible: %s", feed.symbol, job.from_id, exc)
+                        await self._settle_gap(feed, job.from_id, job.to_id or job.from_id, 0, f"REST refused: {exc}")
+                        break
+                    delay = backoff_delay_s(attempt + 2)
+                    log.warning("%s: backfill from id %d failed (%s); retrying in %.1f s", feed.symbol,
+                                job.from_id, exc, delay)
+                    await asyncio.sleep(delay)
+
+    async def _run_job(self, feed: SymbolFeed, job: BackfillJob) -> None:
+        if job.to_id is not None:
+            missing = await asyncio.wrap_future(self.writer.call(
+                lambda conn: store.count_missing(conn, feed.symbol, job.from_id, job.to_id)))
+            if missing == 0:  # an earlier catch-up already stored them
+                await self._settle_gap(feed, job.from_id, job.to_id, 0, "already stored")
+                return
+        next_id, fetched = job.from_id, 0
+        while job.to_id is None or next_id <= job.to_id:
+            limit = min(binance.REST_PAGE_LIMIT, self.config.backfill_depth - fetched)
+            if limit <= 0:
+                break
+            live_from = feed.first_live_id
+            if job.to_id is None and live_from is not None and job.from_id < live_from <= next_id:
+                break  # a catch-up that reached the live stream: it covers the rest
+            page = await self.rest.fetch_from(feed.symbol, next_id, limit)
+            page = [t for t in page if t.trade_id >= next_id and (job.to_id is None or t.trade_id <= job.to_id)]
+            if not page:
+                break
+            self._store_fetched(feed, page)
+            fetched += len(page)
+            next_id = page[-1].trade_id + 1
+            # an open-ended catch-up ends on an empty page, not a short one: an exchange may cap
+            # pages below the limit asked for
+        if job.to_id is None:
+            if fetched:
+                log.info("%s: caught up %d trades (ids %d..%d) by REST", feed.symbol, fetched, job.from_id,
+                         next_id - 1)
+                await self._record_filled(feed, job.from_id, next_id - 1, fetched, job.reason)
+            if fetched >= self.config.backfill_depth:  # the rest stays recorded as an open gap
+                await self._record_beyond_depth(feed, next_id)
+            return
+        await self._settle_gap(feed, job.from_id, job.to_id, fetched, "")
+
+    async def _record_beyond_depth(self, feed: SymbolFeed, from_id: int) -> None:
+        live_from = feed.first_live_id
+        if live_from is not None and live_from > from_id:
+            end = live_from - 1
+        else:
+            newest = await self.rest.recent(feed.symbol, limit=1)
+            end = newest[-1].trade_id if newest else from_id - 1
+        if end >= from_id:
+            self._open_gap(feed, from_id, end, f"beyond --backfill-depth {self.config.backfill_depth}", fill=False)
+
+    async def _record_filled(self, feed: SymbolFeed, from_id: int, to_id: int, fetched: int, reason: str) -> None:
+        def record(conn):
+            store.open_gap(conn, feed.symbol, from_id, to_id, reason)
+            store.close_gap(conn, feed.symbol, from_id, "filled", fetched, "rest")
+
+        await asyncio.wrap_future(self.writer.call(record))
+
+    async def _settle_gap(self, feed: SymbolFeed, from_id: int, to_id: int, fetched: int, detail: str) -> None:
+        """Close the gap if every id is now stored; otherwise leave it open with what is still missing."""
+        def settle(conn):
+            missing = store.count_missing(conn, feed.symbol, from_id, to_id)
+            if missing == 0:
+                store.close_gap(conn, feed.symbol, from_id, "filled", fetched, "rest", detail)
+            else:
+                conn.execute("UPDATE gaps SET detail = ? WHERE symbol = ? AND from_id = ?",
+                             (detail or f"{missing} ids still missing", feed.symbol, from_id))
+            return missing
+
+        missing = await asyncio.wrap_future(self.writer.call(settle))
+        if missing == 0:
+            feed.open_gaps = max(0, feed.open_gaps - 1)
+            log.info("%s: gap ids %d..%d filled (%d trades fetched)", feed.symbol, from_id, to_id, fetched)
+        else:
+            log.warning("%s: gap ids %d..%d still has %d missing trades; left open", feed.symbol, from_id, to_id,
+                        missing)
+
+    # ------------------------------------------------------------------ watchlist
+
+    async def _watchlist_loop(self) -> None:
+        """Follow the ``watchlist`` table (the API and the dashboard edit it) on the open connection."""
+        while True:
+            await asyncio.sleep(WATCHLIST_POLL_INTERVAL_S)
+            rows = await asyncio.wrap_future(self.writer.call(store.read_watchlist))
+            version = max((updated for _, updated in rows), default=None)
+            if version == self._watchlist_version or not rows:
+                continue
+            try:
+                await self._follow([symbol for symbol, _ in rows])
+                self._watchlist_version = version
+            except (httpx.HTTPError, RestError) as exc:  # try again at the next poll
+                log.warning("watchlist: cannot check the new symbols against exchangeInfo yet: %s", exc)
+
+    async def _follow(self, wanted: list[str]) -> None:
+        added = [s for s in wanted if s not in self.feeds]
+        removed = [s for s in self.feeds if s not in wanted]
+        if added:
+            listed = await self.rest.trading_symbols()
+            unknown = [s for s in added if s not in listed]
+            if unknown:
+                log.error("watchlist: %s not TRADING on %s; not followed", ", ".join(unknown), self.config.market)
+                added = [s for s in added if s in listed]
+                keep = [s for s in wanted if s not in unknown]
+                await asyncio.wrap_future(self.writer.call(lambda conn: store.replace_watchlist(conn, keep)))
+        if not added and not removed:
+            return
+        for symbol in removed:
+            del self.feeds[symbol]
+            self._unfollowed.add(symbol)
+            self._workers.pop(symbol).cancel()
+        if removed:
+            await asyncio.wrap_future(self.writer.call(
+                lambda conn: [store.delete_status(conn, s) for s in removed]))
+            await self._send_control("UNSUBSCRIBE", removed)
+        for symbol in added:
+            feed = SymbolFeed(symbol)
+            self._unfollowed.discard(symbol)
+            self._store_fetched(feed, await self.rest.recent(symbol))  # its recent history first
+            self.feeds[symbol] = feed
+            self._start_worker(feed)
+        if added:
+            await self._send_control("SUBSCRIBE", added)
+        log.info("watchlist: following %s (added %s; removed %s)", ",".join(self.feeds),
+                 ",".join(added) or "none", ",".join(removed) or "none")
+
+    async def _send_control(self, method: str, symbols: list[str]) -> None:
+        """SUBSCRIBE / UNSUBSCRIBE on the open connection, paced under Binance's 5 messages a second.
+
+        Without an open connection there is nothing to send: the next connection's URL names the
+        followed symbols.
+        """
+        wait_s = self._last_control_at + CONTROL_MESSAGE_INTERVAL_S - time.monotonic()
+        if wait_s > 0:
+            await asyncio.sleep(wait_s)
+        ws = self._ws
+        if ws is None:
+            return
+        self._last_control_at = time.monotonic()
+        streams = [binance.stream_name(s, self.config.stream) for s in symbols]
+        try:
+            await ws.send(orjson.dumps({"method": method, "params": streams, "id": next(self._control_ids)}).decode())
+            log.info("%s %s", method, " ".join(streams))
+        except ConnectionClosed:
+            pass  # the reconnect builds its URL from the followed symbols
+
+    # ------------------------------------------------------------------ REST polling transport
+
+    async def _poll_forever(self) -> None:
+        """Poll the gap-filling endpoint from the last stored id about every second."""
+        self.transport = "rest"
+        self.state = "polling"
+        log.info("polling REST %s every %.0f s", self.config.rest_url, POLL_INTERVAL_S)
+        while True:
+            started = time.monotonic()
+            for feed in self.feeds.values():
+                try:
+                    await self._poll_once(feed)
+                except (httpx.HTTPError, RestError) as exc:
+                    log.warning("%s: REST poll failed: %s", feed.symbol, exc)
+                    self.state = "disconnected"
+            await asyncio.sleep(max(0.0, POLL_INTERVAL_S - (time.monotonic() - started)))
+
+    async def _poll_once(self, feed: SymbolFeed) -> None:
+        if feed.last_id is None:
+            page = await self.rest.recent(feed.symbol)
+        else:
+            page = await self.rest.fetch_from(feed.symbol, feed.last_id + 1)
+        page = [t for t in page if feed.last_id is None or t.trade_id > feed.last_id]
+        if page:
+            feed.messages += len(page)
+            feed.trades += len(page)
+            feed.last_message_ms = store.now_ms()
+            self._store_fetched(feed, page)
+        self.state = "polling"
+
+    def _stop_polling(self) -> None:
+        self._polling.cancel()
+        self._polling = None
+        self.transport = "ws"
+        self.state = "live"
+        log.info("WebSocket delivers trades again: stopped polling REST")
+
+    # ------------------------------------------------------------------ status
+
+    async def _status_loop(self) -> None:
+        while True:
+            self.writer.call(self._write_status)
+            await asyncio.sleep(STATUS_INTERVAL_S)
+
+    def _write_status(self, conn) -> None:
+        bad = sum(self.bad_frames.values())
+        detail = ", ".join(f"{k}={v}" for k, v in sorted(self.bad_frames.items()))
+        for feed in self.feeds.values():
+            rate = (feed.messages - feed.messages_at_last_status) / STATUS_INTERVAL_S
+            feed.messages_at_last_status = feed.messages
+            store.upsert_status(
+                conn, feed.symbol, state=self.state, transport=self.transport, last_trade_ms=feed.last_trade_ms,
+                last_trade_id=feed.last_id, last_message_ms=feed.last_message_ms, messages=feed.messages,
+                trades=feed.trades, bad_frames=bad, reconnects=self.reconnects, open_gaps=feed.open_gaps,
+                message_rate=rate, detail=detail, last_error=self.last_error)
+
+    async def _bad_frame_summary_loop(self) -> None:
+        while True:
+            await asyncio.sleep(BAD_FRAME_SUMMARY_INTERVAL_S)
+            if self.bad_frames != self._bad_frames_logged:
+                log.info("bad frames skipped so far: %s",
+                         ", ".join(f"{k}={v}" for k, v in sorted(self.bad_frames.items())))
+                self._bad_frames_logged = Counter(self.bad_frames)
+
+
+# ---------------------------------------------------------------------- command line
+
+
+def parse_args(argv: list[str] | None = None) -> IngestorConfig:
+    parser = argparse.ArgumentParser(
+        prog="data_ingestor.py",
+        description="Stream Binance trades into a SQLite tick store, every trade exactly once.")
+    parser.add_argument("--db", default="ticks.db", help="SQLite database file (default: ticks.db)")
+    parser.add_argument("--symbols", default="btcusdt,ethusdt",
+                        help="comma-separated symbols, any case (default: btcusdt,ethusdt)")
+    parser.add_argument("--market", choices=binance.DEFAULT_WS_URL, default="spot",
+                        help="spot or USD-M futures (default: spot)")
+    parser.add_argument("--stream", choices=("trade", "aggTrade"),
+                        help="trade or aggTrade (default: trade for spot, aggTrade for futures)")
+    parser.add_argument("--ws-url", help="WebSocket base URL (default: the real Binance host of the market)")
+    parser.add_argument("--rest-url", help="REST base URL (default: the real Binance host of the market)")
+    parser.add_argument("--transport", choices=("ws", "rest"), default="ws",
+                        help="ws: WebSocket, falling back to REST polling while it fails; rest: poll REST "
+                             "about every second (default: ws)")
+    parser.add_argument("--silence-timeout", type=float, default=DEFAULT_SILENCE_TIMEOUT_S, metavar="SECONDS",
+                        help="replace a connection that sends no trade for this long (default: %(default)s)")
+    parser.add_argument("--backfill-depth", type=int, default=DEFAULT_BACKFILL_DEPTH, metavar="TRADES",
+                        help="most trades one backfill fetches; the rest stays an open gap (default: %(default)s)")
+    parser.add_argument("--max-connection-age", type=float, default=DEFAULT_MAX_CONNECTION_AGE_S,
+                        metavar="SECONDS", help="reconnect before Binance's 24-hour cut-off (default: %(default)s)")
+    parser.add_argument("--no-alerts", action="store_true",
+                        help="do not evaluate alert rules in this process (default: evaluate them on every bar)")
+    parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                        help="logging level (default: INFO)")
+    args = parser.parse_args(argv)
+    symbols = [s.strip().upper() for s in args.symbols.split(",") if s.strip()]
+    if not symbols:
+        parser.error("--symbols needs at least one symbol")
+    if args.ws_url and not args.ws_url.startswith(("ws://", "wss://")):
+        parser.error(f"--ws-url must start with ws:// or wss://, not {args.ws_url!r}")
+    if args.rest_url and not args.rest_url.startswith(("http://", "https://")):
+        parser.error(f"--rest-url must start with http:// or https://, not {args.rest_url!r}")
+    if args.silence_timeout <= 0 or args.backfill_depth < 0 or args.max_connection_age <= 0:
+        parser.error("--silence-timeout and --max-connection-age must be positive, --backfill-depth not negative")
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(args.log_level)))
+    return IngestorConfig(
+        db=args.db, symbols=list(dict.fromkeys(symbols)), market=args.market,
+        stream=args.stream or binance.DEFAULT_STREAM[args.market],
+        ws_url=args.ws_url or binance.DEFAULT_WS_URL[args.market],
+        rest_url=args.rest_url or binance.DEFAULT_REST_URL[args.market], transport=args.transport,
+        silence_timeout_s=args.silence_timeout, backfill_depth=args.backfill_depth,
+        max_connection_age_s=args.max_connection_age, alerts=not args.no_alerts)
+
+
+async def check_symbols(rest: BinanceRest, symbols: list[str]) -> str | None:
+    """An error message when a symbol is not traded; None when all are (or REST cannot tell)."""
+    try:
+        listed = await rest.trading_symbols()
+    except (httpx.HTTPError, RestError) as exc:
+        log.warning("could not check the symbols against exchangeInfo at %s (%s); is Binance reachable? "
+                    "Without internet, try: python run_all.py --demo", rest.base_url, exc)
+        return None
+    if not listed:  # an answer that lists nothing cannot tell us anything
+        log.warning("exchangeInfo at %s lists no trading symbols; not checking %s", rest.base_url, ",".join(symbols))
+        return None
+    unknown = [s for s in symbols if s not in listed]
+    if unknown:
+        return f"unknown symbol(s) for {rest.market}: {', '.join(unknown)} (not TRADING in exchangeInfo)"
+    return None
+
+
+async def run(config: IngestorConfig) -> int:
+    rest = BinanceRest(config.rest_url, config.market, config.stream)
+    try:
+        error = await check_symbols(rest, config.symbols)
+        if error:
+            print(f"data_ingestor: error: {error}", file=sys.stderr)
+            return 2
+        writer = store.TradeWriter(config.db, config.market, config.stream, config.source).start()
+        monitor = None
+        if config.alerts:
+            # pandas loads pyarrow (34 MB) whenever it is installed (the dashboard needs it); the
+            # ingestor's statistics never do, and it must stay under 150 MB at full speed.
+            sys.modules.setdefault("pyarrow", None)
+            from pairdesk.alerts import monitor as alert_monitor  # here: pandas and the statistics load only when alerts are on
+
+            monitor = alert_monitor.AlertMonitor(config.db, writer, config.symbols).start()
+        ingestor = Ingestor(config, writer, rest)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, ingestor.stop)
+        log.info("ingesting %s %s %s into %s", config.market, config.stream, ",".join(config.symbols), config.db)
+        try:
+            await ingestor.run()
+        finally:
+            if monitor is not None:
+                monitor.stop()
+            writer.close()
+        log.info("stopped: %d trades offered, %d stored", writer.totals.offered, writer.totals.stored)
+        return 0
+    finally:
+        await rest.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["import"]:  # python data_ingestor.py import FILE...
+        from pairdesk.history import importer
+
+        return importer.main(argv[1:])
+    config = parse_args(argv)
+    try:
+        return asyncio.run(run(config))
+    except store.StoreError as exc:
+        print(f"data_ingestor: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
