@@ -1,0 +1,41 @@
+"""``atomic(conn)``: one transaction that nests.
+
+The outermost block is ``BEGIN IMMEDIATE`` ... ``COMMIT`` (the write lock is taken at once, so
+what the block reads is what it writes over); a block inside an open transaction is a
+``SAVEPOINT`` ... ``RELEASE``. Any exception rolls back exactly the block it left, and propagates.
+Connections are in autocommit mode (``isolation_level=None``), as the store opens them.
+"""
+from __future__ import annotations
+
+import itertools
+import sqlite3
+
+_names = itertools.count(1)
+
+
+class atomic:
+    """``with atomic(conn):`` a transaction, or a savepoint inside one."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._savepoint: str | None = None
+
+    def __enter__(self) -> sqlite3.Connection:
+        if self.conn.in_transaction:
+            self._savepoint = f"atomic_{next(_names)}"
+            self.conn.execute(f"SAVEPOINT {self._savepoint}")
+        else:
+            self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._savepoint is None:
+            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+            return
+        if exc_type:
+            self.conn.execute(f"ROLLBACK TO {self._savepoint}")
+        self.conn.execute(f"RELEASE {self._savepoint}")
+
+
+# The name the rest of the product has always used for a top-level write transaction.
+transaction = atomic

@@ -1,0 +1,61 @@
+"""The watchlist (symbols the ingestor is asked to follow) and stored hourly summaries.
+Plain tuples, no pandas: the API streams some of these straight into CSV."""
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+
+from pairdesk.store.database import now_ms
+from pairdesk.store.readers import _time_filter
+
+def read_watchlist(conn: sqlite3.Connection) -> list[tuple[str, int]]:
+    """(symbol, updated_ms) of every symbol the ingestor is asked to follow, by symbol."""
+    return conn.execute("SELECT symbol, updated_ms FROM watchlist ORDER BY symbol").fetchall()
+
+
+def replace_watchlist(conn: sqlite3.Connection, symbols: Sequence[str]) -> None:
+    """Make the watchlist exactly ``symbols`` (caller holds the transaction).
+
+    Every row gets this replacement's time (later than any before, even within one millisecond),
+    so max(updated_ms) grows whenever the list is written: a poller compares that one number to
+    know it must re-read the list.
+    """
+    previous = conn.execute("SELECT max(updated_ms) FROM watchlist").fetchone()[0]
+    updated_ms = now_ms() if previous is None else max(now_ms(), previous + 1)
+    conn.execute("DELETE FROM watchlist")
+    conn.executemany("INSERT INTO watchlist (symbol, updated_ms) VALUES (?, ?)",
+                     [(symbol, updated_ms) for symbol in dict.fromkeys(symbols)])
+
+
+def write_hourly_summaries(conn: sqlite3.Connection, symbols: str, timeframe: str,
+                           rows: Iterable[tuple[int, str]]) -> int:
+    """Store (hour_ms, stats JSON text) rows of one pair ("A,B") and timeframe, replacing rows of the
+    same hours (caller holds the transaction); returns how many rows were written."""
+    computed_ms = now_ms()
+    before = conn.total_changes
+    conn.executemany(
+        "INSERT INTO hourly_summaries (symbols, timeframe, hour_ms, stats, computed_ms) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (symbols, timeframe, hour_ms) DO UPDATE SET stats = excluded.stats, "
+        "computed_ms = excluded.computed_ms",
+        [(symbols, timeframe, int(hour_ms), stats, computed_ms) for hour_ms, stats in rows],
+    )
+    return conn.total_changes - before
+
+
+def read_hourly_summaries(conn: sqlite3.Connection, symbols: str | None = None, timeframe: str | None = None,
+                          start_ms: int | None = None, end_ms: int | None = None,
+                          limit: int | None = None) -> list[tuple[str, str, int, str, int]]:
+    """Stored hourly summaries (symbols, timeframe, hour_ms, stats JSON text, computed_ms) with
+    start_ms <= hour_ms < end_ms, optionally of one pair / timeframe; with ``limit`` the most
+    recent ``limit`` hours. Sorted by hour, then pair and timeframe."""
+    where, params = _time_filter(start_ms, end_ms, "hour_ms")
+    for column, value in (("symbols", symbols), ("timeframe", timeframe)):
+        if value is not None:
+            where += f" AND {column} = ?"
+            params.append(value)
+    sql = f"SELECT symbols, timeframe, hour_ms, stats, computed_ms FROM hourly_summaries WHERE 1 = 1{where}"
+    if limit is not None:
+        sql = f"SELECT * FROM ({sql} ORDER BY hour_ms DESC, symbols, timeframe LIMIT ?)"
+        params.append(int(limit))
+    return conn.execute(f"{sql} ORDER BY hour_ms, symbols, timeframe", params).fetchall()
+

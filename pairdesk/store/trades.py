@@ -1,0 +1,192 @@
+"""Trades and their one-second bars, written together in the caller's transaction.
+
+A trade as stored: (symbol, trade_id, ts_ms, price, qty, is_buyer_maker). New trades are found
+by their ids (a batch may repeat a trade, or repeat what is stored); each new trade is folded into
+its bar, so a late or backfilled trade corrects the bar exactly.
+"""
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pairdesk.store.atomic import atomic
+from pairdesk.store.database import open_writer
+
+# A trade as stored: (symbol, trade_id, ts_ms, price, qty, is_buyer_maker).
+TradeTuple = Sequence
+
+
+@dataclass
+class BatchResult:
+    """What one batch changed: trades offered, trades new to the database, bar rows touched."""
+
+    offered: int = 0
+    stored: int = 0
+    bars: int = 0
+
+
+class _SymbolIds:
+    """Symbol name <-> small integer id, created on first sight (inside the caller's transaction)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.ids = dict(conn.execute("SELECT symbol, sym_id FROM symbols"))
+
+    def get(self, symbol: str) -> int:
+        sym_id = self.ids.get(symbol)
+        if sym_id is None:  # new to us; another process (an upload) may have added it meanwhile
+            self.conn.execute("INSERT OR IGNORE INTO symbols (symbol) VALUES (?)", (symbol,))
+            sym_id = self.conn.execute("SELECT sym_id FROM symbols WHERE symbol = ?", (symbol,)).fetchone()[0]
+            self.ids[symbol] = sym_id
+        return sym_id
+
+
+_UPSERT_BAR = """
+INSERT INTO bar_rows (sym_id, ts_ms, open, high, low, close, volume, quote_volume, trades,
+                      open_ts_ms, open_id, close_ts_ms, close_id, min_id, max_id, rev)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (sym_id, ts_ms) DO UPDATE SET
+    open = CASE WHEN (excluded.open_ts_ms, excluded.open_id) < (open_ts_ms, open_id)
+                THEN excluded.open ELSE open END,
+    open_ts_ms = CASE WHEN (excluded.open_ts_ms, excluded.open_id) < (open_ts_ms, open_id)
+                THEN excluded.open_ts_ms ELSE open_ts_ms END,
+    open_id = CASE WHEN (excluded.open_ts_ms, excluded.open_id) < (open_ts_ms, open_id)
+                THEN excluded.open_id ELSE open_id END,
+    close = CASE WHEN (excluded.close_ts_ms, excluded.close_id) > (close_ts_ms, close_id)
+                THEN excluded.close ELSE close END,
+    close_ts_ms = CASE WHEN (excluded.close_ts_ms, excluded.close_id) > (close_ts_ms, close_id)
+                THEN excluded.close_ts_ms ELSE close_ts_ms END,
+    close_id = CASE WHEN (excluded.close_ts_ms, excluded.close_id) > (close_ts_ms, close_id)
+                THEN excluded.close_id ELSE close_id END,
+    high = max(high, excluded.high),
+    low = min(low, excluded.low),
+    volume = volume + excluded.volume,
+    quote_volume = quote_volume + excluded.quote_volume,
+    trades = trades + excluded.trades,
+    min_id = min(min_id, excluded.min_id),
+    max_id = max(max_id, excluded.max_id),
+    rev = excluded.rev
+"""
+
+
+def _new_trades(conn: sqlite3.Connection, sym_id: int, trades: list[TradeTuple]) -> list[TradeTuple]:
+    """The trades of one symbol not yet stored, once each (a batch may repeat a trade)."""
+    by_id = {t[1]: t for t in trades}
+    lo, hi = min(by_id), max(by_id)
+    stored = conn.execute(
+        "SELECT trade_id FROM trade_rows WHERE sym_id = ? AND trade_id BETWEEN ? AND ?", (sym_id, lo, hi)
+    ).fetchall()
+    for (trade_id,) in stored:
+        by_id.pop(trade_id, None)
+    return list(by_id.values())
+
+
+def _bars_of(sym_id: int, trades: list[TradeTuple], rev: int) -> list[tuple]:
+    """One-second bar rows (in _UPSERT_BAR's column order) summarising ``trades`` of one symbol."""
+    bars: dict[int, list] = {}
+    for _symbol, trade_id, ts_ms, price, qty, _maker in trades:
+        second = ts_ms - ts_ms % 1000
+        bar = bars.get(second)
+        key = (ts_ms, trade_id)
+        if bar is None:
+            bars[second] = [price, price, price, price, qty, price * qty, 1, key, key, trade_id, trade_id]
+            continue
+        if key < bar[7]:
+            bar[0], bar[7] = price, key
+        if key > bar[8]:
+            bar[3], bar[8] = price, key
+        if price > bar[1]:
+            bar[1] = price
+        if price < bar[2]:
+            bar[2] = price
+        bar[4] += qty
+        bar[5] += price * qty
+        bar[6] += 1
+        if trade_id < bar[9]:
+            bar[9] = trade_id
+        if trade_id > bar[10]:
+            bar[10] = trade_id
+    return [
+        (sym_id, second, o, h, l, c, v, qv, n, ok[0], ok[1], ck[0], ck[1], lo, hi, rev)
+        for second, (o, h, l, c, v, qv, n, ok, ck, lo, hi) in bars.items()
+    ]
+
+
+def store_trades(conn: sqlite3.Connection, symbol_ids: _SymbolIds, trades: Iterable[TradeTuple], rev: int) -> BatchResult:
+    """Store trades not yet in the database and fold them into their bars (caller holds the transaction)."""
+    per_symbol: dict[str, list[TradeTuple]] = {}
+    offered = 0
+    for trade in trades:
+        per_symbol.setdefault(trade[0], []).append(trade)
+        offered += 1
+    result = BatchResult(offered=offered)
+    for symbol, symbol_trades in per_symbol.items():
+        sym_id = symbol_ids.get(symbol)
+        fresh = _new_trades(conn, sym_id, symbol_trades)
+        if not fresh:
+            continue
+        conn.executemany(
+            "INSERT INTO trade_rows (sym_id, trade_id, ts_ms, price, qty, is_buyer_maker) VALUES (?, ?, ?, ?, ?, ?)",
+            [(sym_id, t[1], t[2], t[3], t[4], int(t[5])) for t in fresh],
+        )
+        bars = _bars_of(sym_id, fresh, rev)
+        conn.executemany(_UPSERT_BAR, bars)
+        result.stored += len(fresh)
+        result.bars += len(bars)
+    return result
+
+
+def _next_rev(conn: sqlite3.Connection) -> int:
+    return (conn.execute("SELECT max(rev) FROM bar_rows").fetchone()[0] or 0) + 1
+
+
+def store_history(conn: sqlite3.Connection, trades: Iterable[TradeTuple]) -> BatchResult:
+    """Store trades and fold them into their bars, in the caller's transaction (imports, uploads)."""
+    return store_trades(conn, _SymbolIds(conn), trades, _next_rev(conn))
+
+
+def store_bars(conn: sqlite3.Connection, symbol: str, bars: Iterable[Sequence]) -> int:
+    """Store start-labelled OHLCV bars where no bar exists yet, in the caller's transaction.
+
+    ``bars`` rows are (ts_ms, open, high, low, close, volume, quote_volume, trades). Bars built
+    from stored trades always win: an uploaded bar never overwrites one. Such bars carry no trade
+    ids (min_id = max_id = -1). Returns how many bars were new.
+    """
+    sym_id = _SymbolIds(conn).get(symbol)
+    rev = _next_rev(conn)
+    before = conn.total_changes
+    conn.executemany(
+        "INSERT OR IGNORE INTO bar_rows (sym_id, ts_ms, open, high, low, close, volume, quote_volume, trades,"
+        " open_ts_ms, open_id, close_ts_ms, close_id, min_id, max_id, rev)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, -1, ?, -1, -1, -1, ?)",
+        [(sym_id, int(b[0]), *map(float, b[1:7]), int(b[7]), int(b[0]), int(b[0]), rev) for b in bars],
+    )
+    return conn.total_changes - before
+
+
+def write_trades(path: str | Path, trades: Iterable[TradeTuple], market: str = "spot", stream: str = "trade",
+                 source: str | None = None) -> int:
+    """Store trades in one transaction (creating the database); returns how many were new.
+
+    For imports, tests and tools; the live ingestor uses TradeWriter.
+    """
+    conn = open_writer(path, market, stream, source)
+    try:
+        with atomic(conn):
+            return store_history(conn, trades).stored
+    finally:
+        conn.close()
+
+
+def write_bars(path: str | Path, symbol: str, bars: Iterable[Sequence], market: str = "spot", stream: str = "trade",
+               source: str | None = None) -> int:
+    """``store_bars`` in its own transaction (creating the database); returns how many bars were new."""
+    conn = open_writer(path, market, stream, source)
+    try:
+        with atomic(conn):
+            return store_bars(conn, symbol, bars)
+    finally:
+        conn.close()
+
