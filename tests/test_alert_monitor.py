@@ -20,7 +20,7 @@ import pytest
 from pairdesk.alerts import monitor as alert_monitor
 from pairdesk import alerts
 from pairdesk import analytics
-from pairdesk.ingest import daemon as data_ingestor
+from pairdesk.ingest import cli as data_ingestor
 from pairdesk.alerts import repository
 from pairdesk import store
 from conftest import REPO_ROOT, binance_file, read_db

@@ -219,7 +219,7 @@ def test_symbol_check_is_strict_only_when_exchange_info_says_something(info, exp
     """A trimmed or empty exchangeInfo never refuses good symbols; a symbol not TRADING is refused."""
     import asyncio
 
-    from pairdesk.ingest import daemon as data_ingestor
+    from pairdesk.ingest import cli as data_ingestor
     server = serve_json(info)
     try:
         async def check() -> str | None:

@@ -1,27 +1,20 @@
 """The ingestor daemon: Binance trades over one WebSocket into the tick store, every trade once.
 
-    python data_ingestor.py --db ticks.db --symbols btcusdt,ethusdt --market spot
-    python data_ingestor.py import --db ticks.db BTCUSDT-trades-2024-01-01.zip ...
-
 One combined-stream connection carries every symbol. Trade ids are checked per symbol as they
 arrive; a jump opens a gap that a paced REST backfill closes, and after every (re)connect, and at
 start-up from the last stored id, what was missed is fetched at once. A connection that is open
 but silent, near the 24-hour cut-off, or told ``serverShutdown`` is replaced. Repeated WebSocket
 failures while REST answers switch to REST polling until the WebSocket is back.
-SQL lives in ``tickstore``, the wire format in ``binance``.
+SQL lives in ``pairdesk.store``, the wire format in ``pairdesk.binance``, the id rule in
+``pairdesk.ingest.sequencer``, settings in ``pairdesk.ingest.config``, the command line in ``pairdesk.ingest.cli``.
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import itertools
 import logging
-import random
-import signal
-import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 
 import httpx
 import orjson
@@ -31,82 +24,14 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from pairdesk import binance
 from pairdesk import store
 from pairdesk.binance import BadFrame, BinanceRest, Control, RestError, Trade
+from pairdesk.ingest.config import (BACKFILL_RETRIES, BAD_FRAME_SUMMARY_INTERVAL_S, BackfillJob,
+                                    CONTROL_MESSAGE_INTERVAL_S, HANDOFF_INTERVAL_S, HANDOFF_TRADES, IngestorConfig,
+                                    MAX_WRITER_BACKLOG, POLL_INTERVAL_S, STATUS_INTERVAL_S, SymbolFeed,
+                                    TAIL_CHECK_AFTER_S, WATCHLIST_POLL_INTERVAL_S, WS_FAILURES_BEFORE_POLLING,
+                                    backoff_delay_s)
+from pairdesk.ingest.sequencer import Step, sequence
 
 log = logging.getLogger("data_ingestor")
-
-RECONNECT_BASE_DELAY_S = 0.5
-RECONNECT_MAX_DELAY_S = 30.0
-WS_FAILURES_BEFORE_POLLING = 3
-POLL_INTERVAL_S = 1.0
-HANDOFF_INTERVAL_S = 0.05  # hand received trades to the writer at least this often
-HANDOFF_TRADES = 1000  # ... or as soon as this many are waiting
-MAX_WRITER_BACKLOG = 50_000  # stop reading the socket while this many trades wait for a commit
-STATUS_INTERVAL_S = 1.0
-BAD_FRAME_SUMMARY_INTERVAL_S = 60.0
-BACKFILL_RETRIES = 3
-# A symbol quiet this long on an open connection: ask REST once whether trades were skipped at
-# the tail (a skipped frame shows as an id jump only when the next trade arrives).
-TAIL_CHECK_AFTER_S = 5.0
-WATCHLIST_POLL_INTERVAL_S = 1.0
-CONTROL_MESSAGE_INTERVAL_S = 0.25  # Binance accepts 5 incoming messages per second per connection
-DEFAULT_SILENCE_TIMEOUT_S = 15.0  # BTC and ETH trade several times a second: 15 s of nothing is a broken feed
-DEFAULT_BACKFILL_DEPTH = 50_000
-DEFAULT_MAX_CONNECTION_AGE_S = 23.5 * 3600  # Binance cuts every connection at 24 h
-
-
-@dataclass
-class IngestorConfig:
-    db: str
-    symbols: list[str]
-    market: str
-    stream: str
-    ws_url: str
-    rest_url: str
-    transport: str = "ws"
-    silence_timeout_s: float = DEFAULT_SILENCE_TIMEOUT_S
-    backfill_depth: int = DEFAULT_BACKFILL_DEPTH
-    max_connection_age_s: float = DEFAULT_MAX_CONNECTION_AGE_S
-    alerts: bool = True
-
-    @property
-    def source(self) -> str:
-        """"local" when the exchange is on this machine (exchange_sim): the dashboard says DEMO."""
-        host = self.ws_url.split("//", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
-        return "local" if host in ("127.0.0.1", "localhost", "[::1]") else "binance"
-
-
-@dataclass
-class SymbolFeed:
-    """What the ingestor knows about one symbol's stream."""
-
-    symbol: str
-    last_id: int | None = None  # highest trade id stored or on its way to the store
-    first_live_id: int | None = None  # first id received on the current connection
-    last_trade_ms: int | None = None
-    last_message_ms: int | None = None
-    messages: int = 0
-    trades: int = 0
-    duplicates: int = 0
-    open_gaps: int = 0
-    messages_at_last_status: int = 0
-    last_live_monotonic: float = field(default_factory=time.monotonic)  # when its last live trade came
-    tail_checked: bool = False  # REST asked once since that trade for anything after it
-    jobs: asyncio.Queue = field(default_factory=asyncio.Queue)
-
-
-@dataclass(frozen=True)
-class BackfillJob:
-    """Fetch ids from_id..to_id (to_id None: up to the present) for one symbol."""
-
-    from_id: int
-    to_id: int | None
-    reason: str
-
-
-def backoff_delay_s(attempt: int) -> float:
-    """Capped exponential backoff with full jitter: 0.5, 1, 2, 4... up to 30 s, times U(0.5, 1)."""
-    delay = min(RECONNECT_MAX_DELAY_S, RECONNECT_BASE_DELAY_S * 2**attempt)
-    return delay * random.uniform(0.5, 1.0)
 
 
 class Ingestor:
@@ -215,7 +140,7 @@ class Ingestor:
             self.reconnects += 1
             if self._polling is None:
                 self.state = "disconnected"
-            delay = backoff_delay_s(failures)
+            delay = self.config.reconnect_delay_s(failures)
             log.info("reconnecting in %.1f s: %s", delay, reason)
             await asyncio.sleep(delay)
 
@@ -318,13 +243,13 @@ class Ingestor:
             if self._polling is not None:
                 self._stop_polling()
         self._trades_on_connection += 1
-        last = feed.last_id
-        if last is not None and trade.trade_id <= last:
-            feed.duplicates += 1  # resent frame or overlap with a backfill: the store keeps one
-        elif last is not None and trade.trade_id > last + 1:
-            self._open_gap(feed, last + 1, trade.trade_id - 1,
-                           "missed before the stream (re)started" if first_on_connection else "id jump in live stream")
-        if last is None or trade.trade_id > last:
+        seen = sequence(feed.last_id, trade.trade_id)
+        if seen.step is Step.DUPLICATE:
+            feed.duplicates += 1  # the store keeps one
+        else:
+            if seen.gap is not None:
+                self._open_gap(feed, *seen.gap, "missed before the stream (re)started" if first_on_connection
+                               else "id jump in live stream")
             feed.last_id = trade.trade_id
             feed.last_trade_ms = trade.ts_ms
         feed.trades += 1
@@ -588,122 +513,3 @@ class Ingestor:
                 log.info("bad frames skipped so far: %s",
                          ", ".join(f"{k}={v}" for k, v in sorted(self.bad_frames.items())))
                 self._bad_frames_logged = Counter(self.bad_frames)
-
-
-# ---------------------------------------------------------------------- command line
-
-
-def parse_args(argv: list[str] | None = None) -> IngestorConfig:
-    parser = argparse.ArgumentParser(
-        prog="data_ingestor.py",
-        description="Stream Binance trades into a SQLite tick store, every trade exactly once.")
-    parser.add_argument("--db", default="ticks.db", help="SQLite database file (default: ticks.db)")
-    parser.add_argument("--symbols", default="btcusdt,ethusdt",
-                        help="comma-separated symbols, any case (default: btcusdt,ethusdt)")
-    parser.add_argument("--market", choices=binance.DEFAULT_WS_URL, default="spot",
-                        help="spot or USD-M futures (default: spot)")
-    parser.add_argument("--stream", choices=("trade", "aggTrade"),
-                        help="trade or aggTrade (default: trade for spot, aggTrade for futures)")
-    parser.add_argument("--ws-url", help="WebSocket base URL (default: the real Binance host of the market)")
-    parser.add_argument("--rest-url", help="REST base URL (default: the real Binance host of the market)")
-    parser.add_argument("--transport", choices=("ws", "rest"), default="ws",
-                        help="ws: WebSocket, falling back to REST polling while it fails; rest: poll REST "
-                             "about every second (default: ws)")
-    parser.add_argument("--silence-timeout", type=float, default=DEFAULT_SILENCE_TIMEOUT_S, metavar="SECONDS",
-                        help="replace a connection that sends no trade for this long (default: %(default)s)")
-    parser.add_argument("--backfill-depth", type=int, default=DEFAULT_BACKFILL_DEPTH, metavar="TRADES",
-                        help="most trades one backfill fetches; the rest stays an open gap (default: %(default)s)")
-    parser.add_argument("--max-connection-age", type=float, default=DEFAULT_MAX_CONNECTION_AGE_S,
-                        metavar="SECONDS", help="reconnect before Binance's 24-hour cut-off (default: %(default)s)")
-    parser.add_argument("--no-alerts", action="store_true",
-                        help="do not evaluate alert rules in this process (default: evaluate them on every bar)")
-    parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
-                        help="logging level (default: INFO)")
-    args = parser.parse_args(argv)
-    symbols = [s.strip().upper() for s in args.symbols.split(",") if s.strip()]
-    if not symbols:
-        parser.error("--symbols needs at least one symbol")
-    if args.ws_url and not args.ws_url.startswith(("ws://", "wss://")):
-        parser.error(f"--ws-url must start with ws:// or wss://, not {args.ws_url!r}")
-    if args.rest_url and not args.rest_url.startswith(("http://", "https://")):
-        parser.error(f"--rest-url must start with http:// or https://, not {args.rest_url!r}")
-    if args.silence_timeout <= 0 or args.backfill_depth < 0 or args.max_connection_age <= 0:
-        parser.error("--silence-timeout and --max-connection-age must be positive, --backfill-depth not negative")
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(args.log_level)))
-    return IngestorConfig(
-        db=args.db, symbols=list(dict.fromkeys(symbols)), market=args.market,
-        stream=args.stream or binance.DEFAULT_STREAM[args.market],
-        ws_url=args.ws_url or binance.DEFAULT_WS_URL[args.market],
-        rest_url=args.rest_url or binance.DEFAULT_REST_URL[args.market], transport=args.transport,
-        silence_timeout_s=args.silence_timeout, backfill_depth=args.backfill_depth,
-        max_connection_age_s=args.max_connection_age, alerts=not args.no_alerts)
-
-
-async def check_symbols(rest: BinanceRest, symbols: list[str]) -> str | None:
-    """An error message when a symbol is not traded; None when all are (or REST cannot tell)."""
-    try:
-        listed = await rest.trading_symbols()
-    except (httpx.HTTPError, RestError) as exc:
-        log.warning("could not check the symbols against exchangeInfo at %s (%s); is Binance reachable? "
-                    "Without internet, try: python run_all.py --demo", rest.base_url, exc)
-        return None
-    if not listed:  # an answer that lists nothing cannot tell us anything
-        log.warning("exchangeInfo at %s lists no trading symbols; not checking %s", rest.base_url, ",".join(symbols))
-        return None
-    unknown = [s for s in symbols if s not in listed]
-    if unknown:
-        return f"unknown symbol(s) for {rest.market}: {', '.join(unknown)} (not TRADING in exchangeInfo)"
-    return None
-
-
-async def run(config: IngestorConfig) -> int:
-    rest = BinanceRest(config.rest_url, config.market, config.stream)
-    try:
-        error = await check_symbols(rest, config.symbols)
-        if error:
-            print(f"data_ingestor: error: {error}", file=sys.stderr)
-            return 2
-        writer = store.TradeWriter(config.db, config.market, config.stream, config.source).start()
-        monitor = None
-        if config.alerts:
-            # pandas loads pyarrow (34 MB) whenever it is installed (the dashboard needs it); the
-            # ingestor's statistics never do, and it must stay under 150 MB at full speed.
-            sys.modules.setdefault("pyarrow", None)
-            from pairdesk.alerts import monitor as alert_monitor  # here: pandas and the statistics load only when alerts are on
-
-            monitor = alert_monitor.AlertMonitor(config.db, writer, config.symbols).start()
-        ingestor = Ingestor(config, writer, rest)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, ingestor.stop)
-        log.info("ingesting %s %s %s into %s", config.market, config.stream, ",".join(config.symbols), config.db)
-        try:
-            await ingestor.run()
-        finally:
-            if monitor is not None:
-                monitor.stop()
-            writer.close()
-        log.info("stopped: %d trades offered, %d stored", writer.totals.offered, writer.totals.stored)
-        return 0
-    finally:
-        await rest.close()
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["import"]:  # python data_ingestor.py import FILE...
-        from pairdesk.history import importer
-
-        return importer.main(argv[1:])
-    config = parse_args(argv)
-    try:
-        return asyncio.run(run(config))
-    except store.StoreError as exc:
-        print(f"data_ingestor: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,141 @@
+"""``python data_ingestor.py``: the ingestor's command line, start-up checks and shutdown."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+import httpx
+
+from pairdesk import binance, exit_codes, store
+from pairdesk.binance import BinanceRest, RestError
+from pairdesk.ingest.config import (DEFAULT_BACKFILL_DEPTH, DEFAULT_MAX_CONNECTION_AGE_S, DEFAULT_SILENCE_TIMEOUT_S,
+                                    IngestorConfig)
+from pairdesk.ingest.daemon import Ingestor
+from pairdesk.markets import DEFAULT_STREAM, MARKETS, STREAM_KINDS
+from pairdesk.symbols import SymbolError, parse_symbol_list
+
+log = logging.getLogger("data_ingestor")
+
+
+def parse_args(argv: list[str] | None = None) -> IngestorConfig:
+    parser = argparse.ArgumentParser(
+        prog="data_ingestor.py",
+        description="Stream Binance trades into a SQLite tick store, every trade exactly once.")
+    parser.add_argument("--db", default="ticks.db", help="SQLite database file (default: ticks.db)")
+    parser.add_argument("--symbols", default="btcusdt,ethusdt",
+                        help="comma-separated symbols, any case (default: btcusdt,ethusdt)")
+    parser.add_argument("--market", choices=MARKETS, default="spot",
+                        help="spot or USD-M futures (default: spot)")
+    parser.add_argument("--stream", choices=STREAM_KINDS,
+                        help="trade or aggTrade (default: trade for spot, aggTrade for futures)")
+    parser.add_argument("--ws-url", help="WebSocket base URL (default: the real Binance host of the market)")
+    parser.add_argument("--rest-url", help="REST base URL (default: the real Binance host of the market)")
+    parser.add_argument("--transport", choices=("ws", "rest"), default="ws",
+                        help="ws: WebSocket, falling back to REST polling while it fails; rest: poll REST "
+                             "about every second (default: ws)")
+    parser.add_argument("--silence-timeout", type=float, default=DEFAULT_SILENCE_TIMEOUT_S, metavar="SECONDS",
+                        help="replace a connection that sends no trade for this long (default: %(default)s)")
+    parser.add_argument("--backfill-depth", type=int, default=DEFAULT_BACKFILL_DEPTH, metavar="TRADES",
+                        help="most trades one backfill fetches; the rest stays an open gap (default: %(default)s)")
+    parser.add_argument("--max-connection-age", type=float, default=DEFAULT_MAX_CONNECTION_AGE_S,
+                        metavar="SECONDS", help="reconnect before Binance's 24-hour cut-off (default: %(default)s)")
+    parser.add_argument("--no-alerts", action="store_true",
+                        help="do not evaluate alert rules in this process (default: evaluate them on every bar)")
+    parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                        help="logging level (default: INFO)")
+    args = parser.parse_args(argv)
+    try:
+        symbols = parse_symbol_list(args.symbols)
+    except SymbolError as exc:
+        parser.error(f"--symbols: {exc}")
+    if not symbols:
+        parser.error("--symbols needs at least one symbol")
+    if args.ws_url and not args.ws_url.startswith(("ws://", "wss://")):
+        parser.error(f"--ws-url must start with ws:// or wss://, not {args.ws_url!r}")
+    if args.rest_url and not args.rest_url.startswith(("http://", "https://")):
+        parser.error(f"--rest-url must start with http:// or https://, not {args.rest_url!r}")
+    if args.silence_timeout <= 0 or args.backfill_depth < 0 or args.max_connection_age <= 0:
+        parser.error("--silence-timeout and --max-connection-age must be positive, --backfill-depth not negative")
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(args.log_level)))
+    return IngestorConfig(
+        db=args.db, symbols=symbols, market=args.market,
+        stream=args.stream or DEFAULT_STREAM[args.market],
+        ws_url=args.ws_url or binance.DEFAULT_WS_URL[args.market],
+        rest_url=args.rest_url or binance.DEFAULT_REST_URL[args.market], transport=args.transport,
+        silence_timeout_s=args.silence_timeout, backfill_depth=args.backfill_depth,
+        max_connection_age_s=args.max_connection_age, alerts=not args.no_alerts)
+
+
+async def check_symbols(rest: BinanceRest, symbols: list[str]) -> str | None:
+    """An error message when a symbol is not traded; None when all are (or REST cannot tell)."""
+    try:
+        listed = await rest.trading_symbols()
+    except (httpx.HTTPError, RestError) as exc:
+        log.warning("could not check the symbols against exchangeInfo at %s (%s); is Binance reachable? "
+                    "Without internet, try: python run_all.py --demo", rest.base_url, exc)
+        return None
+    if not listed:  # an answer that lists nothing cannot tell us anything
+        log.warning("exchangeInfo at %s lists no trading symbols; not checking %s", rest.base_url, ",".join(symbols))
+        return None
+    unknown = [s for s in symbols if s not in listed]
+    if unknown:
+        return f"unknown symbol(s) for {rest.market}: {', '.join(unknown)} (not TRADING in exchangeInfo)"
+    return None
+
+
+async def run(config: IngestorConfig) -> int:
+    """Own the database, check the symbols, ingest until SIGINT / SIGTERM; the exit status."""
+    with store.claim_ownership(config.db, "ingestor"):  # WriterBusy: a live ingestor already writes it
+        return await _ingest(config)
+
+
+async def _ingest(config: IngestorConfig) -> int:
+    rest = BinanceRest(config.rest_url, config.market, config.stream)
+    try:
+        error = await check_symbols(rest, config.symbols)
+        if error:
+            print(f"data_ingestor: error: {error}", file=sys.stderr)
+            return exit_codes.CONFIG_ERROR
+        writer = store.TradeWriter(config.db, config.market, config.stream, config.source).start()
+        monitor = None
+        if config.alerts:
+            # pandas loads pyarrow (34 MB) whenever it is installed (the dashboard needs it); the
+            # ingestor's statistics never do, and it must stay under 150 MB at full speed.
+            sys.modules.setdefault("pyarrow", None)
+            from pairdesk.alerts.monitor import AlertMonitor  # here: pandas and statistics load only with alerts
+
+            monitor = AlertMonitor(config.db, writer, config.symbols).start()
+        ingestor = Ingestor(config, writer, rest)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, ingestor.stop)
+        log.info("ingesting %s %s %s into %s", config.market, config.stream, ",".join(config.symbols), config.db)
+        try:
+            await ingestor.run()
+        finally:
+            if monitor is not None:
+                monitor.stop()
+            writer.close()
+        log.info("stopped: %d trades offered, %d stored", writer.totals.offered, writer.totals.stored)
+        return exit_codes.OK
+    finally:
+        await rest.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["import"]:  # python data_ingestor.py import FILE...
+        from pairdesk.history import importer
+
+        return importer.main(argv[1:])
+    config = parse_args(argv)
+    try:
+        return asyncio.run(run(config))
+    except store.StoreError as exc:
+        print(f"data_ingestor: error: {exc}", file=sys.stderr)
+        return exit_codes.CONFIG_ERROR
