@@ -370,8 +370,7 @@ class Ingestor:
             if missing == 0:
                 store.close_gap(conn, feed.symbol, from_id, "filled", fetched, "rest", detail)
             else:
-                conn.execute("UPDATE gaps SET detail = ? WHERE symbol = ? AND from_id = ?",
-                             (detail or f"{missing} ids still missing", feed.symbol, from_id))
+                store.set_gap_detail(conn, feed.symbol, from_id, detail or f"{missing} ids still missing")
             return missing
 
         missing = await asyncio.wrap_future(self.writer.call(settle))

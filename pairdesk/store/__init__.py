@@ -23,13 +23,13 @@ from pairdesk.store.alert_rows import (ALERT_RULE_FIELDS, ALERT_RULES_SEEDED_KEY
                                        delete_alert_rule, insert_alert_rule, last_alert_event_id, read_alert_events,
                                        read_alert_rule_rows, save_alert_progress, seed_alert_rules, set_alert_delivery,
                                        set_alert_rule_enabled, update_alert_rule)
-from pairdesk.store.atomic import atomic, transaction
+from pairdesk.store.atomic import atomic, data_version, snapshot, transaction
 from pairdesk.store.database import (BUSY_TIMEOUT_MS, DEFAULT_SOURCE, now_ms, open_reader, open_writer,
                                      open_writer_as_recorded, read_metadata, write_session)
 from pairdesk.store.desk import read_hourly_summaries, read_watchlist, replace_watchlist, write_hourly_summaries
 from pairdesk.store.errors import StoreError, StoreMismatch, WriterBusy
 from pairdesk.store.feed import (STATUS_COLUMNS, close_gap, count_missing, delete_status, list_open_gaps, open_gap,
-                                 read_feed_status, read_gap_spans, read_gaps, upsert_status)
+                                 read_feed_status, read_gap_spans, read_gaps, set_gap_detail, upsert_status)
 from pairdesk.store.ownership import Owner, Ownership, claim_ownership, owner_file, read_owner
 from pairdesk.store.readers import (BAR_COLUMNS, TRADE_COLUMNS, bar_bounds_by_symbol, bar_time_range, last_trade_id,
                                     list_symbols, read_bars_1s, read_bars_since, read_recent_bars, read_symbol_extents,
@@ -43,7 +43,7 @@ __all__ = [
     "MARKETS", "STREAM_KINDS", "ALERT_RULE_FIELDS", "ALERT_RULES_SEEDED_KEY", "acknowledge_alert_events",
     "delete_alert_rule", "insert_alert_rule", "last_alert_event_id", "read_alert_events", "read_alert_rule_rows",
     "save_alert_progress", "seed_alert_rules", "set_alert_delivery", "set_alert_rule_enabled", "update_alert_rule",
-    "atomic", "transaction", "BUSY_TIMEOUT_MS", "DEFAULT_SOURCE", "now_ms", "open_reader", "open_writer",
+    "atomic", "data_version", "snapshot", "transaction", "set_gap_detail", "BUSY_TIMEOUT_MS", "DEFAULT_SOURCE", "now_ms", "open_reader", "open_writer",
     "open_writer_as_recorded", "read_metadata", "write_session", "read_hourly_summaries", "read_watchlist",
     "replace_watchlist", "write_hourly_summaries", "StoreError", "StoreMismatch", "WriterBusy", "STATUS_COLUMNS",
     "close_gap", "count_missing", "delete_status", "list_open_gaps", "open_gap", "read_feed_status", "read_gap_spans",

@@ -39,3 +39,23 @@ class atomic:
 
 # The name the rest of the product has always used for a top-level write transaction.
 transaction = atomic
+
+
+class snapshot:
+    """``with snapshot(conn):`` one consistent read (a deferred transaction, ended by COMMIT) on a
+    reader: every statement inside sees the database as of the first one."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN")
+        return self.conn
+
+    def __exit__(self, *exc_info) -> None:
+        self.conn.execute("COMMIT")
+
+
+def data_version(conn: sqlite3.Connection) -> int:
+    """A number that changes whenever another connection commits to the file (cheap to poll)."""
+    return conn.execute("PRAGMA data_version").fetchone()[0]

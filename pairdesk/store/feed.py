@@ -56,6 +56,11 @@ def close_gap(conn: sqlite3.Connection, symbol: str, from_id: int, status: str, 
     )
 
 
+def set_gap_detail(conn: sqlite3.Connection, symbol: str, from_id: int, detail: str) -> None:
+    """Say what is still missing of an open gap (e.g. "12 ids still missing")."""
+    conn.execute("UPDATE gaps SET detail = ? WHERE symbol = ? AND from_id = ?", (detail, symbol, from_id))
+
+
 def list_open_gaps(conn: sqlite3.Connection) -> list[tuple[str, int, int]]:
     """(symbol, from_id, to_id) of every open gap, oldest first (no pandas: the ingestor uses it)."""
     return conn.execute("SELECT symbol, from_id, to_id FROM gaps WHERE status = 'open' ORDER BY gap_id").fetchall()

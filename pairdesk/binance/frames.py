@@ -1,0 +1,194 @@
+"""Binance's frames, parsed: a frame in, a typed ``Trade`` (or a control event, or ``None`` for market
+data we do not store) out; anything malformed raises ``BadFrame`` with a short kind for counting.
+Prices and quantities are converted from Binance's strings once, here. The parsers are pure.
+
+Real recorded frames (the data of each combined frame; provenance in tests/data/SOURCES.txt):
+    spot @trade (hftbacktest, 2024-08-08):
+        {"e":"trade","E":1723161255343,"s":"BTCUSDT","t":3735683259,"p":"61837.63000000","q":"0.02000000",
+         "T":1723161255342,"m":true,"M":true}
+    USD-M @trade (hftbacktest, 2024-08-08; no "M"):
+        {"e":"trade","E":1723161256322,"T":1723161256322,"s":"BTCUSDT","t":5266583935,"p":"61800.30",
+         "q":"0.006","X":"MARKET","m":false}
+    USD-M @aggTrade (cryptofeed, 2021-07-22):
+        {"e":"aggTrade","E":1626992741575,"a":16599292,"s":"CTKUSDT","p":"1.01100","q":"10","f":23961322,
+         "l":23961322,"T":1626992741421,"m":false}
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import orjson
+
+class Trade(NamedTuple):
+    """One trade as stored: ``trade_id`` is the aggregate id ``a`` for aggTrade streams."""
+
+    symbol: str
+    trade_id: int
+    ts_ms: int
+    price: float
+    qty: float
+    is_buyer_maker: bool
+
+
+@dataclass(frozen=True)
+class Control:
+    """A non-trade message that matters to the connection: ``server_shutdown``, ``result``, ``error``."""
+
+    kind: str
+    payload: dict
+
+
+class BadFrame(ValueError):
+    """A frame that cannot be stored; ``kind`` names the problem for counting."""
+
+    def __init__(self, kind: str, detail: str = "") -> None:
+        super().__init__(f"{kind}: {detail}" if detail else kind)
+        self.kind = kind
+
+
+# Market data we receive on shared connections but do not store (skipped, not counted as bad).
+IGNORED_EVENTS = frozenset({"depthUpdate", "bookTicker", "kline", "markPriceUpdate", "24hrTicker",
+                            "24hrMiniTicker", "forceOrder", "continuous_kline", "compositeIndex"})
+MICROSECONDS_ABOVE = 10**14  # a ms epoch reaches 1e14 only in the year 5138
+
+
+def _ms(value: object, field: str) -> int:
+    if type(value) is not int:
+        raise BadFrame("bad_time", f"{field}={value!r}")
+    return value // 1000 if value >= MICROSECONDS_ABOVE else value
+
+
+def _id(value: object, field: str) -> int:
+    if type(value) is not int or value < 0:
+        raise BadFrame("bad_id", f"{field}={value!r}")
+    return value
+
+
+def _decimal(value: object, field: str, allow_zero: bool) -> float:
+    """Binance sends prices and quantities as decimal strings; anything else is a bad frame."""
+    if type(value) is not str:
+        raise BadFrame("bad_number", f"{field}={value!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise BadFrame("bad_number", f"{field}={value!r}") from None
+    if not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
+        raise BadFrame("bad_number", f"{field}={value!r}")
+    return number
+
+
+def _bool(value: object, field: str) -> bool:
+    if type(value) is not bool:
+        raise BadFrame("bad_flag", f"{field}={value!r}")
+    return value
+
+
+def _symbol(value: object) -> str:
+    if type(value) is not str or not value:
+        raise BadFrame("bad_symbol", f"s={value!r}")
+    return value.upper()
+
+
+def _required(event: dict, key: str) -> object:
+    try:
+        return event[key]
+    except KeyError:
+        raise BadFrame("missing_field", key) from None
+
+
+def parse_trade_event(event: dict) -> Trade:
+    """A spot or futures ``@trade`` event.
+
+    Spot (2024 format): ``{"e":"trade","E":1723161255343,"s":"BTCUSDT","t":3735683259,
+    "p":"61837.63000000","q":"0.02000000","T":1723161255342,"m":true,"M":true}``; before
+    2024-06-18 it also carried ``"b"`` and ``"a"`` (order ids), which are ignored.
+    Futures: ``{"e":"trade","E":1723161256322,"T":1723161256322,"s":"BTCUSDT","t":5266583935,
+    "p":"61800.30","q":"0.006","X":"MARKET","m":false}``.
+    """
+    return Trade(_symbol(_required(event, "s")), _id(_required(event, "t"), "t"), _ms(_required(event, "T"), "T"),
+                 _decimal(_required(event, "p"), "p", allow_zero=False),
+                 _decimal(_required(event, "q"), "q", allow_zero=True), _bool(_required(event, "m"), "m"))
+
+
+def parse_agg_trade_event(event: dict) -> Trade:
+    """A spot or futures ``@aggTrade`` event; the stored trade id is the aggregate id ``a``.
+
+    Futures: ``{"e":"aggTrade","E":1626992741575,"a":16599292,"s":"CTKUSDT","p":"1.01100",
+    "q":"10","f":23961322,"l":23961322,"T":1626992741421,"m":false}``; spot adds ``"M"``,
+    newer futures frames add ``"nq"`` and ``"st"`` (ignored).
+    """
+    return Trade(_symbol(_required(event, "s")), _id(_required(event, "a"), "a"), _ms(_required(event, "T"), "T"),
+                 _decimal(_required(event, "p"), "p", allow_zero=False),
+                 _decimal(_required(event, "q"), "q", allow_zero=True), _bool(_required(event, "m"), "m"))
+
+
+_EVENT_PARSERS = {"trade": parse_trade_event, "aggTrade": parse_agg_trade_event}
+
+
+def parse_message(raw: str | bytes, kind: str) -> Trade | Control | None:
+    """Parse one WebSocket message of a raw or combined stream carrying ``kind`` events.
+
+    Returns a Trade, a Control (``serverShutdown``, a SUBSCRIBE answer, an error), or None for
+    market data that is not stored (depth, bookTicker, klines...). Raises BadFrame otherwise,
+    including for trades of the other kind (an aggTrade on a trade connection).
+
+    Combined frames wrap the event: ``{"stream":"btcusdt@trade","data":{...}}``.
+    """
+    try:
+        message = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise BadFrame("not_json") from None
+    if type(message) is not dict:
+        raise BadFrame("not_object")
+    data = message.get("data")
+    if "stream" in message and type(data) is dict:
+        message = data
+    event_type = message.get("e")
+    if event_type == kind:
+        return _EVENT_PARSERS[kind](message)
+    if event_type in _EVENT_PARSERS:
+        raise BadFrame("unexpected_event", str(event_type))
+    if event_type in IGNORED_EVENTS:
+        return None
+    if event_type == "serverShutdown":
+        return Control("server_shutdown", message)
+    if event_type is None:
+        if "result" in message and "id" in message:
+            return Control("result", message)
+        if "code" in message and "msg" in message:
+            return Control("error", message)
+        if "u" in message and "b" in message and "a" in message:  # spot bookTicker carries no "e"
+            return None
+        if "lastUpdateId" in message:  # partial book depth (@depth5 etc.) carries no "e" either
+            return None
+    raise BadFrame("unknown_event", str(event_type))
+
+
+def parse_rest_trade(row: dict, symbol: str) -> Trade:
+    """A row of ``historicalTrades`` / ``trades``.
+
+    ``{"id":3735683259,"price":"61837.63000000","qty":"0.02000000","quoteQty":"1236.75",
+    "time":1723161255342,"isBuyerMaker":true,"isBestMatch":true}``
+    """
+    return Trade(symbol, _id(_required(row, "id"), "id"), _ms(_required(row, "time"), "time"),
+                 _decimal(_required(row, "price"), "price", allow_zero=False),
+                 _decimal(_required(row, "qty"), "qty", allow_zero=True),
+                 _bool(_required(row, "isBuyerMaker"), "isBuyerMaker"))
+
+
+def parse_rest_agg_trade(row: dict, symbol: str) -> Trade:
+    """A row of ``aggTrades``: ``{"a":26129,"p":"0.01633102","q":"4.70443515","f":27781,"l":27781,
+    "T":1498793709153,"m":true,"M":true}`` (futures has no ``M``)."""
+    return Trade(symbol, _id(_required(row, "a"), "a"), _ms(_required(row, "T"), "T"),
+                 _decimal(_required(row, "p"), "p", allow_zero=False),
+                 _decimal(_required(row, "q"), "q", allow_zero=True), _bool(_required(row, "m"), "m"))
+
+
+_REST_PARSERS = {"trade": parse_rest_trade, "aggTrade": parse_rest_agg_trade}
+
+
+# --------------------------------------------------------------------------- REST
+
+
