@@ -28,7 +28,7 @@ def test_atomic_nests_and_rolls_back_only_the_inner_block(db_path):
 
 def test_writers_migrating_a_new_file_at_once_all_succeed(tmp_path):
     """Six writers opening one new file at the same moment: each migration runs once, none fails."""
-    for attempt in range(4):
+    for attempt in range(12):
         path = tmp_path / f"race{attempt}.db"
         barrier, errors = threading.Barrier(6), []
 
@@ -75,3 +75,17 @@ def test_a_stale_owner_file_left_by_kill_9_does_not_block(db_path):
     assert store.owner_file(db_path).exists()
     assert store.read_owner(db_path) is None
     store.claim_ownership(db_path).release()
+
+
+def test_a_cancelled_call_neither_runs_nor_stops_the_writer(db_path):
+    """A caller that gives up on ``writer.call`` (a cancelled task) leaves the writer thread storing."""
+    writer = store.TradeWriter(db_path, "spot", "trade", flush_interval_ms=50).start()
+    ran = []
+    cancelled = writer.call(lambda conn: ran.append("cancelled one ran"))
+    assert cancelled.cancel()
+    writer.submit([("BTCUSDT", 1, 1_723_161_255_342, 61837.63, 0.02, True)])
+    assert writer.call(lambda conn: "done").result(10) == "done"
+    writer.submit([("BTCUSDT", 2, 1_723_161_255_400, 61837.64, 0.01, False)])
+    writer.close()
+    assert ran == [] and writer.error is None
+    assert store.last_trade_id(store.open_reader(db_path), "BTCUSDT") == 2

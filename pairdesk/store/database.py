@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from pairdesk.markets import check_market, check_stream_kind
 from pairdesk.store.atomic import atomic
@@ -19,6 +20,8 @@ from pairdesk.store.errors import StoreError, StoreMismatch
 from pairdesk.store.schema import SCHEMA_VERSION, migrate
 
 BUSY_TIMEOUT_MS = 5_000
+LOCKED_RETRY_S = 0.02
+T = TypeVar("T")
 DEFAULT_SOURCE = "binance"
 
 
@@ -38,14 +41,28 @@ def open_writer(path: str | Path, market: str, stream: str, source: str | None =
     try:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
+        if _retry_while_locked(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower() != "wal":
             raise StoreError(f"{path}: could not switch the database to WAL mode")
         conn.execute("PRAGMA synchronous = NORMAL")
-        migrate(conn)
+        _retry_while_locked(lambda: migrate(conn))
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: not a usable tick database ({exc})") from None
     _claim_metadata(conn, path, market, stream, source)
     return conn
+
+
+def _retry_while_locked(step: Callable[[], T]) -> T:
+    """Run ``step``, retrying for up to BUSY_TIMEOUT_MS while SQLite says "locked" at once: switching
+    a brand-new file to WAL needs an exclusive lock, and SQLite refuses that without waiting when
+    another writer opening the same file at the same moment would otherwise deadlock with it."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(LOCKED_RETRY_S)
 
 
 def _claim_metadata(conn: sqlite3.Connection, path: str | Path, market: str, stream: str,

@@ -101,7 +101,7 @@ class TradeWriter:
                     stop = True
                     break
                 if isinstance(item, tuple):
-                    calls.append(item)
+                    self._take_call(item, calls)
                 else:
                     trades.extend(item)
             if stop:  # drain what arrived before the stop marker
@@ -111,13 +111,20 @@ class TradeWriter:
                     except queue.Empty:
                         break
                     if isinstance(item, tuple):
-                        calls.append(item)
+                        self._take_call(item, calls)
                     elif item is not None:
                         trades.extend(item)
             if trades or calls:
                 self._commit(trades, calls)
             if stop:
                 return
+
+    @staticmethod
+    def _take_call(item: tuple[Callable, Future], calls: list[tuple[Callable, Future]]) -> None:
+        """Keep a call unless its caller cancelled it (an asyncio task stopped while awaiting it); once
+        taken it is RUNNING and can no longer be cancelled, so setting its result is always safe."""
+        if item[1].set_running_or_notify_cancel():
+            calls.append(item)
 
     def _commit(self, trades: list[TradeTuple], calls: list[tuple[Callable, Future]]) -> None:
         """Commit one batch; while another process holds the write lock (an import), wait and retry.
