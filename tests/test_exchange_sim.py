@@ -17,8 +17,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Callable, Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +28,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from conftest import REPO_ROOT, binance_file
-from pairdesk.sim.exchange import (
+from pairdesk import store
+from pairdesk.history import replay_source
+from pairdesk.sim import (
     JUNK_KINDS,
     RESEND_DEPTH,
     ExchangeSim,
@@ -38,6 +42,7 @@ from pairdesk.sim.exchange import (
     parse_fixed,
     run_in_thread,
 )
+from pairdesk.sim.replay_sources import events_from_trade_rows
 
 FAST_RATE_PER_S = 300.0  # trades per second in tests: plenty of frames quickly
 RECV_TIMEOUT_S = 3.0
@@ -758,6 +763,146 @@ def test_blast_sends_every_pregenerated_trade() -> None:
         _, last, _ = http_get(sim, "/api/v3/trades?symbol=BTCUSDT&limit=1")
     assert ids == list(range(ids[0], ids[0] + 20_000)) and last[0]["id"] == ids[-1]
     assert blast["frames"] == 20_000 and blast["frames_per_s"] > 0
+
+
+# ------------------------------------------------------------------------------------------------
+# replay of Binance dumps (read by pairdesk.history) and of databases (read through the store)
+# ------------------------------------------------------------------------------------------------
+
+AGG_DUMP = "HJB-PDE-TEAM-PROJECT/BTCUSDT-aggTrades-2026-01-01.csv"
+DUMP_ROWS = 400
+SPOT_TRADES_HEADER = "id,price,qty,quoteQty,time,isBuyerMaker,isBestMatch"
+FUTURES_TRADES_HEADER = "id,price,qty,quote_qty,time,is_buyer_maker"
+FUTURES_AGG_HEADER = "agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,is_buyer_maker"
+Expected = list[tuple[int, str, str, int, bool]]  # (id, price text, qty text, T ms, is_buyer_maker)
+
+
+def recorded_trades(relative: str) -> list[dict[str, Any]]:
+    """The first DUMP_ROWS `@trade` events of a recording."""
+    return [json.loads(frame)["data"] for frame in recorded_frames(relative, '@trade"')[:DUMP_ROWS]]
+
+
+def write_dump(path: Path, header: str | None, lines: list[str], zipped: bool = False) -> Path:
+    """A dump file named like Binance's (`path`), optionally a header row, optionally inside a .zip."""
+    text = "\n".join(([header] if header else []) + lines) + "\n"
+    if not zipped:
+        path.write_text(text)
+        return path
+    archive = path.with_suffix(".zip")
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped_file:
+        zipped_file.writestr(path.name, text)
+    return archive
+
+
+def spot_trades_dump(tmp_path: Path, header: bool, micros: bool = False,
+                     zipped: bool = False) -> tuple[Path, str, str, Expected]:
+    """Spot trades as data.binance.vision writes them (True/False, 8 decimals), from the recorded frames."""
+    trades = recorded_trades(SPOT_BTC_0808)
+    lines = [f"{t['t']},{t['p']},{t['q']},{Decimal(t['p']) * Decimal(t['q']):.8f},"
+             f"{t['T'] * 1000 + 417 if micros else t['T']},{t['m']},True" for t in trades]
+    path = write_dump(tmp_path / "BTCUSDT-trades-2024-08-08.csv", SPOT_TRADES_HEADER if header else None, lines,
+                      zipped)
+    return path, "spot", "trade", [(t["t"], t["p"], t["q"], t["T"], t["m"]) for t in trades]
+
+
+def futures_trades_dump(tmp_path: Path) -> tuple[Path, str, str, Expected]:
+    """USD-M futures trades with their header row and true/false, from the recorded frames."""
+    trades = recorded_trades(USDM_BTC_0808)
+    lines = [f"{t['t']},{t['p']},{t['q']},{Decimal(t['p']) * Decimal(t['q'])},{t['T']},{str(t['m']).lower()}"
+             for t in trades]
+    path = write_dump(tmp_path / "BTCUSDT-trades-2024-08-08.csv", FUTURES_TRADES_HEADER, lines)
+    return path, "futures", "trade", [(t["t"], t["p"], t["q"], t["T"], t["m"]) for t in trades]
+
+
+def futures_agg_dump(tmp_path: Path) -> tuple[Path, str, str, Expected]:
+    """USD-M futures aggTrades with their header row: one recorded trade per aggregate."""
+    trades = recorded_trades(USDM_BTC_0808)
+    lines = [f"{9_000_000 + n},{t['p']},{t['q']},{t['t']},{t['t']},{t['T']},{str(t['m']).lower()}"
+             for n, t in enumerate(trades)]
+    path = write_dump(tmp_path / "BTCUSDT-aggTrades-2024-08-08.csv", FUTURES_AGG_HEADER, lines)
+    return path, "futures", "aggTrade", [(9_000_000 + n, t["p"], t["q"], t["T"], t["m"]) for n, t in enumerate(trades)]
+
+
+def spot_agg_dump(tmp_path: Path) -> tuple[Path, str, str, Expected]:
+    """The first rows of the real spot aggTrades dump (no header, microsecond times)."""
+    lines = binance_file(AGG_DUMP).read_text().splitlines()[:DUMP_ROWS]
+    path = write_dump(tmp_path / "BTCUSDT-aggTrades-2026-01-01.csv", None, lines)
+    fields = [line.split(",") for line in lines]
+    return path, "spot", "aggTrade", [(int(f[0]), f[1], f[2], int(f[5]) // 1000, f[6] == "True") for f in fields]
+
+
+DUMP_LAYOUTS: dict[str, Callable[[Path], tuple[Path, str, str, Expected]]] = {
+    "spot trades": lambda tmp: spot_trades_dump(tmp, header=False),
+    "spot trades with a header row": lambda tmp: spot_trades_dump(tmp, header=True),
+    "spot trades in microseconds": lambda tmp: spot_trades_dump(tmp, header=False, micros=True),
+    "spot trades zipped": lambda tmp: spot_trades_dump(tmp, header=True, zipped=True),
+    "futures trades": futures_trades_dump,
+    "spot aggTrades": spot_agg_dump,
+    "futures aggTrades": futures_agg_dump,
+}
+
+
+def replayed(path: Path, market: str, kind: str, count: int) -> list[dict[str, Any]]:
+    """The ground truth of BTCUSDT after replaying `path` at full speed: `count` trades or aggregates."""
+    counted = "trades" if kind == "trade" else "agg_trades"
+    with running(market=market, replay_files=(path,), speed=0) as sim:
+        wait_for(lambda: sim.stats()["symbols"]["BTCUSDT"][counted] == count)
+        return sim.history("BTCUSDT", kind)
+
+
+def test_replay_of_a_spot_trades_dump_with_a_header_row(tmp_path: Path) -> None:
+    """A spot trades CSV with a header row (which the importer accepts) replays its trades exactly."""
+    path, market, kind, expected = spot_trades_dump(tmp_path, header=True)
+    assert path.read_text().startswith(SPOT_TRADES_HEADER + "\n")
+    history = replayed(path, market, kind, len(expected))
+    assert [(r["t"], r["p"], r["q"], r["T"], r["m"]) for r in history] == expected
+
+
+@pytest.mark.parametrize("layout", DUMP_LAYOUTS)
+def test_every_dump_layout_the_importer_accepts_replays(layout: str, tmp_path: Path) -> None:
+    """Each dump layout of pairdesk.history replays with its ids, price and qty text, ms times and sides."""
+    path, market, kind, expected = DUMP_LAYOUTS[layout](tmp_path)
+    history = replayed(path, market, kind, len(expected))
+    id_key = "t" if kind == "trade" else "a"
+    assert [(r[id_key], r["p"], r["q"], r["T"], r["m"]) for r in history] == expected
+
+
+def test_replay_of_a_klines_dump_is_refused_in_one_line(tmp_path: Path) -> None:
+    """A klines file is history the importer takes, but no trades: replay refuses it, saying so."""
+    klines = tmp_path / "BTCUSDT-1m-2024-08-08.csv"
+    klines.write_text("1723161240000,61800.1,61850.2,61790.0,61820.5,12.5,1723161299999,772000.1,420,6.1,377000.2,0\n")
+    with pytest.raises(SimConfigError, match="klines, not trades") as refused:
+        with running(replay_files=(klines,)):
+            pass
+    assert "\n" not in str(refused.value)
+
+
+def test_database_replay_source_reads_every_trade_by_id_in_pages(tmp_path: Path) -> None:
+    """replay_source walks a database symbol by symbol in id order, page by page, with its market and stream."""
+    db = tmp_path / "ticks.db"
+    rows = [(symbol, 1_000 + n, 1723161255342 + n, 100.0 + n / 100, 0.5, n % 2 == 0)
+            for symbol in ("ETHUSDT", "BTCUSDT") for n in reversed(range(25))]
+    store.write_trades(db, rows, market="futures", stream="aggTrade")
+    source = replay_source.read_stored_trades(db)
+    assert (source.market, source.stream) == ("futures", "aggTrade")
+    assert list(replay_source.iter_stored_trades(db, page_size=7)) == sorted(rows)
+    assert list(source) == sorted(rows)
+
+
+def test_old_module_address_still_exports_the_public_names() -> None:
+    """`pairdesk.sim.exchange` (imported by other tests and tools) re-exports what `pairdesk.sim` exports."""
+    from pairdesk.sim import exchange
+
+    assert all(getattr(exchange, name) is getattr(sys.modules["pairdesk.sim"], name) for name in exchange.__all__)
+    assert {"ExchangeSim", "run_in_thread", "SimConfig", "SimConfigError", "main"} <= set(exchange.__all__)
+
+
+def test_stored_prices_become_text_without_losing_digits() -> None:
+    """Float prices get one width per symbol, widened until every one is exact (the listing's at least)."""
+    rows = [("ABCUSDT", 1, 1723161255342, 0.123, 2.0, False), ("ABCUSDT", 2, 1723161255343, 0.12345, 0.5, True)]
+    events = list(events_from_trade_rows("futures", "trade", rows))
+    assert [(e["p"], e["q"]) for e in events] == [("0.12300", "2.0"), ("0.12345", "0.5")]
+    assert "M" not in events[0] and events[1]["m"] is True
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,0 +1,58 @@
+"""What an `ExchangeSim` can be told at start, and the one-line refusals of what it cannot run."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pairdesk.markets import MARKETS, SPOT
+from pairdesk.sim.faults import FaultSwitches
+from pairdesk.symbols import is_symbol
+
+DEFAULT_SYMBOLS = ("BTCUSDT", "ETHUSDT")
+DEFAULT_RATE_PER_S = 25.0  # trades per second across all symbols; the 2024 recordings run ~46/s
+DEFAULT_HOST = "127.0.0.1"
+
+
+class SimConfigError(ValueError):
+    """A configuration the sim cannot run with; the message says what to change."""
+
+
+def _is_stored_symbol(text: str) -> bool:
+    """A symbol as stored and sent: the shared symbol rule, already upper case and trimmed."""
+    return is_symbol(text) and text == text.strip().upper()
+
+
+@dataclass
+class SimConfig:
+    """Everything `ExchangeSim` can be told at start; the CLI options map onto these fields."""
+
+    host: str = DEFAULT_HOST
+    port: int = 0
+    market: str = SPOT
+    symbols: tuple[str, ...] = DEFAULT_SYMBOLS
+    rate_per_s: float = DEFAULT_RATE_PER_S
+    seed: int | None = None
+    replay_files: tuple[Path, ...] = ()
+    speed: float = 1.0  # replay: 1 = real time, 0 = as fast as possible
+    blast: int = 0  # pre-generate N trades per symbol and blast them to the first subscriber
+    wait_for_subscriber: bool = False  # start trading when the first stream is subscribed
+    paused: bool = False
+    ping_interval_s: float | None = None  # None: the market's default
+    ping_timeout_s: float | None = None
+    extra_fields: bool = False  # futures: add "nq"/"st" as newer frames do
+    api_key: str | None = None  # accepted X-MBX-APIKEY for /fapi/v1/historicalTrades
+    weight_limit_1m: int | None = None  # None: the market's default
+    faults: FaultSwitches = field(default_factory=FaultSwitches)
+
+    def validate(self) -> None:
+        """Raise SimConfigError with a one-line fix for anything the sim cannot run with."""
+        if self.market not in MARKETS:
+            raise SimConfigError(f"unknown market {self.market!r}; use one of {', '.join(MARKETS)}")
+        bad = [s for s in self.symbols if not _is_stored_symbol(s)]
+        if bad or not self.symbols:
+            raise SimConfigError(f"bad symbols {bad or '(none)'}; give e.g. --symbols BTCUSDT,ETHUSDT")
+        if self.rate_per_s < 0 or self.speed < 0 or self.blast < 0:
+            raise SimConfigError("--rate, --speed and --blast must not be negative")
+        for path in self.replay_files:
+            if not Path(path).is_file():
+                raise SimConfigError(f"replay file not found: {path}")
