@@ -23,7 +23,8 @@ PACKAGE = REPO_ROOT / "pairdesk"
 LAYERS = {
     "markets": 0, "symbols": 0, "health": 0, "watchlist": 0, "exit_codes": 0,
     "binance": 1, "store": 1, "analytics": 1,
-    "history": 2, "alerts": 2, "sim": 2,
+    "history": 2, "alerts": 2,
+    "sim": 3,
     "ingest": 3, "api": 3, "dashboard": 3, "analytics_cli": 3,
     "launcher": 4,
 }
@@ -36,9 +37,15 @@ def module_name(path: Path) -> str:
 
 
 def imported_modules(path: Path) -> set[str]:
-    """Every pairdesk module ``path`` imports, at any depth in the file (function-level imports too)."""
+    """Every pairdesk module ``path`` imports at run time, at any depth in the file (function-level
+    imports too; imports under ``if TYPE_CHECKING:`` are for type hints only and do not count)."""
+    tree = ast.parse(path.read_text(), str(path))
+    hints_only = {id(inner) for node in ast.walk(tree) if isinstance(node, ast.If) and _is_type_checking(node.test)
+                  for statement in node.body for inner in ast.walk(statement)}
     names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(tree):
+        if id(node) in hints_only:
+            continue
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -46,6 +53,11 @@ def imported_modules(path: Path) -> set[str]:
             names.update(f"{node.module}.{alias.name}" for alias in node.names)
     known = {module_name(p) for p in PACKAGE.rglob("*.py")}
     return {name for name in names if name in known and name != "pairdesk"}
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
+        (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
 def graph() -> dict[str, set[str]]:
