@@ -144,7 +144,8 @@ def test_tests_and_backtest_panels_match_the_engine(monkeypatch, real_db):
     assert adf_row["verdict"] == verdicts.adf_verdict(report.adf)
     assert table["verdict"].str.len().min() > 0
     entry, exit_z, stop_z = dashboard_data.backtest_rules(2.0)
-    result = analytics.backtest_zscore(panel.tail(analytics.HEAVY_TEST_WINDOW_ROWS), "1s", entry=entry, exit=exit_z, stop=stop_z)
+    result = analytics.backtest_zscore(panel.tail(analytics.HEAVY_TEST_WINDOW_ROWS), "1s", entry=entry, exit=exit_z,
+                                       stop=stop_z)
     assert metric(page, "Trades") == str(len(result.trades))
     assert metric(page, "Total return") == f"{result.total_return:+.3%}"
     hourly = table_with(page, "hour")
@@ -319,7 +320,7 @@ def test_stale_heartbeat_turns_red_with_a_banner(monkeypatch, tmp_path):
      "no trade for 6.0 s (connection alive: last message 1.0 s ago)"),
 ])
 def test_colour_rules(fields, age_ms, light, why):
-    """The documented colour rules (pairdesk.health), one case each, on the page's status rows (ages relative to now)."""
+    """The documented colour rules (pairdesk.health) on the page's status rows, one case each (ages from now)."""
     now = 1_000_000_000
 
     def at(offset):

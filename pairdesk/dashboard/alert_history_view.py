@@ -35,8 +35,8 @@ def history_panel(db: Database, tz: str) -> None:
             return
         capped = (f" (the latest {format_count(alerts_data.MAX_HISTORY_ROWS)})"
                   if len(events) == alerts_data.MAX_HISTORY_ROWS else "")
-        st.caption(f"{format_count(len(events))} alert(s){capped}, newest first; `time` is the start of the bar that crossed, "
-                   f"in {tz}.")
+        st.caption(f"{format_count(len(events))} alert(s){capped}, newest first; `time` is the start of the bar "
+                   f"that crossed, in {tz}.")
         st.dataframe(history_table(events, tz), hide_index=True, key="history_table",
                      column_config={"message": st.column_config.TextColumn(width="large")})
         with st.container(horizontal=True, vertical_alignment="bottom"):

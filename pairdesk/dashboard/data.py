@@ -321,11 +321,13 @@ def heavy_analytics(_view: PairView, _all_bars: Mapping[str, pd.DataFrame], key:
     tests = analytics.mean_reversion_tests(_view.panel, rows=HEAVY_TEST_ROWS)
     backtest = analytics.backtest_zscore(recent, s.timeframe, entry=entry, exit=exit_z, stop=stop_z)
     summary = analytics.summary_table(_view.candles, s.timeframe)
-    in_view = {symbol: analytics.resample_bars(since(bars, _view.start_ms), s.timeframe) for symbol, bars in _all_bars.items()}
+    in_view = {symbol: analytics.resample_bars(since(bars, _view.start_ms), s.timeframe)
+               for symbol, bars in _all_bars.items()}
     correlation = analytics.correlation_matrix(in_view, s.timeframe) if len(in_view) >= 2 else pd.DataFrame()
     day = analytics.pair_panel(*(_view.bars_1s[symbol] for symbol in s.pair), s.timeframe, s.window, s.hedge)
     span = int(day["ts_ms"].iloc[-1] - day["ts_ms"].iloc[0]) if len(day) else 0
-    return Analytics(tests, backtest, (entry, exit_z, stop_z), summary, correlation, analytics.hourly_summary(day), span)
+    return Analytics(tests, backtest, (entry, exit_z, stop_z), summary, correlation, analytics.hourly_summary(day),
+                     span)
 
 
 # --------------------------------------------------------------------------- the watchlist
