@@ -33,8 +33,11 @@ import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
+# First, as under `streamlit run`: the dashboard package pins OpenBLAS to one thread before numpy loads
+# (without it the heavy panels took 0.1 s or 3.5 s at random on a loaded 2-core machine).
+import pairdesk.dashboard  # noqa: F401, I001
 
+import numpy as np
 
 from pairdesk import analytics
 from pairdesk.dashboard import charts

@@ -12,10 +12,13 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from pairdesk import analytics, analytics_cli
-from pairdesk.dashboard import page as app
 from pairdesk import binance
-from pairdesk.dashboard import data as dashboard_data
+from pairdesk import health
+from pairdesk import history
 from pairdesk import store
+from pairdesk.dashboard import data as dashboard_data
+from pairdesk.dashboard import downloads, formatting, header, status, verdicts
+from pairdesk.history import importer
 from conftest import REPO_ROOT, binance_file
 from recordings import recorded_frames
 
@@ -62,7 +65,7 @@ def run_page(monkeypatch, db: Path, errors_ok: bool = False, **widgets) -> AppTe
     Fails on any exception element, and on any st.error unless ``errors_ok``.
     """
     monkeypatch.setattr(sys, "argv", ["app.py", "--db", str(db)])
-    monkeypatch.delenv(app.DB_ENV_VAR, raising=False)
+    monkeypatch.delenv(header.DB_ENV_VAR, raising=False)
     page = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=30)
     page.run()
     if widgets:
@@ -120,12 +123,12 @@ def test_real_data_page_shows_headings_and_engine_figures(monkeypatch, real_db):
     last_close = {s: store.read_bars_1s(conn, s)["close"].iloc[-1] for s in ("BTCUSDT", "ETHUSDT")}
     conn.close()
     panel = expected_panel(real_db)
-    assert metric(page, "BTCUSDT") == app.fmt_number(last_close["BTCUSDT"]) == "61,602.02"
-    assert metric(page, "ETHUSDT") == app.fmt_number(last_close["ETHUSDT"])
-    assert metric(page, "Hedge ratio β") == app.fmt_number(panel["hedge_ratio"].iloc[-1])
-    assert metric(page, "Spread") == app.fmt_number(panel["spread"].iloc[-1])
-    assert metric(page, "z-score") == app.fmt_signed(panel["zscore"].iloc[-1])
-    assert metric(page, "Correlation") == app.fmt_number(panel["corr"].iloc[-1], 3)
+    assert metric(page, "BTCUSDT") == formatting.format_number(last_close["BTCUSDT"]) == "61,602.02"
+    assert metric(page, "ETHUSDT") == formatting.format_number(last_close["ETHUSDT"])
+    assert metric(page, "Hedge ratio β") == formatting.format_number(panel["hedge_ratio"].iloc[-1])
+    assert metric(page, "Spread") == formatting.format_number(panel["spread"].iloc[-1])
+    assert metric(page, "z-score") == formatting.format_signed(panel["zscore"].iloc[-1])
+    assert metric(page, "Correlation") == formatting.format_number(panel["corr"].iloc[-1], 3)
     assert any("2024-08-09 05:24:15 IST" in caption for caption in texts(page, "caption"))  # first bar, in IST
     assert "No ingestor has written to this database yet" in texts(page, "warning")[0]
 
@@ -138,10 +141,11 @@ def test_tests_and_backtest_panels_match_the_engine(monkeypatch, real_db):
     table = table_with(page, "verdict")
     adf_row = table[table["test"] == "ADF (spread)"].iloc[0]
     assert f"stat {report.adf.statistic:.3f}, p {report.adf.pvalue:.4f}" in adf_row["figures"]
-    assert adf_row["verdict"] == app.adf_verdict(report.adf)
+    assert adf_row["verdict"] == verdicts.adf_verdict(report.adf)
     assert table["verdict"].str.len().min() > 0
     entry, exit_z, stop_z = dashboard_data.backtest_rules(2.0)
-    result = analytics.backtest_zscore(panel.tail(analytics.HEAVY_TEST_WINDOW_ROWS), "1s", entry=entry, exit=exit_z, stop=stop_z)
+    result = analytics.backtest_zscore(panel.tail(analytics.HEAVY_TEST_WINDOW_ROWS), "1s", entry=entry, exit=exit_z,
+                                       stop=stop_z)
     assert metric(page, "Trades") == str(len(result.trades))
     assert metric(page, "Total return") == f"{result.total_return:+.3%}"
     hourly = table_with(page, "hour")
@@ -153,8 +157,8 @@ def test_settings_change_the_analytics_and_the_time_zone(monkeypatch, real_db):
     """Kalman at 5 s with window 20 in UTC: metrics follow the engine and times are shown in UTC."""
     page = run_page(monkeypatch, real_db, hedge="kalman", timeframe="5s", window=20, tz="UTC")
     panel = expected_panel(real_db, window=20, hedge="kalman", timeframe="5s")
-    assert metric(page, "Hedge ratio β") == app.fmt_number(panel["hedge_ratio"].iloc[-1])
-    assert metric(page, "z-score") == app.fmt_signed(panel["zscore"].iloc[-1])
+    assert metric(page, "Hedge ratio β") == formatting.format_number(panel["hedge_ratio"].iloc[-1])
+    assert metric(page, "z-score") == formatting.format_signed(panel["zscore"].iloc[-1])
     assert any("2024-08-08 23:54:15 UTC" in caption for caption in texts(page, "caption"))
 
 
@@ -171,20 +175,20 @@ def test_analytics_download_is_the_cli_output(monkeypatch, real_db, tmp_path):
     view = dashboard_data.load_view(dashboard_data.describe_database(str(real_db)), settings)
     cli_out = tmp_path / "cli.csv"
     analytics_cli.main(["--db", str(real_db), "--symbols", "BTCUSDT,ETHUSDT", "--out", str(cli_out)])
-    assert dashboard_data.csv_bytes(view.panel) == cli_out.read_bytes()
-    assert dashboard_data.analytics_file_name(settings) == "analytics_BTCUSDT_ETHUSDT_1s_w60_ols.csv"
+    assert downloads.csv_bytes(view.panel) == cli_out.read_bytes()
+    assert downloads.analytics_file_name(settings) == "analytics_BTCUSDT_ETHUSDT_1s_w60_ols.csv"
 
 
 def test_trade_and_bar_downloads_hold_the_window(real_db):
     """The trades CSV holds every stored trade of the window; the bars CSV the timeframe's bars, times in the zone."""
     settings = dashboard_data.Settings("BTCUSDT", "ETHUSDT", "1m", "1 h", 60, 2.0, "ols", "Asia/Kolkata", None)
     view = dashboard_data.load_view(dashboard_data.describe_database(str(real_db)), settings)
-    trades = pd.read_csv(io.BytesIO(dashboard_data.trades_csv(str(real_db), settings.pair, view.start_ms,
-                                                              view.end_ms + settings.tf_ms, settings.tz)))
+    trades = pd.read_csv(io.BytesIO(downloads.trades_csv(str(real_db), settings.pair, view.start_ms,
+                                                         view.end_ms + settings.tf_ms, settings.tz)))
     assert len(trades) == len(recorded_trades())
     assert list(trades.columns[:4]) == ["symbol", "trade_id", "ts_ms", "time"]
     assert trades["time"].iloc[0].endswith("+0530")
-    bars = pd.read_csv(io.BytesIO(dashboard_data.bars_csv(view.candles, settings.tz)))
+    bars = pd.read_csv(io.BytesIO(downloads.bars_csv(view.candles, settings.tz)))
     assert sorted(bars.groupby("symbol").size().items()) == [("BTCUSDT", 12), ("ETHUSDT", 12)]
 
 
@@ -240,9 +244,9 @@ def test_foreign_file_is_a_clear_warning(monkeypatch, tmp_path):
 def test_env_var_names_the_database_when_no_flag_is_given(monkeypatch, real_db):
     """Without --db on the command line, $TICKS_DB is used."""
     monkeypatch.setattr(sys, "argv", ["app.py"])
-    monkeypatch.setenv(app.DB_ENV_VAR, str(real_db))
-    assert app.database_path() == str(real_db)
-    assert app.database_path(["--db", "other.db"]) == "other.db"
+    monkeypatch.setenv(header.DB_ENV_VAR, str(real_db))
+    assert header.database_path() == str(real_db)
+    assert header.database_path(["--db", "other.db"]) == "other.db"
 
 
 def test_database_being_written_is_read_without_waiting(monkeypatch, tmp_path):
@@ -303,25 +307,88 @@ def test_stale_heartbeat_turns_red_with_a_banner(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize(("fields", "age_ms", "light", "why"), [
     (dict(state="live", last_message_ms=-100, open_gaps=0), 500, "live", "streaming"),
-    (dict(state="live", last_message_ms=-7_000, open_gaps=0), 500, "delayed", "no message for 7.0 s"),
+    (dict(state="live", last_message_ms=-7_000, open_gaps=0), 500, "delayed", "no trade for 7.0 s"),
     (dict(state="live", last_message_ms=-100, open_gaps=2), 500, "delayed", "2 open gap(s) being filled"),
     (dict(state="silent", last_message_ms=-100, open_gaps=0), 500, "delayed", "feed silent"),
     (dict(state="polling", last_message_ms=-100, open_gaps=0), 500, "delayed", "feed polling over REST"),
     (dict(state="connecting", last_message_ms=None, open_gaps=0), 500, "delayed", "feed connecting"),
     (dict(state="disconnected", last_message_ms=-100, open_gaps=0), 500, "disconnected", "feed disconnected"),
-    (dict(state="live", last_message_ms=-100, open_gaps=0), 11_000, "disconnected", "no heartbeat for 11 s"),
+    (dict(state="live", last_message_ms=-100, open_gaps=0), 11_000, "disconnected",
+     "no heartbeat for 11 s: no ingestor is writing"),
+    # the drift the shared rule fixed: messages without trades are not live
+    (dict(state="live", last_trade_ms=-6_000, last_message_ms=-1_000, open_gaps=0), 500, "delayed",
+     "no trade for 6.0 s (connection alive: last message 1.0 s ago)"),
 ])
 def test_colour_rules(fields, age_ms, light, why):
-    """The documented colour rules, one case each (ages relative to now)."""
+    """The documented colour rules (pairdesk.health) on the page's status rows, one case each (ages from now)."""
     now = 1_000_000_000
-    last = None if fields["last_message_ms"] is None else now + fields["last_message_ms"]
-    status = pd.DataFrame([{"symbol": "BTCUSDT", "updated_ms": now - age_ms, "state": fields["state"],
-                            "transport": "ws", "last_trade_ms": last, "last_message_ms": last,
-                            "open_gaps": fields["open_gaps"]}])
-    (result,) = app.feed_lights(status, ["BTCUSDT"], now)
-    assert (result.light, result.why) == (light, why)
-    (missing,) = app.feed_lights(status.iloc[0:0], ["ETHUSDT"], now)
-    assert missing.light == "disconnected"
+
+    def at(offset):
+        return None if offset is None else now + offset
+
+    last_trade = fields.get("last_trade_ms", fields["last_message_ms"])
+    frame = pd.DataFrame([{"symbol": "BTCUSDT", "updated_ms": now - age_ms, "state": fields["state"],
+                           "transport": "ws", "last_trade_ms": at(last_trade),
+                           "last_message_ms": at(fields["last_message_ms"]), "open_gaps": fields["open_gaps"]}])
+    (result,) = health.feeds_health(status.feed_rows(frame), ["BTCUSDT"], now)
+    assert (result.label, result.reason) == (light, why)
+    (missing,) = health.feeds_health(status.feed_rows(frame.iloc[0:0]), ["ETHUSDT"], now)
+    assert missing.label == "disconnected"
+
+
+def status_section(rows: list, symbols: list, now_ms: int) -> None:
+    """The page's Connectivity section alone, drawn from feed-status rows (run by AppTest.from_function)."""
+    import pandas as pd
+
+    from pairdesk.dashboard import status
+
+    status.connectivity(pd.DataFrame(rows), symbols, now_ms, "UTC", "ticks.db")
+
+
+STATUS_NOW_MS = 1_723_161_900_000
+STATUS_ROWS = [  # feed_status rows as the ingestor writes them, relative to STATUS_NOW_MS
+    dict(symbol="BTCUSDT", updated_ms=STATUS_NOW_MS - 300, state="live", transport="ws",
+         last_trade_ms=STATUS_NOW_MS - 200, last_message_ms=STATUS_NOW_MS - 100, message_rate=12.5, reconnects=2,
+         open_gaps=0, last_error=None),
+    dict(symbol="ETHUSDT", updated_ms=STATUS_NOW_MS - 300, state="live", transport="ws",  # the drift case
+         last_trade_ms=STATUS_NOW_MS - 6_000, last_message_ms=STATUS_NOW_MS - 1_000, message_rate=3.0, reconnects=0,
+         open_gaps=0, last_error=None),
+    dict(symbol="SOLUSDT", updated_ms=STATUS_NOW_MS - 300, state="disconnected", transport="ws",
+         last_trade_ms=None, last_message_ms=None, message_rate=0.0, reconnects=5, open_gaps=0,
+         last_error="connection failed: Name or service not known"),
+    dict(symbol="XRPUSDT", updated_ms=STATUS_NOW_MS - 30_000, state="live", transport="ws",
+         last_trade_ms=STATUS_NOW_MS - 30_000, last_message_ms=STATUS_NOW_MS - 30_000, message_rate=1.0,
+         reconnects=0, open_gaps=1, last_error=None),
+]
+
+
+def test_status_section_shows_exactly_the_shared_health_label_and_reason():
+    """Given the same feed_status rows, each card shows pairdesk.health.feed_health's label and reason, verbatim."""
+    symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT"]  # ADAUSDT has no status row
+    page = AppTest.from_function(status_section, args=(STATUS_ROWS, symbols, STATUS_NOW_MS), default_timeout=30)
+    page.run()
+    assert not page.exception, [e.value for e in page.exception]
+    cards = dict(zip([title.split("**")[1] for title in texts(page, "markdown")], texts(page, "caption")))
+    assert list(cards) == symbols
+    badge = {"green": "green", "amber": "orange", "red": "red"}
+    rows = {row["symbol"]: row for row in STATUS_ROWS}
+    for symbol in symbols:
+        expected = health.feed_health(symbol, rows.get(symbol), STATUS_NOW_MS)
+        assert f"**{symbol}** :{badge[expected.colour]}-badge[● {expected.label}]" in texts(page, "markdown")
+        caption = cards[symbol]
+        assert caption == expected.reason or caption.startswith(expected.reason + " · "), (symbol, caption)
+    assert health.feed_health("ETHUSDT", rows["ETHUSDT"], STATUS_NOW_MS).label == "delayed"
+
+
+def test_no_ingestor_banner_uses_the_shared_heartbeat_threshold():
+    """The banner appears exactly when the newest heartbeat is older than pairdesk.health.HEARTBEAT_STALE_MS."""
+    now = STATUS_NOW_MS
+    for age, shown in ((health.HEARTBEAT_STALE_MS, False), (health.HEARTBEAT_STALE_MS + 1, True)):
+        frame = pd.DataFrame([{"symbol": "BTCUSDT", "updated_ms": now - age}])
+        banner = status.ingestor_banner(frame, now, "UTC", "ticks.db")
+        assert (banner is not None) == shown, age
+    assert banner.startswith(f"No ingestor is writing: the last heartbeat was "
+                             f"{health.format_age(health.HEARTBEAT_STALE_MS + 1)} ago")
 
 
 def test_gap_spans_come_from_neighbouring_trades(tmp_path):
@@ -500,3 +567,19 @@ def test_upload_of_simple_bars_adds_bars_only_where_none_exist(monkeypatch, tmp_
     conn = store.open_reader(path)
     assert len(store.read_bars_1s(conn, "ADAUSDT")) == 120
     conn.close()
+
+
+def test_upload_goes_through_the_shared_parse_check_and_store(monkeypatch, tmp_path):
+    """An upload calls history.parse_history, history.check_fits_database and importer.store_parsed, in order."""
+    calls = []
+    for module, name in ((history, "parse_history"), (history, "check_fits_database"), (importer, "store_parsed")):
+        def spy(*args, _real=getattr(module, name), _name=name, **kwargs):
+            calls.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, spy)
+    path = build_real_db(tmp_path / "ticks.db")
+    sol = "".join(f"{i},{150 + i / 100},1,{150 + i / 100},{T0_MS + i * 1000},True,True\n" for i in range(1, 11))
+    page = upload(run_page(monkeypatch, path), "SOLUSDT-trades-2024-08-09.csv", sol.encode())
+    assert "10 new trades stored" in texts(page, "success")[0]
+    assert calls == ["parse_history", "check_fits_database", "store_parsed"]

@@ -10,10 +10,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from pairdesk import alerts
-from pairdesk.dashboard import page as app
-from pairdesk.dashboard import data as dashboard_data
-from pairdesk.alerts import repository
 from pairdesk import store
+from pairdesk import watchlist
+from pairdesk.alerts import repository
+from pairdesk.dashboard import alerts_data, alert_history_view, formatting, live, sidebar
+from pairdesk.dashboard import data as dashboard_data
 from conftest import read_db
 from test_app import _widget, build_real_db, fresh_caches, run_page, texts  # noqa: F401  (fresh_caches: autouse)
 
@@ -94,9 +95,9 @@ def test_rules_table_lists_every_stored_rule_with_its_switch(monkeypatch, db):
     """The default rules are listed with name, kind, symbols, bars, threshold and params, and an on switch each."""
     page = run_page(monkeypatch, db)
     markdown = texts(page, "markdown")
-    assert app.breakable("**#1** z-score ±2 BTCUSDT/ETHUSDT") in markdown
-    assert app.breakable("`zscore_extreme`") in markdown
-    assert app.breakable("BTCUSDT/ETHUSDT") in markdown
+    assert formatting.breakable("**#1** z-score ±2 BTCUSDT/ETHUSDT") in markdown
+    assert formatting.breakable("`zscore_extreme`") in markdown
+    assert formatting.breakable("BTCUSDT/ETHUSDT") in markdown
     assert "threshold 2 · hysteresis 0.5 · side both · lookback 300" in markdown
     assert page.toggle(key="rule_on_1").value and page.toggle(key="rule_on_2").value
     assert "Alerts" in texts(page, "subheader")
@@ -115,7 +116,7 @@ def test_new_rule_through_the_form_is_stored(monkeypatch, db):
     assert rule.params == {"threshold": 0.3, "hysteresis": 0.1, "returns": False}
     assert (rule.cooldown_s, rule.webhook_url, rule.enabled) == (120.0, "http://127.0.0.1:9/hook", True)
     assert any(toast.startswith("Rule #3 saved") for toast in texts(page, "toast"))
-    assert app.breakable("**#3** BTC/ETH decouple") in texts(page, "markdown")
+    assert formatting.breakable("**#3** BTC/ETH decouple") in texts(page, "markdown")
     assert page.text_input(key="rf_name").value == "" and not page.error  # a fresh form
 
 
@@ -188,18 +189,18 @@ def test_history_filters_by_rule_kind_direction_time_and_acknowledgement(monkeyp
     page = run_page(monkeypatch, db)
     table = history_rows(page)
     assert list(table["event"]) == list(everything["event_id"])
-    assert table["time"].iloc[0] == app.local_times(everything["ts_ms"], app.DEFAULT_TZ).iloc[0]
+    assert table["time"].iloc[0] == formatting.format_times(everything["ts_ms"], sidebar.DEFAULT_TZ).iloc[0]
     page = act(page, ah_direction="DOWN")
     assert list(history_rows(page)["event"]) == list(everything.loc[everything["direction"] == "DOWN", "event_id"])
     assert set(history_rows(page)["direction"]) == {"▼ DOWN"}
-    page = act(page, ah_direction=app.ANY, ah_rule=2)
+    page = act(page, ah_direction=alert_history_view.ANY, ah_rule=2)
     assert list(history_rows(page)["event"]) == list(everything.loc[everything["rule_id"] == 2, "event_id"])
-    page = act(page, ah_rule=app.ANY, ah_kind="zscore")
+    page = act(page, ah_rule=alert_history_view.ANY, ah_kind="zscore")
     assert set(history_rows(page)["kind"]) == {"zscore"}
     # the time range is wall-clock time of the display zone, both minutes included
-    first = pd.Timestamp(int(everything["ts_ms"].min()), unit="ms", tz="UTC").tz_convert(app.DEFAULT_TZ)
+    first = pd.Timestamp(int(everything["ts_ms"].min()), unit="ms", tz="UTC").tz_convert(sidebar.DEFAULT_TZ)
     start = first.floor("min").tz_localize(None).to_pydatetime()
-    page = act(page, ah_kind=app.ANY, ah_from=start, ah_to=start)
+    page = act(page, ah_kind=alert_history_view.ANY, ah_from=start, ah_to=start)
     in_minute = everything[(everything["ts_ms"] >= first.floor("min").value // 10**6)
                            & (everything["ts_ms"] < first.floor("min").value // 10**6 + 60_000)]
     assert list(history_rows(page)["event"]) == list(in_minute["event_id"])
@@ -224,15 +225,15 @@ def test_acknowledge_selected_then_all(monkeypatch, db):
 
 def test_history_csv_is_the_filtered_history_with_local_times(db):
     """The history download: the filtered events, every stored column, plus `time` in the display zone."""
-    flt = dashboard_data.HistoryFilter(direction="UP")
-    events = dashboard_data.read_history(str(db), flt)
-    csv = pd.read_csv(io.BytesIO(dashboard_data.history_csv(events, "Asia/Kolkata")))
+    flt = alerts_data.HistoryFilter(direction="UP")
+    events = alerts_data.read_history(str(db), flt)
+    csv = pd.read_csv(io.BytesIO(alerts_data.history_csv(events, "Asia/Kolkata")))
     assert len(csv) == len(events_in(db, direction="UP")) > 0 and set(csv["direction"]) == {"UP"}
     assert list(csv.columns[:3]) == ["event_id", "ts_ms", "time"]
     assert csv["time"].str.endswith("+0530").all()
     assert list(csv["message"]) == list(events["message"])
-    empty = dashboard_data.history_csv(dashboard_data.read_history(str(db), dashboard_data.HistoryFilter(rule_id=99)),
-                                       "UTC")
+    empty = alerts_data.history_csv(alerts_data.read_history(str(db), alerts_data.HistoryFilter(rule_id=99)),
+                                    "UTC")
     assert empty.decode().splitlines()[0].startswith("event_id,ts_ms,time,")
 
 
@@ -248,7 +249,7 @@ def test_a_toast_for_each_new_alert_but_none_for_the_past(monkeypatch, db):
     (toast,) = texts(page, "toast")
     assert toast == ("**z-score ±2 BTCUSDT/ETHUSDT**  \n"
                      "BTCUSDT/ETHUSDT z-score 2.40 crossed +2.00 UP (1s, window 60, OLS)")
-    assert page.toast[0].icon == app.TOAST_ICONS["UP"]
+    assert page.toast[0].icon == live.TOAST_ICONS["UP"]
     assert texts(act(page), "toast") == []
 
 
@@ -284,7 +285,7 @@ def test_watchlist_is_saved_and_shown(monkeypatch, db):
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("BTCUSDT, BTC-USDT", "'BTC-USDT' is not a Binance symbol"),
+    ("BTCUSDT, BTC-USDT", "'BTC-USDT' is not a symbol: use 2 to 30 letters and digits, e.g. BTCUSDT"),
     ("   ", "give at least one symbol"),
     (", ".join(f"S{i:04d}" for i in range(1025)), "at most 1024 symbols, got 1025"),
 ])
@@ -298,6 +299,6 @@ def test_invalid_watchlist_is_an_error_and_nothing_is_saved(monkeypatch, db, tex
 
 def test_parse_watchlist_normalises_symbols():
     """Commas, spaces and new lines separate; case is folded; the first of duplicates is kept."""
-    assert dashboard_data.parse_watchlist("ethusdt,BTCUSDT  solusdt\nethusdt") == ["ETHUSDT", "BTCUSDT", "SOLUSDT"]
-    with pytest.raises(dashboard_data.WatchlistError, match="'X' is not a Binance symbol"):
-        dashboard_data.parse_watchlist("x")
+    assert watchlist.parse_watchlist("ethusdt,BTCUSDT  solusdt\nethusdt") == ["ETHUSDT", "BTCUSDT", "SOLUSDT"]
+    with pytest.raises(watchlist.WatchlistError, match="'x' is not a symbol"):
+        watchlist.parse_watchlist("x")

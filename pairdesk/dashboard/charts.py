@@ -1,7 +1,8 @@
 """Plotly figure builders for the dashboard: DataFrame in, ``go.Figure`` out.
 
-No database access and no statistics: the frames come from ``tickstore`` and
-``analytics_engine``; this module only draws them. Times arrive as UTC epoch milliseconds and are
+No database access and no statistics: the frames come from ``pairdesk.store`` and
+``pairdesk.analytics``; this module only draws them (numbers in titles and names through
+``formatting``, as on the rest of the page). Times arrive as UTC epoch milliseconds and are
 drawn as wall-clock times of the display time zone (Plotly has no time zones, so the axis is
 labelled with the zone's name). Every builder returns a figure even for an empty frame, so the
 page never has to special-case drawing.
@@ -17,6 +18,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.subplots import make_subplots
+
+from pairdesk.dashboard.formatting import format_level, format_number
 
 # --------------------------------------------------------------------------- look
 
@@ -262,9 +265,9 @@ def spread_zscore_figure(panel: pd.DataFrame, threshold: float, tz: str, hedge_l
     if len(finite_beta) == 0:
         hedge_text = "hedge ratio undefined"
     elif is_static(beta):
-        hedge_text = f"hedge ratio β = {finite_beta[-1]:.6g}"
+        hedge_text = f"hedge ratio β = {format_number(finite_beta[-1])}"
     else:
-        hedge_text = f"hedge ratio dynamic, now β = {finite_beta[-1]:.6g}"
+        hedge_text = f"hedge ratio dynamic, now β = {format_number(finite_beta[-1])}"
     title = f"Spread & z-score · {hedge_label} {hedge_text}".replace("  ", " ")
     fig = _figure(title, tz, height=520, rows=2, row_heights=(0.5, 0.5))
     if len(panel) == 0 or not _has_values(panel["spread"]):
@@ -274,7 +277,8 @@ def spread_zscore_figure(panel: pd.DataFrame, threshold: float, tz: str, hedge_l
     if _has_values(panel["zscore"]):
         fig.add_trace(_on(_line(x, panel["zscore"], "z-score", ZSCORE_COLOR), row=2))
         ends = [x[0], x[-1]]
-        for level, name in ((threshold, f"+{threshold:g} band"), (-threshold, f"−{threshold:g} band")):
+        band = format_level(threshold)
+        for level, name in ((threshold, f"+{band} band"), (-threshold, f"−{band} band")):
             fig.add_trace(_on(go.Scatter(x=ends, y=[level, level], name=name, mode="lines", hoverinfo="skip",
                                          line=dict(color=BAND_COLOR, width=1.2, dash="dash"), showlegend=False),
                               row=2))

@@ -1,0 +1,177 @@
+"""The live view, redrawn every few seconds: new-alert toasts, Connectivity, the pair's metrics and
+the tabs Spread & z-score, Prices, Correlation and Downloads.
+
+``live_section`` is run as a fragment by the page. Each run does one incremental read
+(``data.load_view``), then draws; nothing heavy is computed here.
+"""
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from pairdesk import analytics
+from pairdesk import store
+from pairdesk.dashboard import alerts_data, charts, data, downloads
+from pairdesk.dashboard.data import Database, PairView, Settings
+from pairdesk.dashboard.elements import plot, shown_errors
+from pairdesk.dashboard.formatting import (format_count, format_number, format_level, format_signed, format_time,
+                                           md_escape)
+from pairdesk.dashboard.status import connectivity
+
+MAX_TOASTS = 5  # alerts announced one by one per refresh; more are summed up in one toast
+TOAST_ICONS = {"UP": ":material/trending_up:", "DOWN": ":material/trending_down:"}
+
+
+def live_section(db: Database, s: Settings) -> None:
+    """The fragment that refreshes every few seconds: announce new alerts, read what is new, then draw."""
+    with shown_errors("alert notifications"):
+        announce_alerts(db)
+    with shown_errors("live view"):
+        draw_live(db, s)
+
+
+def announce_alerts(db: Database) -> None:
+    """A toast for each alert stored since this session last looked (a session's first look announces nothing)."""
+    seen = st.session_state.get("alerts_seen")
+    newest, events = alerts_data.new_events(db.path, seen[1] if seen and seen[0] == db.key else None)
+    st.session_state["alerts_seen"] = (db.key, newest)
+    for event in events.tail(MAX_TOASTS).itertuples():
+        st.toast(f"**{md_escape(event.rule_name)}**  \n{md_escape(event.message)}", icon=TOAST_ICONS[event.direction],
+                 duration="long")
+    if len(events) > MAX_TOASTS:
+        st.toast(f"{len(events) - MAX_TOASTS} more alerts: see Alerts › History.", icon=":material/notifications:")
+
+
+def draw_live(db: Database, s: Settings) -> None:
+    """Connectivity, the live metrics and the live tabs, from one incremental read."""
+    now_ms = store.now_ms()
+    view = data.load_view(db, s)
+    if view.symbols != db.symbols or view.db_key != db.key:  # a new symbol, or the file was replaced
+        st.rerun(scope="app")
+    connectivity(view.status, db.symbols, now_ms, s.tz, db.path)
+    if not s.pair:
+        st.info("The database holds no bars yet. Start the ingestor, or import history below.")
+        return
+    st.subheader("Live pair" if view.has_pair else f"Live · {s.symbol_a}")
+    metrics(view)
+    window_caption(view)
+    if not view.has_pair:
+        st.info(f"Only {s.symbol_a} is in the database: pair analytics need two symbols. Add one to the ingestor "
+                f"(`--symbols`) or import its history below.")
+        candle_charts(view, db)
+        return
+    for note in window_notes(view):
+        st.info(note)
+    spread_tab, prices_tab, corr_tab, download_tab = st.tabs(
+        ["Spread & z-score", "Prices", "Correlation", "Downloads"], key="live_tabs")
+    with spread_tab:
+        plot(charts.spread_zscore_figure(view.panel, s.z_threshold, s.tz, s.hedge_label, view.gaps, s.tf_ms,
+                                         view.events), "spread_chart")
+        if not charts.is_static(view.panel["hedge_ratio"]):
+            plot(charts.hedge_ratio_figure(view.panel, s.tz, s.hedge_label), "hedge_chart")
+    with prices_tab:
+        colors = charts.symbol_colors(db.symbols)
+        plot(charts.price_comparison_figure(view.panel, s.symbol_a, s.symbol_b, s.tz, colors, view.events),
+             "price_chart")
+        candle_charts(view, db)
+    with corr_tab:
+        plot(charts.rolling_correlation_figure(view.panel, s.tz, s.window), "corr_chart")
+    with download_tab:
+        download_buttons(view, db)
+
+
+def last_value(frame: pd.DataFrame, column: str) -> float:
+    """The last finite value of ``column`` (NaN when there is none)."""
+    values = frame[column].to_numpy("float64") if len(frame) else np.array([])
+    finite = values[np.isfinite(values)]
+    return float(finite[-1]) if len(finite) else math.nan
+
+
+def metrics(view: PairView) -> None:
+    """The pair's latest figures in one compact row."""
+    s, panel = view.settings, view.panel
+    cols = st.columns(6)
+    for col, symbol in zip(cols, s.pair):
+        candles = view.candles[symbol]
+        col.metric(symbol, format_number(last_value(candles, "close")), border=True,
+                   help=f"Last close at {format_time(candles['ts_ms'].iloc[-1] if len(candles) else None, s.tz)}")
+    if not view.has_pair:
+        return
+    z = last_value(panel, "zscore")
+    signal = "inside the bands" if not math.isfinite(z) or abs(z) < s.z_threshold else (
+        "above +band: spread rich" if z > 0 else "below −band: spread cheap")
+    cols[2].metric("Hedge ratio β", format_number(last_value(panel, "hedge_ratio")), border=True,
+                   help=f"{s.hedge_label}: units of {s.symbol_b} per {s.symbol_a}")
+    cols[3].metric("Spread", format_number(last_value(panel, "spread")), border=True, help="A − β·B")
+    cols[4].metric("z-score", format_signed(z), delta=signal if math.isfinite(z) else None, delta_color="off",
+                   delta_arrow="off", border=True,
+                   help=f"Rolling {s.window} bars; bands at ±{format_level(s.z_threshold)}")
+    cols[5].metric("Correlation", format_number(last_value(panel, "corr"), 3), border=True,
+                   help=f"Rolling {s.window}-bar correlation of the prices")
+
+
+def window_caption(view: PairView) -> None:
+    """What the charts cover, and whether the lookback was clipped to ``MAX_CHART_BARS``."""
+    s = view.settings
+    clipped = (f" (the {s.lookback} lookback is clipped to the last {format_count(data.MAX_CHART_BARS)} bars: "
+               f"choose a coarser timeframe to see further)") if view.clipped else ""
+    st.caption(f"Charts: {s.timeframe} bars from {format_time(view.first_ms, s.tz)} to "
+               f"{format_time(view.end_ms, s.tz)}{clipped}")
+
+
+def window_notes(view: PairView) -> list[str]:
+    """Why parts of the pair view are empty: too little data for the window, constant prices..."""
+    s, panel = view.settings, view.panel
+    if not view.has_pair:
+        return []
+    if len(panel) == 0:
+        return [f"{s.symbol_a} and {s.symbol_b} have no overlapping bars in this window: nothing to pair yet."]
+    notes = []
+    for symbol, column in zip(s.pair, ("price_a", "price_b")):
+        prices = panel[column].to_numpy("float64")
+        if len(prices) > 1 and np.nanmax(prices) == np.nanmin(prices):
+            notes.append(f"{symbol}'s price is constant in this window ({format_number(prices[0])}): hedge ratio, "
+                         f"spread z-score and correlation are undefined until it moves.")
+    if not notes and not np.isfinite(panel["zscore"].to_numpy("float64")).any():
+        notes.append(f"The rolling window ({s.window} bars) is longer than the aligned data available "
+                     f"({len(panel)} bars of {s.timeframe} in view): z-score and correlation appear once "
+                     f"{s.window} bars exist. Shorten the window, choose a finer timeframe or a longer lookback.")
+    return notes
+
+
+def candle_charts(view: PairView, db: Database) -> None:
+    """Candlesticks with volume, one chart per symbol of the pair, gaps shaded."""
+    s = view.settings
+    colors = charts.symbol_colors(db.symbols)
+    for column, symbol in zip(st.columns(len(s.pair)), s.pair):
+        gaps = view.gaps[view.gaps["symbol"] == symbol] if len(view.gaps) else view.gaps
+        with column:
+            plot(charts.candlestick_figure(view.candles[symbol], symbol, s.tz, colors[symbol], s.timeframe, gaps,
+                                           s.tf_ms), f"candles_{symbol}")
+
+
+def download_buttons(view: PairView, db: Database) -> None:
+    """CSV files of the charted window, built only when a button is clicked."""
+    s = view.settings
+    st.caption(f"The charted window, {format_time(view.first_ms, s.tz)} → {format_time(view.end_ms, s.tz)}. "
+               f"ts_ms is UTC epoch milliseconds; `time` is the same instant in {s.tz}.")
+    pair = "_".join(s.pair)
+    trades, bars, panel_column = st.columns(3)
+    trades.download_button(
+        "Trades (CSV)",
+        functools.partial(downloads.trades_csv, db.path, s.pair, view.start_ms, view.end_ms + s.tf_ms, s.tz),
+        file_name=f"trades_{pair}_{s.lookback.replace(' ', '')}.csv", mime="text/csv", key="dl_trades",
+        on_click="ignore", icon=":material/download:",
+        help=f"Raw trades, at most {format_count(downloads.MAX_DOWNLOAD_TRADES)} per symbol")
+    bars.download_button(
+        f"Bars {s.timeframe} (CSV)", functools.partial(downloads.bars_csv, view.candles, s.tz),
+        file_name=f"bars_{pair}_{s.timeframe}.csv", mime="text/csv", key="dl_bars", on_click="ignore",
+        icon=":material/download:")
+    panel_column.download_button(
+        "Analytics table (CSV)", functools.partial(downloads.csv_bytes, view.panel),
+        file_name=downloads.analytics_file_name(s), mime="text/csv", key="dl_analytics", on_click="ignore",
+        icon=":material/download:", help="The analytics CLI's columns: " + ",".join(analytics.PANEL_COLUMNS))

@@ -1,0 +1,103 @@
+"""The sidebar: the pair and the analytics settings, the refresh, and the symbols the ingestor follows.
+
+``sidebar`` returns what was chosen as a frozen ``Settings``, the argument every section takes.
+The watchlist panel is a fragment refreshed with the live view; saving it checks the list with
+``pairdesk.watchlist`` (the rule ``PUT /api/watchlist`` applies) before anything is written.
+"""
+from __future__ import annotations
+
+import pytz
+import streamlit as st
+
+from pairdesk import analytics
+from pairdesk import watchlist
+from pairdesk.dashboard import data
+from pairdesk.dashboard.data import Database, Settings
+from pairdesk.dashboard.elements import attempt, keep_choice, show_outcome, shown_errors
+from pairdesk.dashboard.formatting import format_count
+from pairdesk.dashboard.status import STATUS_RULES
+
+DEFAULT_TZ = "Asia/Kolkata"
+PREFERRED_PAIR = ("BTCUSDT", "ETHUSDT")
+DEFAULT_LOOKBACK = "1 h"
+REFRESH_CHOICES_S = (1, 2, 5, 10, 30)
+DEFAULT_REFRESH_S = 2
+DEFAULT_WINDOW_BARS = analytics.DEFAULT_WINDOW_ROWS
+WINDOW_RANGE_BARS = (5, 5_000)
+DEFAULT_Z = 2.0
+Z_RANGE = (0.5, 5.0)
+
+MAX_LISTED_SYMBOLS = 30  # symbols named in the watchlist's caption; the box holds them all
+WATCHLIST_HELP = (f"1 to {watchlist.MAX_WATCHLIST} Binance symbols (letters and digits, any case). The running "
+                  "ingestor subscribes to added symbols and unsubscribes from removed ones within a few seconds; a "
+                  "symbol Binance does not list is dropped (the ingestor logs it) and leaves this list at the next "
+                  "refresh.")
+
+
+def sidebar(db: Database) -> Settings:
+    """The controls; returns what they chose. Every widget has a stable key."""
+    side = st.sidebar
+    side.header("Pairs desk")
+    symbols = list(db.symbols)
+    keep_choice("symbol_a", symbols, PREFERRED_PAIR[0])
+    symbol_a = side.selectbox("Symbol A (dependent leg)", symbols, key="symbol_a", disabled=not symbols,
+                              help="Regressed on B: spread = A − β·B.")
+    others = [s for s in symbols if s != symbol_a]
+    keep_choice("symbol_b", others, PREFERRED_PAIR[1])
+    symbol_b = side.selectbox("Symbol B (hedge leg)", others, key="symbol_b", disabled=not others)
+    timeframe = side.segmented_control("Timeframe", data.TIMEFRAMES, default="1s", key="timeframe",
+                                       required=True) or "1s"
+    lookbacks = list(data.LOOKBACK_MS)
+    lookback = side.selectbox("Lookback", lookbacks, index=lookbacks.index(DEFAULT_LOOKBACK), key="lookback",
+                              help=f"How far back the charts go from the newest bar (at most "
+                                   f"{format_count(data.MAX_CHART_BARS)} bars).")
+    window = int(side.number_input("Rolling window (bars)", *WINDOW_RANGE_BARS, value=DEFAULT_WINDOW_BARS, step=10,
+                                   key="window", help="Bars in the z-score, correlation and rolling-OLS windows."))
+    z_threshold = float(side.number_input("z threshold", *Z_RANGE, value=DEFAULT_Z, step=0.1, format="%.1f",
+                                          key="z_threshold", help="The ± bands and the backtest's entry level."))
+    hedge = side.selectbox("Hedge ratio", list(data.HEDGE_LABELS), format_func=data.HEDGE_LABELS.get, key="hedge",
+                           help="OLS, Huber and Theil-Sen fit one β over the window; rolling OLS and Kalman "
+                                "let it move (then its chart appears).")
+    zones = [DEFAULT_TZ, "UTC", *[z for z in pytz.common_timezones if z not in (DEFAULT_TZ, "UTC")]]
+    tz = side.selectbox("Time zone", zones, key="tz", help="Display only: every time is stored in UTC.")
+    side.divider()
+    paused = side.toggle("Pause live updates", key="paused")
+    refresh_s = side.selectbox("Refresh every", REFRESH_CHOICES_S, index=REFRESH_CHOICES_S.index(DEFAULT_REFRESH_S),
+                               format_func=lambda s: f"{s} s", key="refresh_s", disabled=paused)
+    refresh = None if paused else int(refresh_s)
+    with side.expander("Symbols the ingestor follows", icon=":material/visibility:"):
+        st.fragment(watchlist_panel, run_every=refresh)(db)
+    with side.expander("How to read this page"):
+        st.markdown(STATUS_RULES)
+    return Settings(symbol_a, symbol_b, timeframe, lookback, window, z_threshold, hedge, tz, refresh)
+
+
+def watchlist_panel(db: Database) -> None:
+    """The symbols the ingestor follows, and a box to change them (what ``PUT /api/watchlist`` does)."""
+    with shown_errors("watchlist"):
+        stored = data.read_watchlist(db.path)
+        if st.session_state.get("watchlist_shown") != stored:  # first look, or the list changed: show what is stored
+            st.session_state["watchlist_shown"] = stored
+            st.session_state["watchlist_text"] = ", ".join(stored)
+        if stored:
+            more = f" … and {len(stored) - MAX_LISTED_SYMBOLS} more" if len(stored) > MAX_LISTED_SYMBOLS else ""
+            st.caption(f"Following {len(stored)}: {', '.join(stored[:MAX_LISTED_SYMBOLS])}{more}")
+        else:
+            st.caption("No list stored yet: the ingestor follows the symbols it was started with (`--symbols`).")
+        st.text_area("Symbols, separated by commas or spaces", key="watchlist_text", height=90,
+                     placeholder="BTCUSDT, ETHUSDT", help=WATCHLIST_HELP,
+                     on_change=st.session_state.pop, args=("watchlist_outcome", None))
+        st.button("Save watchlist", key="watchlist_save", icon=":material/save:", on_click=save_watchlist,
+                  args=(db.path,))
+        show_outcome("watchlist_outcome")
+
+
+def save_watchlist(path: str) -> None:
+    """Save-button callback: check the typed symbols, then replace the watchlist (nothing is saved on an error)."""
+    def write() -> str:
+        symbols = watchlist.parse_watchlist(st.session_state.get("watchlist_text", ""))
+        added, removed = data.save_watchlist(path, symbols)
+        return (f"Watchlist saved: {len(symbols)} symbol(s); added {', '.join(added) or 'none'}, removed "
+                f"{', '.join(removed) or 'none'}. The running ingestor follows it within a few seconds.")
+
+    attempt("watchlist_outcome", write)
