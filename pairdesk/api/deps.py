@@ -116,7 +116,7 @@ def require_known(conn: sqlite3.Connection, symbols: Sequence[str]) -> None:
             raise not_found(f"unknown symbol {symbol!r}: not in this database (it holds: {shown}{more})")
 
 
-def known(conn: sqlite3.Connection, text: str) -> str:
+def parse_known_symbol(conn: sqlite3.Connection, text: str) -> str:
     """``text`` as a symbol (``pairdesk.symbols``), known to the database: 422 / 404 otherwise."""
     try:
         symbol = normalise_symbol(text)
@@ -128,12 +128,12 @@ def known(conn: sqlite3.Connection, text: str) -> str:
 
 def known_symbol(symbol: SymbolPath, conn: Reader) -> str:
     """The path's symbol, upper case, known to the database."""
-    return known(conn, symbol)
+    return parse_known_symbol(conn, symbol)
 
 
 def known_symbol_query(symbol: SymbolQuery, conn: Reader) -> str:
     """The ``symbol`` query parameter, upper case, known to the database."""
-    return known(conn, symbol)
+    return parse_known_symbol(conn, symbol)
 
 
 def known_pair(symbols: PairParam, conn: Reader) -> tuple[str, str]:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pairdesk import store
 from pairdesk.api.bars import recent_bars
 from pairdesk.api.convert import records
-from pairdesk.api.deps import KnownSymbol, Reader, known
+from pairdesk.api.deps import KnownSymbol, Reader, parse_known_symbol
 from pairdesk.api.errors import ERRORS, unprocessable
 from pairdesk.api.params import DEFAULT_LIMIT, MAX_LIMIT, SYMBOL_PARAM_PATTERN, LimitParam, Span, TimeframeParam
 from pairdesk.api.schemas.market_data import OhlcResponse, PricesResponse, TicksResponse
@@ -33,7 +33,7 @@ def get_prices(
 ) -> dict[str, Any]:
     """The last trade price of every symbol (or of `symbol`); with `limit`, the last `limit` trade
     prices of each, oldest first."""
-    symbols = store.list_symbols(conn) if symbol is None else [known(conn, symbol)]
+    symbols = store.list_symbols(conn) if symbol is None else [parse_known_symbol(conn, symbol)]
     if len(symbols) * limit > MAX_LIMIT:
         raise unprocessable(f"{len(symbols)} symbols x limit {limit} exceeds {MAX_LIMIT} prices: pass symbol= "
                             "or a smaller limit")
