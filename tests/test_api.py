@@ -21,11 +21,12 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from pairdesk import analytics
-from pairdesk.api import app as api
-from pairdesk import binance
-from pairdesk import store
-from conftest import REPO_ROOT, binance_file
+from pairdesk import analytics, binance, health, store
+from pairdesk.api.main import create_app
+from pairdesk.api.routes import exports
+from pairdesk.api.routes.status import feed_status
+from pairdesk.api.schemas.analytics import CORRELATION_COLUMNS
+from conftest import REPO_ROOT, binance_file, read_db
 from recordings import recorded_frames
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
@@ -67,7 +68,7 @@ def build_recorded_db(path: Path, source: str = "binance") -> Path:
 
 
 def client_for(path: Path, token: str | None = None) -> TestClient:
-    return TestClient(api.create_app(path, token))
+    return TestClient(create_app(path, token))
 
 
 def run_cli(db: Path, out: Path, *args: str) -> pd.DataFrame:
@@ -153,11 +154,52 @@ NOW = 1_800_000_000_000
     ({"state": "live", "last_trade_ms": NOW - 100, "updated_ms": NOW - 10_001}, "red"),
     ({"state": "disconnected", "last_trade_ms": NOW - 100, "updated_ms": NOW - 100}, "red"),
     ({"state": "stopped", "last_trade_ms": NOW - 100, "updated_ms": NOW - 100}, "red"),
+    ({"state": "live", "last_trade_ms": NOW - 100, "updated_ms": NOW - 100, "open_gaps": 3}, "amber"),
+    ({"state": "live", "last_trade_ms": NOW - 6_000, "last_message_ms": NOW - 1_000, "updated_ms": NOW - 100},
+     "amber"),
 ])
 def test_feed_verdict_rules(row, verdict):
-    """green = live, last trade < 5 s, heartbeat < 10 s; red = heartbeat > 10 s or disconnected / stopped."""
-    status = api.feed_status("BTCUSDT", {"symbol": "BTCUSDT", **row}, NOW)
+    """green = live, last trade < 5 s, heartbeat < 10 s, no open gap; red = heartbeat > 10 s or
+    disconnected / stopped; the label says it in words (live / delayed / disconnected)."""
+    status = feed_status("BTCUSDT", {"symbol": "BTCUSDT", **row}, NOW)
     assert status["verdict"] == verdict, status["reason"]
+    assert status["label"] == health.LABELS[verdict]
+
+
+# (state, age of the last trade, age of the last message, open gaps, last error, age of the heartbeat), ms
+PARITY_ROWS = {
+    "AAAUSDT": ("live", 200, 100, 0, None, None),
+    "BBBUSDT": ("live", 200, 100, 3, None, None),
+    "CCCUSDT": ("live", 6_000, 1_000, 0, None, None),
+    "DDDUSDT": ("live", None, 1_000, 0, None, None),
+    "EEEUSDT": ("polling", 300, 300, 0, None, None),
+    "FFFUSDT": ("connecting", None, None, 0, None, None),
+    "GGGUSDT": ("disconnected", 90_000, 60_000, 0, "Binance unreachable: connection refused", None),
+    "HHHUSDT": ("stopped", 2_000, 1_000, 0, None, None),
+    "IIIUSDT": ("live", 200, 100, 0, None, 30_000),
+}
+
+
+def test_status_reports_exactly_the_shared_feed_health_rule(db_copy):
+    """The same feed_status rows give /api/status the colour, label and reason of pairdesk.health.feed_health,
+    feed by feed, and the overall verdict of overall_colour (the dashboard's rule)."""
+    now = store.now_ms()
+    with closing(store.open_writer(db_copy, "spot", "trade")) as conn, store.transaction(conn):
+        for symbol, (state, trade_age, message_age, gaps, error, _) in PARITY_ROWS.items():
+            store.upsert_status(conn, symbol, state=state, open_gaps=gaps, last_error=error or "",
+                                last_trade_ms=None if trade_age is None else now - trade_age,
+                                last_message_ms=None if message_age is None else now - message_age)
+        for symbol, (*_, heartbeat_age) in PARITY_ROWS.items():
+            if heartbeat_age is not None:
+                conn.execute("UPDATE feed_status SET updated_ms = ? WHERE symbol = ?", (now - heartbeat_age, symbol))
+    body = client_for(db_copy).get("/api/status").json()
+    rows = read_db(db_copy, lambda conn: store.read_feed_status(conn).to_dict("records"))
+    expected = health.feeds_health(rows, SYMBOLS, body["server_time_ms"])
+    assert {h.colour for h in expected} == {"green", "amber", "red"}
+    got = {f["symbol"]: (f["verdict"], f["label"], f["reason"]) for f in body["feeds"]}
+    assert got == {h.symbol: (h.colour, h.label, h.reason) for h in expected}
+    assert got["BBBUSDT"][0] == "amber"  # live and fresh but with open gaps: the API's own rule said green
+    assert body["verdict"] == health.overall_colour(expected) == "red"
 
 
 def test_status_labels_data_from_the_local_exchange_demo(db_path):
@@ -287,14 +329,14 @@ def test_correlation_equals_the_clis_columns_and_pandas(client, recorded_db, tmp
     csv = run_cli(recorded_db, tmp_path / "cli.csv", "--timeframe", "5s", "--window", "20")
     body = client.get("/api/correlation", params={"symbols": PAIR, "timeframe": "5s", "window": 20,
                                                   "limit": 100_000}).json()
-    pd.testing.assert_frame_equal(json_frame(body["rows"]), csv[api.CORRELATION_COLUMNS], check_exact=True,
+    pd.testing.assert_frame_equal(json_frame(body["rows"]), csv[CORRELATION_COLUMNS], check_exact=True,
                                   check_dtype=False)
     assert body["price_correlation"] == pytest.approx(csv["price_a"].corr(csv["price_b"]), rel=1e-12)
     returns = np.log(csv[["price_a", "price_b"]]).diff()
     assert body["return_correlation"] == pytest.approx(returns["price_a"].corr(returns["price_b"]), rel=1e-9)
     exported = pd.read_csv(io.BytesIO(client.get("/api/export/correlation.csv", params={
         "symbols": PAIR, "timeframe": "5s", "window": 20}).content))
-    pd.testing.assert_frame_equal(exported, csv[api.CORRELATION_COLUMNS], check_exact=True)
+    pd.testing.assert_frame_equal(exported, csv[CORRELATION_COLUMNS], check_exact=True)
 
 
 def test_cointegration_runs_the_engines_tests_on_the_clis_spread(client, recorded_db, tmp_path):
@@ -332,7 +374,7 @@ def _read_stream(client: TestClient, url: str, params: dict) -> list[bytes]:
 def test_ticks_export_streams_every_trade_in_pages(client, monkeypatch):
     """All trades by id, page by page (small pages here: the same file in many chunks)."""
     whole = client.get("/api/export/ticks.csv", params={"symbol": "ETHUSDT"}).content
-    monkeypatch.setattr(api, "EXPORT_TRADE_PAGE_ROWS", 1_000)
+    monkeypatch.setattr(exports, "EXPORT_TRADE_PAGE_ROWS", 1_000)
     chunks = _read_stream(client, "/api/export/ticks.csv", {"symbol": "ETHUSDT"})
     assert b"".join(chunks) == whole and len(chunks) > 5
     frame = pd.read_csv(io.BytesIO(whole))
@@ -353,12 +395,20 @@ def test_ticks_export_honours_the_time_range(client):
 def test_ohlc_export_streams_whole_bars_in_time_chunks(client, monkeypatch):
     """Bars at the timeframe equal /api/ohlc's, whatever the chunk size (chunks end on bar edges)."""
     bars = client.get("/api/ohlc/BTCUSDT", params={"timeframe": "10s", "limit": 100_000}).json()["bars"]
-    monkeypatch.setattr(api, "EXPORT_OHLC_CHUNK_MS", 60_000)
+    monkeypatch.setattr(exports, "EXPORT_OHLC_CHUNK_MS", 60_000)
     chunks = _read_stream(client, "/api/export/ohlc.csv", {"symbol": "BTCUSDT", "timeframe": "10s"})
     assert len(chunks) > 5
     frame = pd.read_csv(io.BytesIO(b"".join(chunks)))
     assert list(frame.columns) == analytics.BAR_COLUMNS
     pd.testing.assert_frame_equal(frame, json_frame(bars), check_dtype=False)
+
+
+def test_ohlc_export_with_an_end_far_after_the_data_is_the_whole_file(client):
+    """An end years after the last bar gives the file of no end at all (chunks stop at the last stored bar)."""
+    whole = client.get("/api/export/ohlc.csv", params={"symbol": "ETHUSDT", "timeframe": "1m"}).content
+    far = client.get("/api/export/ohlc.csv", params={"symbol": "ETHUSDT", "timeframe": "1m",
+                                                      "end": "2030-01-01T00:00:00Z"}).content
+    assert far == whole and whole.count(b"\n") > 5
 
 
 # --------------------------------------------------------------------------- bad parameters
@@ -402,6 +452,22 @@ def test_bad_parameters_are_a_one_line_json_error(client, url, status, words):
     body = response.json()
     assert list(body) == ["detail"] and isinstance(body["detail"], str) and "\n" not in body["detail"]
     assert words in body["detail"]
+
+
+SYMBOL_30 = "A" * 26 + "USDT"  # the longest symbol pairdesk.symbols allows
+SYMBOL_31 = "A" * 27 + "USDT"
+SYMBOL_READS = ["/api/ticks/{}", "/api/ohlc/{}", "/api/stats/{}", "/api/prices?symbol={}",
+                "/api/export/ticks.csv?symbol={}", "/api/export/ohlc.csv?symbol={}", "/api/spread?symbols=BTCUSDT,{}",
+                "/api/export/correlation.csv?symbols={},ETHUSDT"]
+
+
+@pytest.mark.parametrize("url", SYMBOL_READS)
+def test_reads_follow_the_shared_symbol_rule_of_2_to_30_characters(client, url):
+    """A 30-character symbol is well formed (404: not in this database); a 31-character one is refused (422)."""
+    known = client.get(url.format(SYMBOL_30.lower()))
+    assert known.status_code == 404 and f"unknown symbol '{SYMBOL_30}'" in known.json()["detail"]
+    refused = client.get(url.format(SYMBOL_31))
+    assert refused.status_code == 422 and "parameter symbol" in refused.json()["detail"]
 
 
 def test_a_missing_database_is_503_with_a_message(tmp_path):
@@ -459,3 +525,12 @@ def test_root_redirects_to_the_docs(client):
     """GET / leads a browser to the interactive documentation."""
     response = client.get("/", follow_redirects=False)
     assert response.status_code in (302, 307) and response.headers["location"] == "/docs"
+
+
+def test_the_former_one_file_module_still_exports_what_callers_import():
+    """pairdesk.api.app (what api.py and older callers import) re-exports the split modules' names."""
+    from pairdesk.api import app as former
+    from pairdesk.api.cli import main
+
+    assert (former.create_app, former.feed_status, former.main) == (create_app, feed_status, main)
+    assert former.CORRELATION_COLUMNS == CORRELATION_COLUMNS

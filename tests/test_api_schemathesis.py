@@ -17,12 +17,13 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
                                                status_code_conformance)
 
-from pairdesk.api import app as api
+from pairdesk.api.deps import Database
+from pairdesk.api.main import create_app
 from test_api import TOKEN, build_recorded_db
 
 MAX_EXAMPLES = 40  # per operation: the whole run takes about 20 s
 
-app = api.create_app(Path("not-built-yet.db"), TOKEN)
+app = create_app(Path("not-built-yet.db"), TOKEN)
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
@@ -30,7 +31,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 def recorded_database(tmp_path_factory) -> Path:
     """The app serves its own copy of the recorded database (the run writes rules, uploads, summaries)."""
     path = build_recorded_db(tmp_path_factory.mktemp("schemathesis") / "ticks.db")
-    app.state.database = api.Database(path, TOKEN)
+    app.state.database = Database(path, TOKEN)
     return path
 
 

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from pairdesk import analytics
-from pairdesk.api import app as api
-from pairdesk import store
+from pairdesk import analytics, store
+from pairdesk.api.main import create_app
+from pairdesk.watchlist import WatchlistError, check_watchlist
 from test_api import (MIDNIGHT_MS, PAIR, TOKEN, build_recorded_db, client_for, file_digest,  # noqa: F401
                       recorded_db, recorded_trades)
 
@@ -125,6 +125,21 @@ def test_upload_of_a_new_symbol_makes_it_known(db_copy):
     assert "SOLUSDT" in [s["symbol"] for s in client.get("/api/symbols").json()["symbols"]]
 
 
+def test_upload_and_reads_share_the_symbol_rule_of_2_to_30_characters(db_copy):
+    """A 30-character symbol uploaded is then readable (it was accepted by upload and refused by every
+    read); a 31-character one is refused by the upload (422) and stores nothing."""
+    long_symbol = "A" * 26 + "USDT"
+    trades = spot_trades_csv(recorded_trades("ETHUSDT").head(5))
+    client = client_for(db_copy)
+    assert upload(client, "history.csv", trades, symbol=long_symbol.lower()).json()["stored"] == 5
+    assert client.get(f"/api/ticks/{long_symbol}").json()["count"] == 5
+    assert client.get(f"/api/stats/{long_symbol.lower()}").status_code == 200
+    before = file_digest(db_copy)
+    refused = upload(client, "history.csv", trades, symbol=long_symbol + "X")
+    assert refused.status_code == 422 and "request body symbol" in refused.json()["detail"]
+    assert file_digest(db_copy) == before
+
+
 def test_upload_keeps_the_databases_source(db_path):
     """An upload into a demo database leaves it labelled DEMO (the writer reuses the recorded source)."""
     client = client_for(build_recorded_db(db_path, source="local"))
@@ -219,6 +234,20 @@ def test_watchlist_is_stored_normalised_and_read_back(db_copy):
                                                                  "updated_ms": second["updated_ms"]}
 
 
+def test_watchlist_is_checked_by_the_shared_watchlist_rule(db_copy):
+    """PUT /api/watchlist stores exactly what pairdesk.watchlist.check_watchlist makes of the list
+    (a 30-character symbol included), and refuses what it refuses with its one-line message."""
+    client = client_for(db_copy, TOKEN)
+    given = [" solusdt", "A" * 30, "SOLUSDT", "btcusdt"]
+    response = client.put("/api/watchlist", json={"symbols": given}, headers=AUTH)
+    assert response.status_code == 200, response.text
+    assert response.json()["symbols"] == sorted(check_watchlist(given))
+    with pytest.raises(WatchlistError) as refused:
+        check_watchlist(["BTCUSDT", "A" * 31])
+    detail = client.put("/api/watchlist", json={"symbols": ["BTCUSDT", "A" * 31]}, headers=AUTH).json()["detail"]
+    assert str(refused.value) in detail and "\n" not in detail
+
+
 def test_watchlist_takes_up_to_1024_symbols(db_copy):
     """1024 symbols is the limit Binance allows on one connection: accepted."""
     symbols = [f"SYM{n:04d}USDT" for n in range(1024)]
@@ -228,9 +257,9 @@ def test_watchlist_takes_up_to_1024_symbols(db_copy):
 
 @pytest.mark.parametrize("body, words", [
     ({"symbols": []}, "at least 1 item"),
-    ({"symbols": ["BTC-USDT"]}, "'BTC-USDT' is not a Binance symbol"),
+    ({"symbols": ["BTC-USDT"]}, "'BTC-USDT' is not a symbol"),
     ({"symbols": ["BTCUSDT", "B"]}, "request body symbols[1]"),
-    ({"symbols": ["A" * 21]}, "not a Binance symbol"),
+    ({"symbols": ["A" * 31]}, "not a symbol: use 2 to 30 letters and digits"),
     ({"symbols": [f"S{n:05d}" for n in range(1025)]}, "at most 1024 items"),
     ({"symbols": "BTCUSDT"}, "valid list"),
     ({"symbols": [7]}, "valid string"),
@@ -335,6 +364,6 @@ def test_a_database_error_is_a_json_500_naming_it(db_copy):
     """A schema the code does not expect (here: a table gone) is a JSON error body, not a bare 500 page."""
     with closing(sqlite3.connect(db_copy, isolation_level=None)) as conn:
         conn.execute("DROP TABLE alert_events")
-    response = TestClient(api.create_app(db_copy), raise_server_exceptions=False).get("/api/alerts/triggered")
+    response = TestClient(create_app(db_copy), raise_server_exceptions=False).get("/api/alerts/triggered")
     assert response.status_code == 500 and "database error" in response.json()["detail"]
     assert "alert_events" in response.json()["detail"]

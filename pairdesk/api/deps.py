@@ -1,0 +1,182 @@
+"""The routes' dependencies: the database (a read-only connection per request, a brief write
+transaction), the admin token, symbols parsed by ``pairdesk.symbols`` and known to the database,
+and a pair's analytics parameters."""
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from pairdesk import analytics, store
+from pairdesk.api.errors import not_found, unprocessable
+from pairdesk.api.params import (
+    MaxStaleParam,
+    PairParam,
+    Span,
+    SymbolPath,
+    SymbolQuery,
+    TimeframeParam,
+    TimeRange,
+    WindowParam,
+)
+from pairdesk.symbols import SymbolError, normalise_symbol, parse_symbol_list
+
+TOKEN_ENV = "API_TOKEN"
+MAX_KNOWN_SYMBOLS_SHOWN = 20  # in an "unknown symbol" message
+
+# --------------------------------------------------------------------------- the database
+
+
+@dataclass(frozen=True)
+class Database:
+    """What the app serves: the database file and the admin token (None: admin endpoints off)."""
+
+    path: Path
+    token: str | None = None
+
+
+def database(request: Request) -> Database:
+    return request.app.state.database
+
+
+DatabaseDep = Annotated[Database, Depends(database)]
+
+
+def reader(db: DatabaseDep) -> Iterator[sqlite3.Connection]:
+    """A read-only connection for one request (each query is its own short read transaction)."""
+    conn = store.open_reader(db.path)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+Reader = Annotated[sqlite3.Connection, Depends(reader)]
+
+
+def database_metadata(db: Database) -> dict[str, str]:
+    """The database's metadata record; StoreError (503) while it records no market / stream."""
+    with closing(store.open_reader(db.path)) as conn:
+        meta = store.read_metadata(conn)
+    if "market" not in meta or "stream" not in meta:
+        raise store.StoreError(f"{db.path}: the database records no market / stream yet")
+    return meta
+
+
+@contextmanager
+def write_transaction(db: Database) -> Iterator[sqlite3.Connection]:
+    """A brief write transaction on the database, opened with its own market, stream and source."""
+    meta = database_metadata(db)
+    conn = store.open_writer(db.path, meta["market"], meta["stream"], meta.get("source"))
+    try:
+        with store.transaction(conn):
+            yield conn
+    finally:
+        conn.close()
+
+
+# --------------------------------------------------------------------------- the token
+
+bearer = HTTPBearer(auto_error=False, scheme_name="token",
+                    description=f"the token given at start-up (--token or ${TOKEN_ENV}), sent as "
+                                "'Authorization: Bearer <token>'")
+
+
+def require_token(db: DatabaseDep,
+                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+    """403 when the API has no token, 401 when the request does not carry it."""
+    if not db.token:
+        raise HTTPException(403, f"this endpoint is off: start the API with --token TOKEN (or set {TOKEN_ENV}) "
+                                 "and send 'Authorization: Bearer TOKEN'")
+    if credentials is None or not secrets.compare_digest(credentials.credentials.encode(), db.token.encode()):
+        raise HTTPException(401, "missing or wrong token: send 'Authorization: Bearer <the token given at start-up>'",
+                            headers={"WWW-Authenticate": "Bearer"})
+
+
+TokenRequired = [Depends(require_token)]
+
+# --------------------------------------------------------------------------- symbols
+
+
+def require_known(conn: sqlite3.Connection, symbols: Sequence[str]) -> None:
+    """404 for the first symbol with no data in the database."""
+    known = store.list_symbols(conn)
+    for symbol in symbols:
+        if symbol not in known:
+            shown = ", ".join(known[:MAX_KNOWN_SYMBOLS_SHOWN]) or "nothing yet"
+            more = " ..." if len(known) > MAX_KNOWN_SYMBOLS_SHOWN else ""
+            raise not_found(f"unknown symbol {symbol!r}: not in this database (it holds: {shown}{more})")
+
+
+def parse_known_symbol(conn: sqlite3.Connection, text: str) -> str:
+    """``text`` as a symbol (``pairdesk.symbols``), known to the database: 422 / 404 otherwise."""
+    try:
+        symbol = normalise_symbol(text)
+    except SymbolError as exc:
+        raise unprocessable(str(exc)) from None
+    require_known(conn, [symbol])
+    return symbol
+
+
+def known_symbol(symbol: SymbolPath, conn: Reader) -> str:
+    """The path's symbol, upper case, known to the database."""
+    return parse_known_symbol(conn, symbol)
+
+
+def known_symbol_query(symbol: SymbolQuery, conn: Reader) -> str:
+    """The ``symbol`` query parameter, upper case, known to the database."""
+    return parse_known_symbol(conn, symbol)
+
+
+def known_pair(symbols: PairParam, conn: Reader) -> tuple[str, str]:
+    """``A,B`` -> ("A", "B"), upper case, two different symbols known to the database."""
+    try:
+        pair = parse_symbol_list(symbols)
+    except SymbolError as exc:
+        raise unprocessable(f"symbols: {exc}") from None
+    if len(pair) != 2:
+        raise unprocessable(f"symbols needs two different symbols, got {symbols!r}")
+    require_known(conn, pair)
+    return pair[0], pair[1]
+
+
+KnownSymbol = Annotated[str, Depends(known_symbol)]
+KnownSymbolQuery = Annotated[str, Depends(known_symbol_query)]
+KnownPair = Annotated[tuple[str, str], Depends(known_pair)]
+
+# --------------------------------------------------------------------------- a pair's analytics
+
+
+@dataclass(frozen=True)
+class PairQuery:
+    """A pair's analytics parameters, shared by spread, correlation, cointegration, exports, summaries."""
+
+    pair: tuple[str, str]
+    timeframe: str
+    window: int
+    max_stale: int
+    span: TimeRange
+
+    def panel(self, conn: sqlite3.Connection, hedge: str = "ols") -> pd.DataFrame:
+        """``analytics.pair_panel`` on the pair's one-second bars in the range: with no range it reads
+        every bar, exactly as ``python analytics_engine.py`` does, so the numbers are the CLI's."""
+        lo, hi = self.span.bar_bounds(self.timeframe)
+        bars = [store.read_bars_1s(conn, symbol, lo, hi) for symbol in self.pair]
+        return analytics.pair_panel(*bars, self.timeframe, self.window, hedge, self.max_stale)
+
+
+def pair_query(pair: KnownPair, span: Span, timeframe: TimeframeParam = "1s",
+               window: WindowParam = analytics.DEFAULT_WINDOW_ROWS,
+               max_stale: MaxStaleParam = analytics.DEFAULT_MAX_STALE_STEPS) -> PairQuery:
+    return PairQuery(pair, timeframe, window, max_stale, span)
+
+
+Pair = Annotated[PairQuery, Depends(pair_query)]

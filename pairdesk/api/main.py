@@ -1,0 +1,68 @@
+"""The FastAPI application: its description and tags, the error handlers, and the routers."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from pairdesk.api.deps import Database
+from pairdesk.api.errors import UNAVAILABLE, install_error_handlers
+from pairdesk.api.routes import alerts, analytics, exports, market_data, status, summaries, uploads, watchlist
+
+API_VERSION = "1.0"
+DESCRIPTION = """
+Read-only access to the tick database the ingestor writes (trades, one-second bars, feed status),
+the pair analytics of `analytics_engine` (the same numbers as the dashboard and the analytics CLI),
+CSV exports streamed row by row, history uploads, alert rules, hourly summaries and the ingestor's
+watchlist.
+
+* Times are integers, UTC epoch milliseconds; `start` / `end` also take ISO 8601 (`2024-08-09T00:00:00Z`).
+* Symbols are Binance's (`BTCUSDT`), any case. A symbol the database does not hold is a 404.
+* A pair `symbols=A,B` regresses A on B: spread = price_a - hedge_ratio * price_b.
+* Errors are `{"detail": "..."}`: 422 for a bad parameter, 404 for an unknown symbol or rule.
+* `/api/admin/*` and `/api/watchlist` need the token given at start-up (`--token` or `$API_TOKEN`),
+  sent as `Authorization: Bearer <token>`; without one they answer 403.
+"""
+TAGS = [
+    {"name": "status", "description": "what the database holds and how the feeds are doing"},
+    {"name": "market data", "description": "trades, prices and bars"},
+    {"name": "analytics", "description": "statistics of a symbol and of a pair (analytics_engine)"},
+    {"name": "alerts", "description": "alert rules and the alerts they raised"},
+    {"name": "export", "description": "CSV files, streamed"},
+    {"name": "import", "description": "history uploads"},
+    {"name": "summaries", "description": "stored hourly summaries"},
+    {"name": "admin", "description": "token-protected: computing summaries, the ingestor's watchlist"},
+]
+ROUTES = (status, market_data, analytics, exports, uploads, summaries, watchlist, alerts)  # the OpenAPI page's order
+
+
+def create_app(db_path: str | Path, token: str | None = None) -> FastAPI:
+    """The API over the tick database at ``db_path``; ``token`` enables the admin and watchlist endpoints.
+
+    The database is opened per request, so the app can be created before the ingestor makes the file.
+    """
+    app = FastAPI(title="Pairs desk REST API", version=API_VERSION, description=DESCRIPTION, openapi_tags=TAGS)
+    app.state.database = Database(Path(db_path), token or None)
+    install_error_handlers(app)
+    for feature in ROUTES:
+        app.include_router(feature.router, responses=UNAVAILABLE)
+    app.add_api_route("/", lambda: RedirectResponse("/docs"), include_in_schema=False)
+    app.openapi = _required_parameters_first(app.openapi)
+    return app
+
+
+def _required_parameters_first(build_schema: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """The OpenAPI page lists path and required parameters (the symbols) before the optional ones;
+    FastAPI would list an endpoint's own parameters before those of its dependencies."""
+
+    def schema() -> dict[str, Any]:
+        document = build_schema()  # built once and cached by FastAPI: sorting it in place sorts it for good
+        for operations in document["paths"].values():
+            for operation in operations.values():
+                operation.get("parameters", []).sort(key=lambda p: (p["in"] != "path", not p.get("required")))
+        return document
+
+    return schema

@@ -1,0 +1,1 @@
+"""The API's routers, one feature each; ``pairdesk.api.main`` includes them in this order."""

@@ -1,0 +1,93 @@
+"""Statistics of a symbol and of a pair: ``/api/stats``, ``/api/spread``, ``/api/correlation``,
+``/api/cointegration`` (``pairdesk.analytics``: the dashboard's and the analytics CLI's numbers)."""
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import APIRouter, Query
+
+from pairdesk import analytics
+from pairdesk.api.bars import recent_bars
+from pairdesk.api.convert import finite, json_safe, records
+from pairdesk.api.deps import KnownSymbol, Pair, PairQuery, Reader
+from pairdesk.api.errors import ERRORS
+from pairdesk.api.params import DEFAULT_LIMIT, MAX_TEST_ROWS, MAX_WINDOW, HedgeParam, LimitParam, Span, TimeframeParam
+from pairdesk.api.schemas.analytics import (
+    CORRELATION_COLUMNS,
+    CointegrationResponse,
+    CorrelationResponse,
+    SpreadResponse,
+)
+from pairdesk.api.schemas.market_data import StatsResponse
+
+router = APIRouter(tags=["analytics"], responses=ERRORS)
+
+
+@router.get("/api/stats/{symbol}", response_model=StatsResponse, summary="Summary statistics of a symbol")
+def get_stats(symbol: KnownSymbol, conn: Reader, span: Span, timeframe: TimeframeParam = "1s",
+              window: Annotated[int, Query(ge=2, le=MAX_WINDOW, description="how many of the most recent bars "
+                                                                           "to summarise")] = 300) -> dict[str, Any]:
+    """Last price, mean / std / min / max, annualised volatility, VWAP, volume and trade count of the
+    last `window` bars at `timeframe` (in [start, end) when given)."""
+    bars = recent_bars(conn, symbol, timeframe, window, span)
+    summary = {key: finite(value) if isinstance(value, float) else value
+               for key, value in asdict(analytics.symbol_summary(bars, timeframe)).items()}
+    return {"symbol": symbol, "timeframe": timeframe, "window": window,
+            "first_ms": int(bars["ts_ms"].iloc[0]) if len(bars) else None,
+            "last_ms": int(bars["ts_ms"].iloc[-1]) if len(bars) else None,
+            **summary}
+
+
+def pair_echo(query: PairQuery, panel: pd.DataFrame) -> dict[str, Any]:
+    """The parameters a pair's panel was computed with, and its length."""
+    return {"symbol_a": query.pair[0], "symbol_b": query.pair[1], "timeframe": query.timeframe,
+            "window": query.window, "max_stale": query.max_stale, "rows_total": len(panel)}
+
+
+@router.get("/api/spread", response_model=SpreadResponse, summary="Hedge ratio, spread and z-score of a pair")
+def get_spread(query: Pair, conn: Reader, hedge: HedgeParam = "ols",
+               limit: LimitParam = DEFAULT_LIMIT) -> dict[str, Any]:
+    """`analytics_engine.pair_panel` of the pair: one row per aligned bar with the hedge ratio, spread
+    (price_a - hedge_ratio * price_b), its rolling z-score and the rolling correlations. Computed on
+    every bar in [start, end) (all bars by default, exactly as `python analytics_engine.py` computes
+    them); the response holds the last `limit` rows."""
+    panel = query.panel(conn, hedge)
+    return {**pair_echo(query, panel), "hedge": hedge, "rows": records(panel.tail(limit))}
+
+
+@router.get("/api/correlation", response_model=CorrelationResponse, summary="Correlation of a pair")
+def get_correlation(query: Pair, conn: Reader, limit: LimitParam = DEFAULT_LIMIT) -> dict[str, Any]:
+    """Rolling `window`-bar correlation of the aligned closes and of their log returns (the last
+    `limit` rows), and both correlations over all aligned rows in [start, end)."""
+    panel = query.panel(conn)
+    returns = panel[["price_a", "price_b"]].apply(analytics.log_returns)
+    return {**pair_echo(query, panel),
+            "price_correlation": finite(panel["price_a"].corr(panel["price_b"])),
+            "return_correlation": finite(returns["price_a"].corr(returns["price_b"])),
+            "rows": records(panel[CORRELATION_COLUMNS].tail(limit))}
+
+
+@router.get("/api/cointegration", response_model=CointegrationResponse, summary="Mean-reversion tests of a pair")
+def get_cointegration(
+    query: Pair, conn: Reader, hedge: HedgeParam = "ols",
+    rows: Annotated[int, Query(ge=analytics.MIN_ROWS_FOR_TESTS, le=MAX_TEST_ROWS,
+                               description="run the tests on this many of the most recent aligned bars")
+                    ] = analytics.HEAVY_TEST_WINDOW_ROWS,
+) -> dict[str, Any]:
+    """ADF of the spread, Engle-Granger of price_a on price_b, half-life of mean reversion (in bars and
+    seconds), Johansen trace and Hurst exponent, on the last `rows` aligned bars of the /api/spread
+    panel (its hedge ratio fitted on every bar in [start, end)). A figure is null when its `reason`
+    says why it could not be computed."""
+    panel = query.panel(conn, hedge)
+    report = analytics.mean_reversion_tests(panel, rows)
+    tested = panel.dropna(subset=["spread"]).tail(rows)
+    half_life = json_safe(asdict(report.half_life))
+    bars = half_life["half_life_bars"]
+    half_life["half_life_s"] = None if bars is None else bars * analytics.timeframe_ms(query.timeframe) / 1000
+    return {"symbol_a": query.pair[0], "symbol_b": query.pair[1], "timeframe": query.timeframe, "hedge": hedge,
+            "hedge_ratio": finite(tested["hedge_ratio"].iloc[-1]) if len(tested) else None, "rows": report.rows,
+            "adf": json_safe(asdict(report.adf)), "engle_granger": json_safe(asdict(report.engle_granger)),
+            "half_life": half_life, "johansen": json_safe(asdict(report.johansen)),
+            "hurst": json_safe(asdict(report.hurst))}

@@ -1,0 +1,76 @@
+"""Models of alert rules and the alerts they raised; a rule's meaning is checked by
+``pairdesk.alerts.validate_rule``, these models only give it its shape."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from pairdesk import alerts
+from pairdesk.api.params import HedgeMethod, Timeframe
+from pairdesk.api.schemas.base import Model
+
+AlertKind = Literal[alerts.RULE_KINDS]  # type: ignore[valid-type]
+
+
+class AlertRuleSpec(Model):
+    """A new alert rule; only kind, symbols and params.threshold are required (alerts.validate_rule checks it)."""
+
+    kind: AlertKind = Field(description="what the rule watches (see the endpoint's description)")
+    symbols: list[str] | str = Field(description="one symbol, or the pair [A, B] for pair kinds ('A/B' works too); "
+                                                 "symbols of this database", examples=[["BTCUSDT", "ETHUSDT"]])
+    params: dict[str, Any] = Field(description="threshold (required) and the kind's optional parameters",
+                                   examples=[{"threshold": 2.0, "hysteresis": 0.5}])
+    name: str | None = Field(None, description="label (default: made from kind, threshold and symbols)")
+    timeframe: Timeframe | None = Field(None, description="bar length the rule evaluates (default 1s)")
+    window: int | None = Field(None, description="bars; meaning and default per kind")
+    hedge: HedgeMethod | None = Field(None, description="hedge ratio of pair kinds (default ols)")
+    cooldown_s: float | None = Field(None, description="seconds (data time) after a firing without another "
+                                                       "(default 60)")
+    webhook_url: str | None = Field(None, description="http(s) URL the ingestor POSTs each alert to")
+    enabled: bool | None = Field(None, description="default true")
+
+
+class AlertRuleOut(Model):
+    rule_id: int
+    name: str
+    kind: str
+    symbols: list[str]
+    timeframe: str
+    window: int
+    hedge: str
+    params: dict[str, Any] = Field(description="the kind's parameters, defaults filled in")
+    cooldown_s: float
+    webhook_url: str | None
+    enabled: bool
+
+
+class AlertRulesResponse(Model):
+    rules: list[AlertRuleOut]
+
+
+class AlertDeleted(Model):
+    rule_id: int
+    deleted: bool
+
+
+class AlertEventOut(Model):
+    event_id: int
+    ts_ms: int = Field(description="start of the bar that crossed (data time, UTC ms)")
+    rule_id: int
+    rule_name: str
+    kind: str
+    symbols: str = Field(description="'A/B' or 'A'")
+    timeframe: str
+    value: float | None
+    threshold: float | None
+    direction: str | None = Field(description="UP, DOWN (or EXTREME)")
+    message: str
+    detected_ms: int = Field(description="wall-clock time the ingestor stored it")
+    acknowledged_ms: int | None
+    delivery: str = Field(description="webhook delivery: '', pending, sent, failed: ..., dropped: ...")
+
+
+class AlertEventsResponse(Model):
+    count: int
+    events: list[AlertEventOut] = Field(description="newest first")
