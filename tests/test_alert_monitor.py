@@ -17,7 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pairdesk.alerts import delivery as alert_delivery
 from pairdesk.alerts import monitor as alert_monitor
+from pairdesk.alerts import writing as alert_writing
 from pairdesk import alerts
 from pairdesk import analytics
 from pairdesk.ingest import daemon as data_ingestor
@@ -235,7 +237,7 @@ def test_events_are_read_newest_first_filtered_and_acknowledged(db_path):
 def test_a_failing_alert_write_never_rolls_back_the_writers_trades(db_path, writer):
     """An alert write that fails inside the writer's batch is undone alone: the batch's trades are committed."""
     Feed(writer).prices(0, [100.0, 101.0])
-    result = writer.call(alert_monitor._isolated(
+    result = writer.call(alert_writing.isolated(
         lambda conn: store.save_alert_progress(conn, [{"ts_ms": T0_MS}], {}))).result(5)
     assert isinstance(result, KeyError)
     wait_until(lambda: len(stored_rows(db_path, "BTCUSDT")) == 2, 5)
@@ -248,7 +250,7 @@ def test_a_failing_alert_write_never_rolls_back_the_writers_trades(db_path, writ
 def test_monitor_fires_once_per_crossing_and_a_restart_neither_refires_nor_skips(db_path, writer, monitor_factory,
                                                                                 caplog):
     """Events are stored once per crossing with one INFO line each; a new monitor resumes after the last bar."""
-    caplog.set_level("INFO", logger="alert_monitor")
+    caplog.set_level("INFO", logger="pairdesk.alerts.monitor")
     rule_id = add_rule(db_path, price_rule(105.0))
     feed = Feed(writer)
     monitor = monitor_factory()
@@ -313,7 +315,7 @@ def test_a_live_bar_completes_by_the_wall_clock_when_the_market_goes_quiet(db_pa
 def test_webhook_posts_the_event_as_json_to_a_local_server(db_path, writer, monitor_factory):
     """A rule's webhook receives the event and the rule name as JSON; the event's delivery says sent."""
     with Recorder(statuses=[503]) as server:  # the first attempt fails and is retried
-        sender = alert_monitor.WebhookSender(writer, timeout_s=2.0, backoff_s=0.05).start()
+        sender = alert_delivery.WebhookSender(writer, timeout_s=2.0, backoff_s=0.05).start()
         rule_id = add_rule(db_path, price_rule(105.0, name="BTC over 105", webhook_url=server.url))
         monitor_factory(webhooks=sender)
         Feed(writer).prices(0, [100] * 3 + [110] * 3)
@@ -331,7 +333,7 @@ def test_webhook_posts_the_event_as_json_to_a_local_server(db_path, writer, moni
 
 def test_webhook_failures_are_counted_logged_and_never_block_ingestion(db_path, writer, unused_port, caplog):
     """A dead endpoint is retried, then counted and logged once; a full queue drops with a count; trades flow on."""
-    sender = alert_monitor.WebhookSender(writer, timeout_s=0.5, retries=2, backoff_s=0.01, queue_size=1).start()
+    sender = alert_delivery.WebhookSender(writer, timeout_s=0.5, retries=2, backoff_s=0.01, queue_size=1).start()
     url = f"http://127.0.0.1:{unused_port}/hook"
     ids = writer.call(lambda conn: store.save_alert_progress(conn, [
         {"ts_ms": T0_MS, "rule_id": 1, "rule_name": "r", "kind": "price_cross", "symbols": "BTCUSDT",
