@@ -368,7 +368,7 @@ def test_webhook_failures_are_counted_logged_and_never_block_ingestion(db_path, 
 
 
 def test_submit_returns_at_once_while_an_endpoint_holds_a_delivery(writer):
-    """While a stuck endpoint holds the sender's delivery open, submit() still returns: one event waits, the rest drop."""
+    """While a stuck endpoint holds a delivery open, submit() still returns: one event waits, the others drop."""
     with Recorder(hold=True) as server:
         sender = alert_delivery.WebhookSender(writer, timeout_s=30.0, retries=0, queue_size=1).start()
         assert sender.submit(server.url, {"n": 0})
@@ -479,7 +479,8 @@ def test_replayed_real_trades_fire_the_default_rules_once_per_crossing(db_path, 
     with run_in_thread(ExchangeSim(replay_files=files, speed=0, wait_for_subscriber=True)) as sim:
         ingestor = IngestorProcess(db_path, sim.port).start()
         ingestors.append(ingestor)
-        stored = lambda: {s: len(stored_rows(db_path, s)) for s in SYMBOLS}  # noqa: E731
+        def stored() -> dict[str, int]:
+            return {s: len(stored_rows(db_path, s)) for s in SYMBOLS}
         wait_until(lambda: stored() == recorded, 60, lambda: f"stored {stored()} of {recorded}\n{ingestor.log()}")
         assert {s: len(sim.history(s)) for s in SYMBOLS} == recorded  # the sim replayed every recorded trade
 

@@ -10,8 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pairdesk import alerts
-from pairdesk import analytics
+from pairdesk import alerts, analytics
 from pairdesk.alerts import Observation, RuleState
 
 PAIR = ["BTCUSDT", "ETHUSDT"]

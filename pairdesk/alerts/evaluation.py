@@ -34,7 +34,7 @@ def observe(rule: AlertRule, bars: BarsBySymbol, first_bar_ms: int, last_bar_ms:
     block_ms = KINDS[rule.kind].block_ms(rule)
     if block_ms is not None and adf_block is not None:
         first_bar_ms = max(first_bar_ms, (adf_block + 1) * block_ms)
-    return KINDS[rule.kind].values(rule, bars, first_bar_ms, last_bar_ms)
+    return KINDS[rule.kind].compute_values(rule, bars, first_bar_ms, last_bar_ms)
 
 
 def evaluate(rule: AlertRule, bars: BarsBySymbol, first_bar_ms: int, last_bar_ms: int,

@@ -16,8 +16,14 @@ import numpy as np
 
 from pairdesk.alerts import values
 from pairdesk.alerts.params import Bars, Choice, Flag, Hysteresis, Param, Threshold
-from pairdesk.alerts.rules import (DEFAULT_COOLDOWN_S, DEFAULT_HEDGE, DEFAULT_TIMEFRAME, MAX_WINDOW_BARS, AlertRule,
-                                   RuleError)
+from pairdesk.alerts.rules import (
+    DEFAULT_COOLDOWN_S,
+    DEFAULT_HEDGE,
+    DEFAULT_TIMEFRAME,
+    MAX_WINDOW_BARS,
+    AlertRule,
+    RuleError,
+)
 
 DEFAULT_LOOKBACK_WINDOWS = 5
 DEFAULT_LONG_WINDOWS = 10
@@ -39,7 +45,7 @@ class KindSpec:
 
     ``pair``: the rule names a pair A/B (A the dependent leg), else one symbol. ``params``: the
     threshold first, then the others in the order forms show them. ``default_window`` and
-    ``min_window``: bars. ``values``: the value series (``pairdesk.alerts.values``).
+    ``min_window``: bars. ``compute_values``: the function computing its value series (``pairdesk.alerts.values``).
     ``history_bars(rule)``: bars before the first evaluated one that its value may depend on;
     ``carries_forward``: values are on the aligned grid, where a close is carried forward (so
     that many more bars may be needed). ``block_param``: the parameter saying every how many
@@ -54,7 +60,7 @@ class KindSpec:
     default_window: int
     min_window: int
     crossing: Crossing
-    values: values.ValueFunction
+    compute_values: values.ValueFunction
     history_bars: Callable[[AlertRule], int]
     carries_forward: bool
     default_name: Callable[[str, float], str]
@@ -148,7 +154,7 @@ def _zscore_kind(name: str, description: str, suggested: float, default_name: Ca
     return KindSpec(
         name=name, description=description, pair=True,
         params=(dataclasses.replace(threshold, suggested=suggested), *others),
-        default_window=60, min_window=2, crossing=Crossing.OUTSIDE_BAND, values=values.zscore_values,
+        default_window=60, min_window=2, crossing=Crossing.OUTSIDE_BAND, compute_values=values.zscore_values,
         history_bars=lambda rule: rule.params["lookback"] - 1, carries_forward=True,
         default_name=default_name, message=_zscore_message(prefix))
 
@@ -165,7 +171,7 @@ _ALL_KINDS = (
                 Hysteresis("hysteresis",
                            "price distance beyond the level that re-arms the other way (default 0.05 % of the level)",
                            default_of=lambda t: t * DEFAULT_PRICE_HYSTERESIS_FRACTION, below_of=lambda t: t)),
-        default_window=1, min_window=1, crossing=Crossing.EITHER_WAY, values=values.price_values,
+        default_window=1, min_window=1, crossing=Crossing.EITHER_WAY, compute_values=values.price_values,
         history_bars=lambda rule: 0, carries_forward=False,
         default_name=lambda label, t: f"{label} crosses {t:g}", message=_price_message),
     KindSpec(
@@ -175,7 +181,7 @@ _ALL_KINDS = (
                 Hysteresis("hysteresis", "re-arm above threshold + hysteresis (default 0.1)",
                            default_of=lambda t: min(0.1, (1 - t) / 2), below_of=lambda t: 1 - t),
                 Flag("returns", "true: correlation of log returns; false: of prices (default true)")),
-        default_window=60, min_window=2, crossing=Crossing.BELOW, values=values.correlation_values,
+        default_window=60, min_window=2, crossing=Crossing.BELOW, compute_values=values.correlation_values,
         history_bars=lambda rule: rule.window, carries_forward=True,
         default_name=lambda label, t: f"correlation <= {t:g} {label}", message=_correlation_message),
     KindSpec(
@@ -185,7 +191,7 @@ _ALL_KINDS = (
                           what="a positive multiple", suggested=3.0),
                 Hysteresis("hysteresis", "re-arm below k - hysteresis (default 0.5, less than k)",
                            default_of=lambda t: min(0.5, t / 2), below_of=lambda t: t)),
-        default_window=60, min_window=2, crossing=Crossing.ABOVE, values=values.volume_values,
+        default_window=60, min_window=2, crossing=Crossing.ABOVE, compute_values=values.volume_values,
         history_bars=lambda rule: rule.window, carries_forward=False,
         default_name=lambda label, t: f"volume {t:g}x {label}", message=_volume_message),
     KindSpec(
@@ -198,7 +204,7 @@ _ALL_KINDS = (
                            default_of=lambda t: min(0.25, t / 2), below_of=lambda t: t),
                 Bars("long_window", "bars of the long-run volatility, > window (default 10 x window)",
                      default_of=lambda w: min(MAX_WINDOW_BARS, DEFAULT_LONG_WINDOWS * w), minimum_of=lambda w: w + 1)),
-        default_window=60, min_window=2, crossing=Crossing.ABOVE, values=values.volatility_values,
+        default_window=60, min_window=2, crossing=Crossing.ABOVE, compute_values=values.volatility_values,
         history_bars=lambda rule: rule.params["long_window"], carries_forward=True,
         default_name=lambda label, t: f"volatility {t:g}x {label}", message=_volatility_message),
     KindSpec(
@@ -212,7 +218,7 @@ _ALL_KINDS = (
                 Bars("hedge_window", "window of the rolling-OLS hedge, 2..window (default min(60, window))",
                      default_of=lambda w: min(60, w), minimum_of=lambda w: 2, maximum_of=lambda w: w)),
         default_window=300, min_window=20,  # ADF needs 20 rows
-        crossing=Crossing.ABOVE, values=values.stationarity_values,
+        crossing=Crossing.ABOVE, compute_values=values.stationarity_values,
         history_bars=lambda rule: rule.window - 1, carries_forward=True, block_param="every",
         default_name=lambda label, t: f"ADF p >= {t:g} {label}", message=_stationarity_message),
 )

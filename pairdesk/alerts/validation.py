@@ -13,8 +13,18 @@ import numpy as np
 
 from pairdesk import analytics
 from pairdesk.alerts.kinds import KindSpec, kind_spec
-from pairdesk.alerts.rules import (DEFAULT_COOLDOWN_S, DEFAULT_HEDGE, DEFAULT_TIMEFRAME, MAX_NAME_CHARS, SPEC_FIELDS,
-                                   AlertRule, RuleError, check_bars, check_flag, check_number)
+from pairdesk.alerts.rules import (
+    DEFAULT_COOLDOWN_S,
+    DEFAULT_HEDGE,
+    DEFAULT_TIMEFRAME,
+    MAX_NAME_CHARS,
+    SPEC_FIELDS,
+    AlertRule,
+    RuleError,
+    check_bars,
+    check_flag,
+    check_number,
+)
 
 
 def _symbols(value: Any, spec: KindSpec, known_symbols: Collection[str]) -> tuple[str, ...]:
