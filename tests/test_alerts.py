@@ -1,15 +1,16 @@
 """Alert rules, pure: validation with one-line messages, edge triggering, and every kind on constructed series."""
 from __future__ import annotations
 
+import ast
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from pairdesk import alerts
-from pairdesk import analytics
+from pairdesk import alerts, analytics
 from pairdesk.alerts import Observation, RuleState
 
 PAIR = ["BTCUSDT", "ETHUSDT"]
@@ -350,3 +351,92 @@ def test_evaluating_bar_by_bar_equals_one_pass(kind):
     assert [(e.ts_ms, e.direction) for e in chunked] == [(e.ts_ms, e.direction) for e in whole]
     np.testing.assert_allclose([e.value for e in chunked], [e.value for e in whole], rtol=1e-9)
     assert state.armed == whole_state.armed and state.last_fired_ms == whole_state.last_fired_ms
+
+
+# --------------------------------------------------------------------------- the registry of kinds
+
+
+def test_every_table_is_read_from_the_one_record_per_kind():
+    """RULE_KINDS, PAIR_KINDS, KIND_PARAMS and KIND_DESCRIPTIONS say what the KindSpec records say, threshold first."""
+    assert alerts.RULE_KINDS == tuple(alerts.KINDS) == ("zscore", "zscore_extreme", "price_cross",
+                                                         "correlation_breakdown", "volume_spike", "volatility_spike",
+                                                         "stationarity_loss")
+    assert alerts.PAIR_KINDS == {"zscore", "zscore_extreme", "correlation_breakdown", "stationarity_loss"}
+    for name, spec in alerts.KINDS.items():
+        assert spec.name == name and alerts.kind_spec(name) is spec
+        assert alerts.KIND_DESCRIPTIONS[name] == spec.description
+        assert list(alerts.KIND_PARAMS[name]) == [p.name for p in spec.params] and spec.params[0].name == "threshold"
+        default = alerts.default_spec(name, KNOWN)
+        assert len(default["symbols"]) == (2 if spec.pair else 1) and default["window"] == spec.default_window
+        assert default["params"] == {"threshold": spec.threshold.suggested}
+    with pytest.raises(alerts.RuleError, match="unknown alert kind 'nope'; use one of zscore, zscore_extreme"):
+        alerts.default_spec("nope", KNOWN)
+
+
+@pytest.mark.parametrize(("kind", "params"), [
+    ("zscore", {"threshold": 2.0, "hysteresis": 0.5, "side": "both", "lookback": 300}),
+    ("zscore_extreme", {"threshold": 3.0, "hysteresis": 0.5, "side": "both", "lookback": 300}),
+    ("price_cross", {"threshold": 60_000.0, "hysteresis": 30.0}),
+    ("correlation_breakdown", {"threshold": 0.5, "hysteresis": 0.1, "returns": True}),
+    ("volume_spike", {"threshold": 3.0, "hysteresis": 0.5}),
+    ("volatility_spike", {"threshold": 2.0, "hysteresis": 0.25, "long_window": 600}),
+    ("stationarity_loss", {"threshold": 0.1, "hysteresis": 0.05, "every": 10, "hedge_window": 60}),
+])
+def test_each_kinds_default_rule_gets_its_declared_parameter_defaults(kind, params):
+    """A kind's default spec validates to the defaults its record declares, in its declared order."""
+    spec = alerts.default_spec(kind, KNOWN)
+    spec["params"]["threshold"] = spec["params"]["threshold"] or 60_000.0
+    checked = alerts.validate_rule(spec, KNOWN)
+    assert checked.params == params and list(checked.params) == list(alerts.KIND_PARAMS[kind])
+
+
+@pytest.mark.parametrize(("kind", "directions"), [
+    ("zscore", [("UP", 2.0), ("DOWN", -2.0)]), ("zscore_extreme", [("UP", 2.0), ("DOWN", -2.0)]),
+    ("price_cross", [("UP", 2.0), ("DOWN", 2.0)]), ("correlation_breakdown", [("DOWN", 0.5)]),
+    ("volume_spike", [("UP", 2.0)]), ("volatility_spike", [("UP", 2.0)]), ("stationarity_loss", [("UP", 0.5)]),
+])
+def test_each_kind_watches_the_directions_its_crossing_declares(kind, directions):
+    """The edges of a rule follow its kind's Crossing: both signs for z, either way for a price, one way otherwise."""
+    threshold = directions[0][1]
+    r = rule(kind, PAIR if kind in alerts.PAIR_KINDS else ["BTCUSDT"], threshold=threshold)
+    assert [(e.direction, e.level) for e in alerts.edges(r)] == directions
+
+
+def imported_modules(source: str) -> set[str]:
+    """The pairdesk modules a source file imports (``from pairdesk.alerts import values`` counts as that module)."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            assert not node.level, "imports are absolute"
+            packages = ("pairdesk", "pairdesk.alerts")
+            found |= {f"{node.module}.{a.name}" if node.module in packages else node.module for a in node.names}
+    return {name for name in found if name.startswith("pairdesk.")}
+
+
+def test_the_alerts_package_imports_only_downward_and_its_modules_form_no_cycle():
+    """pairdesk.alerts imports shared facts, analytics and store only; its modules import each other without a cycle."""
+    package = Path(alerts.__file__).parent
+    below = ("pairdesk.analytics", "pairdesk.store", "pairdesk.markets", "pairdesk.symbols", "pairdesk.health",
+             "pairdesk.watchlist", "pairdesk.exit_codes")
+    graph: dict[str, set[str]] = {}
+    for path in sorted(package.glob("*.py")):
+        imported = imported_modules(path.read_text())
+        outside = {m for m in imported if not m.startswith("pairdesk.alerts.")}
+        assert not {m for m in outside if not m.startswith(below)}, f"{path.name} imports upward or sideways"
+        graph[path.stem] = {m.removeprefix("pairdesk.alerts.") for m in imported - outside}
+    init = ast.parse((package / "__init__.py").read_text())
+    assert not [n for n in init.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))], "__init__ only re-exports"
+    assert all("__init__" not in imported for imported in graph.values())
+    done: set[str] = set()
+
+    def visit(module: str, path: tuple[str, ...]) -> None:
+        assert module not in path, f"import cycle: {' -> '.join((*path, module))}"
+        if module not in done:
+            for imported in graph.get(module, ()):
+                visit(imported, (*path, module))
+            done.add(module)
+
+    for module in graph:
+        visit(module, ())

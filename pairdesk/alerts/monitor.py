@@ -8,7 +8,7 @@ A thread (``alert-monitor``) reads the database through its own read-only connec
 whenever another connection committed (``PRAGMA data_version``), at least every 100 ms. Each
 pass re-reads the rules (at most once a second: the dashboard and the API edit them from other
 processes), finds for every enabled rule the bars that completed since the last one it
-evaluated, reads only the one-second bars those need and hands them to ``alerts.evaluate``. The
+evaluated, reads only the one-second bars those need and hands them to ``evaluation.evaluate``. The
 events and every rule's state are written together through ``TradeWriter.call`` (the single
 writer, one transaction): a restart resumes after the last bar evaluated, neither firing again
 nor skipping a bar.
@@ -21,31 +21,31 @@ every bar; live data is checked about every second. While a burst waits for the 
 YIELD_TO_BACKLOG_TRADES trades: a backfill, a replay at full speed) evaluation pauses, for at
 most MAX_YIELD_S, so that alerts never slow ingestion down; the bars are evaluated afterwards.
 
-Webhooks go out from a second thread (``alert-webhooks``) through a bounded queue: a slow or
-dead endpoint never delays evaluation or ingestion.
+Webhooks go out from a second thread (``alert-webhooks``, ``pairdesk.alerts.delivery``) through a
+bounded queue: a slow or dead endpoint never delays evaluation or ingestion.
 """
 from __future__ import annotations
 
 import json
 import logging
-import math
-import queue
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import httpx
-
-from pairdesk import alerts
-from pairdesk.alerts import repository
 from pairdesk import store
+from pairdesk.alerts import repository
+from pairdesk.alerts.delivery import WebhookSender, event_payload
+from pairdesk.alerts.evaluation import bars_needed, evaluate
+from pairdesk.alerts.rules import AlertRule, RuleError
+from pairdesk.alerts.trigger import AlertEvent, RuleState
+from pairdesk.alerts.validation import default_rules, validate_rule
+from pairdesk.alerts.writing import Writer, isolated
 
-log = logging.getLogger("alert_monitor")
+log = logging.getLogger(__name__)
 
 POLL_INTERVAL_S = 0.1  # how often the monitor looks for a commit by another connection
 RULES_RELOAD_S = 1.0  # rules edited by other processes are picked up within this
@@ -57,132 +57,16 @@ WRITE_TIMEOUT_S = 10.0
 YIELD_TO_BACKLOG_TRADES = 5_000  # evaluation waits while this many trades wait for the writer ...
 MAX_YIELD_S = 5.0  # ... but never longer than this
 STATS_INTERVAL_S = 300.0
-WEBHOOK_TIMEOUT_S = 3.0
-WEBHOOK_RETRIES = 3
-WEBHOOK_BACKOFF_S = 0.5  # then 1 s, 2 s
-WEBHOOK_QUEUE_SIZE = 1000
-
-
-class Writer(Protocol):
-    """What the monitor needs of ``store.TradeWriter``."""
-
-    def call(self, fn: Callable[[Any], object]) -> Future: ...
-
-
-def _isolated(fn: Callable[[Any], object]) -> Callable[[Any], object]:
-    """``fn`` for ``Writer.call`` that returns its exception instead of raising it: a raise would
-    roll back the writer's whole batch, trades included."""
-    def call(conn):
-        try:
-            return fn(conn)
-        except Exception as exc:  # handed back to the monitor through the future's result
-            return exc
-    return call
-
-
-# --------------------------------------------------------------------------- webhooks
-
-
-class WebhookSender:
-    """POSTs alert events as JSON from a daemon thread, with a timeout and retries; never blocks.
-
-    ``counts``: sent, failed, dropped (queue full), retried. Each failure is logged once with
-    its reason; the event's ``delivery`` column says how it went when a writer is given.
-    """
-
-    def __init__(self, writer: Writer | None = None, timeout_s: float = WEBHOOK_TIMEOUT_S,
-                 retries: int = WEBHOOK_RETRIES, backoff_s: float = WEBHOOK_BACKOFF_S,
-                 queue_size: int = WEBHOOK_QUEUE_SIZE) -> None:
-        self.writer = writer
-        self.timeout_s = timeout_s
-        self.retries = retries
-        self.backoff_s = backoff_s
-        self.counts: Counter[str] = Counter()
-        self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="alert-webhooks", daemon=True)
-
-    def start(self) -> WebhookSender:
-        self._thread.start()
-        return self
-
-    def submit(self, url: str, payload: dict[str, Any], event_id: int | None = None) -> bool:
-        """Queue one delivery; False (logged, counted) when the queue is full."""
-        try:
-            self._queue.put_nowait((url, payload, event_id))
-            return True
-        except queue.Full:
-            self.counts["dropped"] += 1
-            log.warning("webhook queue full (%d waiting): dropped alert event %s for %s", self._queue.maxsize,
-                        event_id, url)
-            self._record(event_id, "dropped: queue full")
-            return False
-
-    def stop(self, timeout_s: float = 1.0) -> None:
-        """Stop after the delivery in progress; what is still queued is not sent."""
-        self._stop.set()
-        try:
-            self._queue.put_nowait(None)
-        except queue.Full:
-            pass
-        if self._thread.is_alive():
-            self._thread.join(timeout_s)
-        if self._queue.qsize():
-            log.info("webhooks: %d deliveries not sent at shutdown", self._queue.qsize())
-
-    def _run(self) -> None:
-        with httpx.Client(timeout=self.timeout_s) as client:
-            while not self._stop.is_set():
-                item = self._queue.get()
-                if item is None:
-                    return
-                url, payload, event_id = item
-                error = self._deliver(client, url, payload)
-                if error is None:
-                    self.counts["sent"] += 1
-                    self._record(event_id, "sent")
-                else:
-                    self.counts["failed"] += 1
-                    log.warning("webhook for alert event %s to %s failed after %d attempts: %s", event_id, url,
-                                self.retries + 1, error)
-                    self._record(event_id, f"failed: {error}")
-
-    def _deliver(self, client: httpx.Client, url: str, payload: dict[str, Any]) -> str | None:
-        """None when delivered; else the last reason. Retries connection errors, timeouts, 429 and 5xx."""
-        error = "not attempted"
-        for attempt in range(self.retries + 1):
-            if attempt:
-                self.counts["retried"] += 1
-                if self._stop.wait(self.backoff_s * 2 ** (attempt - 1)):
-                    return f"{error} (shutting down)"
-            try:
-                response = client.post(url, json=payload)
-            except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                continue
-            if response.is_success:
-                return None
-            error = f"HTTP {response.status_code}"
-            if response.status_code != 429 and response.status_code < 500:
-                return error  # the endpoint refuses this request: retrying cannot help
-        return error
-
-    def _record(self, event_id: int | None, delivery: str) -> None:
-        if self.writer is not None and event_id is not None:
-            self.writer.call(_isolated(lambda conn: store.set_alert_delivery(conn, event_id, delivery)))
-
-
-# --------------------------------------------------------------------------- the monitor
 
 
 @dataclass
 class _Watch:
     """One enabled rule as the monitor follows it."""
 
-    rule: alerts.AlertRule
+    rule: AlertRule
     updated_ms: int
     data_ms: int | None
-    state: alerts.RuleState
+    state: RuleState
     waiting_logged: bool = False
     failures: int = 0
 
@@ -191,8 +75,8 @@ class _Watch:
 class _Pass:
     """What one pass read and computed, before it is written."""
 
-    events: list[tuple[alerts.AlertEvent, _Watch]] = field(default_factory=list)
-    states: dict[int, tuple[_Watch, alerts.RuleState]] = field(default_factory=dict)
+    events: list[tuple[AlertEvent, _Watch]] = field(default_factory=list)
+    states: dict[int, tuple[_Watch, RuleState]] = field(default_factory=dict)
     bars: int = 0
     behind: bool = False
 
@@ -292,14 +176,14 @@ class AlertMonitor:
             return None
 
     def _seed(self) -> None:
-        rules = alerts.default_rules(self.symbols)
+        rules = default_rules(self.symbols)
         ids = self._write(lambda conn: repository.seed_rules(conn, rules))
         if ids:
             log.info("new database: default alert rules %s added (%s)", ids, "; ".join(r.name for r in rules))
 
     def _write(self, fn: Callable[[Any], object]) -> Any:
         """Run ``fn`` in the writer's next transaction and wait for it; raises what it raised."""
-        result = self.writer.call(_isolated(fn)).result(timeout=WRITE_TIMEOUT_S)
+        result = self.writer.call(isolated(fn)).result(timeout=WRITE_TIMEOUT_S)
         if isinstance(result, Exception):
             raise result
         return result
@@ -358,11 +242,11 @@ class AlertMonitor:
                 watches[rule.rule_id] = known
                 continue
             try:  # a row another program wrote by hand must not stop the others
-                rule = alerts.validate_rule(rule.to_spec(), rule.symbols)
-            except alerts.RuleError as exc:
+                rule = validate_rule(rule.to_spec(), rule.symbols)
+            except RuleError as exc:
                 log.warning("alert rule %d (%s) skipped: %s", rule.rule_id, rule.name, exc)
                 continue
-            watches[rule.rule_id] = _Watch(rule, updated_ms, data_ms, alerts.RuleState.from_dict(state))
+            watches[rule.rule_id] = _Watch(rule, updated_ms, data_ms, RuleState.from_dict(state))
             resumed = state.get("last_bar_ms")
             log.info("alert rule %d watched: %s%s", rule.rule_id, rule.name,
                      f" (resuming after bar {resumed})" if resumed is not None else "")
@@ -398,7 +282,7 @@ class AlertMonitor:
         return first, last, last < newest_complete
 
     def _read(self, conn, watch: _Watch, span: tuple[int, int, bool], reads: dict) -> dict:
-        start, end = alerts.bars_needed(watch.rule, span[0], span[1])
+        start, end = bars_needed(watch.rule, span[0], span[1])
         for symbol in watch.rule.symbols:
             if (symbol, start, end) not in reads:
                 reads[symbol, start, end] = store.read_bars_1s(conn, symbol, start, end)
@@ -407,7 +291,7 @@ class AlertMonitor:
     def _evaluate(self, watch: _Watch, first: int, last: int, bars: dict, result: _Pass) -> None:
         rule = watch.rule
         try:
-            events, state = alerts.evaluate(rule, bars, first, last, watch.state)
+            events, state = evaluate(rule, bars, first, last, watch.state)
         except Exception as exc:  # one rule's bad day must not stop the others: skip these bars, loudly
             watch.failures += 1
             if watch.failures == 1 or watch.failures % 100 == 0:
@@ -430,13 +314,10 @@ class AlertMonitor:
         for watch, state in result.states.values():
             watch.state = state
         self.counts["bars"] += result.bars
-        for event_id, (event, watch), row in zip(ids, result.events, rows):
+        for event_id, (event, watch) in zip(ids, result.events):
             if event_id is None:  # the rule was changed or deleted meanwhile: its old definition is void
                 continue
             self.counts["events"] += 1
             log.info("alert: %s [rule %s %r, event %d]", event.message, event.rule_id, event.rule_name, event_id)
             if watch.rule.webhook_url:
-                payload = {"event_id": event_id, **row}
-                payload.pop("delivery")
-                payload["value"] = None if not math.isfinite(payload["value"]) else payload["value"]
-                self.webhooks.submit(watch.rule.webhook_url, payload, event_id)
+                self.webhooks.submit(watch.rule.webhook_url, event_payload(event_id, event), event_id)

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from pairdesk import store
-from pairdesk.alerts import AlertRule, validate_rule
+from pairdesk.alerts.rules import AlertRule
+from pairdesk.alerts.validation import validate_rule
 
 
 def rule_row(rule: AlertRule) -> dict[str, Any]:
@@ -19,6 +20,7 @@ def rule_row(rule: AlertRule) -> dict[str, Any]:
 
 
 def rule_from_row(row: dict[str, Any]) -> AlertRule:
+    """The rule a stored row holds, as stored (the monitor re-checks it before evaluating it)."""
     return AlertRule(rule_id=row["rule_id"], name=row["name"], kind=row["kind"],
                      symbols=tuple(row["symbols"].split("/")), timeframe=row["timeframe"], window=row["window"],
                      hedge=row["hedge"], params=row["params"], cooldown_s=row["cooldown_s"],

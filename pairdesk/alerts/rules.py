@@ -1,0 +1,111 @@
+"""The alert rule record, its error type, and the checks every rule field shares.
+
+``AlertRule`` is what the rest of the desk passes around; build it with
+``pairdesk.alerts.validation.validate_rule``, which fills in the defaults of the rule's kind
+(``pairdesk.alerts.kinds``). The number checks here give one-line messages naming the field.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pairdesk import analytics
+
+DEFAULT_TIMEFRAME = "1s"
+DEFAULT_HEDGE = "ols"
+DEFAULT_COOLDOWN_S = 60.0
+MAX_WINDOW_BARS = 20_000  # any window or lookback: what one evaluation may read
+MAX_NAME_CHARS = 100
+SPEC_FIELDS = ("rule_id", "name", "kind", "symbols", "timeframe", "window", "hedge", "params", "cooldown_s",
+               "webhook_url", "enabled")
+HEDGE_LABELS = {"ols": "OLS", "rolling": "rolling OLS", "huber": "Huber", "theilsen": "Theil-Sen",
+                "kalman": "Kalman"}
+
+
+class RuleError(ValueError):
+    """A rule that cannot be saved; the message is one line saying what to fix."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(str(message).split()))
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """One validated alert rule (build it with ``validate_rule``).
+
+    ``symbols``: one symbol, or a pair (A, B) with A the dependent leg. ``timeframe``: a key of
+    ``analytics.TIMEFRAME_MS``. ``window``: bars, meaning per kind (see ``pairdesk.alerts.values``).
+    ``hedge``: one of ``analytics.HEDGE_METHODS`` (pair kinds use it). ``params``: the kind's
+    parameters, defaults filled in. ``cooldown_s``: data-time seconds after a firing during
+    which the rule does not fire again. ``webhook_url``: None for none. ``rule_id`` is None
+    until the rule is stored.
+    """
+
+    rule_id: int | None
+    name: str
+    kind: str
+    symbols: tuple[str, ...]
+    timeframe: str
+    window: int
+    hedge: str
+    params: dict
+    cooldown_s: float
+    webhook_url: str | None
+    enabled: bool
+
+    def to_spec(self) -> dict[str, Any]:
+        """A JSON-able dict with the keys ``validate_rule`` takes (``validate_rule(r.to_spec(), ...) == r``)."""
+        spec = dataclasses.asdict(self)
+        spec["symbols"] = list(self.symbols)
+        spec["params"] = dict(self.params)
+        return spec
+
+    @property
+    def label(self) -> str:
+        """The symbols as a trader writes them: ``BTCUSDT/ETHUSDT``."""
+        return "/".join(self.symbols)
+
+    @property
+    def timeframe_ms(self) -> int:
+        return analytics.timeframe_ms(self.timeframe)
+
+    @property
+    def hedge_label(self) -> str:
+        """The hedge as a message names it: ``OLS``, ``Kalman``..."""
+        return HEDGE_LABELS[self.hedge]
+
+
+def check_number(value: Any, what: str) -> float:
+    """``value`` as a finite float; RuleError naming ``what`` otherwise (booleans are not numbers)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise RuleError(f"{what} must be a number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise RuleError(f"{what} must be a finite number, got {value!r}")
+    return number
+
+
+def check_bars(value: Any, what: str, minimum: int, maximum: int = MAX_WINDOW_BARS) -> int:
+    """``value`` as a whole number of bars in minimum..maximum (an integral float is accepted)."""
+    is_integral_float = isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer()
+    if isinstance(value, bool) or not (isinstance(value, (int, np.integer)) or is_integral_float):
+        raise RuleError(f"{what} must be a whole number of bars, got {value!r}")
+    number = int(value)
+    if number <= 0:
+        raise RuleError(f"{what} must be a positive whole number of bars, got {number}")
+    if number < minimum:
+        raise RuleError(f"{what} must be at least {minimum} bars, got {number}")
+    if number > maximum:
+        raise RuleError(f"{what} must be at most {maximum} bars, got {number}")
+    return number
+
+
+def check_flag(value: Any, what: str) -> bool:
+    """``value`` if it is a boolean; RuleError otherwise (JSON true/false, not "yes")."""
+    if not isinstance(value, bool):
+        raise RuleError(f"{what} must be true or false, got {value!r}")
+    return value
