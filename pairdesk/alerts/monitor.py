@@ -150,7 +150,7 @@ class AlertMonitor:
                 self._guarded(self._seed)
             version, last_pass = None, time.monotonic()
             while not self._stop.is_set():
-                current = conn.execute("PRAGMA data_version").fetchone()[0]
+                current = store.data_version(conn)
                 behind = False
                 if (getattr(self.writer, "backlog", 0) > YIELD_TO_BACKLOG_TRADES
                         and time.monotonic() - last_pass < MAX_YIELD_S):
@@ -210,14 +210,11 @@ class AlertMonitor:
             self._next_reload = time.monotonic() + RULES_RELOAD_S
         if not self._watches:
             return False
-        conn.execute("BEGIN")  # one snapshot for the bar bounds and every bar read below
-        try:
+        with store.snapshot(conn):  # one snapshot for the bar bounds and every bar read below
             bounds = store.bar_bounds_by_symbol(conn)
             reads: dict[tuple[str, int, int], Any] = {}  # rules on the same pair share their reads
             work = [(watch, span, self._read(conn, watch, span, reads)) for watch in self._watches.values()
                     if (span := self._due(watch, bounds)) is not None]
-        finally:
-            conn.execute("COMMIT")
         result = _Pass()
         for watch, (first, last, more), bars in work:
             if self._stop.is_set():
