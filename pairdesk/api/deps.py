@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager, closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -71,16 +71,9 @@ def database_metadata(db: Database) -> dict[str, str]:
     return meta
 
 
-@contextmanager
-def write_transaction(db: Database) -> Iterator[sqlite3.Connection]:
-    """A brief write transaction on the database, opened with its own market, stream and source."""
-    meta = database_metadata(db)
-    conn = store.open_writer(db.path, meta["market"], meta["stream"], meta.get("source"))
-    try:
-        with store.transaction(conn):
-            yield conn
-    finally:
-        conn.close()
+def write_transaction(db: Database) -> AbstractContextManager[sqlite3.Connection]:
+    """A brief write transaction on the database, opened as its metadata records (``store.write_session``)."""
+    return store.write_session(db.path)
 
 
 # --------------------------------------------------------------------------- the token

@@ -21,7 +21,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,20 +101,9 @@ def reader(path: str) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
-@contextmanager
-def writer(path: str) -> Iterator[sqlite3.Connection]:
-    """One brief write transaction on a writer connection opened with the database's own market
-    and stream (read from its metadata), closed right after; rolled back on any exception."""
-    with reader(path) as conn:
-        meta = store.read_metadata(conn)
-    if "market" not in meta or "stream" not in meta:
-        raise store.StoreError(f"{path}: the database records no market / stream yet")
-    conn = store.open_writer(path, meta["market"], meta["stream"])
-    try:
-        with store.transaction(conn):
-            yield conn
-    finally:
-        conn.close()
+def writer(path: str) -> AbstractContextManager[sqlite3.Connection]:
+    """One brief write transaction, opened as the database's metadata records (``store.write_session``)."""
+    return store.write_session(path)
 
 
 def describe_database(path: str) -> Database:
