@@ -96,3 +96,14 @@ def test_consecutive_failures_grow_the_attempt_number(db_path, unused_port):
 
     asyncio.run(refused())
     assert delays[:5] == [1, 2, 3, 4, 5]
+
+
+def test_feed_lights_are_logged_with_the_shared_rule(db_path, caplog):
+    """The ingestor logs a feed's light when it changes, in the words of pairdesk.health."""
+    caplog.set_level("INFO", logger="data_ingestor")
+    with run_in_thread(ExchangeSim(rate_per_s=300.0, seed=3, wait_for_subscriber=True)) as sim:
+        asyncio.run(ingest_until(sim, db_path, [], lambda ing: all(f.health_colour == "green"
+                                                                   for f in ing.feeds.values())))
+    messages = [r.getMessage() for r in caplog.records if " feed " in r.getMessage()]
+    for symbol in SYMBOLS:
+        assert f"{symbol} feed live (green): streaming" in messages

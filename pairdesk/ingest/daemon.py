@@ -22,7 +22,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from pairdesk import binance
-from pairdesk import store
+from pairdesk import health, store
 from pairdesk.binance import BadFrame, BinanceRest, Control, RestError, Trade
 from pairdesk.ingest.config import (BACKFILL_RETRIES, BAD_FRAME_SUMMARY_INTERVAL_S, BackfillJob,
                                     CONTROL_MESSAGE_INTERVAL_S, HANDOFF_INTERVAL_S, HANDOFF_TRADES, IngestorConfig,
@@ -496,14 +496,23 @@ class Ingestor:
     def _write_status(self, conn) -> None:
         bad = sum(self.bad_frames.values())
         detail = ", ".join(f"{k}={v}" for k, v in sorted(self.bad_frames.items()))
+        now = store.now_ms()
         for feed in self.feeds.values():
             rate = (feed.messages - feed.messages_at_last_status) / STATUS_INTERVAL_S
             feed.messages_at_last_status = feed.messages
-            store.upsert_status(
-                conn, feed.symbol, state=self.state, transport=self.transport, last_trade_ms=feed.last_trade_ms,
-                last_trade_id=feed.last_id, last_message_ms=feed.last_message_ms, messages=feed.messages,
-                trades=feed.trades, bad_frames=bad, reconnects=self.reconnects, open_gaps=feed.open_gaps,
-                message_rate=rate, detail=detail, last_error=self.last_error)
+            row = dict(state=self.state, transport=self.transport, last_trade_ms=feed.last_trade_ms,
+                       last_trade_id=feed.last_id, last_message_ms=feed.last_message_ms, messages=feed.messages,
+                       trades=feed.trades, bad_frames=bad, reconnects=self.reconnects, open_gaps=feed.open_gaps,
+                       message_rate=rate, detail=detail, last_error=self.last_error)
+            store.upsert_status(conn, feed.symbol, **row)
+            self._log_health_change(feed, health.feed_health(feed.symbol, {**row, "updated_ms": now}, now))
+
+    def _log_health_change(self, feed: SymbolFeed, light: health.FeedHealth) -> None:
+        """Log a feed's light when its colour changes, with the same reason the API and dashboard show."""
+        if light.colour != feed.health_colour:
+            level = logging.INFO if light.colour == "green" else logging.WARNING
+            log.log(level, "%s feed %s (%s): %s", feed.symbol, light.label, light.colour, light.reason)
+            feed.health_colour = light.colour
 
     async def _bad_frame_summary_loop(self) -> None:
         while True:
