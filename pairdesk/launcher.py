@@ -26,13 +26,14 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from pairdesk import exit_codes
+
 REPO_ROOT = Path(__file__).resolve().parents[1]  # the entry-point scripts live there
 PYTHON = sys.executable
 STOP_GRACE_S = 4.0  # after SIGTERM, before SIGKILL: every child is gone within 5 s
 RESTART_BASE_DELAY_S = 1.0
 RESTART_MAX_DELAY_S = 30.0
 STABLE_RUN_S = 60.0  # an ingestor that ran this long starts its backoff afresh after a crash
-CONFIG_ERROR_EXIT = 2  # the ingestor's exit code for a bad symbol, database or flag: restarting cannot help
 SIM_START_TIMEOUT_S = 15.0
 DASHBOARD_START_TIMEOUT_S = 60.0
 DATABASE_WAIT_S = 15.0  # for the ingestor to create the database before the API starts
@@ -199,7 +200,7 @@ class Supervisor:
         for flag, port in ports:
             if not port_is_free(port):
                 print(f"run_all: error: port {port} is in use; stop what uses it or pass {flag} N", file=sys.stderr)
-                return 2
+                return exit_codes.CONFIG_ERROR
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._on_signal)
         try:
@@ -239,10 +240,10 @@ class Supervisor:
                 code = child.proc.returncode
                 if not child.restart:
                     print(f"run_all: {child.name} exited with code {code}; stopping", file=sys.stderr)
-                    return 1
-                if child is ingestor and code == CONFIG_ERROR_EXIT:
+                    return exit_codes.FAILURE
+                if child is ingestor and code == exit_codes.CONFIG_ERROR:  # restarting cannot help
                     print("run_all: the ingestor refused its configuration (see above); stopping", file=sys.stderr)
-                    return 2
+                    return exit_codes.CONFIG_ERROR
                 self.schedule_restart(child, code)
         return 0
 
