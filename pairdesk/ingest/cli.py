@@ -11,8 +11,12 @@ import httpx
 
 from pairdesk import binance, exit_codes, store
 from pairdesk.binance import BinanceRest, RestError
-from pairdesk.ingest.config import (DEFAULT_BACKFILL_DEPTH, DEFAULT_MAX_CONNECTION_AGE_S, DEFAULT_SILENCE_TIMEOUT_S,
-                                    IngestorConfig)
+from pairdesk.ingest.config import (
+    DEFAULT_BACKFILL_DEPTH,
+    DEFAULT_MAX_CONNECTION_AGE_S,
+    DEFAULT_SILENCE_TIMEOUT_S,
+    IngestorConfig,
+)
 from pairdesk.ingest.daemon import Ingestor
 from pairdesk.markets import DEFAULT_STREAM, MARKETS, STREAM_KINDS
 from pairdesk.symbols import SymbolError, parse_symbol_list

@@ -17,25 +17,37 @@ import time
 from collections import Counter
 
 import httpx
-import orjson
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from pairdesk import binance
-from pairdesk import health, store
+from pairdesk import binance, health, store
 from pairdesk.binance import BadFrame, BinanceRest, Control, RestError, Trade
-from pairdesk.ingest.config import (BACKFILL_RETRIES, BAD_FRAME_SUMMARY_INTERVAL_S, BackfillJob,
-                                    CONTROL_MESSAGE_INTERVAL_S, HANDOFF_INTERVAL_S, HANDOFF_TRADES, IngestorConfig,
-                                    MAX_WRITER_BACKLOG, POLL_INTERVAL_S, STATUS_INTERVAL_S, SymbolFeed,
-                                    TAIL_CHECK_AFTER_S, WATCHLIST_POLL_INTERVAL_S, WS_FAILURES_BEFORE_POLLING,
-                                    backoff_delay_s)
+from pairdesk.ingest.backfill import BackfillMixin
+from pairdesk.ingest.config import (
+    BAD_FRAME_SUMMARY_INTERVAL_S,
+    HANDOFF_INTERVAL_S,
+    HANDOFF_TRADES,
+    MAX_WRITER_BACKLOG,
+    POLL_INTERVAL_S,
+    STATUS_INTERVAL_S,
+    TAIL_CHECK_AFTER_S,
+    WS_FAILURES_BEFORE_POLLING,
+    BackfillJob,
+    IngestorConfig,
+    SymbolFeed,
+)
 from pairdesk.ingest.sequencer import Step, sequence
+from pairdesk.ingest.watchlist import WatchlistMixin
 
 log = logging.getLogger("data_ingestor")
 
 
-class Ingestor:
-    """One market, one stream kind, many symbols, one connection, one writer."""
+class Ingestor(BackfillMixin, WatchlistMixin):
+    """One market, one stream kind, many symbols, one connection, one writer.
+
+    Gap filling lives in ``pairdesk.ingest.backfill``, following the stored watchlist in
+    ``pairdesk.ingest.watchlist``; both are mixed in here and share this object's state.
+    """
 
     def __init__(self, config: IngestorConfig, writer: store.TradeWriter, rest: BinanceRest) -> None:
         self.config = config
@@ -281,173 +293,6 @@ class Ingestor:
         if feed.last_id is None or newest.trade_id > feed.last_id:
             feed.last_id = newest.trade_id
             feed.last_trade_ms = newest.ts_ms
-
-    # ------------------------------------------------------------------ gaps and backfill
-
-    def _open_gap(self, feed: SymbolFeed, from_id: int, to_id: int, reason: str, fill: bool = True) -> None:
-        """Record ids from_id..to_id as missing, and (``fill``) queue their backfill."""
-        log.warning("%s: gap of %d trades (ids %d..%d): %s", feed.symbol, to_id - from_id + 1, from_id, to_id, reason)
-        feed.open_gaps += 1
-        self.writer.call(lambda conn: store.open_gap(conn, feed.symbol, from_id, to_id, reason))
-        if fill:
-            feed.jobs.put_nowait(BackfillJob(from_id, to_id, reason))
-
-    def _start_worker(self, feed: SymbolFeed) -> None:
-        self._workers[feed.symbol] = asyncio.create_task(self._backfill_worker(feed), name=f"backfill-{feed.symbol}")
-
-    async def _backfill_worker(self, feed: SymbolFeed) -> None:
-        while True:
-            job = await feed.jobs.get()
-            for attempt in range(BACKFILL_RETRIES):
-                try:
-                    await self._run_job(feed, job)
-                    break
-                except (httpx.HTTPError, RestError) as exc:
-                    if isinstance(exc, RestError) and exc.status in (400, 401, 403):
-                        log.error("%s: backfill of ids from %d impossible: %s", feed.symbol, job.from_id, exc)
-                        await self._settle_gap(feed, job.from_id, job.to_id or job.from_id, 0, f"REST refused: {exc}")
-                        break
-                    delay = backoff_delay_s(attempt + 2)
-                    log.warning("%s: backfill from id %d failed (%s); retrying in %.1f s", feed.symbol,
-                                job.from_id, exc, delay)
-                    await asyncio.sleep(delay)
-
-    async def _run_job(self, feed: SymbolFeed, job: BackfillJob) -> None:
-        if job.to_id is not None:
-            missing = await asyncio.wrap_future(self.writer.call(
-                lambda conn: store.count_missing(conn, feed.symbol, job.from_id, job.to_id)))
-            if missing == 0:  # an earlier catch-up already stored them
-                await self._settle_gap(feed, job.from_id, job.to_id, 0, "already stored")
-                return
-        next_id, fetched = job.from_id, 0
-        while job.to_id is None or next_id <= job.to_id:
-            limit = min(binance.REST_PAGE_LIMIT, self.config.backfill_depth - fetched)
-            if limit <= 0:
-                break
-            live_from = feed.first_live_id
-            if job.to_id is None and live_from is not None and job.from_id < live_from <= next_id:
-                break  # a catch-up that reached the live stream: it covers the rest
-            page = await self.rest.fetch_from(feed.symbol, next_id, limit)
-            page = [t for t in page if t.trade_id >= next_id and (job.to_id is None or t.trade_id <= job.to_id)]
-            if not page:
-                break
-            self._store_fetched(feed, page)
-            fetched += len(page)
-            next_id = page[-1].trade_id + 1
-            # an open-ended catch-up ends on an empty page, not a short one: an exchange may cap
-            # pages below the limit asked for
-        if job.to_id is None:
-            if fetched:
-                log.info("%s: caught up %d trades (ids %d..%d) by REST", feed.symbol, fetched, job.from_id,
-                         next_id - 1)
-                await self._record_filled(feed, job.from_id, next_id - 1, fetched, job.reason)
-            if fetched >= self.config.backfill_depth:  # the rest stays recorded as an open gap
-                await self._record_beyond_depth(feed, next_id)
-            return
-        await self._settle_gap(feed, job.from_id, job.to_id, fetched, "")
-
-    async def _record_beyond_depth(self, feed: SymbolFeed, from_id: int) -> None:
-        live_from = feed.first_live_id
-        if live_from is not None and live_from > from_id:
-            end = live_from - 1
-        else:
-            newest = await self.rest.recent(feed.symbol, limit=1)
-            end = newest[-1].trade_id if newest else from_id - 1
-        if end >= from_id:
-            self._open_gap(feed, from_id, end, f"beyond --backfill-depth {self.config.backfill_depth}", fill=False)
-
-    async def _record_filled(self, feed: SymbolFeed, from_id: int, to_id: int, fetched: int, reason: str) -> None:
-        def record(conn):
-            store.open_gap(conn, feed.symbol, from_id, to_id, reason)
-            store.close_gap(conn, feed.symbol, from_id, "filled", fetched, "rest")
-
-        await asyncio.wrap_future(self.writer.call(record))
-
-    async def _settle_gap(self, feed: SymbolFeed, from_id: int, to_id: int, fetched: int, detail: str) -> None:
-        """Close the gap if every id is now stored; otherwise leave it open with what is still missing."""
-        def settle(conn):
-            missing = store.count_missing(conn, feed.symbol, from_id, to_id)
-            if missing == 0:
-                store.close_gap(conn, feed.symbol, from_id, "filled", fetched, "rest", detail)
-            else:
-                store.set_gap_detail(conn, feed.symbol, from_id, detail or f"{missing} ids still missing")
-            return missing
-
-        missing = await asyncio.wrap_future(self.writer.call(settle))
-        if missing == 0:
-            feed.open_gaps = max(0, feed.open_gaps - 1)
-            log.info("%s: gap ids %d..%d filled (%d trades fetched)", feed.symbol, from_id, to_id, fetched)
-        else:
-            log.warning("%s: gap ids %d..%d still has %d missing trades; left open", feed.symbol, from_id, to_id,
-                        missing)
-
-    # ------------------------------------------------------------------ watchlist
-
-    async def _watchlist_loop(self) -> None:
-        """Follow the ``watchlist`` table (the API and the dashboard edit it) on the open connection."""
-        while True:
-            await asyncio.sleep(WATCHLIST_POLL_INTERVAL_S)
-            rows = await asyncio.wrap_future(self.writer.call(store.read_watchlist))
-            version = max((updated for _, updated in rows), default=None)
-            if version == self._watchlist_version or not rows:
-                continue
-            try:
-                await self._follow([symbol for symbol, _ in rows])
-                self._watchlist_version = version
-            except (httpx.HTTPError, RestError) as exc:  # try again at the next poll
-                log.warning("watchlist: cannot check the new symbols against exchangeInfo yet: %s", exc)
-
-    async def _follow(self, wanted: list[str]) -> None:
-        added = [s for s in wanted if s not in self.feeds]
-        removed = [s for s in self.feeds if s not in wanted]
-        if added:
-            listed = await self.rest.trading_symbols()
-            unknown = [s for s in added if s not in listed]
-            if unknown:
-                log.error("watchlist: %s not TRADING on %s; not followed", ", ".join(unknown), self.config.market)
-                added = [s for s in added if s in listed]
-                keep = [s for s in wanted if s not in unknown]
-                await asyncio.wrap_future(self.writer.call(lambda conn: store.replace_watchlist(conn, keep)))
-        if not added and not removed:
-            return
-        for symbol in removed:
-            del self.feeds[symbol]
-            self._unfollowed.add(symbol)
-            self._workers.pop(symbol).cancel()
-        if removed:
-            await asyncio.wrap_future(self.writer.call(
-                lambda conn: [store.delete_status(conn, s) for s in removed]))
-            await self._send_control("UNSUBSCRIBE", removed)
-        for symbol in added:
-            feed = SymbolFeed(symbol)
-            self._unfollowed.discard(symbol)
-            self._store_fetched(feed, await self.rest.recent(symbol))  # its recent history first
-            self.feeds[symbol] = feed
-            self._start_worker(feed)
-        if added:
-            await self._send_control("SUBSCRIBE", added)
-        log.info("watchlist: following %s (added %s; removed %s)", ",".join(self.feeds),
-                 ",".join(added) or "none", ",".join(removed) or "none")
-
-    async def _send_control(self, method: str, symbols: list[str]) -> None:
-        """SUBSCRIBE / UNSUBSCRIBE on the open connection, paced under Binance's 5 messages a second.
-
-        Without an open connection there is nothing to send: the next connection's URL names the
-        followed symbols.
-        """
-        wait_s = self._last_control_at + CONTROL_MESSAGE_INTERVAL_S - time.monotonic()
-        if wait_s > 0:
-            await asyncio.sleep(wait_s)
-        ws = self._ws
-        if ws is None:
-            return
-        self._last_control_at = time.monotonic()
-        streams = [binance.stream_name(s, self.config.stream) for s in symbols]
-        try:
-            await ws.send(orjson.dumps({"method": method, "params": streams, "id": next(self._control_ids)}).decode())
-            log.info("%s %s", method, " ".join(streams))
-        except ConnectionClosed:
-            pass  # the reconnect builds its URL from the followed symbols
 
     # ------------------------------------------------------------------ REST polling transport
 

@@ -1,0 +1,89 @@
+"""Following the stored watchlist live: new symbols are checked against ``exchangeInfo``, their
+recent trades fetched, then SUBSCRIBEd on the open connection; removed ones are UNSUBSCRIBEd
+(at most CONTROL_MESSAGE_INTERVAL_S apart: Binance takes 5 incoming messages a second)."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import httpx
+import orjson
+from websockets.exceptions import ConnectionClosed
+
+from pairdesk import binance, store
+from pairdesk.binance import RestError
+from pairdesk.ingest.config import CONTROL_MESSAGE_INTERVAL_S, WATCHLIST_POLL_INTERVAL_S, SymbolFeed
+
+log = logging.getLogger("data_ingestor")
+
+
+class WatchlistMixin:
+    """The watchlist-following half of ``Ingestor`` (mixed into it; uses its ``feeds``, ``_ws``, ``writer``)."""
+
+    async def _watchlist_loop(self) -> None:
+        """Follow the ``watchlist`` table (the API and the dashboard edit it) on the open connection."""
+        while True:
+            await asyncio.sleep(WATCHLIST_POLL_INTERVAL_S)
+            rows = await asyncio.wrap_future(self.writer.call(store.read_watchlist))
+            version = max((updated for _, updated in rows), default=None)
+            if version == self._watchlist_version or not rows:
+                continue
+            try:
+                await self._follow([symbol for symbol, _ in rows])
+                self._watchlist_version = version
+            except (httpx.HTTPError, RestError) as exc:  # try again at the next poll
+                log.warning("watchlist: cannot check the new symbols against exchangeInfo yet: %s", exc)
+
+    async def _follow(self, wanted: list[str]) -> None:
+        added = [s for s in wanted if s not in self.feeds]
+        removed = [s for s in self.feeds if s not in wanted]
+        if added:
+            listed = await self.rest.trading_symbols()
+            unknown = [s for s in added if s not in listed]
+            if unknown:
+                log.error("watchlist: %s not TRADING on %s; not followed", ", ".join(unknown), self.config.market)
+                added = [s for s in added if s in listed]
+                keep = [s for s in wanted if s not in unknown]
+                await asyncio.wrap_future(self.writer.call(lambda conn: store.replace_watchlist(conn, keep)))
+        if not added and not removed:
+            return
+        for symbol in removed:
+            del self.feeds[symbol]
+            self._unfollowed.add(symbol)
+            self._workers.pop(symbol).cancel()
+        if removed:
+            await asyncio.wrap_future(self.writer.call(
+                lambda conn: [store.delete_status(conn, s) for s in removed]))
+            await self._send_control("UNSUBSCRIBE", removed)
+        for symbol in added:
+            feed = SymbolFeed(symbol)
+            self._unfollowed.discard(symbol)
+            self._store_fetched(feed, await self.rest.recent(symbol))  # its recent history first
+            self.feeds[symbol] = feed
+            self._start_worker(feed)
+        if added:
+            await self._send_control("SUBSCRIBE", added)
+        log.info("watchlist: following %s (added %s; removed %s)", ",".join(self.feeds),
+                 ",".join(added) or "none", ",".join(removed) or "none")
+
+    async def _send_control(self, method: str, symbols: list[str]) -> None:
+        """SUBSCRIBE / UNSUBSCRIBE on the open connection, paced under Binance's 5 messages a second.
+
+        Without an open connection there is nothing to send: the next connection's URL names the
+        followed symbols.
+        """
+        wait_s = self._last_control_at + CONTROL_MESSAGE_INTERVAL_S - time.monotonic()
+        if wait_s > 0:
+            await asyncio.sleep(wait_s)
+        ws = self._ws
+        if ws is None:
+            return
+        self._last_control_at = time.monotonic()
+        streams = [binance.stream_name(s, self.config.stream) for s in symbols]
+        try:
+            await ws.send(orjson.dumps({"method": method, "params": streams, "id": next(self._control_ids)}).decode())
+            log.info("%s %s", method, " ".join(streams))
+        except ConnectionClosed:
+            pass  # the reconnect builds its URL from the followed symbols
+
