@@ -25,7 +25,7 @@ class _Fields:
 
     def __init__(self, data: np.ndarray, starts: np.ndarray, ends: np.ndarray, commas: np.ndarray) -> None:
         self.data, self.starts, self.ends, self.commas = data, starts, ends, commas
-        self._digits: np.ndarray | None = None
+        self._not_digits: np.ndarray | None = None
 
     @classmethod
     def of(cls, block: bytes, columns: int) -> _Fields | None:
@@ -53,11 +53,11 @@ class _Fields:
 
     def all_digits(self, column: int) -> bool:
         """Every line's ``column`` is one or more ASCII digits (what ``int()`` reads the same everywhere)."""
-        if self._digits is None:
-            self._digits = np.zeros(len(self.data) + 1, np.int32)
-            np.cumsum((self.data - np.uint8(_ZERO)) < 10, out=self._digits[1:])
+        if self._not_digits is None:  # positions of every byte that is not a digit (a few per field)
+            self._not_digits = np.flatnonzero((self.data - np.uint8(_ZERO)) >= 10)
         left, right = self.span(column)
-        return bool(((self._digits[right] - self._digits[left]) == right - left).all() and (right > left).all())
+        inside = np.searchsorted(self._not_digits, right) - np.searchsorted(self._not_digits, left)
+        return bool((inside == 0).all() and (right > left).all())
 
     def texts(self, block: bytes, column: int) -> list[str]:
         left, right = self.span(column)

@@ -24,7 +24,7 @@ from pairdesk.history.fast import parse_block_fast
 from pairdesk.history.formats import CsvFormat, detect_format, symbol_from_file_name
 from pairdesk.symbols import SymbolError, normalise_symbol
 
-BLOCK_BYTES = 4 << 20  # bytes of CSV read at a time: about 57,000 spot trades
+BLOCK_BYTES = 1 << 20  # bytes of CSV read at a time: about 15,000 spot trades (a chunk, a transaction)
 MAX_LINE_BYTES = 1 << 20  # a longer line is no CSV of trades or bars
 _BOM = b"\xef\xbb\xbf"
 _ZIP_MAGIC = b"PK\x03\x04"
