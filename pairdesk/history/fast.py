@@ -18,6 +18,7 @@ from pairdesk.history.exact import EARLIEST_MS, LATEST_MS, MICROSECONDS_ABOVE
 from pairdesk.history.formats import AGG_TRADE, BARS, CsvFormat
 
 _NEWLINE, _COMMA, _CR, _ZERO = 10, 44, 13, 48
+_TRUE, _FALSE = np.frombuffer(b"true", np.uint8), np.frombuffer(b"false", np.uint8)
 
 
 class _Fields:
@@ -58,6 +59,18 @@ class _Fields:
         left, right = self.span(column)
         inside = np.searchsorted(self._not_digits, right) - np.searchsorted(self._not_digits, left)
         return bool((inside == 0).all() and (right > left).all())
+
+    def flags(self, column: int) -> np.ndarray | None:
+        """Every line's ``column`` as a bool when each is true or false in any case; None otherwise.
+
+        (Read here rather than by pandas, which would also take ``1`` or ``0`` for a bool.)
+        """
+        left, right = self.span(column)
+        length = right - left
+        letters = self.data[left[:, None] + np.arange(5)] | np.uint8(0x20)  # lower case; the 5th is past "true"
+        true = (length == 4) & (letters[:, :4] == _TRUE).all(axis=1)
+        false = (length == 5) & (letters == _FALSE).all(axis=1)
+        return true if (true | false).all() else None
 
     def texts(self, block: bytes, column: int) -> list[str]:
         left, right = self.span(column)
@@ -107,8 +120,10 @@ def _trades(block: bytes, fields: _Fields, fmt: CsvFormat, symbol: str, first_li
         whole += [col["first_id"], col["last_id"]]
     if not all(fields.all_digits(c) for c in whole):
         return None
-    dtypes = {c: "int64" for c in whole} | {1: "float64", 2: "float64", col["maker"]: "bool"}
-    frame = _read(block, fmt, dtypes)
+    makers = fields.flags(col["maker"])
+    if makers is None:
+        return None
+    frame = _read(block, fmt, {c: "int64" for c in whole} | {1: "float64", 2: "float64"})
     if frame is None or len(frame) != len(fields.ends):
         return None
     prices, qtys = frame[1].to_numpy(np.float64), frame[2].to_numpy(np.float64)
@@ -117,7 +132,7 @@ def _trades(block: bytes, fields: _Fields, fmt: CsvFormat, symbol: str, first_li
         return None
     return TradeChunk(
         fmt, symbol, first_line, frame[col["id"]].to_numpy(np.int64), times_ms, prices, qtys,
-        frame[col["maker"]].to_numpy(bool),
+        makers,
         first_ids=frame[col["first_id"]].to_numpy(np.int64) if ranges else None,
         last_ids=frame[col["last_id"]].to_numpy(np.int64) if ranges else None,
         price_texts=fields.texts(block, 1) if for_replay else None,
