@@ -49,9 +49,8 @@ from pairdesk.history.reader import (BLOCK_BYTES, HistoryReader, HistorySummary,
                                      open_history, scan_history)
 
 __all__ = [
-    "BarChunk", "Chunk", "TradeChunk", "HistoryImportError", "EARLIEST_MS", "LATEST_MS", "MICROSECONDS_ABOVE",
-    "BARS", "FORMATS", "FUTURES_AGG_TRADES", "FUTURES_TRADES", "KLINES", "SIMPLE_BARS", "SPOT_AGG_TRADES",
-    "SPOT_TRADES", "TRADE_KINDS", "CsvFormat", "symbol_from_file_name", "ParsedHistory", "check_fits_database",
-    "parse_history", "BLOCK_BYTES", "HistoryReader", "HistorySummary", "Source", "iter_history", "open_history",
-    "scan_history",
+    "BARS", "BLOCK_BYTES", "EARLIEST_MS", "FORMATS", "FUTURES_AGG_TRADES", "FUTURES_TRADES", "KLINES", "LATEST_MS",
+    "MICROSECONDS_ABOVE", "SIMPLE_BARS", "SPOT_AGG_TRADES", "SPOT_TRADES", "TRADE_KINDS", "BarChunk", "Chunk",
+    "CsvFormat", "HistoryImportError", "HistoryReader", "HistorySummary", "ParsedHistory", "Source", "TradeChunk",
+    "check_fits_database", "iter_history", "open_history", "parse_history", "scan_history", "symbol_from_file_name",
 ]

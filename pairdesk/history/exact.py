@@ -9,7 +9,7 @@ import csv
 import io
 import math
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -70,7 +70,7 @@ def time_or_iso(text: str, name: str) -> int:
     except ValueError:
         raise ValueError(f"{name} {quote(text)} is neither an epoch time nor an ISO 8601 date-time") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return epoch_ms(round(moment.timestamp() * 1000), text, name)
 
 

@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Self
 
 from pairdesk.history import exact
 from pairdesk.history.chunks import Chunk
@@ -207,7 +207,7 @@ class HistoryReader:
     def close(self) -> None:
         self._input.close()
 
-    def __enter__(self) -> HistoryReader:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info) -> None:
