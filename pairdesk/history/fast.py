@@ -9,13 +9,16 @@ accepts and names the first bad line. Floats are read by pandas exactly as ``flo
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from pairdesk.history.chunks import BarChunk, Chunk, TradeChunk
 from pairdesk.history.exact import EARLIEST_MS, LATEST_MS, MICROSECONDS_ABOVE
 from pairdesk.history.formats import AGG_TRADE, BARS, CsvFormat
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _NEWLINE, _COMMA, _CR, _ZERO = 10, 44, 13, 48
 _TRUE, _FALSE = np.frombuffer(b"true", np.uint8), np.frombuffer(b"false", np.uint8)
@@ -78,6 +81,8 @@ class _Fields:
 
 
 def _read(block: bytes, fmt: CsvFormat, dtypes: dict[int, str]) -> pd.DataFrame | None:
+    import pandas as pd  # here: the simulator imports this package and rarely reads a dump (~50 MB)
+
     try:
         return pd.read_csv(io.BytesIO(block), header=None, names=list(range(fmt.columns)), usecols=sorted(dtypes),
                            dtype=dtypes, na_filter=False, index_col=False, engine="c")
