@@ -313,13 +313,26 @@ def test_fast_path_agrees_with_the_exact_rules_on_tricky_rows(row):
         assert_fast_agrees_with_exact(block, history.SPOT_TRADES, for_replay=True)
 
 
+@pytest.mark.parametrize("maker", ["true", "false", "FALSE", "T", "", "f", "truex", "1", "true\r", " false"])
+def test_fast_path_agrees_with_the_exact_rules_on_a_last_column_flag(maker):
+    """Futures trades end with their flag: short, empty or odd flags on the block's last line are read right."""
+    good = "5266583935,61800.30,0.006,370.8,1723161256322,false"
+    for block in (block_of(good, f"5266583936,61800.30,0.006,370.8,1723161256322,{maker}"),
+                  f"{good}\n5266583936,61800.30,0.006,370.8,1723161256322,{maker}".encode()):
+        assert_fast_agrees_with_exact(block, history.FUTURES_TRADES)
+
+
 def test_fast_path_agrees_with_the_exact_rules_on_random_rows():
-    """A few hundred randomly mangled spot trades and klines rows: same acceptance, same values."""
+    """Randomly mangled rows of four layouts (replay fields too): same acceptance, same values."""
     rng = random.Random(11)
-    alphabet = "0123456789.+-eE_ xinfaTrueFals,"
-    kline = "1723161240000,61800,61850,61790,61840,3.5,1723161299999,216300.5,88,1.2,74000,0"
-    for _ in range(300):
-        for good, fmt in ((GOOD_SPOT, history.SPOT_TRADES), (kline, history.KLINES)):
+    alphabet = "0123456789.+-eE_ xinfaTrueFals,\r"
+    layouts = [(GOOD_SPOT, history.SPOT_TRADES, False),
+               ("1723161240000,61800,61850,61790,61840,3.5,1723161299999,216300.5,88,1.2,74000,0", history.KLINES, False),
+               ("5266583935,61800.30,0.006,370.8,1723161256322,false", history.FUTURES_TRADES, False),
+               ("3800397495,87648.21,0.08185,5723703861,5723703862,1767225600039409,True,True",
+                history.SPOT_AGG_TRADES, True)]
+    for _ in range(250):
+        for good, fmt, for_replay in layouts:
             fields = good.split(",")
             column = rng.randrange(len(fields))
             text = list(fields[column])
@@ -330,7 +343,8 @@ def test_fast_path_agrees_with_the_exact_rules_on_random_rows():
                 else:
                     text.insert(position, rng.choice(alphabet))
             fields[column] = "".join(text)
-            assert_fast_agrees_with_exact(block_of(good, ",".join(fields), good), fmt)
+            assert_fast_agrees_with_exact(block_of(good, ",".join(fields), good), fmt, for_replay)
+            assert_fast_agrees_with_exact(block_of(good, ",".join(fields)), fmt, for_replay)
 
 
 def test_klines_fast_path_reads_the_same_bars_as_the_rules():

@@ -70,7 +70,8 @@ class _Fields:
         """
         left, right = self.span(column)
         length = right - left
-        letters = self.data[left[:, None] + np.arange(5)] | np.uint8(0x20)  # lower case; the 5th is past "true"
+        at = np.minimum(left[:, None] + np.arange(5), len(self.data) - 1)  # a short last field ends the block
+        letters = self.data[at] | np.uint8(0x20)  # lower case (the 5th byte of "true" is past it: ignored)
         true = (length == 4) & (letters[:, :4] == _TRUE).all(axis=1)
         false = (length == 5) & (letters == _FALSE).all(axis=1)
         return true if (true | false).all() else None
