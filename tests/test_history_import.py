@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import io
+import random
 import zipfile
 
+import numpy as np
 import pytest
 
-from pairdesk import history
+from bench.bench_import import write_spot_trades
 from conftest import binance_file
+from pairdesk import history
+from pairdesk.history import exact, fast
 
 SAMPLE = "HJB-PDE-TEAM-PROJECT/BTCUSDT-aggTrades-2026-01-01.csv"
 
@@ -170,3 +174,185 @@ def test_trades_of_another_kind_or_market_do_not_fit(text, market, stream, refus
         return
     with pytest.raises(history.HistoryImportError, match=refused):
         history.check_fits_database(parsed, market, stream)
+
+
+# --------------------------------------------------------------------------- streaming: one parser, any size
+
+GOOD_SPOT = "4000000001,61234.56,0.01234,761.63,1735689600123456,True,True"
+
+
+def block_of(*lines: str) -> bytes:
+    return "".join(f"{line}\n" for line in lines).encode()
+
+
+def exact_outcome(block: bytes, fmt: history.CsvFormat, for_replay: bool = False):
+    """What the exact rules make of a block: its chunk, or the error message."""
+    try:
+        return exact.parse_block(block, 0, fmt, "BTCUSDT", 1, for_replay)
+    except history.HistoryImportError as exc:
+        return str(exc)
+
+
+def assert_same_chunk(fast_chunk, exact_chunk) -> None:
+    assert type(fast_chunk) is type(exact_chunk)
+    for name, value in vars(exact_chunk).items():
+        other = getattr(fast_chunk, name)
+        if isinstance(value, np.ndarray):
+            assert other.dtype == value.dtype and np.array_equal(other, value), name
+        else:
+            assert other == value, name
+
+
+def assert_fast_agrees_with_exact(block: bytes, fmt: history.CsvFormat, for_replay: bool = False) -> None:
+    """The fast path either hands the block to the exact rules (None) or gives exactly their chunk."""
+    fast_chunk = fast.parse_block_fast(block, fmt, "BTCUSDT", 1, for_replay)
+    outcome = exact_outcome(block, fmt, for_replay)
+    if fast_chunk is not None:
+        assert not isinstance(outcome, str), f"fast path accepted what the rules refuse: {outcome}"
+        assert_same_chunk(fast_chunk, outcome)
+
+
+def test_a_file_of_many_blocks_streams_in_chunks_equal_to_the_whole_parse(tmp_path):
+    """iter_history yields several chunks whose rows, joined, are exactly parse_history's."""
+    dump = write_spot_trades(tmp_path / "BTCUSDT-trades-2025-01-01.csv", 40_000)
+    chunks = list(history.iter_history(dump))
+    whole = history.parse_history(dump.read_bytes(), dump.name)
+    assert len(chunks) >= 3 and all(c.format is history.SPOT_TRADES and c.symbol == "BTCUSDT" for c in chunks)
+    assert [c.first_line for c in chunks] == list(np.cumsum([1] + [len(c) for c in chunks[:-1]]))
+    for name in ("ids", "times_ms", "prices", "qtys", "makers"):
+        assert np.array_equal(np.concatenate([getattr(c, name) for c in chunks]), getattr(whole, name)), name
+    assert whole.rows == 40_000 and list(whole.ids[:2]) == [4_200_000_000, 4_200_000_001]
+    assert 1_735_689_600_000 <= whole.first_ms <= whole.last_ms < 1_735_689_600_000 + 40_000 * 20
+
+
+def test_broken_line_near_the_end_of_a_many_block_file_is_named(tmp_path):
+    """A bad time on line 39,990 of a 40,000-line file: earlier chunks stream, then that line is named."""
+    dump = write_spot_trades(tmp_path / "BTCUSDT-trades-2025-01-01.csv", 40_000)
+    lines = dump.read_text().splitlines(keepends=True)
+    lines[39_989] = lines[39_989].replace(lines[39_989].split(",")[4], "17356896001x3456")
+    dump.write_text("".join(lines))
+    streamed = 0
+    with pytest.raises(history.HistoryImportError) as excinfo:
+        for chunk in history.iter_history(dump):
+            streamed += len(chunk)
+    assert str(excinfo.value) == "line 39990: time '17356896001x3456' is not a whole number"
+    assert 0 < streamed < 39_989
+    with pytest.raises(history.HistoryImportError, match="^line 39990: "):
+        history.scan_history(dump)
+
+
+def test_header_row_spot_trades_stream_like_the_headerless_dump(tmp_path):
+    """A spot trades dump with the header row id,price,qty,... gives the same trades as without it."""
+    plain = write_spot_trades(tmp_path / "BTCUSDT-trades-2025-01-01.csv", 20_000)
+    headed = write_spot_trades(tmp_path / "BTCUSDT-trades-2025-01-02.csv", 20_000, header=True)
+    summary = history.scan_history(headed)
+    assert (summary.format, summary.header, summary.rows) == (history.SPOT_TRADES, True, 20_000)
+    with history.open_history(headed) as reader:
+        assert reader.header and reader.format is history.SPOT_TRADES
+        first = next(iter(reader))
+    assert first.first_line == 2
+    assert first.trade_tuples()[:50] == next(history.iter_history(plain)).trade_tuples()[:50]
+
+
+def test_zip_streams_from_a_path_and_from_a_file_object(tmp_path):
+    """A zipped dump reads the same from its path, its bytes and an open file."""
+    dump = write_spot_trades(tmp_path / "BTCUSDT-trades-2025-01-01.csv", 30_000)
+    archive = tmp_path / "BTCUSDT-trades-2025-01-01.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        zipped.write(dump, dump.name)
+    expected = history.scan_history(dump)
+    with open(archive, "rb") as file:
+        from_file = history.scan_history(file, archive.name)
+    assert history.scan_history(archive) == from_file == history.scan_history(archive.read_bytes(), archive.name)
+    assert (from_file.rows, from_file.first_ms, from_file.last_ms) == (30_000, expected.first_ms, expected.last_ms)
+
+
+def test_progress_reaches_one_and_grows(tmp_path):
+    """on_progress is called after each chunk with a growing fraction, ending at 1.0."""
+    dump = write_spot_trades(tmp_path / "BTCUSDT-trades-2025-01-01.csv", 40_000)
+    seen: list[float] = []
+    history.scan_history(dump, on_progress=seen.append)
+    assert len(seen) >= 3 and seen == sorted(seen) and seen[-1] == 1.0 and seen[0] < 0.5
+
+
+def test_for_replay_keeps_aggregate_ranges_and_numbers_as_written():
+    """for_replay: the real aggTrades dump's first/last trade ids and price/qty texts, by both paths."""
+    path = binance_file(SAMPLE)
+    data = path.read_bytes()
+    rows = [line.split(",") for line in data.decode().splitlines()]
+    chunk = next(history.iter_history(path, for_replay=True))
+    assert len(chunk) == 5000
+    assert chunk.first_ids.tolist() == [int(r[3]) for r in rows] and chunk.last_ids.tolist() == [int(r[4]) for r in rows]
+    assert chunk.price_texts == [r[1] for r in rows] and chunk.qty_texts == [r[2] for r in rows]
+    assert_same_chunk(chunk, exact.parse_block(data, 0, history.SPOT_AGG_TRADES, "BTCUSDT", 1, for_replay=True))
+    assert next(history.iter_history(path)).first_ids is None
+
+
+@pytest.mark.parametrize("row", [
+    GOOD_SPOT, "4000000001,61234.56,0.01234,761.63,1735689600123,True,True",  # ms times
+    "1_000,61234.56,0.01,1,1735689600123456,True,True", "+5,61234.56,0.01,1,1735689600123456,True,True",
+    " 5,61234.56,0.01,1,1735689600123456,True,True", "5.0,61234.56,0.01,1,1735689600123456,True,True",
+    "1e3,61234.56,0.01,1,1735689600123456,True,True", "99999999999999999999,1,1,1,1735689600123456,True,True",
+    "-5,61234.56,0.01,1,1735689600123456,True,True", "5,1e3,0.01,1,1735689600123456,True,True",
+    "5, 61234.5 ,0.01,1,1735689600123456,True,True", "5,inf,0.01,1,1735689600123456,True,True",
+    "5,nan,0.01,1,1735689600123456,True,True", "5,1_0.5,0.01,1,1735689600123456,True,True",
+    "5,0,0.01,1,1735689600123456,True,True", "5,61234.56,-0,1,1735689600123456,True,True",
+    "5,61234.56,-0.01,1,1735689600123456,True,True", "5,61234.56,,1,1735689600123456,True,True",
+    "5,61234.56,0.01,1,1.7e15,True,True", "5,61234.56,0.01,1,1735689600123456,TRUE,True",
+    "5,61234.56,0.01,1,1735689600123456,tRuE,True", "5,61234.56,0.01,1,1735689600123456, True,True",
+    "5,61234.56,0.01,1,1735689600123456,1,True", "5,61234.56,0.01,abc,1735689600123456,True,x",
+    '5,"61234.56",0.01,1,1735689600123456,True,True', "5,61234.56,0.01,1,1735689600123456,True",
+    "5,61234.56,0.01,1,1735689600123456,True,True,extra", "5,١٢,0.01,1,1735689600123456,True,True",
+    "5,61234.56,0.01,1,1735689600123456,True,True\r", "5,61234.56,0.01,1,12345,True,True",
+    "5,61234.56,0.01,1,5000000000000000000,True,True", "5,0x10,0.01,1,1735689600123456,True,True",
+])
+def test_fast_path_agrees_with_the_exact_rules_on_tricky_rows(row):
+    """Ids like 1_000 or 5.0, odd floats, flags, quotes, CRs: the fast path accepts only what the rules accept, identically."""
+    for block in (block_of(GOOD_SPOT, row, GOOD_SPOT), block_of(row), block_of(GOOD_SPOT, "", row)):
+        assert_fast_agrees_with_exact(block, history.SPOT_TRADES)
+        assert_fast_agrees_with_exact(block, history.SPOT_TRADES, for_replay=True)
+
+
+@pytest.mark.parametrize("maker", ["true", "false", "FALSE", "T", "", "f", "truex", "1", "true\r", " false"])
+def test_fast_path_agrees_with_the_exact_rules_on_a_last_column_flag(maker):
+    """Futures trades end with their flag: short, empty or odd flags on the block's last line are read right."""
+    good = "5266583935,61800.30,0.006,370.8,1723161256322,false"
+    for block in (block_of(good, f"5266583936,61800.30,0.006,370.8,1723161256322,{maker}"),
+                  f"{good}\n5266583936,61800.30,0.006,370.8,1723161256322,{maker}".encode()):
+        assert_fast_agrees_with_exact(block, history.FUTURES_TRADES)
+
+
+def test_fast_path_agrees_with_the_exact_rules_on_random_rows():
+    """Randomly mangled rows of four layouts (replay fields too): same acceptance, same values."""
+    rng = random.Random(11)
+    alphabet = "0123456789.+-eE_ xinfaTrueFals,\r"
+    layouts = [(GOOD_SPOT, history.SPOT_TRADES, False),
+               ("1723161240000,61800,61850,61790,61840,3.5,1723161299999,216300.5,88,1.2,74000,0", history.KLINES, False),
+               ("5266583935,61800.30,0.006,370.8,1723161256322,false", history.FUTURES_TRADES, False),
+               ("3800397495,87648.21,0.08185,5723703861,5723703862,1767225600039409,True,True",
+                history.SPOT_AGG_TRADES, True)]
+    for _ in range(250):
+        for good, fmt, for_replay in layouts:
+            fields = good.split(",")
+            column = rng.randrange(len(fields))
+            text = list(fields[column])
+            for _edit in range(rng.randint(1, 3)):
+                position = rng.randrange(len(text) + 1)
+                if rng.random() < 0.5 and text:
+                    del text[min(position, len(text) - 1)]
+                else:
+                    text.insert(position, rng.choice(alphabet))
+            fields[column] = "".join(text)
+            assert_fast_agrees_with_exact(block_of(good, ",".join(fields), good), fmt, for_replay)
+            assert_fast_agrees_with_exact(block_of(good, ",".join(fields)), fmt, for_replay)
+
+
+def test_klines_fast_path_reads_the_same_bars_as_the_rules():
+    """Many klines rows (µs and ms) give the same bars by both paths, and the fast path takes them."""
+    rows = [f"{1723161240000 + 60_000 * i},{61800 + i},{61850 + i},{61790 + i},{61840 + i},3.5,"
+            f"{1723161299999 + 60_000 * i},216300.5,{88 + i},1.2,74000,0" for i in range(500)]
+    block = block_of(*rows)
+    chunk = fast.parse_block_fast(block, history.KLINES, "BTCUSDT", 1)
+    assert chunk is not None and len(chunk) == 500
+    assert_same_chunk(chunk, exact.parse_block(block, 0, history.KLINES, "BTCUSDT", 1))
+    assert chunk.bar_rows()[0] == (1723161240000, 61800.0, 61850.0, 61790.0, 61840.0, 3.5, 216300.5, 88)

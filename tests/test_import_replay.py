@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import signal
 import sqlite3
 import subprocess
@@ -10,9 +11,11 @@ import time
 import zipfile
 from pathlib import Path
 
+import pandas as pd
 
-from pairdesk import binance
-from pairdesk import store
+from bench.bench_import import write_spot_trades
+from pairdesk import binance, history, store
+from pairdesk.history import storing
 from conftest import REPO_ROOT, binance_file
 from pairdesk.sim.exchange import ExchangeSim, run_in_thread
 from recordings import recorded_frames
@@ -118,6 +121,112 @@ def test_file_of_the_wrong_market_or_kind_is_refused(db_path, tmp_path):
     result = run_import(db_path, futures_trades_dump(tmp_path))
     assert result.returncode == 2 and "futures trades file" in result.stderr
     assert len(rows(db_path)) == 5_000
+
+
+# --------------------------------------------------------------------------- large files: streamed
+
+MEMORY_PROBE = """
+import resource, subprocess, sys
+def peak_kb(db, dump):
+    subprocess.run([sys.executable, "data_ingestor.py", "import", "--db", db, dump], check=True,
+                   capture_output=True)
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest child so far, in KB
+print(peak_kb(sys.argv[1], sys.argv[2]), peak_kb(sys.argv[3], sys.argv[4]))
+"""
+ALL_BARS = "SELECT symbol, ts_ms, open, high, low, close, volume, quote_volume, trades FROM bars_1s ORDER BY ts_ms"
+
+
+def bars_from_the_file(dump: Path) -> pd.DataFrame:
+    """One-second bars computed independently from a spot trades dump (sorted by id and time)."""
+    trades = pd.read_csv(dump, header=None, usecols=[0, 1, 2, 4], names=["id", "price", "qty", "time"],
+                         skiprows=1 if dump.read_text()[:2] == "id" else 0)
+    trades["ts_ms"] = trades["time"] // 1000 // 1000 * 1000
+    trades["quote"] = trades["price"] * trades["qty"]
+    grouped = trades.groupby("ts_ms")
+    return pd.DataFrame({"open": grouped["price"].first(), "high": grouped["price"].max(),
+                         "low": grouped["price"].min(), "close": grouped["price"].last(),
+                         "volume": grouped["qty"].sum(), "quote_volume": grouped["quote"].sum(),
+                         "trades": grouped.size()}).reset_index()
+
+
+def test_a_large_dump_imports_in_bounded_memory(tmp_path):
+    """1,000,000 rows (70 MB): the importer's peak RSS grows by well under half the file over a 1,000-row import."""
+    large = write_spot_trades(tmp_path / "BTCUSDT-trades-2025-01-01.csv", 1_000_000)
+    small = write_spot_trades(tmp_path / "BTCUSDT-trades-2025-01-02.csv", 1_000, first_id=1)
+    probe = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(tmp_path / "small.db"), str(small),
+                            str(tmp_path / "large.db"), str(large)], capture_output=True, text=True, timeout=300,
+                           cwd=REPO_ROOT)
+    assert probe.returncode == 0, probe.stderr
+    baseline_kb, peak_kb = map(int, probe.stdout.split())
+    growth_bytes = (peak_kb - baseline_kb) * 1024
+    assert growth_bytes < large.stat().st_size / 2, f"peak {peak_kb // 1024} MB, baseline {baseline_kb // 1024} MB"
+    assert peak_kb < 300 * 1024
+    assert rows(tmp_path / "large.db", "SELECT count(*), min(trade_id), max(trade_id) FROM trades") == [
+        (1_000_000, 4_200_000_000, 4_200_999_999)]
+
+
+def test_a_broken_line_near_the_end_of_a_large_file_stores_nothing_and_is_named(db_path, tmp_path):
+    """A bad price on line 39,990 of 40,000 (many chunks): exit 2 naming file and line; no trade, no bar stored."""
+    store.write_trades(db_path, [], market="spot", stream="trade")
+    dump = write_spot_trades(tmp_path / "BTCUSDT-trades-2025-01-01.csv", 40_000)
+    assert len(list(history.iter_history(dump))) > 2
+    lines = dump.read_text().splitlines(keepends=True)
+    lines[39_989] = lines[39_989].replace(lines[39_989].split(",")[1], "61234.5.6", 1)
+    dump.write_text("".join(lines))
+    result = run_import(db_path, dump)
+    assert result.returncode == 2
+    error = result.stderr.strip().splitlines()[-1]
+    assert error == f"data_ingestor import: error: {dump}: line 39990: price '61234.5.6' is not a number"
+    assert rows(db_path) == [] and rows(db_path, ALL_BARS) == []
+
+
+def test_header_row_spot_trades_dump_imports_exactly_once(db_path, tmp_path):
+    """A spot trades dump with the header id,price,qty,...: every row once; importing it again adds nothing."""
+    dump = write_spot_trades(tmp_path / "BTCUSDT-trades-2025-01-01.csv", 40_000, header=True)
+    first = run_import(db_path, dump)
+    assert first.returncode == 0, first.stderr
+    assert "spot trades of BTCUSDT, 40,000 rows, 40,000 new trades" in first.stdout
+    trades, bars = rows(db_path), rows(db_path, ALL_BARS)
+    second = run_import(db_path, dump)
+    assert second.returncode == 0 and "40,000 rows, no new trades" in second.stdout
+    assert rows(db_path) == trades and rows(db_path, ALL_BARS) == bars
+    first_time_us = int(dump.read_text().splitlines()[1].split(",")[4])
+    assert len(trades) == 40_000 and trades[0][:3] == ("BTCUSDT", 4_200_000_000, first_time_us // 1000)
+    meta = store.read_metadata(store.open_reader(db_path))
+    assert (meta["market"], meta["stream"]) == ("spot", "trade")
+
+
+def test_bars_of_an_import_equal_the_bars_computed_from_its_trades(db_path, tmp_path):
+    """Seconds whose trades fall into two chunks included: every bar is the file's trades of that second."""
+    dump = write_spot_trades(tmp_path / "BTCUSDT-trades-2025-01-01.csv", 40_000, seed=3)
+    chunks = list(history.iter_history(dump))
+    straddling = [a for a, b in itertools.pairwise(chunks) if a.times_ms[-1] // 1000 == b.times_ms[0] // 1000]
+    assert straddling, "no second falls into two chunks: the test would prove less"
+    assert run_import(db_path, dump).returncode == 0
+    stored = pd.DataFrame(rows(db_path, ALL_BARS), columns=["symbol", "ts_ms", "open", "high", "low", "close", "volume",
+                                                            "quote_volume", "trades"]).drop(columns="symbol")
+    expected = bars_from_the_file(dump)
+    assert stored["ts_ms"].tolist() == expected["ts_ms"].tolist()
+    assert stored["trades"].sum() == 40_000
+    pd.testing.assert_frame_equal(stored, expected, check_dtype=False, rtol=1e-12)
+
+
+def test_a_live_writer_commits_between_the_chunks_of_an_import(db_path, tmp_path):
+    """The import holds the write lock one chunk at a time: a live TradeWriter's batches commit in between."""
+    dump = write_spot_trades(tmp_path / "BTCUSDT-trades-2025-01-01.csv", 40_000)
+    writer = store.TradeWriter(db_path, "spot", "trade", flush_interval_ms=10).start()
+    try:
+        def chunks_with_live_trades():
+            for number, chunk in enumerate(history.iter_history(dump), start=1):
+                yield chunk  # stored (and committed) by the time the import asks for the next one
+                writer.submit([("ETHUSDT", number, 1_735_689_600_000 + number, 3000.0, 1.0, False)])
+                wait_until(lambda stored=number: writer.totals.stored == stored, 10)
+        new = storing.store_chunks(db_path, chunks_with_live_trades(), "spot", "trade")
+    finally:
+        writer.close()
+    assert writer.error is None and new == 40_000 and writer.totals.stored >= 3
+    assert rows(db_path, "SELECT symbol, count(*) FROM trades GROUP BY symbol") == [
+        ("BTCUSDT", 40_000), ("ETHUSDT", writer.totals.stored)]
 
 
 def replay_into(db: Path, sim: ExchangeSim, symbols: tuple[str, ...], expected: int, *extra: str) -> None:

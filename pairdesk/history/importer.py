@@ -1,31 +1,30 @@
 """Bulk import of Binance's historical dumps into the tick store: ``python data_ingestor.py import FILE...``
 
-Each file is verified (its ``.CHECKSUM`` when one lies beside it), parsed and validated whole by
-``history_import`` (spot/futures trades and aggTrades, klines; zip or csv; with or without a
-header; ms or µs times), checked against the database's market and stream kind, and only then
-stored: a broken file stores nothing, and importing a file twice adds nothing (trades are unique
-on symbol + id; bars from trades are kept in the same transaction; klines only fill seconds that
-have no bar). ``store_parsed`` is the one way a validated file is stored: the dashboard's and the
-API's uploads use it too.
+Each file is verified (its ``.CHECKSUM`` when one lies beside it), then read twice, a block at a
+time, in bounded memory whatever its size: first validated whole (spot/futures trades and
+aggTrades, klines; zip or csv; with or without a header; ms or µs times) and checked against the
+database's market and stream kind, then stored chunk by chunk. A broken file stores nothing, and
+importing a file twice adds nothing (trades are unique on symbol + id; bars from trades are kept
+in the same transaction; klines only fill seconds that have no bar). ``store_parsed`` is the one
+way an in-memory file is stored: the dashboard's and the API's uploads use it.
 """
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pairdesk import history
-from pairdesk import store
-from pairdesk.history import HistoryImportError
+from pairdesk import exit_codes, history, store
+from pairdesk.history.checksum import ChecksumMismatch, verify_checksum
+from pairdesk.history.errors import HistoryImportError
+from pairdesk.history.parsed import HasFormat
+from pairdesk.history.storing import STORE_CHUNK_TRADES, store_chunks, store_parsed
+from pairdesk.markets import DEFAULT_STREAM, MARKETS, SPOT, STREAM_KINDS
 
-# Trades per write transaction: a running ingestor waits at most for one chunk (it holds its batch
-# meanwhile, never drops it), and a file was validated whole before its first chunk is stored.
-STORE_CHUNK_TRADES = 100_000
-DEFAULT_STREAM = {"spot": "trade", "futures": "aggTrade"}
+__all__ = ["STORE_CHUNK_TRADES", "ImportFailure", "ImportResult", "database_kind", "import_file", "main",
+           "parse_args", "store_parsed", "verify_checksum"]
 
 
 class ImportFailure(Exception):
@@ -42,21 +41,7 @@ class ImportResult:
     checksum: str
 
 
-def verify_checksum(path: Path, data: bytes) -> str:
-    """Check ``<file>.CHECKSUM`` (``<sha256>  <name>``) when it exists; returns what was found."""
-    checksum_file = path.with_name(path.name + ".CHECKSUM")
-    if not checksum_file.exists():
-        return "none beside the file"
-    expected = checksum_file.read_text().split()[0].lower() if checksum_file.read_text().split() else ""
-    actual = hashlib.sha256(data).hexdigest()
-    if expected != actual:
-        raise ImportFailure(f"{path}: checksum mismatch: {checksum_file.name} says {expected[:16]}..., "
-                            f"the file is {actual[:16]}... (download it again)")
-    return "sha256 verified"
-
-
-def database_kind(db: Path, parsed: history.ParsedHistory, market: str | None,
-                  stream: str | None) -> tuple[str, str]:
+def database_kind(db: Path, parsed: HasFormat, market: str | None, stream: str | None) -> tuple[str, str]:
     """(market, stream) of the database; for a new one, from the file or the flags."""
     if db.exists():
         conn = store.open_reader(db)
@@ -66,14 +51,14 @@ def database_kind(db: Path, parsed: history.ParsedHistory, market: str | None,
             conn.close()
         if "market" in meta:
             return meta["market"], meta["stream"]
-    file_market = parsed.format.market
-    new_market = file_market or market or "spot"
-    new_stream = parsed.kind if parsed.kind in history.TRADE_KINDS else (stream or DEFAULT_STREAM[new_market])
+    kind = parsed.format.kind
+    new_market = parsed.format.market or market or SPOT
+    new_stream = kind if kind in history.TRADE_KINDS else (stream or DEFAULT_STREAM[new_market])
     return new_market, new_stream
 
 
 class Progress:
-    """One self-rewriting line on stderr: ``BTCUSDT-trades-2024-01-01.zip: parsing  45%``."""
+    """One self-rewriting line on stderr: ``BTCUSDT-trades-2024-01-01.zip: checking  45%``."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -91,47 +76,31 @@ class Progress:
         print(file=sys.stderr)
 
 
-def store_parsed(db: str | Path, parsed: history.ParsedHistory, market: str, stream: str,
-                 on_progress: Callable[[float], None] | None = None) -> int:
-    """Store a validated file into the ``market``/``stream`` database; returns how many trades (or bars) were new.
-
-    Trades go STORE_CHUNK_TRADES per transaction; bars only where no bar exists yet.
-    """
-    if parsed.kind == history.BARS:
-        new = store.write_bars(db, parsed.symbol, parsed.bar_rows(), market, stream)
-        if on_progress is not None:
-            on_progress(1.0)
-        return new
-    chunks = max(1, -(-parsed.rows // STORE_CHUNK_TRADES))
-    new = 0
-    for number, chunk in enumerate(parsed.trade_chunks(STORE_CHUNK_TRADES), start=1):
-        new += store.write_trades(db, chunk, market, stream)
-        if on_progress is not None:
-            on_progress(number / chunks)
-    return new
-
-
 def import_file(db: Path, path: Path, market: str | None = None, stream: str | None = None) -> ImportResult:
     """Import one dump file, validated whole before anything is stored; ImportFailure (one line) otherwise."""
     try:
-        data = path.read_bytes()
+        checksum = verify_checksum(path)
     except OSError as exc:
         raise ImportFailure(f"{path}: cannot read it ({exc.strerror})") from None
-    checksum = verify_checksum(path, data)
+    except ChecksumMismatch as exc:
+        raise ImportFailure(f"{path}: {exc}") from None
     progress = Progress(path.name)
     try:
-        parsed = history.parse_history(data, file_name=path.name,
-                                              on_progress=lambda f: progress("parsing", f))
-        db_market, db_stream = database_kind(db, parsed, market, stream)
-        history.check_fits_database(parsed, db_market, db_stream)
-    except HistoryImportError as exc:
-        progress.done()
-        raise ImportFailure(f"{path}: {exc}") from None
-    try:
-        new_rows = store_parsed(db, parsed, db_market, db_stream, lambda f: progress("storing", f))
+        try:
+            summary = history.scan_history(path, on_progress=lambda f: progress("checking", f))
+            db_market, db_stream = database_kind(db, summary, market, stream)
+            history.check_fits_database(summary, db_market, db_stream)
+        except HistoryImportError as exc:
+            raise ImportFailure(f"{path}: {exc}") from None
+        try:
+            with history.open_history(path, on_progress=lambda f: progress("storing", f)) as reader:
+                new_rows = store_chunks(db, reader, db_market, db_stream)
+        except HistoryImportError as exc:  # it was valid a moment ago
+            raise ImportFailure(f"{path}: {exc} (the file changed while it was imported; what was stored before "
+                                "that line stays: import it again once it is complete)") from None
     finally:
         progress.done()
-    return ImportResult(path.name, parsed.format.name, parsed.symbol, parsed.rows, new_rows, checksum)
+    return ImportResult(path.name, summary.format.name, summary.symbol, summary.rows, new_rows, checksum)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -142,9 +111,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="dump files, e.g. "
                         "BTCUSDT-trades-2024-01-01.zip (the symbol comes from the name)")
     parser.add_argument("--db", type=Path, default=Path("ticks.db"), help="SQLite database file (default: ticks.db)")
-    parser.add_argument("--market", choices=("spot", "futures"),
+    parser.add_argument("--market", choices=MARKETS,
                         help="for a new database filled from klines only (trades files tell their market)")
-    parser.add_argument("--stream", choices=("trade", "aggTrade"),
+    parser.add_argument("--stream", choices=STREAM_KINDS,
                         help="for a new database filled from klines only (trades files tell their kind)")
     return parser.parse_args(argv)
 
@@ -156,9 +125,9 @@ def main(argv: list[str]) -> int:
             result = import_file(args.db, path, args.market, args.stream)
         except (ImportFailure, store.StoreError) as exc:
             print(f"data_ingestor import: error: {exc}", file=sys.stderr)
-            return 2
+            return exit_codes.CONFIG_ERROR
         unit = "bars" if result.kind in ("klines", "simple bars") else "trades"
         added = f"{result.new_rows:,} new {unit}" if result.new_rows else f"no new {unit}"
         print(f"{result.file}: {result.kind} of {result.symbol}, {result.rows:,} rows, {added} "
               f"(checksum: {result.checksum})")
-    return 0
+    return exit_codes.OK
