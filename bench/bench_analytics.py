@@ -13,7 +13,6 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 # One BLAS thread, as the dashboard should run on a small machine: OpenBLAS's worker threads make
 # the small regressions inside adfuller/coint 2-50x slower, and erratic, when the cores are busy

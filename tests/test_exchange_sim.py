@@ -952,3 +952,15 @@ def test_every_cli_option_is_documented() -> None:
     """Each CLI option has help text (the options are the sim's public interface)."""
     undocumented = [a.option_strings for a in build_arg_parser()._actions if a.option_strings and not a.help]
     assert undocumented == []
+
+
+def test_agg_trades_dump_replays_each_aggregate_with_its_first_and_last_trade_ids():
+    """The real spot aggTrades dump replays with f / l and the texts exactly as the file writes them."""
+    from pairdesk.sim.replay_sources import iter_replay_events
+
+    path = binance_file(AGG_DUMP)
+    rows = [line.split(",") for line in path.read_text().splitlines() if line]
+    events = list(iter_replay_events(path))
+    assert [(e["a"], e["p"], e["q"], e["f"], e["l"], e["m"]) for e in events] == \
+        [(int(r[0]), r[1], r[2], int(r[3]), int(r[4]), r[6] == "True") for r in rows]
+    assert all(e["T"] == int(r[5]) // 1000 for e, r in zip(events, rows))  # microseconds in the file

@@ -8,7 +8,6 @@ or ``a``, ``p``, ``q``, ``T``, ``m``; aggregates also ``f``/``l``; spot also ``M
 from __future__ import annotations
 
 import gzip
-import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -81,14 +80,33 @@ def _database_events(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def _dump_events(path: Path) -> Iterator[dict[str, Any]]:
+    """A dump streamed through `pairdesk.history` (bounded memory), with the numbers as written and an
+    aggregate's first and last trade ids, as Binance's stream would carry them."""
     try:
-        parsed = history.parse_history(path.read_bytes(), path.name)
+        for chunk in history.iter_history(path, for_replay=True):
+            if chunk.format.kind not in history.TRADE_KINDS or chunk.format.market is None:
+                raise SimConfigError(f"{path} holds {chunk.format.name}, not trades; replay a trades or aggTrades "
+                                     f"dump")
+            yield from _chunk_events(chunk)
     except HistoryImportError as exc:
         raise SimConfigError(f"{path}: {exc}") from None
-    if parsed.kind not in history.TRADE_KINDS or parsed.format.market is None:
-        raise SimConfigError(f"{path} holds {parsed.format.name}, not trades; replay a trades or aggTrades dump")
-    rows = itertools.chain.from_iterable(parsed.trade_chunks(DUMP_CHUNK_TRADES))
-    return events_from_trade_rows(parsed.format.market, parsed.kind, rows)
+
+
+def _chunk_events(chunk: history.TradeChunk) -> Iterator[dict[str, Any]]:
+    market, kind = chunk.format.market, chunk.format.kind
+    id_key = "t" if kind == TRADE else "a"
+    ids, times, makers = chunk.ids.tolist(), chunk.times_ms.tolist(), chunk.makers.tolist()
+    firsts = chunk.first_ids.tolist() if kind == AGG_TRADE else None
+    lasts = chunk.last_ids.tolist() if kind == AGG_TRADE else None
+    for i, trade_id in enumerate(ids):
+        event: dict[str, Any] = {"e": kind, "E": times[i], "s": chunk.symbol, id_key: trade_id,
+                                 "p": chunk.price_texts[i], "q": chunk.qty_texts[i], "T": times[i],
+                                 "m": bool(makers[i])}
+        if firsts is not None:
+            event["f"], event["l"] = firsts[i], lasts[i]
+        if market == SPOT:
+            event["M"] = True
+        yield event
 
 
 def events_from_trade_rows(market: str, kind: str, rows: Iterable[TradeRow]) -> Iterator[dict[str, Any]]:
@@ -96,7 +114,7 @@ def events_from_trade_rows(market: str, kind: str, rows: Iterable[TradeRow]) -> 
 
     Each symbol's prices and quantities are written with one width: the listing's decimals, widened
     until every value is exact (at most 8). An aggregate covers exactly one trade (``f`` = ``l`` = its
-    id): neither a database nor `pairdesk.history` keeps an aggregate's first and last trade ids.
+    id): a database does not keep an aggregate's first and last trade ids (dumps do: `_dump_events`).
     """
     by_symbol: dict[str, list[TradeRow]] = {}
     for row in rows:
