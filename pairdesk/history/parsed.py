@@ -30,6 +30,7 @@ class ParsedHistory:
     symbol: str
     rows: int = 0
     header: bool = False
+    format_line: int | None = None  # the line the format was read from (what a refusal is about)
     times_ms: np.ndarray = field(default_factory=lambda: _empty(np.int64))
     ids: np.ndarray = field(default_factory=lambda: _empty(np.int64))
     prices: np.ndarray = field(default_factory=lambda: _empty(np.float64))
@@ -87,6 +88,7 @@ def parse_history(data: bytes | str, file_name: str = "", symbol: str | None = N
     with open_history(data, file_name, symbol, on_progress=on_progress) as reader:
         chunks = list(reader)
     parsed = ParsedHistory(format=reader.format, symbol=reader.symbol, rows=reader.rows, header=reader.header,
+                           format_line=reader.format_line,
                            times_ms=_joined(chunks, "times_ms", np.int64))
     if parsed.kind == BARS:
         parsed.bar_values = np.concatenate([c.values for c in chunks]).ravel()
@@ -99,7 +101,7 @@ def parse_history(data: bytes | str, file_name: str = "", symbol: str | None = N
 
 
 class HasFormat(Protocol):
-    format: CsvFormat
+    format: CsvFormat  # and optionally ``format_line``, the line the format was read from
 
 
 def check_fits_database(parsed: HasFormat, market: str, stream: str) -> None:
@@ -110,15 +112,15 @@ def check_fits_database(parsed: HasFormat, market: str, stream: str) -> None:
     would collide and mean different things), and a spot database must not receive futures
     trades. Bars fit any database. Raises HistoryImportError with what to do instead.
     """
-    fmt = parsed.format
+    fmt, line = parsed.format, getattr(parsed, "format_line", None)
     if fmt.kind == BARS:
         return
     if fmt.kind != stream:
         ids = "aggregate trade ids" if fmt.kind == "aggTrade" else "individual trade ids"
         raise HistoryImportError(
             f"this is a {fmt.name} file ({ids}) but the database stores {market} {stream} data; "
-            f"upload {market} {describe_kind(stream)} files here, or import this file into another database")
+            f"upload {market} {describe_kind(stream)} files here, or import this file into another database", line)
     if fmt.market != market:
         raise HistoryImportError(
             f"this is a {fmt.name} file but the database stores {market} {stream} data; "
-            f"upload {market} files here")
+            f"upload {market} files here", line)

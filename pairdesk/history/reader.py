@@ -132,9 +132,9 @@ def _blocks(source: _Input, size: int) -> Iterator[_Block]:
         yield _Block(pending, offset, line)
 
 
-def _first_row(blocks: Iterator[_Block], file_name: str) -> tuple[CsvFormat, bool, _Block | None]:
-    """The format told by the first non-blank row, whether that row is a header, and the block of
-    data rows from there on (None when the first block ends with the header)."""
+def _first_row(blocks: Iterator[_Block], file_name: str) -> tuple[CsvFormat, bool, int, _Block | None]:
+    """The format told by the first non-blank row, whether that row is a header, the row's line,
+    and the block of data rows from there on (None when the first block ends with the header)."""
     for block in blocks:
         data, pos, line = block.data, 0, block.first_line
         while pos < len(data):
@@ -146,10 +146,11 @@ def _first_row(blocks: Iterator[_Block], file_name: str) -> tuple[CsvFormat, boo
                 raise HistoryImportError(f"not a line of CSV ({exc})", line) from None
             if not exact.is_blank(row):
                 fmt, header = detect_format(row, line, file_name)
+                format_line = line
                 if header:
                     pos, line = end, line + 1
                 rest = _Block(data[pos:], block.offset + pos, line) if pos < len(data) else None
-                return fmt, header, rest
+                return fmt, header, format_line, rest
             pos, line = end, line + 1
     raise HistoryImportError("the file holds no data rows")
 
@@ -177,7 +178,7 @@ class HistoryReader:
         self._input = _Input(source, file_name)
         try:
             self._blocks = _blocks(self._input, block_bytes)
-            self.format, self.header, self._rest = _first_row(self._blocks, file_name)
+            self.format, self.header, self.format_line, self._rest = _first_row(self._blocks, file_name)
         except BaseException:
             self._input.close()
             raise

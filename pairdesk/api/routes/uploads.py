@@ -19,15 +19,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["import"])
 
 
-def first_row_line(data: bytes) -> int:
-    """The 1-based line of an upload's first non-blank line: where its layout was read from (what a
-    refusal by ``check_fits_database``, which knows no lines, is about)."""
-    if data[:4] == b"PK\x03\x04":
-        return 1
-    body = data.removeprefix(b"\xef\xbb\xbf")
-    return body[:len(body) - len(body.lstrip())].count(b"\n") + 1
-
-
 def refused(file_name: str, error: history.HistoryImportError) -> HTTPException:
     """The 422 of a file that cannot be imported: its name, the problem and its line."""
     return unprocessable(f"{file_name}: {error}. Nothing was stored.")
@@ -58,7 +49,7 @@ def upload_history(
     try:
         history.check_fits_database(parsed, meta["market"], meta["stream"])
     except history.HistoryImportError as exc:
-        raise refused(file_name, history.HistoryImportError(exc.reason, exc.line or first_row_line(data))) from None
+        raise refused(file_name, exc) from None
     stored = importer.store_parsed(db.path, parsed, meta["market"], meta["stream"])
     log.info("upload %s: %s, %d rows of %s, %d new", file_name, parsed.format.name, parsed.rows, parsed.symbol,
              stored)
