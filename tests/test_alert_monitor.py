@@ -24,6 +24,7 @@ from pairdesk.ingest import daemon as data_ingestor
 from pairdesk.alerts import repository
 from pairdesk import store
 from conftest import REPO_ROOT, binance_file, read_db
+from recordings import trade_count
 from pairdesk.sim.exchange import ExchangeSim, run_in_thread
 from test_ingestor import SYMBOLS, IngestorProcess, exchange, stored_rows, wait_until  # noqa: F401 (fixture)
 
@@ -431,7 +432,7 @@ def test_replayed_real_trades_fire_the_default_rules_once_per_crossing(db_path, 
             time.sleep(0.5)
             return counts == [len(sim.history(s)) for s in SYMBOLS] == [len(stored_rows(db_path, s)) for s in SYMBOLS]
         wait_until(replayed_and_stored, 60, ingestor.log)
-        assert min(len(stored_rows(db_path, s)) for s in SYMBOLS) > 10_000
+        assert sum(len(stored_rows(db_path, s)) for s in SYMBOLS) == trade_count(*files)  # every recorded trade
 
         def settled():
             before = rule_states(db_path)
@@ -458,11 +459,11 @@ def test_replayed_real_trades_fire_the_default_rules_once_per_crossing(db_path, 
                                   "volume": 0.0, "quote_volume": 0.0, "trades": 0}) for leg in ("price_a", "price_b")]
             panel = analytics.pair_panel(*legs, "1s", default.window, "ols")
             zs.append((int(t), float(panel["zscore"].iloc[-1])))
-    assert sum(np.isfinite([z for _t, z in zs])) > 500
+    assert sum(np.isfinite([z for _t, z in zs])) > 50
     for rule, *_ in rules:
         expected = expected_crossings(zs, rule.params["threshold"], rule.params["hysteresis"], rule.cooldown_s * 1000)
         stored = events(db_path, rule.rule_id)
         print(f"{rule.name}: {len(stored)} events over {len(zs)} bars")
         assert list(zip(stored["ts_ms"], stored["direction"])) == expected
         assert stored["ts_ms"].is_unique
-    assert len(events(db_path, rules[0][0].rule_id)) >= 3
+    assert len(events(db_path, rules[0][0].rule_id)) >= 1
