@@ -8,15 +8,18 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-# Real recorded Binance frames and dumps, used in place (never copied into the repo).
-BINANCE_DATA = Path(os.environ.get("BINANCE_DATA_DIR", REPO_ROOT / ".." / "shared" / "data" / "binance")).resolve()
+# Real recorded Binance frames and dumps: the trimmed copies in tests/data/ (see tests/data/SOURCES.txt), or the
+# full copies in $BINANCE_DATA_DIR when it is set (same relative paths, same formats, more of each recording).
+TRIMMED_DATA = Path(__file__).resolve().parent / "data"
+BINANCE_DATA = Path(os.environ.get("BINANCE_DATA_DIR") or TRIMMED_DATA).resolve()
 
 
 def binance_file(relative: str) -> Path:
-    """Path of a recorded sample under ../shared/data/binance; skips the test when it is absent."""
+    """Path of a recorded sample under tests/data/ (or $BINANCE_DATA_DIR); fails the test when it is absent."""
     path = BINANCE_DATA / relative
     if not path.exists():
-        pytest.skip(f"recorded sample not available: {path}")
+        pytest.fail(f"recorded sample missing: {path} (tests/data/ is in the repo; BINANCE_DATA_DIR, when set, "
+                    "must hold the full copies at the same relative paths)", pytrace=False)
     return path
 
 

@@ -435,11 +435,11 @@ def test_rolling_ols_has_no_look_ahead(real_pair):
     """Changing rows after t leaves every rolling beta up to t unchanged."""
     a, b = real_pair["price_a"].to_numpy().copy(), real_pair["price_b"].to_numpy().copy()
     before = analytics.rolling_ols(a, b, WINDOW)["beta"].to_numpy()
-    a[400:] *= 1.1
-    b[400:] -= 50
+    a[80:] *= 1.1
+    b[80:] -= 50
     after = analytics.rolling_ols(a, b, WINDOW)["beta"].to_numpy()
-    np.testing.assert_array_equal(before[:400], after[:400])
-    assert not np.allclose(before[400:], after[400:], equal_nan=True)
+    np.testing.assert_array_equal(before[:80], after[:80])
+    assert not np.allclose(before[80:], after[80:], equal_nan=True)
 
 
 def test_rolling_ols_is_nan_where_price_b_is_flat():
@@ -561,7 +561,7 @@ def test_pair_panel_spread_uses_each_rows_hedge_ratio(real_bars, hedge):
 def test_pair_panel_with_a_window_larger_than_the_data(real_bars):
     """A window longer than the aligned data gives the rows with NaN z-scores and correlations."""
     panel = analytics.pair_panel(real_bars["BTCUSDT"], real_bars["ETHUSDT"], "1m", 60)
-    assert len(panel) == 12 and panel[["zscore", "corr", "return_corr"]].isna().all().all()
+    assert len(panel) == real_bars["BTCUSDT"]["ts_ms"].floordiv(60_000).nunique() and panel[["zscore", "corr", "return_corr"]].isna().all().all()
     assert panel["hedge_ratio"].notna().all()
 
 

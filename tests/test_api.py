@@ -27,7 +27,7 @@ from pairdesk.api.routes import exports
 from pairdesk.api.routes.status import feed_status
 from pairdesk.api.schemas.analytics import CORRELATION_COLUMNS
 from conftest import REPO_ROOT, binance_file, read_db
-from recordings import recorded_frames
+from recordings import recorded_frames, trade_count
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 PAIR = "BTCUSDT,ETHUSDT"
@@ -63,7 +63,7 @@ def recorded_trades(symbol: str) -> pd.DataFrame:
 def build_recorded_db(path: Path, source: str = "binance") -> Path:
     """A tick database written by tickstore from the recorded real spot trades of both symbols."""
     trades = _recorded_trades()
-    assert store.write_trades(path, trades, market="spot", stream="trade", source=source) > 10_000
+    assert store.write_trades(path, trades, market="spot", stream="trade", source=source) == trade_count(*RECORDINGS)
     return path
 
 
@@ -299,7 +299,7 @@ def test_spread_equals_the_analytics_cli(client, recorded_db, tmp_path, timefram
     body = client.get("/api/spread", params={"symbols": "btcusdt,ethusdt", "timeframe": timeframe,
                                              "window": window, "hedge": hedge, "limit": 100_000}).json()
     assert (body["symbol_a"], body["symbol_b"], body["hedge"]) == ("BTCUSDT", "ETHUSDT", hedge)
-    assert body["rows_total"] == len(csv) > 20
+    assert body["rows_total"] == len(csv) > 10
     got = json_frame(body["rows"])[analytics.PANEL_COLUMNS]
     pd.testing.assert_frame_equal(got, csv, check_exact=True, check_dtype=False)
 
@@ -342,12 +342,12 @@ def test_correlation_equals_the_clis_columns_and_pandas(client, recorded_db, tmp
 def test_cointegration_runs_the_engines_tests_on_the_clis_spread(client, recorded_db, tmp_path):
     """ADF, Engle-Granger and half-life equal analytics_engine's on the CLI's last `rows` rows."""
     csv = run_cli(recorded_db, tmp_path / "cli.csv")
-    body = client.get("/api/cointegration", params={"symbols": PAIR, "rows": 200}).json()
-    tail = csv.dropna(subset=["spread"]).tail(200)
+    body = client.get("/api/cointegration", params={"symbols": PAIR, "rows": 100}).json()
+    tail = csv.dropna(subset=["spread"]).tail(100)
     adf = analytics.adf_test(tail["spread"])
     eg = analytics.engle_granger_test(tail["price_a"], tail["price_b"])
     half = analytics.half_life(tail["spread"])
-    assert body["rows"] == 200 and body["hedge_ratio"] == csv["hedge_ratio"].iloc[-1]
+    assert body["rows"] == 100 and body["hedge_ratio"] == csv["hedge_ratio"].iloc[-1]
     assert (body["adf"]["statistic"], body["adf"]["pvalue"]) == pytest.approx((adf.statistic, adf.pvalue), rel=1e-9)
     assert (body["engle_granger"]["statistic"], body["engle_granger"]["pvalue"]) == pytest.approx(
         (eg.statistic, eg.pvalue), rel=1e-9)
@@ -374,7 +374,7 @@ def _read_stream(client: TestClient, url: str, params: dict) -> list[bytes]:
 def test_ticks_export_streams_every_trade_in_pages(client, monkeypatch):
     """All trades by id, page by page (small pages here: the same file in many chunks)."""
     whole = client.get("/api/export/ticks.csv", params={"symbol": "ETHUSDT"}).content
-    monkeypatch.setattr(exports, "EXPORT_TRADE_PAGE_ROWS", 1_000)
+    monkeypatch.setattr(exports, "EXPORT_TRADE_PAGE_ROWS", 200)
     chunks = _read_stream(client, "/api/export/ticks.csv", {"symbol": "ETHUSDT"})
     assert b"".join(chunks) == whole and len(chunks) > 5
     frame = pd.read_csv(io.BytesIO(whole))
@@ -395,7 +395,7 @@ def test_ticks_export_honours_the_time_range(client):
 def test_ohlc_export_streams_whole_bars_in_time_chunks(client, monkeypatch):
     """Bars at the timeframe equal /api/ohlc's, whatever the chunk size (chunks end on bar edges)."""
     bars = client.get("/api/ohlc/BTCUSDT", params={"timeframe": "10s", "limit": 100_000}).json()["bars"]
-    monkeypatch.setattr(exports, "EXPORT_OHLC_CHUNK_MS", 60_000)
+    monkeypatch.setattr(exports, "EXPORT_OHLC_CHUNK_MS", 20_000)
     chunks = _read_stream(client, "/api/export/ohlc.csv", {"symbol": "BTCUSDT", "timeframe": "10s"})
     assert len(chunks) > 5
     frame = pd.read_csv(io.BytesIO(b"".join(chunks)))

@@ -1,6 +1,7 @@
 """The dashboard's alerts section and watchlist control under AppTest, on recorded BTC/ETH trades and real events."""
 from __future__ import annotations
 
+import dataclasses
 import io
 import shutil
 from pathlib import Path
@@ -34,7 +35,8 @@ def alerts_template(tmp_path_factory) -> Path:
         last = max(int(frame["ts_ms"].iloc[-1]) for frame in bars.values())
         events = []
         for rule in repository.list_rules(conn):
-            fired, _state = alerts.evaluate(rule, bars, first, last, alerts.RuleState())
+            busier = dataclasses.replace(rule, window=30, cooldown_s=10.0)  # events of both kinds in 2 minutes
+            fired, _state = alerts.evaluate(busier, bars, first, last, alerts.RuleState())
             events += [event.to_dict() for event in fired]
         with store.transaction(conn):
             store.save_alert_progress(conn, events, {})

@@ -8,7 +8,12 @@ import pytest
 from pairdesk import binance
 from pairdesk.binance import BadFrame, Control, Trade
 from conftest import binance_file
-from recordings import recorded_frames
+from recordings import other_frame_count, recorded_frames, trade_events
+
+MIDNIGHT_0809_MS = 1_723_161_600_000  # 2024-08-09 00:00:00 UTC
+# The first @trade frame of hftbacktest's full spot/btcusdt_20240808.gz (after the recorder's timestamp), byte for byte.
+FIRST_SPOT_FRAME = ('{"stream":"btcusdt@trade","data":{"e":"trade","E":1723161255343,"s":"BTCUSDT","t":3735683259,'
+                    '"p":"61837.63000000","q":"0.02000000","T":1723161255342,"m":true,"M":true}}')
 
 
 def parse_recording(relative: str, kind: str) -> tuple[list[Trade], int]:
@@ -23,31 +28,50 @@ def parse_recording(relative: str, kind: str) -> tuple[list[Trade], int]:
 
 
 @pytest.mark.parametrize(
-    ("relative", "symbol", "count", "first_id"),
+    ("relative", "symbol"),
     [
-        ("hftbacktest/spot/btcusdt_20240808.gz", "BTCUSDT", 9_757, 3735683259),
-        ("hftbacktest/spot/ethusdt_20240808.gz", "ETHUSDT", 6_106, 1520538925),
-        ("hftbacktest/spot/btcusdt_20240809.gz", "BTCUSDT", 10_147, 3735693016),
-        ("hftbacktest/spot/btcusdt_20230405.dat.gz", "BTCUSDT", 3_144, 3071245454),
-        ("hftbacktest/usdm/btcusdt_20240808.gz", "BTCUSDT", 21_313, 5266583935),
-        ("hftbacktest/usdm/ethusdt_20240719.gz", "ETHUSDT", 12_015, 4217898224),
+        ("hftbacktest/spot/btcusdt_20240808.gz", "BTCUSDT"),
+        ("hftbacktest/spot/ethusdt_20240808.gz", "ETHUSDT"),
+        ("hftbacktest/spot/btcusdt_20240809.gz", "BTCUSDT"),
+        ("hftbacktest/spot/btcusdt_20230405.dat.gz", "BTCUSDT"),
+        ("hftbacktest/usdm/btcusdt_20240808.gz", "BTCUSDT"),
+        ("hftbacktest/usdm/ethusdt_20240808.gz", "ETHUSDT"),
     ],
 )
-def test_recorded_trade_frames_parse_exactly(relative, symbol, count, first_id):
+def test_recorded_trade_frames_parse_exactly(relative, symbol):
     """Every @trade frame of a real recording parses, ids are contiguous, depth/bookTicker are skipped."""
     trades, skipped = parse_recording(relative, "trade")
-    assert len(trades) == count
-    assert skipped > 0  # the files interleave depth and bookTicker frames
+    recorded = trade_events(relative)  # the same frames decoded with json alone
+    count, first_id = len(recorded), recorded[0]["t"]
+    assert len(trades) == count > 500
+    assert skipped > 0 and skipped == other_frame_count(relative)  # the files interleave bookTicker (and depth)
     assert {t.symbol for t in trades} == {symbol}
     ids = [t.trade_id for t in trades]
     assert ids[0] == first_id and ids == list(range(first_id, first_id + count))
     assert all(t.price > 0 and t.qty > 0 and 10**12 < t.ts_ms < 10**13 for t in trades)
+    assert [(t.ts_ms, t.price, t.qty, t.is_buyer_maker) for t in trades] == [
+        (e["T"], float(e["p"]), float(e["q"]), e["m"]) for e in recorded]
+
+
+def test_spot_days_continue_across_midnight():
+    """The 2024-08-09 spot recordings start with the trade id after the 2024-08-08 ones end (BTC and ETH)."""
+    for symbol in ("btc", "eth"):
+        before = trade_events(f"hftbacktest/spot/{symbol}usdt_20240808.gz")
+        after = trade_events(f"hftbacktest/spot/{symbol}usdt_20240809.gz")
+        assert after[0]["t"] == before[-1]["t"] + 1
+        assert before[0]["T"] < MIDNIGHT_0809_MS < after[-1]["T"]
+
+
+def test_recorded_spot_trade_matches_its_frame():
+    """Strings become numbers exactly: the recorded spot trade 3735693015 (the last of 2024-08-08)."""
+    trades, _ = parse_recording("hftbacktest/spot/btcusdt_20240808.gz", "trade")
+    assert trades[-1] == Trade("BTCUSDT", 3735693015, 1723161601271, 61685.99, 0.0014, True)
 
 
 def test_first_spot_trade_matches_its_frame():
-    """Strings become numbers exactly: the first recorded spot trade's fields."""
-    trades, _ = parse_recording("hftbacktest/spot/btcusdt_20240808.gz", "trade")
-    assert trades[0] == Trade("BTCUSDT", 3735683259, 1723161255342, 61837.63, 0.02, True)
+    """Strings become numbers exactly: the first recorded spot trade's frame (copied from the full recording)."""
+    assert binance.parse_message(FIRST_SPOT_FRAME, "trade") == Trade("BTCUSDT", 3735683259, 1723161255342, 61837.63,
+                                                                     0.02, True)
 
 
 def test_recorded_futures_agg_trades_parse():
@@ -55,7 +79,7 @@ def test_recorded_futures_agg_trades_parse():
     trades, skipped = parse_recording("cryptofeed/BINANCE_FUTURES.ws.1.0", "aggTrade")
     assert len(trades) == 91
     assert {t.symbol for t in trades} == {"SUSHIUSDT", "CTKUSDT", "AKROUSDT", "KEEPUSDT"}
-    assert skipped > 1000
+    assert skipped == other_frame_count("cryptofeed/BINANCE_FUTURES.ws.1.0") >= 12  # every other stream once or more
     ctk = [t for t in trades if t.symbol == "CTKUSDT"][0]
     assert ctk == Trade("CTKUSDT", 16599292, 1626992741421, 1.011, 10.0, False)
 

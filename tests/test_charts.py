@@ -166,11 +166,11 @@ def test_symbol_colours_are_stable_per_position():
 
 
 def alert_events(panel: pd.DataFrame) -> pd.DataFrame:
-    """Four alerts at panel rows 200..500: z-score UP and correlation DOWN on the pair, a price cross on
+    """Four alerts at panel rows 70..100: z-score UP and correlation DOWN on the pair, a price cross on
     ETHUSDT alone, a volume spike on BTCUSDT alone (store.read_alert_events columns that matter)."""
     ts = panel["ts_ms"].to_numpy()
     return pd.DataFrame({
-        "event_id": [1, 2, 3, 4], "ts_ms": [ts[200], ts[300], ts[400], ts[500]],
+        "event_id": [1, 2, 3, 4], "ts_ms": [ts[70], ts[80], ts[90], ts[100]],
         "kind": ["zscore", "correlation_breakdown", "price_cross", "volume_spike"],
         "symbols": ["BTCUSDT/ETHUSDT", "BTCUSDT/ETHUSDT", "ETHUSDT", "BTCUSDT"],
         "value": [2.31, 0.2, 2600.5, 4.2], "threshold": [2.0, 0.3, 2600.0, 3.0],
@@ -190,7 +190,7 @@ def test_zscore_chart_marks_the_pairs_alerts_at_their_bars(real):
     assert set(markers(fig)) == {"alert ▲ UP", "alert ▼ DOWN"}  # single-symbol alerts are not on this chart
     assert (up.yaxis, up.marker.symbol, list(up.text), list(up.y)) == ("y2", "triangle-up", ["z up"], [2.31])
     assert (down.marker.symbol, list(down.text)) == ("triangle-down", ["corr down"])
-    assert list(down.y) == [panel["zscore"].iloc[300]]
+    assert list(down.y) == [panel["zscore"].iloc[80]]
     assert pd.Timestamp(up.x[0]) == charts.display_times([events["ts_ms"].iloc[0]], TZ)[0]
     assert up.hovertemplate == "%{text}<extra></extra>"
     assert_no_nan_only_traces(fig)
@@ -205,8 +205,8 @@ def test_price_chart_marks_alerts_on_the_leg_they_watch(real):
     assert set(shown) == {"alert ▲ UP (BTCUSDT)", "alert ▼ DOWN (BTCUSDT)", "alert ▲ UP (ETHUSDT)"}
     on_a, on_b = shown["alert ▲ UP (BTCUSDT)"], shown["alert ▲ UP (ETHUSDT)"]
     assert list(on_a.text) == ["z up", "btc volume"] and on_a.yaxis == "y"
-    assert list(on_a.y) == [panel["price_a"].iloc[200], panel["price_a"].iloc[500]]
-    assert (list(on_b.text), list(on_b.y), on_b.yaxis) == (["eth crosses"], [panel["price_b"].iloc[400]], "y2")
+    assert list(on_a.y) == [panel["price_a"].iloc[70], panel["price_a"].iloc[100]]
+    assert (list(on_b.text), list(on_b.y), on_b.yaxis) == (["eth crosses"], [panel["price_b"].iloc[90]], "y2")
     assert on_b.marker.color == charts.UP_COLOR and shown["alert ▼ DOWN (BTCUSDT)"].marker.color == charts.DOWN_COLOR
 
 

@@ -1,23 +1,26 @@
 """The whole product as a user starts it: ``run_all.py --demo``, a real headless Chromium, a clean stop."""
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page, expect
 
 from pairdesk import store
-from browser import Browser, chromium_binary
+import browser
+from browser import CHARTS, EXCEPTION_BOXES, chromium_page, require_chromium, screenshot
 from conftest import REPO_ROOT
+from test_ingestor import wait_until
 
 ARTIFACTS = REPO_ROOT / "artifacts"
 LIVE_WITHIN_S = 15.0
 STOP_WITHIN_S = 5.0
+REAPED_WITHIN_S = 10.0  # children of a stopped process: gone (or zombies) within this deadline
 
 
 def descendants(pid: int) -> set[int]:
@@ -44,6 +47,41 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def survivors(pids: set[int], within_s: float = REAPED_WITHIN_S) -> list[int]:
+    """The processes of ``pids`` still alive once all have exited or ``within_s`` has passed."""
+    try:
+        wait_until(lambda: not any(alive(pid) for pid in pids), within_s)
+    except AssertionError:
+        pass  # the caller asserts on the list, which names them
+    return sorted(pid for pid in pids if alive(pid))
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """How a process tree stopped: the exit code, how long SIGTERM took, and any process left behind."""
+
+    code: int
+    took_s: float
+    left: list[int]
+    output: str
+
+
+def stop_tree(proc: subprocess.Popen, timeout_s: float) -> Stopped:
+    """SIGTERM ``proc``, wait for it (killed past ``timeout_s``, which fails the test), then for its children."""
+    children = descendants(proc.pid)
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        code = proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"pid {proc.pid} did not stop within {timeout_s} s of SIGTERM") from None
+    took_s = time.monotonic() - started
+    output = proc.stdout.read() if proc.stdout else ""
+    return Stopped(code, took_s, survivors(children), output)
+
+
 def stored_trades(db: Path) -> int:
     try:
         conn = store.open_reader(db)
@@ -55,34 +93,38 @@ def stored_trades(db: Path) -> int:
         return 0
 
 
-@pytest.mark.skipif(chromium_binary() is None, reason="needs Debian's chromium (make test installs it)")
+def chart_caption(page: Page) -> str:
+    """The "Charts: 1s bars from ... to ..." line: its end moves at each live refresh that brings bars."""
+    return page.get_by_text("Charts:", exact=False).first.inner_text()
+
+
+@pytest.mark.browser
+@pytest.mark.integration
 def test_demo_runs_live_in_a_real_browser_and_stops_cleanly(tmp_path, unused_port):
     """run_all --demo: trades within 15 s, status and charts in Chromium, no traceback, no orphan."""
+    require_chromium()
     db = tmp_path / "demo.db"
     started = time.monotonic()
     run_all = subprocess.Popen([sys.executable, str(REPO_ROOT / "run_all.py"), "--demo", "--db", str(db),
                                 "--port", str(unused_port)], cwd=REPO_ROOT, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     try:
-        while stored_trades(db) == 0:
-            assert time.monotonic() - started < LIVE_WITHIN_S, "no trade stored within 15 s of starting"
-            assert run_all.poll() is None, run_all.stdout.read()
-            time.sleep(0.2)
+        wait_until(lambda: stored_trades(db) > 0 or run_all.poll() is not None, LIVE_WITHIN_S,
+                   lambda: "no trade stored within 15 s of starting")
+        assert run_all.poll() is None, run_all.stdout.read()
+        assert time.monotonic() - started < LIVE_WITHIN_S, "no trade stored within 15 s of starting"
 
-        async def look() -> tuple[str, int]:
-            async with Browser() as page:
-                await page.goto(f"http://127.0.0.1:{unused_port}/")
-                await page.wait_for("document.body.innerText.includes('Connectivity')", 60)
-                await page.wait_for("document.querySelectorAll('.js-plotly-plot').length >= 3", 60)
-                await asyncio.sleep(2)  # one live refresh more
-                ARTIFACTS.mkdir(exist_ok=True)
-                await page.screenshot(ARTIFACTS / "dashboard_demo.png")
-                charts = await page.evaluate("document.querySelectorAll('.js-plotly-plot').length")
-                errors = await page.evaluate("document.querySelectorAll('[data-testid=\"stException\"]').length")
-                assert errors == 0
-                return await page.text(), charts
+        with chromium_page() as page:
+            page.goto(f"http://127.0.0.1:{unused_port}/")
+            expect(page.locator("body")).to_contain_text("Connectivity")
+            expect(page.locator(CHARTS).nth(2)).to_be_attached()  # three charts or more (some in closed tabs)
+            first_caption = chart_caption(page)
+            expect(page.get_by_text("Charts:", exact=False).first).not_to_have_text(first_caption)  # one refresh more
+            screenshot(page, ARTIFACTS / "dashboard_demo.png")
+            charts = page.locator(CHARTS).count()
+            expect(page.locator(EXCEPTION_BOXES)).to_have_count(0)
+            text = page.locator("body").inner_text()
 
-        text, charts = asyncio.run(look())
         assert "Traceback" not in text and "Error" not in text.split("Connectivity")[0]
         assert "DEMO" in text
         assert "BTCUSDT" in text and "ETHUSDT" in text
@@ -90,17 +132,15 @@ def test_demo_runs_live_in_a_real_browser_and_stops_cleanly(tmp_path, unused_por
         children = descendants(run_all.pid)
         assert len(children) >= 3  # exchange, ingestor, dashboard
     finally:
-        children = descendants(run_all.pid)
-        stop_started = time.monotonic()
-        run_all.send_signal(signal.SIGTERM)
-        try:
-            code = run_all.wait(STOP_WITHIN_S + 5)
-        except subprocess.TimeoutExpired:
-            run_all.kill()
-            raise
-        stop_took = time.monotonic() - stop_started
-    assert code == 0
-    assert stop_took < STOP_WITHIN_S
-    time.sleep(0.2)
-    assert [pid for pid in children if alive(pid)] == []
-    os.environ.get("KEEP_SCREENSHOT")  # the screenshot stays in artifacts/ (ignored by git) for a look
+        stopped = stop_tree(run_all, STOP_WITHIN_S + 5)
+    assert stopped.code == 0, stopped.output
+    assert stopped.took_s < STOP_WITHIN_S
+    assert stopped.left == []
+
+
+def test_without_chromium_the_browser_tests_fail_saying_how_to_install_it(monkeypatch, tmp_path):
+    """No chromium at the expected path: a failed test whose message names the path and `make browser`."""
+    monkeypatch.setattr(browser, "CHROMIUM_PATH", tmp_path / "no-chromium")
+    with pytest.raises(pytest.fail.Exception, match=r"need Debian's chromium at .*no-chromium: run `make browser`"):
+        with chromium_page():
+            pass

@@ -1,47 +1,28 @@
 """The alerts UI in a real browser: the real page (``streamlit run app.py``) in headless Chromium, a clean stop."""
 from __future__ import annotations
 
-import asyncio
-import json
-import signal
+import re
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
+from playwright.sync_api import Page, expect
 
 from pairdesk.alerts import repository
 from pairdesk import store
-from browser import Browser, chromium_binary
+from browser import EXCEPTION_BOXES, chromium_page, require_chromium, screenshot
 from conftest import REPO_ROOT
-from test_end_to_end import ARTIFACTS, alive, descendants
+from test_end_to_end import ARTIFACTS, descendants, stop_tree, survivors
+from test_ingestor import wait_until
 
 T0_MS = 1_723_161_600_000  # 2024-08-09 00:00 UTC
 SECONDS = 900
 RULE_NAME = "e2e spread watch"
 STOP_WITHIN_S = 10.0
-
-FOCUS_JS = """((label) => {
-  const input = document.querySelector(`input[aria-label="${label}"]`);
-  if (!input) return false;
-  input.focus();
-  input.select();
-  return true;
-})(%s)"""
-CLICK_JS = """((text, selector) => {
-  const target = [...document.querySelectorAll(selector)].find(el => el.innerText.trim().endsWith(text));
-  if (!target) return false;
-  target.click();
-  return true;
-})(%s, %s)"""
-SCROLL_JS = """((text) => {
-  const heading = [...document.querySelectorAll('h3')].find(h => h.innerText.trim().startsWith(text));
-  if (heading) heading.scrollIntoView();
-  return !!heading;
-})(%s)"""
+HTTP_WITHIN_S = 60.0  # a cold Streamlit start on a busy machine
 
 
 def pair_trades() -> list[tuple]:
@@ -77,28 +58,60 @@ def store_event(db: Path, message: str) -> None:
         conn.close()
 
 
-async def type_into(page: Browser, label: str, text: str) -> None:
-    """Type ``text`` into the input labelled ``label`` as a user does: focus, select all, type, leave the field."""
-    assert await page.evaluate(FOCUS_JS % json.dumps(label)), f"no input labelled {label!r}"
-    await page.send("Input.insertText", text=text)
-    await page.evaluate("document.activeElement.blur()")
+def alerts_heading(page: Page):
+    """The "Alerts" section's heading (an h3 that starts with the word)."""
+    return page.locator("h3").filter(has_text=re.compile(r"^\s*Alerts")).first
 
 
-def wait_for_http(port: int, server: subprocess.Popen, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        assert server.poll() is None, server.stdout.read()
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).read()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError("the dashboard did not answer within 30 s")
+def type_into(page: Page, label: str, text: str) -> None:
+    """Type ``text`` into the input labelled ``label`` as a user does: focus, replace, leave the field."""
+    field = page.locator(f'input[aria-label="{label}"]')
+    expect(field).to_have_count(1)
+    field.fill(text)
+    field.blur()
 
 
-@pytest.mark.skipif(chromium_binary() is None, reason="needs Debian's chromium (make test installs it)")
+def dashboard_answers(port: int, server: subprocess.Popen) -> bool:
+    """True once Streamlit's health endpoint answers; fails at once if the server died."""
+    assert server.poll() is None, server.stdout.read()
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).read()
+        return True
+    except OSError:
+        return False
+
+
+def use_the_page(page: Page, port: int, db: Path) -> str:
+    """Create the rule through the form, see it listed, see a new alert toast, open the history; the page text."""
+    body = page.locator("body")
+    page.goto(f"http://127.0.0.1:{port}/")
+    expect(body).to_contain_text("New rule")
+    alerts_heading(page).scroll_into_view_if_needed()
+    type_into(page, "Rule name", RULE_NAME)
+    type_into(page, "Threshold", "2.5")
+    page.get_by_role("button", name=re.compile(r"Save rule$")).click()
+    expect(body).to_contain_text(f"#1 {RULE_NAME}")
+    expect(page.locator('input[aria-label="Rule name"]')).to_have_value("")
+    alerts_heading(page).scroll_into_view_if_needed()
+    screenshot(page, ARTIFACTS / "dashboard_alert_rules.png")
+
+    store_event(db, "BTCUSDT/ETHUSDT z-score 2.61 crossed +2.50 UP (1s, window 60, OLS)")
+    expect(page.locator('[data-testid="stToast"]').filter(has_text="crossed +2.50 UP")).to_be_visible()
+    page.get_by_role("tab", name=re.compile(r"History$")).click()
+    expect(body).to_contain_text("Acknowledge all 1 shown")
+    page.locator("summary").filter(has_text=re.compile(r"Symbols the ingestor follows$")).click()
+    expect(page.get_by_text("No list stored yet")).to_be_visible()
+    alerts_heading(page).scroll_into_view_if_needed()
+    screenshot(page, ARTIFACTS / "dashboard_alert_history.png")
+    expect(page.locator(EXCEPTION_BOXES)).to_have_count(0)
+    return body.inner_text()
+
+
+@pytest.mark.browser
+@pytest.mark.integration
 def test_rule_created_in_the_browser_appears_and_a_new_alert_pops_up(tmp_path, unused_port):
     """Create a rule through the form in Chromium: stored and listed; a new alert toasts; no traceback, no orphan."""
+    require_chromium()
     db = tmp_path / "ticks.db"
     store.write_trades(db, pair_trades())
     server = subprocess.Popen(
@@ -106,54 +119,17 @@ def test_rule_created_in_the_browser_appears_and_a_new_alert_pops_up(tmp_path, u
          "--server.port", str(unused_port), "--server.address", "127.0.0.1", "--", "--db", str(db)],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        wait_for_http(unused_port, server)
-
-        async def use_the_page() -> str:
-            async with Browser() as page:
-                await page.goto(f"http://127.0.0.1:{unused_port}/")
-                await page.wait_for("document.body.innerText.includes('New rule')", 60)
-                await page.wait_for("document.querySelector('input[aria-label=\"Rule name\"]') !== null", 30)
-                assert await page.evaluate(SCROLL_JS % json.dumps("Alerts"))
-                await type_into(page, "Rule name", RULE_NAME)
-                await type_into(page, "Threshold", "2.5")
-                assert await page.evaluate(CLICK_JS % (json.dumps("Save rule"), json.dumps("button")))
-                await page.wait_for(f"document.body.innerText.includes('#1 {RULE_NAME}')", 30)
-                await page.wait_for("document.querySelector('input[aria-label=\"Rule name\"]').value === ''", 10)
-                await asyncio.sleep(1)  # let the toast and the table settle for the screenshot
-                ARTIFACTS.mkdir(exist_ok=True)
-                await page.evaluate(SCROLL_JS % json.dumps("Alerts"))
-                await page.screenshot(ARTIFACTS / "dashboard_alert_rules.png")
-
-                store_event(db, "BTCUSDT/ETHUSDT z-score 2.61 crossed +2.50 UP (1s, window 60, OLS)")
-                await page.wait_for("[...document.querySelectorAll('[data-testid=\"stToast\"]')]"
-                                    ".some(t => t.innerText.includes('crossed +2.50 UP'))", 30)
-                assert await page.evaluate(CLICK_JS % (json.dumps("History"), json.dumps("[role=tab]")))
-                await page.wait_for("document.body.innerText.includes('Acknowledge all 1 shown')", 30)
-                assert await page.evaluate(CLICK_JS % (json.dumps("Symbols the ingestor follows"),
-                                                       json.dumps("summary")))
-                await page.wait_for("document.body.innerText.includes('No list stored yet')", 30)
-                await asyncio.sleep(1)  # the expander's animation
-                await page.evaluate(SCROLL_JS % json.dumps("Alerts"))
-                await page.screenshot(ARTIFACTS / "dashboard_alert_history.png")
-                errors = await page.evaluate("document.querySelectorAll('[data-testid=\"stException\"]').length")
-                assert errors == 0
-                return await page.text()
-
-        text = asyncio.run(use_the_page())
+        wait_until(lambda: dashboard_answers(unused_port, server), HTTP_WITHIN_S,
+                   lambda: f"the dashboard did not answer within {HTTP_WITHIN_S:g} s")
+        with chromium_page() as page:
+            text = use_the_page(page, unused_port, db)
         assert "Traceback" not in text
         (rule,) = stored_rules(db)
         assert (rule.name, rule.kind, rule.symbols, rule.params["threshold"]) == (
             RULE_NAME, "zscore", ("BTCUSDT", "ETHUSDT"), 2.5)
         children = descendants(server.pid)
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            code = server.wait(STOP_WITHIN_S)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            raise
-    output = server.stdout.read()
-    assert code == 0, output
-    assert "Traceback" not in output, output
-    time.sleep(0.2)
-    assert [pid for pid in children | {server.pid} if alive(pid)] == []
+        stopped = stop_tree(server, STOP_WITHIN_S)
+    assert stopped.code == 0, stopped.output
+    assert "Traceback" not in stopped.output, stopped.output
+    assert stopped.left == [] and survivors(children | {server.pid}) == []

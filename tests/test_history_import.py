@@ -12,6 +12,7 @@ from bench.bench_import import write_spot_trades
 from conftest import binance_file
 from pairdesk import history
 from pairdesk.history import exact, fast
+from recordings import dump_rows
 
 SAMPLE = "HJB-PDE-TEAM-PROJECT/BTCUSDT-aggTrades-2026-01-01.csv"
 
@@ -31,13 +32,15 @@ def test_real_spot_agg_trades_dump_parses_with_microsecond_times():
     path = binance_file(SAMPLE)
     progress: list[float] = []
     parsed = history.parse_history(path.read_bytes(), path.name, on_progress=progress.append)
-    assert (parsed.format, parsed.symbol, parsed.rows, parsed.header) == (history.SPOT_AGG_TRADES, "BTCUSDT", 5000, False)
+    rows = dump_rows(SAMPLE)  # the full sample: 5,000 rows, ids 3800397495..3800402494, last 1767226339347409 µs
+    assert (parsed.format, parsed.symbol, parsed.rows, parsed.header) == (history.SPOT_AGG_TRADES, "BTCUSDT", len(rows),
+                                                                           False)
     assert parsed.kind == "aggTrade"
-    assert list(parsed.ids) == list(range(3800397495, 3800402495))
-    assert (parsed.first_ms, parsed.last_ms) == (1767225600039, 1767226339347)
+    assert list(parsed.ids) == list(range(3800397495, int(rows[-1][0]) + 1))
+    assert (parsed.first_ms, parsed.last_ms) == (1767225600039, int(rows[-1][5]) // 1000)
     first = next(parsed.trade_chunks(1))[0]
     assert first == ("BTCUSDT", 3800397495, 1767225600039, 87648.21, 0.08185, True)
-    assert sum(len(chunk) for chunk in parsed.trade_chunks(1234)) == 5000
+    assert sum(len(chunk) for chunk in parsed.trade_chunks(1234)) == len(rows) > 1234
     assert progress[-1] == 1.0
 
 
@@ -48,7 +51,7 @@ def test_real_dump_zipped_reads_like_the_csv():
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr(path.name, path.read_bytes())
     parsed = history.parse_history(buffer.getvalue(), path.name.replace(".csv", ".zip"))
-    assert (parsed.format, parsed.rows, parsed.symbol) == (history.SPOT_AGG_TRADES, 5000, "BTCUSDT")
+    assert (parsed.format, parsed.rows, parsed.symbol) == (history.SPOT_AGG_TRADES, len(dump_rows(SAMPLE)), "BTCUSDT")
 
 
 @pytest.mark.parametrize(("text", "fmt", "first"), [

@@ -18,10 +18,11 @@ from pairdesk import binance, history, store
 from pairdesk.history import storing
 from conftest import REPO_ROOT, binance_file
 from pairdesk.sim.exchange import ExchangeSim, run_in_thread
-from recordings import recorded_frames
+from recordings import dump_rows, recorded_frames, trade_count
 from test_ingestor import IngestorProcess, no_ingestor_left_behind, wait_until  # noqa: F401 (fixture)
 
 AGG_DUMP = "HJB-PDE-TEAM-PROJECT/BTCUSDT-aggTrades-2026-01-01.csv"
+AGG_ROWS = len(dump_rows(AGG_DUMP))  # 5,000 in the full sample (agg ids 3800397495.. contiguous)
 ALL_TRADES = "SELECT symbol, trade_id, ts_ms, price, qty, is_buyer_maker FROM trades ORDER BY symbol, trade_id"
 
 
@@ -63,16 +64,16 @@ def test_real_spot_agg_trades_dump_imports_exactly_once(db_path):
     dump = binance_file(AGG_DUMP)
     first = run_import(db_path, dump)
     assert first.returncode == 0, first.stderr
-    assert "5,000 rows, 5,000 new trades" in first.stdout
+    assert f"{AGG_ROWS:,} rows, {AGG_ROWS:,} new trades" in first.stdout
     second = run_import(db_path, dump)
     assert second.returncode == 0 and "no new trades" in second.stdout
     stored = rows(db_path)
-    assert len(stored) == 5_000 and stored[0][1] == 3800397495 and stored[-1][1] == 3800402494
+    assert len(stored) == AGG_ROWS and stored[0][1] == 3800397495 and stored[-1][1] == 3800397495 + AGG_ROWS - 1
     assert stored[0][2] == 1767225600039  # 1767225600039409 µs
     meta = store.read_metadata(store.open_reader(db_path))
     assert (meta["market"], meta["stream"]) == ("spot", "aggTrade")
     bars = rows(db_path, "SELECT sum(trades), count(*) FROM bars_1s")[0]
-    assert bars[0] == 5_000 and bars[1] == len({row[2] // 1000 for row in stored})
+    assert bars[0] == AGG_ROWS and bars[1] == len({row[2] // 1000 for row in stored})
 
 
 def test_synthesized_futures_dump_with_header_imports_exactly_once(db_path, tmp_path):
@@ -80,7 +81,7 @@ def test_synthesized_futures_dump_with_header_imports_exactly_once(db_path, tmp_
     dump = futures_trades_dump(tmp_path)
     assert run_import(db_path, dump).returncode == 0
     assert "no new trades" in run_import(db_path, dump).stdout
-    assert len(rows(db_path)) == 14_076
+    assert len(rows(db_path)) == trade_count("hftbacktest/usdm/ethusdt_20240808.gz")
     meta = store.read_metadata(store.open_reader(db_path))
     assert (meta["market"], meta["stream"]) == ("futures", "trade")
 
@@ -98,7 +99,7 @@ def test_zip_with_checksum_is_verified_and_a_bad_checksum_refused(db_path, tmp_p
     checksum.write_text(f"{hashlib.sha256(archive.read_bytes()).hexdigest()}  {archive.name}\n")
     accepted = run_import(db_path, archive)
     assert accepted.returncode == 0 and "sha256 verified" in accepted.stdout
-    assert len(rows(db_path)) == 5_000
+    assert len(rows(db_path)) == AGG_ROWS
 
 
 def test_broken_file_is_one_line_error_naming_file_and_line_and_stores_nothing(db_path, tmp_path):
@@ -120,7 +121,7 @@ def test_file_of_the_wrong_market_or_kind_is_refused(db_path, tmp_path):
     assert run_import(db_path, binance_file(AGG_DUMP)).returncode == 0
     result = run_import(db_path, futures_trades_dump(tmp_path))
     assert result.returncode == 2 and "futures trades file" in result.stderr
-    assert len(rows(db_path)) == 5_000
+    assert len(rows(db_path)) == AGG_ROWS
 
 
 # --------------------------------------------------------------------------- large files: streamed
@@ -241,18 +242,19 @@ def test_replay_of_a_dump_equals_its_direct_import(tmp_path):
     direct, replayed = tmp_path / "direct.db", tmp_path / "replayed.db"
     assert run_import(direct, dump).returncode == 0
     with run_in_thread(ExchangeSim(replay_files=(dump,), speed=0, wait_for_subscriber=True)) as sim:
-        replay_into(replayed, sim, ("BTCUSDT",), 5_000, "--stream", "aggTrade")
+        replay_into(replayed, sim, ("BTCUSDT",), AGG_ROWS, "--stream", "aggTrade")
     assert rows(replayed) == rows(direct)
 
 
 def test_replay_of_a_database_equals_the_database(tmp_path):
     """A stored database of real spot trades replayed into another gives the same trades."""
     source, replayed = tmp_path / "source.db", tmp_path / "replayed.db"
-    for name in ("btcusdt_20240808.gz", "ethusdt_20240808.gz"):
+    names = ("btcusdt_20240808.gz", "ethusdt_20240808.gz")
+    for name in names:
         store.write_trades(source, [t for f in recorded_frames(binance_file(f"hftbacktest/spot/{name}"))
                                         if isinstance(t := binance.parse_message(f, "trade"), binance.Trade)])
     with run_in_thread(ExchangeSim(replay_files=(source,), speed=0, wait_for_subscriber=True)) as sim:
-        replay_into(replayed, sim, ("BTCUSDT", "ETHUSDT"), 15_863)
+        replay_into(replayed, sim, ("BTCUSDT", "ETHUSDT"), trade_count(*(f"hftbacktest/spot/{n}" for n in names)))
     assert rows(replayed) == rows(source)
 
 
@@ -265,7 +267,7 @@ def test_run_all_replay_fills_a_separate_database(tmp_path, unused_port):
                                text=True)
     try:
         deadline = time.monotonic() + 60
-        while stored_count(db) < 5_000:
+        while stored_count(db) < AGG_ROWS:
             assert time.monotonic() < deadline and run_all.poll() is None, "replay did not fill the database"
             time.sleep(0.3)
     finally:

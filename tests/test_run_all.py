@@ -6,12 +6,18 @@ import signal
 import socket
 import subprocess
 import sys
-import time
+
+import pytest
 
 from pairdesk import store
 from conftest import REPO_ROOT
-from test_end_to_end import alive, descendants
+from test_end_to_end import Stopped, alive, descendants, stop_tree
 from test_ingestor import wait_until
+
+pytestmark = pytest.mark.integration
+
+STARTED_WITHIN_S = 60.0  # generous deadlines: a busy 2-core machine starts Python processes slowly
+STOP_WITHIN_S = 15.0
 
 
 def start_run_all(*args: str) -> subprocess.Popen:
@@ -19,13 +25,9 @@ def start_run_all(*args: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def stop_run_all(proc: subprocess.Popen) -> tuple[int, list[int]]:
-    """SIGTERM run_all; returns its exit code and the children still alive afterwards."""
-    children = descendants(proc.pid)
-    proc.send_signal(signal.SIGTERM)
-    code = proc.wait(15)
-    time.sleep(0.2)
-    return code, [pid for pid in children if alive(pid)]
+def stop_run_all(proc: subprocess.Popen) -> Stopped:
+    """SIGTERM run_all; its exit code, its output and the children still alive once they had time to exit."""
+    return stop_tree(proc, STOP_WITHIN_S)
 
 
 def test_port_in_use_is_a_one_line_error():
@@ -35,7 +37,7 @@ def test_port_in_use_is_a_one_line_error():
         busy.listen()
         port = busy.getsockname()[1]
         result = subprocess.run([sys.executable, str(REPO_ROOT / "run_all.py"), "--demo", "--port", str(port)],
-                                capture_output=True, text=True, timeout=30, cwd=REPO_ROOT)
+                                capture_output=True, text=True, timeout=STARTED_WITHIN_S, cwd=REPO_ROOT)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"run_all: error: port {port} is in use; stop what uses it or pass --port N"]
@@ -59,11 +61,11 @@ def test_crashed_ingestor_is_restarted_and_everything_stops_cleanly(tmp_path, un
     db = tmp_path / "demo.db"
     run_all = start_run_all("--demo", "--db", str(db), "--port", str(unused_port))
     try:
-        wait_until(lambda: len(ingestor_pids(run_all.pid)) == 1, 20)
+        wait_until(lambda: len(ingestor_pids(run_all.pid)) == 1, STARTED_WITHIN_S)
         first = ingestor_pids(run_all.pid)[0]
-        wait_until(lambda: db.exists(), 20)
+        wait_until(lambda: db.exists(), STARTED_WITHIN_S)
         os.kill(first, signal.SIGKILL)
-        wait_until(lambda: any(pid != first for pid in ingestor_pids(run_all.pid)), 20)
+        wait_until(lambda: any(pid != first for pid in ingestor_pids(run_all.pid)), STARTED_WITHIN_S)
 
         def trades() -> int:
             try:
@@ -73,12 +75,11 @@ def test_crashed_ingestor_is_restarted_and_everything_stops_cleanly(tmp_path, un
                 return 0
 
         before = trades()
-        wait_until(lambda: trades() > before, 20)
+        wait_until(lambda: trades() > before, STARTED_WITHIN_S)
     finally:
-        code, left = stop_run_all(run_all)
-    output = run_all.stdout.read()
-    assert "ingestor exited with code -9; restarting in 1 s" in output
-    assert code == 0 and left == []
+        stopped = stop_run_all(run_all)
+    assert "ingestor exited with code -9; restarting in 1 s" in stopped.output
+    assert stopped.code == 0 and stopped.left == []
 
 
 def test_unreachable_binance_is_reported_and_suggests_demo(tmp_path, unused_port):
@@ -97,10 +98,9 @@ def test_unreachable_binance_is_reported_and_suggests_demo(tmp_path, unused_port
             status["last_error"].str.startswith("connection failed").all()
 
     try:
-        wait_until(status_says_disconnected, 20)
+        wait_until(status_says_disconnected, STARTED_WITHIN_S)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(10)
+        stopped = stop_tree(proc, STOP_WITHIN_S)
     log = proc.stderr.read()
-    assert code == 0
+    assert stopped.code == 0 and stopped.left == []
     assert "is Binance reachable? Without internet, try: python run_all.py --demo" in log

@@ -11,7 +11,7 @@ import pytest
 from pairdesk import binance
 from pairdesk import store
 from conftest import binance_file
-from recordings import recorded_frames
+from recordings import recorded_frames, trade_count
 
 
 def make_trades(symbol: str, first_id: int, count: int, t0_ms: int = 1_723_161_255_000, seed: int = 1) -> list[tuple]:
@@ -107,7 +107,8 @@ def test_late_and_backfilled_trades_correct_their_bars(db_path):
 
 def test_real_recorded_trades_round_trip(db_path):
     """The recorded spot trades stored through the parser come back identical, bars included."""
-    trades = [t for f in recorded_frames(binance_file("hftbacktest/spot/ethusdt_20240808.gz"))
+    recording = "hftbacktest/spot/ethusdt_20240808.gz"
+    trades = [t for f in recorded_frames(binance_file(recording))
               if isinstance(t := binance.parse_message(f, "trade"), binance.Trade)]
     store.write_trades(db_path, trades)
     conn = store.open_reader(db_path)
@@ -115,7 +116,7 @@ def test_real_recorded_trades_round_trip(db_path):
     expected = pd.DataFrame([t[1:] for t in trades], columns=store.TRADE_COLUMNS)
     pd.testing.assert_frame_equal(stored, expected)
     view = conn.execute("SELECT count(*), sum(qty) FROM trades WHERE symbol = 'ETHUSDT'").fetchone()
-    assert view[0] == 6_106 and view[1] == pytest.approx(sum(t.qty for t in trades))
+    assert view[0] == trade_count(recording) > 500 and view[1] == pytest.approx(sum(t.qty for t in trades))
     pd.testing.assert_frame_equal(store.read_bars_1s(conn, "ETHUSDT"), bars_from_trades(trades),
                                   check_exact=False, rtol=1e-12)
 
