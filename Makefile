@@ -6,7 +6,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install browser run demo test bench
+.PHONY: install browser run demo test test-fast bench
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -31,6 +31,10 @@ demo: install
 
 test: install browser
 	$(BIN)/python -m pytest -q
+
+# The unit tests only (no subprocesses, no browser): under a minute.
+test-fast: install
+	$(BIN)/python -m pytest -q -m unit
 
 bench: install
 	for b in bench/bench_*.py; do PYTHONPATH=. $(BIN)/python $$b || exit 1; done

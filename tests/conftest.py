@@ -48,3 +48,19 @@ def unused_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+# Each test file's group: ``make test-fast`` runs the unit tests (pure code and single real parts
+# in this process: a SQLite file, an in-process exchange, AppTest), ``make test`` everything.
+INTEGRATION_FILES = frozenset({
+    "test_ingestor.py", "test_alert_monitor.py", "test_run_all.py", "test_import_replay.py", "test_api_server.py",
+    "test_api_schemathesis.py", "test_single_writer.py", "test_exchange_sim.py", "test_ingest_retries.py",
+})
+BROWSER_FILES = frozenset({"test_end_to_end.py", "test_end_to_end_alerts.py"})
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        name = item.path.name
+        group = "browser" if name in BROWSER_FILES else "integration" if name in INTEGRATION_FILES else "unit"
+        item.add_marker(getattr(pytest.mark, group))

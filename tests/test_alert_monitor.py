@@ -475,7 +475,7 @@ def test_replayed_real_trades_fire_the_default_rules_once_per_crossing(db_path, 
     from the stored bars with analytics_engine.pair_panel, bar by bar."""
     files = tuple(binance_file(f"hftbacktest/spot/{s}usdt_2024080{d}.gz") for s in ("btc", "eth") for d in (8, 9))
     recorded = recorded_trade_counts(files)
-    assert sorted(recorded) == sorted(SYMBOLS) and min(recorded.values()) > 10_000
+    assert sorted(recorded) == sorted(SYMBOLS) and min(recorded.values()) > 1_000  # 2 min trimmed (tests/data), 11 min in full
     with run_in_thread(ExchangeSim(replay_files=files, speed=0, wait_for_subscriber=True)) as sim:
         ingestor = IngestorProcess(db_path, sim.port).start()
         ingestors.append(ingestor)

@@ -1,6 +1,6 @@
 """The local exchange against Binance's wire format, the recorded real frames, and its fault switches.
 
-Real servers on port 0, real WebSocket and HTTP clients, the recordings in ../shared/data/binance.
+Real servers on port 0, real WebSocket and HTTP clients, the recorded real frames in tests/data (or $BINANCE_DATA_DIR).
 """
 from __future__ import annotations
 

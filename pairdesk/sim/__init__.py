@@ -4,8 +4,8 @@ One process serves ONE market (spot or USD-M futures) on ONE port: the WebSocket
 (`@trade`, `@aggTrade`, raw and combined, live SUBSCRIBE) and the REST endpoints a gap-filling
 ingestor uses, in Binance's exact shapes (key order, string prices with Binance's trailing zeros,
 error codes, weight headers). It is written from ../shared/BINANCE.md and the recorded real frames
-in ../shared/data/binance, independently of the product's own parser (`pairdesk.binance`, which
-this package never imports), so that it catches that parser's mistakes. The product must never
+in tests/data (trimmed copies of ../shared/data/binance), independently of the product's own
+parser (`pairdesk.binance`, which this package never imports), so that it catches that parser's mistakes. The product must never
 import this package.
 
 Trades come from a model (a cointegrated BTC/ETH pair with calm and busy spells), from replayed
@@ -19,7 +19,7 @@ Run it::
 
     python exchange_sim.py --port 0                      # spot, BTCUSDT+ETHUSDT, model prices
     python exchange_sim.py --market futures --drop-every 500
-    python exchange_sim.py --replay ../shared/data/binance/hftbacktest/spot/btcusdt_20240808.gz --speed 10
+    python exchange_sim.py --replay tests/data/hftbacktest/spot/btcusdt_20240808.gz --speed 10
 
 The first stdout line is ``exchange_sim listening on 127.0.0.1:<port>``; logs go to stderr.
 
