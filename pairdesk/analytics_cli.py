@@ -7,8 +7,8 @@ import sys
 from collections.abc import Sequence
 
 from pairdesk import store
-from pairdesk.analytics import (DEFAULT_MAX_STALE_STEPS, DEFAULT_WINDOW_ROWS, HEDGE_METHODS, KALMAN_DELTA,
-                                KALMAN_OBSERVATION_VAR, PANEL_COLUMNS, TIMEFRAME_MS, pair_panel)
+from pairdesk.analytics import (CLI_COLUMNS, DEFAULT_HEDGE, DEFAULT_HEDGE_WINDOW_ROWS, DEFAULT_MAX_STALE_S,
+                                DEFAULT_WINDOW_ROWS, HEDGE_METHODS, SPREAD_KINDS, TIMEFRAME_MS, pair_panel)
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -22,8 +22,9 @@ def _build_parser() -> _ArgumentParser:
     parser = _ArgumentParser(
         prog="analytics_engine.py",
         description=f"Export the pair analytics of two symbols from a tick database to CSV: one row per "
-                    f"aligned bar with {','.join(PANEL_COLUMNS)} (ts_ms = bar start in UTC ms; NaN written "
-                    f"as an empty cell, floats at full precision).",
+                    f"aligned bar with {','.join(CLI_COLUMNS)} (ts_ms = bar start in UTC ms; NaN written "
+                    f"as an empty cell, floats at full precision). Every value of a row uses bars up to "
+                    f"that row only (except --hedge ols_insample, which is fitted on all rows: in-sample).",
     )
     parser.add_argument("--db", required=True, help="tick database file written by the ingestor (read-only)")
     parser.add_argument("--symbols", required=True,
@@ -31,20 +32,23 @@ def _build_parser() -> _ArgumentParser:
     parser.add_argument("--timeframe", default="1s", choices=list(TIMEFRAME_MS),
                         help="bar length; bars start at floor(ts_ms / length) * length (default: 1s)")
     parser.add_argument("--window", type=int, default=DEFAULT_WINDOW_ROWS,
-                        help=f"trailing window in bars for z-score, correlation and rolling OLS, integer >= 2 "
+                        help=f"bars in the z-score's and the correlations' trailing window, integer >= 2 "
                              f"(default: {DEFAULT_WINDOW_ROWS})")
-    parser.add_argument("--hedge", default="ols", choices=list(HEDGE_METHODS),
-                        help="hedge ratio: ols, huber or theilsen (one static fit over all rows), rolling "
-                             "(trailing-window OLS) or kalman (filtered; see --kalman-*) (default: ols)")
-    parser.add_argument("--max-stale", type=int, default=DEFAULT_MAX_STALE_STEPS,
-                        help=f"carry a symbol's last close forward at most this many bars; integer >= 0 "
-                             f"(default: {DEFAULT_MAX_STALE_STEPS})")
-    parser.add_argument("--kalman-delta", type=float, default=KALMAN_DELTA,
-                        help=f"Kalman state noise: W = delta / (1 - delta) per bar, in [0, 1) "
-                             f"(default: {KALMAN_DELTA:g})")
-    parser.add_argument("--kalman-obs-var", type=float, default=KALMAN_OBSERVATION_VAR,
-                        help=f"Kalman observation noise variance in normalised price units, > 0 "
-                             f"(default: {KALMAN_OBSERVATION_VAR:g})")
+    parser.add_argument("--hedge", default=DEFAULT_HEDGE, choices=list(HEDGE_METHODS),
+                        help="the hedge, estimated for each bar from earlier bars only: rolling (OLS with "
+                             "intercept on the --hedge-window bars before it), expanding (every bar before "
+                             "it), kalman (dynamic regression; z is its standardised forecast error), huber or "
+                             "theilsen (robust rolling fits); ols_insample fits all rows at once: in-sample, "
+                             f"it uses future bars (default: {DEFAULT_HEDGE})")
+    parser.add_argument("--hedge-window", type=int, default=DEFAULT_HEDGE_WINDOW_ROWS,
+                        help=f"bars the hedge is estimated on (rolling, huber, theilsen; the burn-in of "
+                             f"expanding and the memory of kalman), integer >= 2 (default: {DEFAULT_HEDGE_WINDOW_ROWS})")
+    parser.add_argument("--spread", default="price", choices=list(SPREAD_KINDS),
+                        help="price: A on B; log: ln A on ln B; ratio: A / B (no hedge) (default: price)")
+    parser.add_argument("--max-stale", type=float, default=DEFAULT_MAX_STALE_S, metavar="SECONDS",
+                        help=f"carry a symbol's last close forward at most this many seconds, whatever the "
+                             f"timeframe; a longer hole starts a new segment (windows restart) "
+                             f"(default: {DEFAULT_MAX_STALE_S:g})")
     parser.add_argument("--out", required=True, help="CSV file to write ('-' for standard output)")
     return parser
 
@@ -63,12 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     symbol_a, symbol_b = _parse_symbols(parser, args.symbols)
-    if args.window < 2:
-        parser.error(f"--window must be an integer >= 2, got {args.window}")
-    if args.max_stale < 0:
-        parser.error(f"--max-stale must be an integer >= 0, got {args.max_stale}")
-    if not 0 <= args.kalman_delta < 1 or not args.kalman_obs_var > 0:
-        parser.error("--kalman-delta must be in [0, 1) and --kalman-obs-var > 0")
+    if args.window < 2 or args.hedge_window < 2:
+        parser.error(f"--window and --hedge-window must be integers >= 2, got {args.window} and {args.hedge_window}")
+    if not args.max_stale >= 0:
+        parser.error(f"--max-stale must be a number of seconds >= 0, got {args.max_stale}")
 
     try:
         conn = store.open_reader(args.db)
@@ -86,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                          else f"{parser.prog}: error: {exc}") from None
 
     panel = pair_panel(bars_a, bars_b, args.timeframe, args.window, args.hedge, args.max_stale,
-                       kalman_delta=args.kalman_delta, kalman_observation_var=args.kalman_obs_var)
+                       hedge_window=args.hedge_window, spread_kind=args.spread)[CLI_COLUMNS]
     if panel.empty:
         print(f"{parser.prog}: warning: {symbol_a} and {symbol_b} have no aligned {args.timeframe} bars "
               f"(their data do not overlap within --max-stale); writing the header only", file=sys.stderr)

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 from pairdesk.alerts.evaluation import bars_needed, evaluate, observe
 from pairdesk.alerts.kinds import KIND_DESCRIPTIONS, KIND_PARAMS, KINDS, PAIR_KINDS, RULE_KINDS, KindSpec, kind_spec
-from pairdesk.alerts.rules import HEDGE_LABELS, MAX_WINDOW_BARS, SPEC_FIELDS, AlertRule, RuleError
+from pairdesk.alerts.rules import ALERT_HEDGES, MAX_WINDOW_BARS, SPEC_FIELDS, AlertRule, RuleError
 from pairdesk.alerts.trigger import AlertEvent, Edge, RuleState, edges, message, trigger
 from pairdesk.alerts.validation import default_rules, default_spec, validate_rule
 from pairdesk.alerts.values import Observation
 
 __all__ = [
     "KINDS", "KindSpec", "kind_spec", "RULE_KINDS", "KIND_DESCRIPTIONS", "KIND_PARAMS", "PAIR_KINDS", "SPEC_FIELDS",
-    "HEDGE_LABELS", "MAX_WINDOW_BARS", "RuleError", "AlertRule", "validate_rule", "default_spec", "default_rules",
+    "ALERT_HEDGES", "MAX_WINDOW_BARS", "RuleError", "AlertRule", "validate_rule", "default_spec", "default_rules",
     "Edge", "edges", "message", "Observation", "AlertEvent", "RuleState", "bars_needed", "observe", "trigger",
     "evaluate",
 ]

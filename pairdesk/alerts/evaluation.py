@@ -5,20 +5,20 @@ cut a catch-up into passes of any size.
 """
 from __future__ import annotations
 
+import math
+
 from pairdesk import analytics
 from pairdesk.alerts.kinds import KINDS
 from pairdesk.alerts.rules import AlertRule
 from pairdesk.alerts.trigger import AlertEvent, RuleState, trigger
 from pairdesk.alerts.values import BarsBySymbol, Observation
 
-MAX_STALE_STEPS = analytics.DEFAULT_MAX_STALE_STEPS
-
 
 def bars_needed(rule: AlertRule, first_bar_ms: int, last_bar_ms: int) -> tuple[int, int]:
     """The one-second bars [start_ms, end_ms) to read to evaluate bars first..last (bar starts)."""
     spec = KINDS[rule.kind]
     tf = rule.timeframe_ms
-    carried = MAX_STALE_STEPS if spec.carries_forward else 0
+    carried = math.ceil(analytics.DEFAULT_MAX_STALE_S * 1000 / tf) + 1 if spec.carries_forward else 0
     return int(first_bar_ms - (spec.history_bars(rule) + carried) * tf), int(last_bar_ms + tf)
 
 

@@ -142,8 +142,8 @@ _ZSCORE_PARAMS = (
     Hysteresis("hysteresis", "re-arm once |z| is back below threshold - hysteresis (default 0.5)",
                default_of=lambda t: min(0.5, t / 2)),
     Choice("side", "both, up or down (default both)", choices=("both", "up", "down")),
-    Bars("lookback", "bars the hedge ratio is fitted on, >= window (default 5 x window)",
-         default_of=lambda w: min(MAX_WINDOW_BARS, DEFAULT_LOOKBACK_WINDOWS * w), minimum_of=lambda w: max(w, 3)),
+    Bars("lookback", "bars the hedge is estimated on, before each bar (the chart's hedge window; default 5 x window)",
+         default_of=lambda w: min(MAX_WINDOW_BARS, DEFAULT_LOOKBACK_WINDOWS * w), minimum_of=lambda w: 3),
 )
 
 
@@ -155,7 +155,7 @@ def _zscore_kind(name: str, description: str, suggested: float, default_name: Ca
         name=name, description=description, pair=True,
         params=(dataclasses.replace(threshold, suggested=suggested), *others),
         default_window=60, min_window=2, crossing=Crossing.OUTSIDE_BAND, compute_values=values.zscore_values,
-        history_bars=lambda rule: rule.params["lookback"] - 1, carries_forward=True,
+        history_bars=lambda rule: rule.params["lookback"] + rule.window, carries_forward=True,
         default_name=default_name, message=_zscore_message(prefix))
 
 
@@ -215,11 +215,11 @@ _ALL_KINDS = (
                 Hysteresis("hysteresis", "re-arm below threshold - hysteresis (default 0.05, less than threshold)",
                            default_of=lambda t: min(0.05, t / 2), below_of=lambda t: t),
                 Bars("every", "compute ADF on one bar in every this many bars (default 10)", default_of=lambda w: 10),
-                Bars("hedge_window", "window of the rolling-OLS hedge, 2..window (default min(60, window))",
+                Bars("hedge_window", "bars the hedge is estimated on, before each bar, 2..window (default min(60, window))",
                      default_of=lambda w: min(60, w), minimum_of=lambda w: 2, maximum_of=lambda w: w)),
         default_window=300, min_window=20,  # ADF needs 20 rows
         crossing=Crossing.ABOVE, compute_values=values.stationarity_values,
-        history_bars=lambda rule: rule.window - 1, carries_forward=True, block_param="every",
+        history_bars=lambda rule: rule.window + rule.params["hedge_window"], carries_forward=True, block_param="every",
         default_name=lambda label, t: f"ADF p >= {t:g} {label}", message=_stationarity_message),
 )
 

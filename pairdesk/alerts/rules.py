@@ -16,14 +16,15 @@ import numpy as np
 from pairdesk import analytics
 
 DEFAULT_TIMEFRAME = "1s"
-DEFAULT_HEDGE = "ols"
+DEFAULT_HEDGE = "rolling"  # the chart's default signal: an alert's z is the chart's z
+# Hedges an alert can use: each bar's value comes from a bounded history (ols_insample would use
+# future bars; expanding and kalman remember the whole segment).
+ALERT_HEDGES = ("rolling", "huber", "theilsen")
 DEFAULT_COOLDOWN_S = 60.0
 MAX_WINDOW_BARS = 20_000  # any window or lookback: what one evaluation may read
 MAX_NAME_CHARS = 100
 SPEC_FIELDS = ("rule_id", "name", "kind", "symbols", "timeframe", "window", "hedge", "params", "cooldown_s",
                "webhook_url", "enabled")
-HEDGE_LABELS = {"ols": "OLS", "rolling": "rolling OLS", "huber": "Huber", "theilsen": "Theil-Sen",
-                "kalman": "Kalman"}
 
 
 class RuleError(ValueError):
@@ -76,7 +77,7 @@ class AlertRule:
     @property
     def hedge_label(self) -> str:
         """The hedge as a message names it: ``OLS``, ``Kalman``..."""
-        return HEDGE_LABELS[self.hedge]
+        return analytics.hedge_label(self.hedge)
 
 
 def check_number(value: Any, what: str) -> float:

@@ -14,6 +14,7 @@ import numpy as np
 from pairdesk import analytics
 from pairdesk.alerts.kinds import KindSpec, kind_spec
 from pairdesk.alerts.rules import (
+    ALERT_HEDGES,
     DEFAULT_COOLDOWN_S,
     DEFAULT_HEDGE,
     DEFAULT_TIMEFRAME,
@@ -100,7 +101,7 @@ def validate_rule(spec: Mapping[str, Any], known_symbols: Collection[str]) -> Al
 
     ``spec`` keys (only ``kind``, ``symbols`` and ``params["threshold"]`` are required):
     rule_id, name, kind (one of RULE_KINDS), symbols (list, or "A/B"), timeframe (default 1s),
-    window (bars, default per kind), hedge (default ols), params (see KIND_PARAMS),
+    window (bars, default per kind), hedge (default rolling; one of ALERT_HEDGES), params (see KIND_PARAMS),
     cooldown_s (default 60), webhook_url (http(s) URL or None), enabled (default true).
     ``known_symbols``: the symbols a rule may name (case-insensitive).
     """
@@ -117,8 +118,10 @@ def validate_rule(spec: Mapping[str, Any], known_symbols: Collection[str]) -> Al
         raise RuleError(f"unknown timeframe {timeframe!r}; use one of {', '.join(analytics.TIMEFRAME_MS)}")
     window = check_bars(spec.get("window", kind.default_window), "window", kind.min_window)
     hedge = spec.get("hedge", DEFAULT_HEDGE)
-    if hedge not in analytics.HEDGE_METHODS:
-        raise RuleError(f"unknown hedge {hedge!r}; use one of {', '.join(analytics.HEDGE_METHODS)}")
+    if hedge not in ALERT_HEDGES:
+        why = " (it is fitted on future bars)" if hedge == "ols_insample" else \
+            " (an alert recomputes each bar from a bounded history)" if hedge in analytics.HEDGE_METHODS else ""
+        raise RuleError(f"hedge {hedge!r} cannot drive an alert{why}; use one of {', '.join(ALERT_HEDGES)}")
     params = _params(kind, spec.get("params"), window)
     cooldown_s = check_number(spec.get("cooldown_s", DEFAULT_COOLDOWN_S), "cooldown_s")
     if cooldown_s < 0:
@@ -141,12 +144,14 @@ def default_spec(kind: str, symbols: Sequence[str]) -> dict[str, Any]:
 def default_rules(symbols: Sequence[str]) -> list[AlertRule]:
     """The rules a new database starts with: |z| >= 2 and |z| >= 3 (EXTREME) on the first two symbols.
 
-    Both: 1s bars, z over 60 bars, static OLS hedge fitted on the last 300 bars, hysteresis 0.5,
-    cooldown 60 s. No rules with fewer than two symbols.
+    Both on the chart's default signal: 1s bars, z over 60 bars, the rolling hedge estimated on the
+    300 bars before each bar, hysteresis 0.5, cooldown 60 s. No rules with fewer than two symbols.
     """
     if len(symbols) < 2:
         return []
     pair = [s.upper() for s in symbols[:2]]
-    return [validate_rule({"kind": kind, "symbols": pair, "timeframe": "1s", "window": 60, "hedge": "ols",
-                           "params": {"threshold": threshold, "hysteresis": 0.5}, "cooldown_s": 60.0}, pair)
+    return [validate_rule({"kind": kind, "symbols": pair, "timeframe": "1s", "window": analytics.DEFAULT_WINDOW_ROWS,
+                           "hedge": DEFAULT_HEDGE,
+                           "params": {"threshold": threshold, "hysteresis": 0.5, "lookback": analytics.DEFAULT_HEDGE_WINDOW_ROWS},
+                           "cooldown_s": 60.0}, pair)
             for kind, threshold in (("zscore", 2.0), ("zscore_extreme", 3.0))]

@@ -2,28 +2,28 @@
 
 The value of a rule at bar t (labelled by its start, UTC ms) is computed from the rule's bars up
 to and including bar t, never later ones, on the dashboard's grid: closes resampled to the
-timeframe and aligned (``analytics.align_pair``: a close is carried forward at most
-``analytics.DEFAULT_MAX_STALE_STEPS`` bars). A bar in which none of the rule's symbols traded has
+timeframe and aligned in time (``analytics.align_pair``: a close is carried forward at most
+``analytics.DEFAULT_MAX_STALE_S`` seconds). A bar in which none of the rule's symbols traded has
 no value. Per kind (``pairdesk.alerts.kinds`` lists every parameter and its default):
 
-- ``zscore`` / ``zscore_extreme``: the spread's z-score exactly as ``pair_panel`` computes it on
-  the aligned rows of the last ``lookback`` bars (hedge fitted on those rows, z over the last
-  ``window`` of them).
+- ``zscore`` / ``zscore_extreme``: the z-score of ``analytics.pair_panel`` at bar t, the one
+  signal of the chart, the API and the CLI (the rule's hedge estimated on the ``lookback`` bars
+  before t, z over ``window`` bars): with the chart's settings, an alert's value IS the chart's z.
 - ``price_cross``: the bar's close.
 - ``correlation_breakdown``: rolling correlation over the last ``window`` aligned bars, of log
   returns (default) or prices; undefined unless those bars are consecutive.
 - ``volume_spike``: the bar's volume / the mean volume of the ``window`` bars before it (a bar
   without trades counts as volume 0).
 - ``volatility_spike``: std of log returns over ``window`` bars / the same over ``long_window``.
-- ``stationarity_loss``: ADF p-value of the spread of the last ``window`` aligned bars, computed
-  on the first traded bar of every block of ``every`` bars (ADF costs milliseconds).
+- ``stationarity_loss``: ADF p-value of the causal spread (``pair_panel``, hedge estimated on the
+  ``hedge_window`` bars before each bar) over the last ``window`` aligned bars, computed on the
+  first traded bar of every block of ``every`` bars (ADF costs milliseconds).
 
 Every function here has the signature of ``ValueFunction``: the rule, one-second bars per symbol,
 and the first and last bar (starts, at the rule's timeframe) whose values are wanted.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -91,51 +91,23 @@ def _gapless_returns(ts: np.ndarray, prices: np.ndarray, tf: int) -> np.ndarray:
     return returns
 
 
-def _as_bars(ts: np.ndarray, close: np.ndarray) -> pd.DataFrame:
-    """Aligned closes as bars ``pair_panel`` accepts (already on the grid: it keeps them as they are)."""
-    zeros = np.zeros(len(ts))
-    return pd.DataFrame({"ts_ms": ts, "open": close, "high": close, "low": close, "close": close,
-                         "volume": zeros, "quote_volume": zeros, "trades": zeros.astype(np.int64)})
-
-
-def _panel(rule: AlertRule, ts: np.ndarray, a: np.ndarray, b: np.ndarray, rows: slice, window: int) -> pd.DataFrame:
-    """``pair_panel`` of the aligned ``rows`` with the rule's hedge and timeframe."""
-    return analytics.pair_panel(_as_bars(ts[rows], a[rows]), _as_bars(ts[rows], b[rows]), rule.timeframe, window,
-                                rule.hedge)
+def _pair_panel(rule: AlertRule, bars: BarsBySymbol, hedge_window: int) -> pd.DataFrame:
+    """``analytics.pair_panel`` of the rule's pair on the bars read, with the rule's settings."""
+    a, b = (bars.get(s) for s in rule.symbols)
+    if a is None or b is None or len(a) == 0 or len(b) == 0:
+        return analytics.pair_panel(*(pd.DataFrame(columns=analytics.BAR_COLUMNS[:-1]),) * 2, rule.timeframe,
+                                    rule.window, rule.hedge, hedge_window=hedge_window)
+    return analytics.pair_panel(a, b, rule.timeframe, rule.window, rule.hedge, hedge_window=hedge_window)
 
 
 # --------------------------------------------------------------------------- one function per kind
 
 
 def zscore_values(rule: AlertRule, bars: BarsBySymbol, first_bar_ms: int, last_bar_ms: int) -> list[Observation]:
-    """z at each bar = pair_panel's last z on the aligned rows of the last ``lookback`` bars.
-
-    The static OLS fit of those rows is the trailing-window OLS (``rolling_ols``, exact and
-    vectorised) when the rows are complete, and ``rolling_ols`` over the rows present otherwise;
-    the other hedges go through ``pair_panel`` bar by bar.
-    """
-    ts, a, b, traded = _pair(rule, bars)
-    tf, window, lookback = rule.timeframe_ms, rule.window, rule.params["lookback"]
-    full_fit = None
-    if rule.hedge == "ols" and len(ts) >= lookback:
-        full_fit = analytics.rolling_ols(a, b, lookback)["beta"].to_numpy()
-    out = []
-    for i in _targets(ts, traded, first_bar_ms, last_bar_ms):
-        lo = int(np.searchsorted(ts, ts[i] - (lookback - 1) * tf))
-        rows = i + 1 - lo
-        z = math.nan
-        if rows >= max(window, analytics.MIN_ROWS_FOR_FIT):
-            if rule.hedge == "ols":
-                if full_fit is not None and rows == lookback:
-                    beta = full_fit[i]
-                else:
-                    beta = analytics.rolling_ols(a[lo:i + 1], b[lo:i + 1], rows)["beta"].to_numpy()[-1]
-                recent = slice(i + 1 - window, i + 1)
-                z = analytics.rolling_zscore(a[recent] - beta * b[recent], window).to_numpy()[-1]
-            else:
-                z = _panel(rule, ts, a, b, slice(lo, i + 1), window)["zscore"].to_numpy()[-1]
-        out.append(Observation(int(ts[i]), float(z)))
-    return out
+    """The pair panel's z at each aligned bar first..last (the chart's z with the same settings)."""
+    panel = _pair_panel(rule, bars, rule.params["lookback"])
+    ts = panel["ts_ms"].to_numpy(np.int64)
+    return _at_targets(ts, panel["zscore"].to_numpy(np.float64), ts, first_bar_ms, last_bar_ms)
 
 
 def price_values(rule: AlertRule, bars: BarsBySymbol, first_bar_ms: int, last_bar_ms: int) -> list[Observation]:
@@ -193,17 +165,17 @@ def volatility_values(rule: AlertRule, bars: BarsBySymbol, first_bar_ms: int, la
 
 def stationarity_values(rule: AlertRule, bars: BarsBySymbol, first_bar_ms: int, last_bar_ms: int
                         ) -> list[Observation]:
-    """ADF p-value of the spread of the last ``window`` bars, on the first traded bar of each block
-    of ``every`` bars within first..last (a caller resuming mid-block starts at the next block)."""
-    ts, a, b, traded = _pair(rule, bars)
+    """ADF p-value of the causal spread over the last ``window`` bars, on the first traded bar of each
+    block of ``every`` bars within first..last (a caller resuming mid-block starts at the next block)."""
+    panel = _pair_panel(rule, bars, rule.params["hedge_window"])
+    ts, spread = panel["ts_ms"].to_numpy(np.int64), panel["spread"].to_numpy(np.float64)
     tf, block_ms = rule.timeframe_ms, rule.params["every"] * rule.timeframe_ms
     out, last_block = [], None
-    for i in _targets(ts, traded, first_bar_ms, last_bar_ms):
+    for i in _targets(ts, ts, first_bar_ms, last_bar_ms):
         block = int(ts[i] // block_ms)
         if block == last_block:
             continue
         last_block = block
         lo = int(np.searchsorted(ts, ts[i] - (rule.window - 1) * tf))
-        panel = _panel(rule, ts, a, b, slice(lo, i + 1), rule.params["hedge_window"])
-        out.append(Observation(int(ts[i]), float(analytics.adf_test(panel["spread"]).pvalue)))
+        out.append(Observation(int(ts[i]), float(analytics.adf_test(spread[lo:i + 1]).pvalue)))
     return out

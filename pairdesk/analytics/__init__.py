@@ -7,8 +7,9 @@ asyncio, sqlite3 or streamlit. The CSV export CLI lives in ``pairdesk.analytics_
 Conventions
 -----------
 * Times are integers, UTC epoch milliseconds. A bar is labelled by its start.
-* ``price_a`` is the dependent leg: hedge ratios regress ``price_a`` on ``price_b``, and
-  spread = price_a - hedge_ratio * price_b (the intercept is never part of the spread).
+* ``price_a`` is the dependent leg: hedge ratios regress ``price_a`` on ``price_b``, and the
+  spread is the residual price_a - alpha - hedge_ratio * price_b, with (alpha, hedge_ratio) known
+  before the bar (see ``pairdesk.analytics.signal``).
 * Trailing windows are counted in rows and include the current row (no look-ahead); a rolling
   statistic is NaN until ``window`` rows are available, and NaN whenever its window holds a NaN.
 * NaN in an output means "not defined here" (too few rows, zero variance, missing input);
@@ -17,23 +18,31 @@ Conventions
 
 The README section "Analytics definitions" documents every formula; keep the two in step.
 
-Modules, one idea each: ``common`` (constants, timeframes), ``bars`` (bars and alignment),
-``rolling`` (exact rolling moments), ``hedges`` (hedge ratios and the spread), ``panel`` (the pair
-panel every view uses), ``mean_reversion`` (ADF, Engle-Granger, Johansen, half-life, Hurst),
+Modules, one idea each: ``common`` (constants, timeframes), ``bars`` (bars and alignment in
+time, segments), ``rolling`` (exact rolling moments), ``hedges`` (static and rolling fits),
+``causal_hedge`` (the hedge known before each bar), ``kalman`` (the Kalman hedge), ``signal`` (the
+residual and its z-score), ``panel`` (the pair table every view uses), ``mean_reversion``,
 ``summaries``, ``backtest``.
 """
 from __future__ import annotations
 
 from pairdesk.analytics.common import (BACKTEST_ENTRY_Z, BACKTEST_EXIT_Z, BACKTEST_FEE_BPS, BACKTEST_STOP_Z,
-                                       BAR_COLUMNS, DEFAULT_MAX_STALE_STEPS, DEFAULT_WINDOW_ROWS,
-                                       HEAVY_TEST_WINDOW_ROWS, HEDGE_METHODS, HOUR_MS, HURST_MAX_LAG, Hedge,
-                                       KALMAN_DELTA, KALMAN_OBSERVATION_VAR, KALMAN_PRIOR_VAR, MIN_ROWS_FOR_FIT,
-                                       MIN_ROWS_FOR_TESTS, PANEL_COLUMNS, SECONDS_PER_YEAR, THEILSEN_MAX_ROWS,
-                                       TIMEFRAME_MS, ZERO_STD_RTOL, timeframe_ms)
-from pairdesk.analytics.bars import (align_closes, align_pair, bars_from_trades, log_returns, resample_bars)
+                                       BAR_COLUMNS, CLI_COLUMNS, DEFAULT_HEDGE, DEFAULT_HEDGE_WINDOW_ROWS,
+                                       DEFAULT_MAX_STALE_S, DEFAULT_WINDOW_ROWS, HEAVY_TEST_WINDOW_ROWS,
+                                       HEDGE_METHODS, HOUR_MS, HURST_MAX_LAG, Hedge, MIN_ROWS_FOR_FIT,
+                                       MIN_ROWS_FOR_TESTS, PANEL_COLUMNS, SECONDS_PER_YEAR, SPREAD_KINDS,
+                                       THEILSEN_MAX_ROWS, TIMEFRAME_MS, ZERO_STD_RTOL, timeframe_ms)
+from pairdesk.analytics.bars import (align_closes, align_pair, bars_from_trades, log_returns, resample_bars,
+                                     segment_ids)
 from pairdesk.analytics.rolling import (rolling_correlation, rolling_mean_std, rolling_zscore)
 from pairdesk.analytics.hedges import (HedgeFit, hedge_ratio_huber, hedge_ratio_ols, hedge_ratio_theilsen,
-                                       kalman_hedge, rolling_ols, spread_series)
+                                       rolling_ols)
+from pairdesk.analytics.causal_hedge import (ROBUST_REFITS_PER_WINDOW, expanding_hedge, insample_hedge, robust_hedge,
+                                             robust_refit_every, rolling_hedge)
+from pairdesk.analytics.kalman import (kalman_signal)
+from pairdesk.analytics.signal import (CAUSAL_HEDGES, HEDGE_NAMES, INSAMPLE_HEDGES, INSAMPLE_LABEL, causal_hedge, hedge_label,
+                                       is_causal, residual_signal, residual_zscore, segment_correlations,
+                                       segment_signal)
 from pairdesk.analytics.panel import (pair_panel)
 from pairdesk.analytics.mean_reversion import (AdfResult, CointResult, HalfLifeResult, HurstResult, JohansenResult,
                                                MeanReversionReport, adf_test, engle_granger_test, half_life,
@@ -43,15 +52,18 @@ from pairdesk.analytics.summaries import (SymbolSummary, annualisation_factor, c
 from pairdesk.analytics.backtest import (BacktestResult, backtest_zscore)
 
 __all__ = [
-    "BACKTEST_ENTRY_Z", "BACKTEST_EXIT_Z", "BACKTEST_FEE_BPS", "BACKTEST_STOP_Z", "BAR_COLUMNS",
-    "DEFAULT_MAX_STALE_STEPS", "DEFAULT_WINDOW_ROWS", "HEAVY_TEST_WINDOW_ROWS", "HEDGE_METHODS", "HOUR_MS",
-    "HURST_MAX_LAG", "Hedge", "KALMAN_DELTA", "KALMAN_OBSERVATION_VAR", "KALMAN_PRIOR_VAR", "MIN_ROWS_FOR_FIT",
-    "MIN_ROWS_FOR_TESTS", "PANEL_COLUMNS", "SECONDS_PER_YEAR", "THEILSEN_MAX_ROWS", "TIMEFRAME_MS",
-    "ZERO_STD_RTOL", "timeframe_ms", "align_closes", "align_pair", "bars_from_trades", "log_returns",
-    "resample_bars", "rolling_correlation", "rolling_mean_std", "rolling_zscore", "HedgeFit", "hedge_ratio_huber",
-    "hedge_ratio_ols", "hedge_ratio_theilsen", "kalman_hedge", "rolling_ols", "spread_series", "pair_panel",
-    "AdfResult", "CointResult", "HalfLifeResult", "HurstResult", "JohansenResult", "MeanReversionReport",
-    "adf_test", "engle_granger_test", "half_life", "hurst_exponent", "johansen_test", "mean_reversion_tests",
-    "SymbolSummary", "annualisation_factor", "correlation_matrix", "hourly_summary", "summary_table",
-    "symbol_summary", "BacktestResult", "backtest_zscore",
+    "BACKTEST_ENTRY_Z", "BACKTEST_EXIT_Z", "BACKTEST_FEE_BPS", "BACKTEST_STOP_Z", "BAR_COLUMNS", "CLI_COLUMNS",
+    "DEFAULT_HEDGE", "DEFAULT_HEDGE_WINDOW_ROWS", "DEFAULT_MAX_STALE_S", "DEFAULT_WINDOW_ROWS",
+    "HEAVY_TEST_WINDOW_ROWS", "HEDGE_METHODS", "HOUR_MS", "HURST_MAX_LAG", "Hedge", "MIN_ROWS_FOR_FIT",
+    "MIN_ROWS_FOR_TESTS", "PANEL_COLUMNS", "SECONDS_PER_YEAR", "SPREAD_KINDS", "THEILSEN_MAX_ROWS",
+    "TIMEFRAME_MS", "ZERO_STD_RTOL", "timeframe_ms", "align_closes", "align_pair", "bars_from_trades",
+    "log_returns", "resample_bars", "segment_ids", "rolling_correlation", "rolling_mean_std", "rolling_zscore",
+    "HedgeFit", "hedge_ratio_huber", "hedge_ratio_ols", "hedge_ratio_theilsen", "rolling_ols",
+    "ROBUST_REFITS_PER_WINDOW", "expanding_hedge", "insample_hedge", "robust_hedge", "robust_refit_every",
+    "rolling_hedge", "kalman_signal", "CAUSAL_HEDGES", "HEDGE_NAMES", "INSAMPLE_HEDGES", "INSAMPLE_LABEL", "causal_hedge",
+    "hedge_label", "is_causal", "residual_signal", "residual_zscore", "segment_correlations", "segment_signal",
+    "pair_panel", "AdfResult", "CointResult", "HalfLifeResult", "HurstResult", "JohansenResult",
+    "MeanReversionReport", "adf_test", "engle_granger_test", "half_life", "hurst_exponent", "johansen_test",
+    "mean_reversion_tests", "SymbolSummary", "annualisation_factor", "correlation_matrix", "hourly_summary",
+    "summary_table", "symbol_summary", "BacktestResult", "backtest_zscore",
 ]

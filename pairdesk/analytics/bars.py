@@ -6,7 +6,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from pairdesk.analytics.common import BAR_COLUMNS, DEFAULT_MAX_STALE_STEPS, _as_float_array, _like_input, timeframe_ms
+from pairdesk.analytics.common import BAR_COLUMNS, DEFAULT_MAX_STALE_S, _as_float_array, _like_input, timeframe_ms
 
 
 def _empty_bars() -> pd.DataFrame:
@@ -102,19 +102,26 @@ def _as_of(ts: np.ndarray, values: np.ndarray, grid_ts: np.ndarray, max_age_ms: 
     return out
 
 
+def _check_max_stale(max_stale_s: float) -> float:
+    if isinstance(max_stale_s, bool) or not isinstance(max_stale_s, (int, float, np.integer, np.floating)) \
+            or not max_stale_s >= 0 or not np.isfinite(max_stale_s):
+        raise ValueError(f"max_stale must be a number of seconds >= 0, got {max_stale_s!r}")
+    return float(max_stale_s)
+
+
 def align_closes(bars_by_symbol: Mapping[str, pd.DataFrame], timeframe: str,
-                 max_stale: int = DEFAULT_MAX_STALE_STEPS) -> pd.DataFrame:
-    """Closes of several symbols on one regular time grid.
+                 max_stale_s: float = DEFAULT_MAX_STALE_S) -> pd.DataFrame:
+    """Closes of several symbols on one time grid, aligned in time.
 
     Each DataFrame holds bars at ``timeframe`` (columns ts_ms, close; ts_ms a multiple of the
-    timeframe). The grid runs at the timeframe from the first to the last bar of any symbol;
-    each symbol's close is carried forward (as of) at most ``max_stale`` grid steps
-    (0 = no carry-forward); rows where any symbol is still missing are dropped. Columns: ts_ms
-    then one float column per symbol, in the mapping's order. Empty when any symbol has no bars.
+    timeframe). On the grid of bar starts, each symbol's close is carried forward (as of) while it
+    is at most ``max_stale_s`` SECONDS old, whatever the timeframe (0 = no carry-forward). A row is
+    kept when every symbol has a close and at least one of them traded in that bar: a bar where
+    nobody traded is no observation (it would only add zero returns). Columns: ts_ms then one float
+    column per symbol, in the mapping's order. Empty when any symbol has no bars.
     """
     tf_ms = timeframe_ms(timeframe)
-    if isinstance(max_stale, bool) or not isinstance(max_stale, (int, np.integer)) or max_stale < 0:
-        raise ValueError(f"max_stale must be an integer >= 0 grid steps, got {max_stale!r}")
+    max_age_ms = _check_max_stale(max_stale_s) * 1000.0
     columns: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for symbol, bars in bars_by_symbol.items():
         if not bars["ts_ms"].is_monotonic_increasing:
@@ -129,23 +136,37 @@ def align_closes(bars_by_symbol: Mapping[str, pd.DataFrame], timeframe: str,
     # Rows before the latest first bar, or past the earliest last bar + max_stale, always miss a
     # symbol: skip them rather than allocate them (the result is the same).
     start = max(ts[0] for ts, _ in columns.values())
-    end = min(max(ts[-1] for ts, _ in columns.values()), min(ts[-1] for ts, _ in columns.values()) + max_stale * tf_ms)
+    end = min(max(ts[-1] for ts, _ in columns.values()), min(ts[-1] for ts, _ in columns.values()) + max_age_ms)
     if end < start:
         return empty
     grid = np.arange(start, end + 1, tf_ms, dtype=np.int64)
-    aligned = {s: _as_of(ts, close, grid, max_stale * tf_ms) for s, (ts, close) in columns.items()}
-    keep = np.logical_and.reduce([~np.isnan(v) for v in aligned.values()])
+    aligned = {s: _as_of(ts, close, grid, max_age_ms) for s, (ts, close) in columns.items()}
+    traded = np.logical_or.reduce([np.isin(grid, ts, assume_unique=True) for ts, _ in columns.values()])
+    keep = traded & np.logical_and.reduce([~np.isnan(v) for v in aligned.values()])
     out = pd.DataFrame({"ts_ms": grid[keep]})
     for symbol, values in aligned.items():
         out[symbol] = values[keep]
     return out
 
 
+def segment_ids(ts_ms: np.ndarray, timeframe: str, max_stale_s: float = DEFAULT_MAX_STALE_S) -> np.ndarray:
+    """0, 0, ..., 1, 1, ...: a new segment starts after a hole longer than ``max_stale_s`` seconds
+    (consecutive rows more than one bar plus max_stale apart). Windows, returns and statistics
+    restart at each segment, so nothing reaches across a hole."""
+    ts = np.asarray(ts_ms, dtype=np.int64)
+    if len(ts) == 0:
+        return np.zeros(0, dtype=np.int64)
+    limit = timeframe_ms(timeframe) + _check_max_stale(max_stale_s) * 1000.0
+    return np.concatenate([[0], np.cumsum(np.diff(ts) > limit)]).astype(np.int64)
+
+
 def align_pair(bars_a: pd.DataFrame, bars_b: pd.DataFrame, timeframe: str,
-               max_stale: int = DEFAULT_MAX_STALE_STEPS) -> pd.DataFrame:
-    """Two symbols' closes on one grid (see ``align_closes``): columns ts_ms, price_a, price_b."""
-    aligned = align_closes({"price_a": bars_a, "price_b": bars_b}, timeframe, max_stale)
-    return aligned.reset_index(drop=True)
+               max_stale_s: float = DEFAULT_MAX_STALE_S) -> pd.DataFrame:
+    """Two symbols' closes aligned in time (see ``align_closes``): columns ts_ms, price_a,
+    price_b, segment (``segment_ids``)."""
+    aligned = align_closes({"price_a": bars_a, "price_b": bars_b}, timeframe, max_stale_s).reset_index(drop=True)
+    aligned["segment"] = segment_ids(aligned["ts_ms"].to_numpy(), timeframe, max_stale_s)
+    return aligned
 
 
 def log_returns(prices: pd.Series | np.ndarray) -> pd.Series:

@@ -19,13 +19,17 @@ HOUR_MS = 3_600_000
 SECONDS_PER_YEAR = 365 * 24 * 3600  # crypto trades every day of the year
 
 
-HEDGE_METHODS = ("ols", "rolling", "huber", "theilsen", "kalman")
+HEDGE_METHODS = ("rolling", "expanding", "kalman", "huber", "theilsen", "ols_insample")
+DEFAULT_HEDGE = "rolling"
 
 
-DEFAULT_MAX_STALE_STEPS = 60  # carry a close forward at most this many grid steps
+DEFAULT_MAX_STALE_S = 60.0  # carry a close forward at most this many seconds, whatever the timeframe
 
 
-DEFAULT_WINDOW_ROWS = 60
+DEFAULT_WINDOW_ROWS = 60  # the z-score's and the correlations' window, in bars
+DEFAULT_HEDGE_WINDOW_ROWS = 300  # the causal hedge's estimation window, in bars
+
+SPREAD_KINDS = ("price", "log", "ratio")
 
 
 # A standard deviation is treated as zero (statistic -> NaN) when
@@ -49,19 +53,6 @@ THEILSEN_MAX_ROWS = 2_000  # Theil-Sen is O(n^2) in time and memory: above this,
 HURST_MAX_LAG = 100  # lags 2..min(HURST_MAX_LAG, n // 2)
 
 
-# Kalman filter defaults, in normalised units (prices divided by their first aligned value):
-# state noise variance per bar W = delta / (1 - delta) for beta' and alpha', observation noise
-# variance V (1e-6 = a residual of about 10 bp). The filter adapts over roughly
-# sqrt(V / W) ~ 316 bars; raise delta to follow the hedge ratio faster.
-KALMAN_DELTA = 1e-11
-
-
-KALMAN_OBSERVATION_VAR = 1e-6
-
-
-KALMAN_PRIOR_VAR = 1.0  # prior variance of beta' and alpha' (prior mean: beta' = 1, alpha' = 0)
-
-
 # Backtest defaults: z thresholds and Binance spot's standard taker fee, per leg per fill.
 BACKTEST_ENTRY_Z = 2.0
 
@@ -78,10 +69,12 @@ BACKTEST_FEE_BPS = 10.0
 BAR_COLUMNS = ["ts_ms", "open", "high", "low", "close", "volume", "quote_volume", "trades", "vwap"]
 
 
-PANEL_COLUMNS = ["ts_ms", "price_a", "price_b", "hedge_ratio", "spread", "zscore", "corr", "alpha", "return_corr"]
+PANEL_COLUMNS = ["ts_ms", "price_a", "price_b", "hedge_ratio", "spread", "zscore", "corr", "alpha", "return_corr",
+                 "spread_bps", "segment"]
+CLI_COLUMNS = PANEL_COLUMNS[:9]  # the export CLI's columns, unchanged since its first release
 
 
-Hedge = Literal["ols", "rolling", "huber", "theilsen", "kalman"]
+Hedge = Literal["rolling", "expanding", "kalman", "huber", "theilsen", "ols_insample"]
 
 
 T = TypeVar("T")

@@ -9,15 +9,11 @@ import numpy as np
 import pandas as pd
 
 from pairdesk.analytics.common import (
-    KALMAN_DELTA,
-    KALMAN_OBSERVATION_VAR,
-    KALMAN_PRIOR_VAR,
     MIN_ROWS_FOR_FIT,
     THEILSEN_MAX_ROWS,
     _as_float_array,
     _check_window,
     _is_zero_std,
-    _like_input,
 )
 from pairdesk.analytics.rolling import _rolling_moments
 
@@ -141,76 +137,3 @@ def rolling_ols(price_a: pd.Series | np.ndarray, price_b: pd.Series | np.ndarray
     r_squared[~np.isfinite(beta) | ~np.isfinite(r_squared)] = np.nan
     index = price_a.index if isinstance(price_a, pd.Series) else None
     return pd.DataFrame({"beta": beta, "alpha": alpha, "r_squared": np.clip(r_squared, 0.0, 1.0)}, index=index)
-
-
-def kalman_hedge(price_a: pd.Series | np.ndarray, price_b: pd.Series | np.ndarray,
-                 delta: float = KALMAN_DELTA, observation_var: float = KALMAN_OBSERVATION_VAR,
-                 prior_var: float = KALMAN_PRIOR_VAR) -> pd.DataFrame:
-    """Time-varying hedge ratio from a Kalman filter (filtered estimates: row t uses rows <= t).
-
-    State model, in prices normalised by their first finite pair (a0, b0), y_t = a_t / a0 and
-    x_t = b_t / b0:
-        theta_t = (beta'_t, alpha'_t),  theta_t = theta_{t-1} + w_t,  w_t ~ N(0, W I),
-        W = delta / (1 - delta)                       (random walk for beta and alpha)
-        y_t = beta'_t x_t + alpha'_t + v_t,           v_t ~ N(0, observation_var)
-        theta_0 ~ N((1, 0), prior_var I)              (prior: the price-ratio hedge)
-    and back in price units beta_t = beta'_t a0 / b0, alpha_t = alpha'_t a0. Larger ``delta``
-    (or smaller ``observation_var``) lets beta move faster; it adapts over roughly
-    sqrt(observation_var / W) bars. delta = 0 is recursive least squares (expanding OLS).
-
-    Columns: beta, alpha, spread (= a - beta * b, filtered beta of the same row),
-    forecast_error (a_t minus the one-step-ahead prediction, in price units) and forecast_std
-    (its standard deviation); rows with a NaN price keep the previous state and have NaN
-    spread and forecast columns.
-    """
-    if not 0.0 <= delta < 1.0:
-        raise ValueError(f"delta must be in [0, 1), got {delta!r}")
-    if observation_var <= 0 or prior_var <= 0:
-        raise ValueError("observation_var and prior_var must be > 0")
-    a, b = _as_float_array(price_a), _as_float_array(price_b)
-    n = len(a)
-    columns = ("beta", "alpha", "spread", "forecast_error", "forecast_std")
-    out = {name: np.full(n, np.nan) for name in columns}
-    finite = np.isfinite(a) & np.isfinite(b) & (a != 0) & (b != 0)
-    if finite.any():
-        first = int(np.argmax(finite))
-        a0, b0 = a[first], b[first]
-        w = delta / (1.0 - delta)
-        # Computed in the equivalent coordinates (beta', gamma' = alpha' + beta'), observation
-        # y = beta' (x - 1) + gamma': prices stay near their first value, so (beta', alpha') are
-        # nearly collinear while (beta', gamma') are not, and the 2x2 covariance keeps its digits.
-        # Covariances transform with T = [[1, 0], [1, 1]]: T I T' = [[1, 1], [1, 2]].
-        beta_n, gamma_n = 1.0, 1.0
-        p11, p12, p22 = prior_var, prior_var, 2.0 * prior_var
-        rows: list[tuple[float, float, float, float]] = []
-        for y, x, ok in zip((a[first:] / a0).tolist(), (b[first:] / b0).tolist(), finite[first:].tolist()):
-            p11, p12, p22 = p11 + w, p12 + w, p22 + 2.0 * w
-            if ok:
-                u = x - 1.0
-                rx1, rx2 = p11 * u + p12, p12 * u + p22  # R h'
-                q = u * rx1 + rx2 + observation_var
-                error = y - (beta_n * u + gamma_n)
-                k1, k2 = rx1 / q, rx2 / q
-                beta_n, gamma_n = beta_n + k1 * error, gamma_n + k2 * error
-                p11, p12, p22 = p11 - k1 * rx1, p12 - k1 * rx2, p22 - k2 * rx2
-                rows.append((beta_n, gamma_n - beta_n, error, math.sqrt(q)))
-            else:
-                rows.append((beta_n, gamma_n - beta_n, math.nan, math.nan))
-        filtered = np.array(rows)
-        out["beta"][first:] = filtered[:, 0] * (a0 / b0)
-        out["alpha"][first:] = filtered[:, 1] * a0
-        out["forecast_error"][first:] = filtered[:, 2] * a0
-        out["forecast_std"][first:] = filtered[:, 3] * abs(a0)
-        out["spread"] = a - out["beta"] * b
-        out["spread"][~finite] = np.nan
-    index = price_a.index if isinstance(price_a, pd.Series) else None
-    return pd.DataFrame(out, index=index)
-
-
-def spread_series(price_a: pd.Series | np.ndarray, price_b: pd.Series | np.ndarray,
-                  hedge_ratio: float | pd.Series | np.ndarray) -> pd.Series:
-    """spread = price_a - hedge_ratio * price_b (no intercept); hedge_ratio a scalar or per row."""
-    a, b = _as_float_array(price_a), _as_float_array(price_b)
-    beta = hedge_ratio if np.isscalar(hedge_ratio) else _as_float_array(hedge_ratio)
-    return _like_input(a - beta * b, price_a, "spread")
-

@@ -1,77 +1,110 @@
-"""The pair panel: aligned prices, hedge ratio, spread, z-score and correlations, one row per bar."""
+"""The pair panel: the one table every view of a pair uses, one row per aligned bar.
+
+The live cards and charts, the alerts, ``GET /api/spread`` and its CSV, the export CLI, the hourly
+summaries and the backtest all call ``pair_panel``; one bar has one z everywhere.
+"""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from pairdesk.analytics.bars import align_pair, log_returns, resample_bars
+from pairdesk.analytics.bars import align_pair, resample_bars
 from pairdesk.analytics.common import (
-    DEFAULT_MAX_STALE_STEPS,
+    DEFAULT_HEDGE,
+    DEFAULT_HEDGE_WINDOW_ROWS,
+    DEFAULT_MAX_STALE_S,
     DEFAULT_WINDOW_ROWS,
     HEDGE_METHODS,
-    KALMAN_DELTA,
-    KALMAN_OBSERVATION_VAR,
     PANEL_COLUMNS,
+    SPREAD_KINDS,
     Hedge,
     _check_window,
 )
-from pairdesk.analytics.hedges import (
-    hedge_ratio_huber,
-    hedge_ratio_ols,
-    hedge_ratio_theilsen,
-    kalman_hedge,
-    rolling_ols,
-    spread_series,
-)
-from pairdesk.analytics.rolling import rolling_correlation, rolling_zscore
+from pairdesk.analytics.causal_hedge import insample_hedge
+from pairdesk.analytics.rolling import rolling_zscore
+from pairdesk.analytics.signal import residual_signal, segment_correlations, segment_signal
 
 
-def _hedge_columns(a: np.ndarray, b: np.ndarray, hedge: str, window: int, kalman_delta: float,
-                   kalman_observation_var: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per-row (hedge_ratio, alpha) for ``hedge`` (one of HEDGE_METHODS)."""
-    n = len(a)
-    if hedge == "rolling":
-        fit = rolling_ols(a, b, window)
-        return fit["beta"].to_numpy(), fit["alpha"].to_numpy()
-    if hedge == "kalman":
-        fit = kalman_hedge(a, b, kalman_delta, kalman_observation_var)
-        return fit["beta"].to_numpy(), fit["alpha"].to_numpy()
-    static_fit = {"ols": hedge_ratio_ols, "huber": hedge_ratio_huber, "theilsen": hedge_ratio_theilsen}[hedge]
-    fit = static_fit(a, b)
-    return np.full(n, fit.beta), np.full(n, fit.alpha)
+def _legs(a: np.ndarray, b: np.ndarray, spread_kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """The two series the hedge regresses: prices, or log prices."""
+    if spread_kind == "log":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.log(a), np.log(b)
+    return a, b
+
+
+def _ratio_signal(a: np.ndarray, b: np.ndarray, window: int) -> dict[str, np.ndarray]:
+    """The ratio spread a / b with its trailing z (no hedge: alpha and beta are NaN)."""
+    ratio = a / b
+    z = rolling_zscore(ratio, window).to_numpy() if len(a) >= window else np.full(len(a), np.nan)
+    nan = np.full(len(a), np.nan)
+    return {"alpha": nan, "beta": nan.copy(), "spread": ratio, "zscore": z}
+
+
+def _spread_bps(spread: np.ndarray, a: np.ndarray, spread_kind: str, window: int) -> np.ndarray:
+    """The spread in basis points of leg A: price spread / a; a log spread is already relative;
+    a ratio spread against its trailing mean."""
+    if spread_kind == "price":
+        return spread / a * 1e4
+    if spread_kind == "log":
+        return spread * 1e4
+    mean = pd.Series(spread).rolling(window).mean().to_numpy()
+    return (spread / mean - 1.0) * 1e4
 
 
 def pair_panel(bars_a: pd.DataFrame, bars_b: pd.DataFrame, timeframe: str = "1s",
-               window: int = DEFAULT_WINDOW_ROWS, hedge: Hedge = "ols",
-               max_stale: int = DEFAULT_MAX_STALE_STEPS, *, kalman_delta: float = KALMAN_DELTA,
-               kalman_observation_var: float = KALMAN_OBSERVATION_VAR) -> pd.DataFrame:
-    """The per-refresh pair table the dashboard, the API and the CLI all use.
+               window: int = DEFAULT_WINDOW_ROWS, hedge: Hedge = DEFAULT_HEDGE,
+               max_stale: float = DEFAULT_MAX_STALE_S, *, hedge_window: int = DEFAULT_HEDGE_WINDOW_ROWS,
+               spread_kind: str = "price") -> pd.DataFrame:
+    """The pair table, causal: row t depends on bars up to t only and never changes later.
 
-    ``bars_a``/``bars_b``: bars whose length divides ``timeframe`` (tickstore's 1-second bars).
-    They are resampled to ``timeframe`` and aligned (``align_pair``, ``max_stale`` steps). One
-    row per aligned bar, columns PANEL_COLUMNS:
+    ``bars_a``/``bars_b``: bars whose length divides ``timeframe`` (the store's one-second bars).
+    They are resampled to ``timeframe`` and aligned in time (``align_pair``: a close is carried at
+    most ``max_stale`` seconds; bars where neither leg traded are dropped; a hole longer than that
+    starts a new ``segment``, and every window restarts there). ``hedge`` (HEDGE_METHODS, see
+    ``pairdesk.analytics.signal``) is estimated on ``hedge_window`` bars; the z-score and the
+    correlations use ``window`` bars. ``spread_kind``: ``price`` (a on b), ``log`` (ln a on ln b)
+    or ``ratio`` (a / b, no hedge). Columns PANEL_COLUMNS:
       ts_ms         bar start, UTC ms
       price_a/b     aligned closes
-      hedge_ratio   beta: one static fit over all rows (ols, huber, theilsen, repeated), the
-                    trailing-window OLS beta (rolling) or the filtered Kalman beta (kalman)
-      spread        price_a - hedge_ratio * price_b
-      zscore        rolling_zscore(spread, window)
-      corr          rolling_correlation(price_a, price_b, window)
-      alpha         the intercept paired with hedge_ratio (not part of the spread)
-      return_corr   rolling_correlation of the two log-return series, same window
+      hedge_ratio   beta_t, estimated from bars up to t-1 (whole sample for ols_insample)
+      alpha         alpha_t, the intercept of the same fit
+      spread        the residual a_t - alpha_t - beta_t * b_t (in log units for ``log``)
+      zscore        the residual against the same hedge's residuals over the window ending at t
+      corr          rolling correlation of the price levels, ``window`` bars
+      return_corr   rolling correlation of the log returns, ``window`` bars
+      spread_bps    the spread in basis points of leg A
+      segment       the contiguous stretch of data the row belongs to (0, 1, ...)
     """
     window = _check_window(window)
+    hedge_window = _check_window(hedge_window)
     if hedge not in HEDGE_METHODS:
         raise ValueError(f"unknown hedge {hedge!r}; use one of {', '.join(HEDGE_METHODS)}")
+    if spread_kind not in SPREAD_KINDS:
+        raise ValueError(f"unknown spread kind {spread_kind!r}; use one of {', '.join(SPREAD_KINDS)}")
     panel = align_pair(resample_bars(bars_a, timeframe), resample_bars(bars_b, timeframe), timeframe, max_stale)
     a, b = panel["price_a"].to_numpy(), panel["price_b"].to_numpy()
-    beta, alpha = _hedge_columns(a, b, hedge, window, kalman_delta, kalman_observation_var)
-    spread = spread_series(a, b, beta).to_numpy()
-    panel["hedge_ratio"] = beta
-    panel["spread"] = spread
-    panel["zscore"] = rolling_zscore(spread, window).to_numpy()
-    panel["corr"] = rolling_correlation(a, b, window).to_numpy()
-    panel["alpha"] = alpha
-    panel["return_corr"] = rolling_correlation(log_returns(a), log_returns(b), window).to_numpy()
+    columns = {name: np.full(len(panel), np.nan) for name in ("alpha", "beta", "spread", "zscore", "corr",
+                                                                  "return_corr")}
+    bounds = np.flatnonzero(np.diff(panel["segment"].to_numpy(), prepend=-1, append=-1))
+    insample = insample_hedge(*_legs(a, b, spread_kind)) if hedge == "ols_insample" else None  # all rows, by definition
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        seg_a, seg_b = a[start:stop], b[start:stop]
+        legs = _legs(seg_a, seg_b, spread_kind)
+        if spread_kind == "ratio":
+            signal = _ratio_signal(seg_a, seg_b, window)
+        elif insample is not None:
+            signal = residual_signal(*legs, insample[0][start:stop], insample[1][start:stop], window)
+        else:
+            signal = segment_signal(*legs, hedge, window, hedge_window)
+        corr, return_corr = segment_correlations(seg_a, seg_b, window)
+        for name, values in (*signal.items(), ("corr", corr), ("return_corr", return_corr)):
+            columns[name][start:stop] = values
+    panel["hedge_ratio"] = columns["beta"]
+    panel["alpha"] = columns["alpha"]
+    panel["spread"] = columns["spread"]
+    panel["zscore"] = columns["zscore"]
+    panel["corr"] = columns["corr"]
+    panel["return_corr"] = columns["return_corr"]
+    panel["spread_bps"] = _spread_bps(columns["spread"], a, spread_kind, window)
     return panel[PANEL_COLUMNS]
-

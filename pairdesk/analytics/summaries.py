@@ -9,8 +9,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from pairdesk.analytics.bars import _as_of, align_closes, log_returns
-from pairdesk.analytics.common import DEFAULT_MAX_STALE_STEPS, HOUR_MS, SECONDS_PER_YEAR, timeframe_ms
+from pairdesk.analytics.bars import _as_of, align_closes, log_returns, segment_ids
+from pairdesk.analytics.common import DEFAULT_MAX_STALE_S, HOUR_MS, SECONDS_PER_YEAR, timeframe_ms
 
 
 def annualisation_factor(timeframe: str) -> float:
@@ -38,8 +38,10 @@ class SymbolSummary:
 def symbol_summary(bars: pd.DataFrame, timeframe: str) -> SymbolSummary:
     """Summary of one symbol's bars at ``timeframe``.
 
-    Volatility uses log returns of the close carried forward on the regular grid from the first
-    to the last bar (a bar with no trades is a zero return), so it is per calendar bar.
+    Volatility uses log returns of the close carried forward on the regular grid within each
+    contiguous segment (``segment_ids``: a hole longer than DEFAULT_MAX_STALE_S starts a new one),
+    so a quiet bar inside a segment is a zero return, per calendar bar, and no return reaches
+    across a hole.
     """
     tf_ms = timeframe_ms(timeframe)
     if len(bars) == 0:
@@ -47,8 +49,11 @@ def symbol_summary(bars: pd.DataFrame, timeframe: str) -> SymbolSummary:
     bars = bars.sort_values("ts_ms", kind="stable")
     close = bars["close"].to_numpy(np.float64)
     ts = bars["ts_ms"].to_numpy(np.int64)
-    grid_close = _as_of(ts, close, np.arange(ts[0], ts[-1] + 1, tf_ms, dtype=np.int64), math.inf)
-    returns = log_returns(grid_close).to_numpy()[1:]
+    segments = segment_ids(ts, timeframe, DEFAULT_MAX_STALE_S)
+    bounds = np.flatnonzero(np.diff(segments, prepend=-1, append=-1))
+    returns = np.concatenate([
+        log_returns(_as_of(ts[i:j], close[i:j], np.arange(ts[i], ts[j - 1] + 1, tf_ms, dtype=np.int64), math.inf))
+        .to_numpy()[1:] for i, j in zip(bounds[:-1], bounds[1:])])
     vol = float(np.std(returns, ddof=1)) * annualisation_factor(timeframe) if len(returns) > 1 else math.nan
     volume = float(bars["volume"].sum())
     return SymbolSummary(
@@ -67,16 +72,20 @@ def summary_table(bars_by_symbol: Mapping[str, pd.DataFrame], timeframe: str) ->
 
 
 def correlation_matrix(bars_by_symbol: Mapping[str, pd.DataFrame], timeframe: str,
-                       max_stale: int = DEFAULT_MAX_STALE_STEPS,
+                       max_stale: float = DEFAULT_MAX_STALE_S,
                        of: Literal["returns", "prices"] = "returns") -> pd.DataFrame:
     """Pearson correlation matrix across symbols of their aligned closes (``of="prices"``) or of
-    the log returns of those closes (``of="returns"``), over all aligned rows. Bars at
-    ``timeframe``. NaN for a symbol without variance."""
+    the log returns of those closes (``of="returns"``, never across a hole longer than
+    ``max_stale`` seconds), over all aligned rows. Bars at ``timeframe``. NaN for a symbol
+    without variance."""
     if of not in ("returns", "prices"):
         raise ValueError(f"of must be 'returns' or 'prices', got {of!r}")
-    aligned = align_closes(bars_by_symbol, timeframe, max_stale).drop(columns="ts_ms")
+    aligned = align_closes(bars_by_symbol, timeframe, max_stale)
+    new_segment = segment_ids(aligned["ts_ms"].to_numpy(), timeframe, max_stale)
+    aligned = aligned.drop(columns="ts_ms")
     if of == "returns":
         aligned = aligned.apply(log_returns)
+        aligned[np.diff(new_segment, prepend=-1) != 0] = np.nan
     return aligned.corr()
 
 

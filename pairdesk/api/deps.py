@@ -18,10 +18,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pairdesk import analytics, store
 from pairdesk.api.errors import not_found, unprocessable
 from pairdesk.api.params import (
+    HedgeWindowParam,
     MaxStaleParam,
     PairParam,
     Span,
     SymbolPath,
+    SpreadKindParam,
     SymbolQuery,
     TimeframeParam,
     TimeRange,
@@ -155,21 +157,26 @@ class PairQuery:
     pair: tuple[str, str]
     timeframe: str
     window: int
-    max_stale: int
+    max_stale: float
     span: TimeRange
+    hedge_window: int = analytics.DEFAULT_HEDGE_WINDOW_ROWS
+    spread_kind: str = "price"
 
-    def panel(self, conn: sqlite3.Connection, hedge: str = "ols") -> pd.DataFrame:
+    def panel(self, conn: sqlite3.Connection, hedge: str = analytics.DEFAULT_HEDGE) -> pd.DataFrame:
         """``analytics.pair_panel`` on the pair's one-second bars in the range: with no range it reads
         every bar, exactly as ``python analytics_engine.py`` does, so the numbers are the CLI's."""
         lo, hi = self.span.bar_bounds(self.timeframe)
         bars = [store.read_bars_1s(conn, symbol, lo, hi) for symbol in self.pair]
-        return analytics.pair_panel(*bars, self.timeframe, self.window, hedge, self.max_stale)
+        return analytics.pair_panel(*bars, self.timeframe, self.window, hedge, self.max_stale,
+                                    hedge_window=self.hedge_window, spread_kind=self.spread_kind)
 
 
 def pair_query(pair: KnownPair, span: Span, timeframe: TimeframeParam = "1s",
                window: WindowParam = analytics.DEFAULT_WINDOW_ROWS,
-               max_stale: MaxStaleParam = analytics.DEFAULT_MAX_STALE_STEPS) -> PairQuery:
-    return PairQuery(pair, timeframe, window, max_stale, span)
+               max_stale: MaxStaleParam = analytics.DEFAULT_MAX_STALE_S,
+               hedge_window: HedgeWindowParam = analytics.DEFAULT_HEDGE_WINDOW_ROWS,
+               spread: SpreadKindParam = "price") -> PairQuery:
+    return PairQuery(pair, timeframe, window, max_stale, span, hedge_window, spread)
 
 
 Pair = Annotated[PairQuery, Depends(pair_query)]

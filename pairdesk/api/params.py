@@ -18,7 +18,7 @@ from pairdesk.symbols import SYMBOL_PATTERN
 DEFAULT_LIMIT = 1_000
 MAX_LIMIT = 100_000
 MAX_WINDOW = 100_000
-MAX_STALE_STEPS = 100_000
+MAX_STALE_S = 30 * 86_400  # a month: longer is a mistake
 MAX_TEST_ROWS = 20_000  # ADF with its AIC lag search stays under a few seconds
 LATEST_MS = 4_102_444_800_000  # 2100-01-01: a later start / end is a mistake (µs or ns given as ms)
 
@@ -28,6 +28,7 @@ PAIR_PARAM_PATTERN = rf"^\s*{SYMBOL_PATTERN}\s*,\s*{SYMBOL_PATTERN}\s*$"
 
 Timeframe = Literal[tuple(analytics.TIMEFRAME_MS)]  # type: ignore[valid-type]  # "1s" ... "1h"
 HedgeMethod = Literal[analytics.HEDGE_METHODS]  # type: ignore[valid-type]
+SpreadKind = Literal[analytics.SPREAD_KINDS]  # type: ignore[valid-type]
 
 # --------------------------------------------------------------------------- time
 
@@ -93,10 +94,16 @@ PairParam = Annotated[str, Query(description="two symbols A,B of this database, 
                                              "(hedge ratio = units of B per unit of A)",
                                  pattern=PAIR_PARAM_PATTERN, examples=["BTCUSDT,ETHUSDT"])]
 TimeframeParam = Annotated[Timeframe, Query(description="bar length; bars start at floor(ts_ms / length) * length")]
-WindowParam = Annotated[int, Query(ge=2, le=MAX_WINDOW, description="trailing window in bars for z-score, "
-                                                                   "correlation and rolling OLS")]
-HedgeParam = Annotated[HedgeMethod, Query(description="hedge ratio: ols, huber or theilsen (one static fit over "
-                                                      "all rows), rolling (trailing-window OLS) or kalman")]
-MaxStaleParam = Annotated[int, Query(ge=0, le=MAX_STALE_STEPS, description="carry a symbol's last close forward "
-                                                                          "at most this many bars when aligning")]
+WindowParam = Annotated[int, Query(ge=2, le=MAX_WINDOW, description="bars in the z-score's and the "
+                                                                   "correlations' trailing window")]
+HedgeWindowParam = Annotated[int, Query(ge=2, le=MAX_WINDOW, description="bars the hedge is estimated on "
+                                                                        "(rolling, huber, theilsen; burn-in of "
+                                                                        "expanding, memory of kalman)")]
+HedgeParam = Annotated[HedgeMethod, Query(description="the hedge, estimated for each bar from earlier bars only: "
+                                                      "rolling, expanding, kalman, huber, theilsen; ols_insample "
+                                                      "fits every row at once (in-sample: uses future bars)")]
+SpreadKindParam = Annotated[SpreadKind, Query(description="price: A on B; log: ln A on ln B; ratio: A / B")]
+MaxStaleParam = Annotated[float, Query(ge=0, le=MAX_STALE_S, description="carry a symbol's last close forward "
+                                                                        "at most this many seconds when aligning; "
+                                                                        "a longer hole starts a new segment")]
 LimitParam = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="at most this many rows, the most recent")]

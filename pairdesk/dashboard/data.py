@@ -33,8 +33,7 @@ from pairdesk import store
 
 # --------------------------------------------------------------------------- constants
 
-HEDGE_LABELS = {"ols": "OLS", "rolling": "Rolling OLS", "huber": "Huber", "theilsen": "Theil-Sen",
-                "kalman": "Kalman"}
+HEDGE_LABELS = {hedge: analytics.hedge_label(hedge) for hedge in analytics.HEDGE_METHODS}
 TIMEFRAMES = tuple(analytics.TIMEFRAME_MS)
 LOOKBACK_MS = {"5 min": 300_000, "15 min": 900_000, "1 h": 3_600_000, "4 h": 14_400_000,
                "12 h": 43_200_000, "24 h": 86_400_000}
@@ -61,6 +60,7 @@ class Settings:
     hedge: str
     tz: str
     refresh_s: int | None  # None: paused
+    hedge_window: int = analytics.DEFAULT_HEDGE_WINDOW_ROWS
 
     @property
     def tf_ms(self) -> int:
@@ -268,7 +268,8 @@ def load_view(db: Database, s: Settings) -> PairView:
     if len(s.pair) == 2:
         warm_up = start - s.window * s.tf_ms  # the rolling statistics are defined from the first charted bar
         a, b = (since(bars[symbol], warm_up) for symbol in s.pair)
-        panel = since(analytics.pair_panel(a, b, s.timeframe, s.window, s.hedge), start).reset_index(drop=True)
+        panel = since(analytics.pair_panel(a, b, s.timeframe, s.window, s.hedge, hedge_window=s.hedge_window),
+                      start).reset_index(drop=True)
     return PairView(s, db_key, symbols, bars, candles, panel, status, gaps, start, end, clipped, events)
 
 
@@ -298,7 +299,8 @@ def backtest_rules(z_threshold: float) -> tuple[float, float, float]:
 def heavy_key(db: Database, s: Settings, now_s: float | None = None) -> tuple:
     """The heavy panels' cache key: the settings, the symbols and a bucket of HEAVY_REFRESH_S seconds."""
     bucket = int((time.time() if now_s is None else now_s) // HEAVY_REFRESH_S)
-    return (db.key, db.symbols, s.pair, s.timeframe, s.lookback, s.window, s.hedge, s.z_threshold, bucket)
+    return (db.key, db.symbols, s.pair, s.timeframe, s.lookback, s.window, s.hedge, s.hedge_window, s.z_threshold,
+            bucket)
 
 
 @st.cache_data(ttl=5 * HEAVY_REFRESH_S, max_entries=32, show_spinner=False)
@@ -313,7 +315,8 @@ def heavy_analytics(_view: PairView, _all_bars: Mapping[str, pd.DataFrame], key:
     in_view = {symbol: analytics.resample_bars(since(bars, _view.start_ms), s.timeframe)
                for symbol, bars in _all_bars.items()}
     correlation = analytics.correlation_matrix(in_view, s.timeframe) if len(in_view) >= 2 else pd.DataFrame()
-    day = analytics.pair_panel(*(_view.bars_1s[symbol] for symbol in s.pair), s.timeframe, s.window, s.hedge)
+    day = analytics.pair_panel(*(_view.bars_1s[symbol] for symbol in s.pair), s.timeframe, s.window, s.hedge,
+                               hedge_window=s.hedge_window)
     span = int(day["ts_ms"].iloc[-1] - day["ts_ms"].iloc[0]) if len(day) else 0
     return Analytics(tests, backtest, (entry, exit_z, stop_z), summary, correlation, analytics.hourly_summary(day),
                      span)

@@ -79,7 +79,7 @@ def rule_form(db: Database, s: Settings) -> None:
         top[3].selectbox("Timeframe", data.TIMEFRAMES, key="rf_timeframe")
         top[4].number_input("Window", min_value=1, step=1, key="rf_window",
                             help="Bars (of the timeframe) the rule's statistic is computed over; see the kind.")
-        top[5].selectbox("Hedge", list(data.HEDGE_LABELS), format_func=data.HEDGE_LABELS.get, key="rf_hedge",
+        top[5].selectbox("Hedge", list(alerts.ALERT_HEDGES), format_func=data.HEDGE_LABELS.get, key="rf_hedge",
                          disabled=not pair, help="How the spread of a pair is hedged.")
         params = alerts.KIND_PARAMS[kind]
         for column, (name, meaning) in zip(st.columns(len(params)), params.items()):

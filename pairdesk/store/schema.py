@@ -159,8 +159,15 @@ def _migration_3(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE feed_status ADD COLUMN last_error TEXT NOT NULL DEFAULT ''")
 
 
+def _migration_4(conn: sqlite3.Connection) -> None:
+    """The whole-window "ols" hedge is gone (it used future bars): stored rules follow the causal
+    rolling hedge, the chart's default; their evaluation restarts at the newest bar."""
+    conn.execute("UPDATE alert_rules SET hedge = 'rolling', state = '{}', "
+                 "data_ms = (SELECT max(ts_ms) FROM bar_rows) WHERE hedge = 'ols'")
+
+
 # Numbered migrations: MIGRATIONS[i] brings the schema from user_version i to i + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_3]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_3, _migration_4]
 
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -43,18 +43,21 @@ def get_stats(symbol: KnownSymbol, conn: Reader, span: Span, timeframe: Timefram
 def pair_echo(query: PairQuery, panel: pd.DataFrame) -> dict[str, Any]:
     """The parameters a pair's panel was computed with, and its length."""
     return {"symbol_a": query.pair[0], "symbol_b": query.pair[1], "timeframe": query.timeframe,
-            "window": query.window, "max_stale": query.max_stale, "rows_total": len(panel)}
+            "window": query.window, "hedge_window": query.hedge_window, "spread": query.spread_kind,
+            "max_stale": query.max_stale, "rows_total": len(panel)}
 
 
 @router.get("/api/spread", response_model=SpreadResponse, summary="Hedge ratio, spread and z-score of a pair")
-def get_spread(query: Pair, conn: Reader, hedge: HedgeParam = "ols",
+def get_spread(query: Pair, conn: Reader, hedge: HedgeParam = analytics.DEFAULT_HEDGE,
                limit: LimitParam = DEFAULT_LIMIT) -> dict[str, Any]:
-    """`analytics_engine.pair_panel` of the pair: one row per aligned bar with the hedge ratio, spread
-    (price_a - hedge_ratio * price_b), its rolling z-score and the rolling correlations. Computed on
-    every bar in [start, end) (all bars by default, exactly as `python analytics_engine.py` computes
-    them); the response holds the last `limit` rows."""
+    """`pairdesk.analytics.pair_panel` of the pair: one row per aligned bar with the hedge known before
+    the bar (alpha, hedge_ratio), the residual spread, its z-score and the rolling correlations; each
+    row uses bars up to it only (ols_insample excepted: `in_sample` says so). Computed on every bar in
+    [start, end) (all bars by default, exactly as `python analytics_engine.py` computes them); the
+    response holds the last `limit` rows."""
     panel = query.panel(conn, hedge)
-    return {**pair_echo(query, panel), "hedge": hedge, "rows": records(panel.tail(limit))}
+    return {**pair_echo(query, panel), "hedge": hedge, "in_sample": not analytics.is_causal(hedge),
+            "rows": records(panel.tail(limit))}
 
 
 @router.get("/api/correlation", response_model=CorrelationResponse, summary="Correlation of a pair")
@@ -71,7 +74,7 @@ def get_correlation(query: Pair, conn: Reader, limit: LimitParam = DEFAULT_LIMIT
 
 @router.get("/api/cointegration", response_model=CointegrationResponse, summary="Mean-reversion tests of a pair")
 def get_cointegration(
-    query: Pair, conn: Reader, hedge: HedgeParam = "ols",
+    query: Pair, conn: Reader, hedge: HedgeParam = analytics.DEFAULT_HEDGE,
     rows: Annotated[int, Query(ge=analytics.MIN_ROWS_FOR_TESTS, le=MAX_TEST_ROWS,
                                description="run the tests on this many of the most recent aligned bars")
                     ] = analytics.HEAVY_TEST_WINDOW_ROWS,

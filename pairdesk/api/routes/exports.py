@@ -93,13 +93,14 @@ def export_ohlc(symbol: KnownSymbolQuery, span: Span, db: DatabaseDep,
 
 @router.get("/api/export/spread.csv", response_class=StreamingResponse,
             summary="Pair analytics as CSV, as the analytics CLI writes it")
-def export_spread(query: Pair, conn: Reader, hedge: HedgeParam = "ols") -> StreamingResponse:
+def export_spread(query: Pair, conn: Reader, hedge: HedgeParam = analytics.DEFAULT_HEDGE) -> StreamingResponse:
     """The file `python analytics_engine.py --db ... --symbols A,B --timeframe T --window W --hedge H
     --max-stale M --out f.csv` writes, byte for byte: ts_ms, price_a, price_b, hedge_ratio, spread,
     zscore, corr, alpha, return_corr. Computed once (a static hedge ratio needs every row), then
     streamed 10 000 rows at a time."""
     a, b = query.pair
-    return csv_stream(frame_csv_pieces(query.panel(conn, hedge)), f"{a}-{b}-spread-{query.timeframe}.csv")
+    return csv_stream(frame_csv_pieces(query.panel(conn, hedge)[analytics.CLI_COLUMNS]),
+                      f"{a}-{b}-spread-{query.timeframe}.csv")
 
 
 @router.get("/api/export/correlation.csv", response_class=StreamingResponse,

@@ -52,12 +52,13 @@ def get_hourly_summaries(
 
 @router.post("/api/admin/hourly", dependencies=TokenRequired, response_model=HourlySummariesResponse,
              responses={**TOKEN_ERRORS, 404: ERRORS[404]}, tags=["admin"], summary="Compute hourly summaries")
-def compute_hourly_summaries(query: Pair, conn: Reader, db: DatabaseDep, hedge: HedgeParam = "ols") -> dict[str, Any]:
+def compute_hourly_summaries(query: Pair, conn: Reader, db: DatabaseDep, hedge: HedgeParam = analytics.DEFAULT_HEDGE) -> dict[str, Any]:
     """Run `analytics_engine.hourly_summary` on the pair's panel (every bar in [start, end)) and store
     one row per UTC hour in hourly_summaries, replacing earlier rows of the same pair, timeframe and
     hour. Needs the token given at start-up. Returns the stored rows."""
     table = analytics.hourly_summary(query.panel(conn, hedge))
-    settings = {"window": query.window, "hedge": hedge, "max_stale": query.max_stale}
+    settings = {"window": query.window, "hedge": hedge, "hedge_window": query.hedge_window,
+                "spread": query.spread_kind, "max_stale": query.max_stale}
     rows = [(int(row.pop("hour_start_ms")), json.dumps(json_safe({**row, **settings}), allow_nan=False))
             for row in records(table)]
     if not rows:

@@ -11,11 +11,14 @@ class SpreadRow(Model):
     price_a: float
     price_b: float
     hedge_ratio: float | None
-    spread: float | None = Field(description="price_a - hedge_ratio * price_b")
-    zscore: float | None = Field(description="spread's trailing-window z-score (null until the window fills)")
+    spread: float | None = Field(description="the residual price_a - alpha - hedge_ratio * price_b")
+    zscore: float | None = Field(description="the residual against the same hedge's residuals over the window "
+                                             "ending at this bar (null until the window fills)")
     corr: float | None = Field(description="trailing-window correlation of the prices")
-    alpha: float | None = Field(description="intercept paired with the hedge ratio (not part of the spread)")
+    alpha: float | None = Field(description="the intercept of the hedge known before this bar")
     return_corr: float | None = Field(description="trailing-window correlation of the log returns")
+    spread_bps: float | None = Field(description="the spread in basis points of leg A")
+    segment: int = Field(description="the contiguous stretch of data of this bar; windows restart at a new one")
 
 
 class PairEcho(Model):
@@ -23,12 +26,15 @@ class PairEcho(Model):
     symbol_b: str
     timeframe: str
     window: int
-    max_stale: int
+    hedge_window: int
+    spread: str
+    max_stale: float = Field(description="seconds a close is carried forward")
     rows_total: int = Field(description="aligned bars computed (the response holds the last `limit`)")
 
 
 class SpreadResponse(PairEcho):
     hedge: str
+    in_sample: bool = Field(description="true for ols_insample: fitted on every row, it uses future bars")
     rows: list[SpreadRow]
 
 
