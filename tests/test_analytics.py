@@ -1,4 +1,4 @@
-"""analytics_engine: bars, alignment, rolling statistics, hedge ratios and the pair panel,
+"""pairdesk.analytics: bars, alignment in time, rolling statistics, hedge ratios and the pair panel,
 checked against independent pandas / numpy / statsmodels / scipy computations on the recorded
 real BTCUSDT and ETHUSDT trades and on synthetic series with known answers."""
 from __future__ import annotations
@@ -61,39 +61,65 @@ def pandas_bars(trades: pd.DataFrame, tf_ms: int) -> pd.DataFrame:
     return bars.rename_axis("ts_ms").reset_index()
 
 
-def pandas_align(closes_a: pd.Series, closes_b: pd.Series, tf_ms: int, max_stale: int) -> pd.DataFrame:
+def pandas_align(closes_a: pd.Series, closes_b: pd.Series, tf_ms: int, max_stale_s: float) -> pd.DataFrame:
     """Closes indexed by bar start, on the full grid from the first to the last bar of either,
-    forward-filled at most max_stale steps, incomplete rows dropped."""
+    forward-filled while at most max_stale_s seconds old (floor(max_stale_s / bar) steps), rows
+    with a missing close or where neither symbol traded dropped; a new segment after a hole longer
+    than one bar plus max_stale_s."""
     grid = np.arange(min(closes_a.index[0], closes_b.index[0]), max(closes_a.index[-1], closes_b.index[-1]) + 1,
                      tf_ms)
-    def on_grid(closes: pd.Series) -> pd.Series:
-        return closes.reindex(grid).ffill(limit=max_stale) if max_stale else closes.reindex(grid)
+    steps = int(max_stale_s * 1000 // tf_ms)
 
-    frame = pd.DataFrame({"price_a": on_grid(closes_a), "price_b": on_grid(closes_b)}, index=grid).dropna()
-    return frame.rename_axis("ts_ms").reset_index()
+    def on_grid(closes: pd.Series) -> pd.Series:
+        return closes.reindex(grid).ffill(limit=steps) if steps else closes.reindex(grid)
+
+    traded = pd.Series(grid, index=grid).isin(closes_a.index) | pd.Series(grid, index=grid).isin(closes_b.index)
+    frame = pd.DataFrame({"price_a": on_grid(closes_a), "price_b": on_grid(closes_b)}, index=grid)[traded].dropna()
+    frame = frame.rename_axis("ts_ms").reset_index()
+    frame["segment"] = (frame["ts_ms"].diff() > tf_ms + max_stale_s * 1000).cumsum().astype(np.int64)
+    return frame
 
 
 def assert_matches_independent(panel: pd.DataFrame, expected: pd.DataFrame) -> None:
-    """The checker's tolerances: prices exact, beta and spread 1e-9 relative, z and corr 1e-6."""
+    """The checker's tolerances: prices exact, alpha, beta and spread 1e-8 relative (beta's OLS is
+    ill-conditioned on minutes of data), z and corr 1e-6."""
     np.testing.assert_array_equal(panel["ts_ms"], expected["ts_ms"])
     np.testing.assert_array_equal(panel[["price_a", "price_b"]], expected[["price_a", "price_b"]])
-    for column in ("hedge_ratio", "spread"):
-        assert_close(panel[column], expected[column], rtol=1e-9)
+    for column in ("hedge_ratio", "alpha"):
+        assert_close(panel[column], expected[column], rtol=1e-8)
+    assert_close(panel["spread"], expected["spread"], rtol=1e-6, atol=1e-6)
     for column in ("zscore", "corr"):
         assert_close(panel[column], expected[column], rtol=1e-6, atol=1e-9)
 
 
+def independent_rolling_signal(a: np.ndarray, b: np.ndarray, window: int, hedge_window: int) -> pd.DataFrame:
+    """The causal rolling signal with statsmodels and numpy, row by row: OLS with intercept on the
+    hedge_window rows before t; e_t = a_t - alpha - beta b_t; z against that fit's residuals over
+    the window rows ending at t (ddof 1)."""
+    n = len(a)
+    out = {name: np.full(n, np.nan) for name in ("alpha", "hedge_ratio", "spread", "zscore")}
+    for t in range(hedge_window, n):
+        fit = sm.OLS(a[t - hedge_window:t], sm.add_constant(b[t - hedge_window:t])).fit()
+        alpha, beta = fit.params
+        out["alpha"][t], out["hedge_ratio"][t] = alpha, beta
+        out["spread"][t] = a[t] - alpha - beta * b[t]
+        if t >= window - 1:
+            residuals = a[t - window + 1:t + 1] - alpha - beta * b[t - window + 1:t + 1]
+            out["zscore"][t] = (residuals[-1] - residuals.mean()) / residuals.std(ddof=1)
+    return pd.DataFrame(out)
+
+
 def independent_panel(trades_a: pd.DataFrame, trades_b: pd.DataFrame, timeframe: str, window: int,
-                      max_stale: int = analytics.DEFAULT_MAX_STALE_STEPS) -> pd.DataFrame:
-    """The exported columns for hedge=ols recomputed with pandas and statsmodels only."""
+                      hedge_window: int, max_stale_s: float = analytics.DEFAULT_MAX_STALE_S) -> pd.DataFrame:
+    """The exported columns for the default (rolling) hedge recomputed with pandas and statsmodels only
+    (the recorded data has no hole: one segment)."""
     tf_ms = analytics.TIMEFRAME_MS[timeframe]
     closes = [pandas_bars(t, tf_ms).set_index("ts_ms")["close"] for t in (trades_a, trades_b)]
-    panel = pandas_align(*closes, tf_ms, max_stale)
-    fit = sm.OLS(panel["price_a"], sm.add_constant(panel["price_b"])).fit()
-    panel["hedge_ratio"] = fit.params["price_b"]
-    panel["spread"] = panel["price_a"] - panel["hedge_ratio"] * panel["price_b"]
-    rolling = panel["spread"].rolling(window)
-    panel["zscore"] = (panel["spread"] - rolling.mean()) / rolling.std()
+    panel = pandas_align(*closes, tf_ms, max_stale_s)
+    assert panel["segment"].max() == 0
+    signal = independent_rolling_signal(panel["price_a"].to_numpy(), panel["price_b"].to_numpy(), window, hedge_window)
+    for column in signal:
+        panel[column] = signal[column].to_numpy()
     panel["corr"] = panel["price_a"].rolling(window).corr(panel["price_b"])
     return panel
 
@@ -135,7 +161,7 @@ def real_bars(real_trades) -> dict[str, pd.DataFrame]:
 
 @pytest.fixture(scope="session")
 def real_pair(real_bars) -> pd.DataFrame:
-    """Aligned 1-second BTC / ETH closes (max_stale 60)."""
+    """Aligned 1-second BTC / ETH closes (max_stale 60 s)."""
     return analytics.align_pair(real_bars["BTCUSDT"], real_bars["ETHUSDT"], "1s", 60)
 
 
@@ -206,7 +232,8 @@ def test_unknown_timeframe_is_a_value_error():
 @pytest.mark.parametrize("max_stale", [0, 1, 5, 60])
 @pytest.mark.parametrize("timeframe", ["1s", "10s"])
 def test_align_pair_matches_pandas_reindex_ffill_on_real_bars(real_trades, timeframe, max_stale):
-    """Alignment equals pandas reindex on the full grid + ffill(limit=max_stale) + dropna."""
+    """Alignment equals pandas reindex on the full grid + ffill (max_stale seconds) + dropna, bars
+    where neither traded dropped, segments after longer holes."""
     tf_ms = analytics.TIMEFRAME_MS[timeframe]
     bars = {s: analytics.bars_from_trades(t, timeframe) for s, t in real_trades.items()}
     aligned = analytics.align_pair(bars["BTCUSDT"], bars["ETHUSDT"], timeframe, max_stale)
@@ -215,11 +242,13 @@ def test_align_pair_matches_pandas_reindex_ffill_on_real_bars(real_trades, timef
 
 
 def test_hole_longer_than_max_stale_drops_rows():
-    """A close is carried forward max_stale steps, then rows are dropped until the next bar."""
+    """A close is carried forward max_stale seconds, then rows are dropped until the next bar, and the
+    hole starts a new segment."""
     bars_a = bars_of([0, 1, 2, 10], [1.0, 2.0, 3.0, 4.0])
     bars_b = bars_of(list(range(12)), [100.0 + i for i in range(12)])
     aligned = analytics.align_pair(bars_a, bars_b, "1s", max_stale=3)
     assert aligned["ts_ms"].tolist() == [0, 1000, 2000, 3000, 4000, 5000, 10_000, 11_000]
+    assert aligned["segment"].tolist() == [0, 0, 0, 0, 0, 0, 1, 1]
     assert aligned["price_a"].tolist() == [1.0, 2.0, 3.0, 3.0, 3.0, 3.0, 4.0, 4.0]
     assert aligned["price_b"].tolist() == [100.0, 101.0, 102.0, 103.0, 104.0, 105.0, 110.0, 111.0]
 
@@ -253,7 +282,7 @@ def test_align_rejects_bars_off_the_timeframe_grid():
 def test_align_with_an_empty_symbol_is_empty():
     """A symbol without bars gives an empty alignment with the right columns."""
     aligned = analytics.align_pair(bars_of([0, 1], [1.0, 2.0]), bars_of([], []), "1s")
-    assert list(aligned.columns) == ["ts_ms", "price_a", "price_b"] and aligned.empty
+    assert list(aligned.columns) == ["ts_ms", "price_a", "price_b", "segment"] and aligned.empty
 
 
 # --------------------------------------------------------------------------- rolling statistics
@@ -479,102 +508,251 @@ def test_theilsen_matches_scipy_and_subsamples_evenly_above_the_cap(real_pair):
         stats.theilslopes(big_a[rows], big_b[rows]).slope, rel=1e-12)
 
 
-def kalman_reference(a: np.ndarray, b: np.ndarray, delta: float, obs_var: float, prior_var: float) -> np.ndarray:
-    """The documented state model written with long-double numpy matrices: beta, alpha per row."""
-    a0, b0 = np.longdouble(a[0]), np.longdouble(b[0])
-    theta = np.array([1, 0], dtype=np.longdouble)
-    cov = np.longdouble(prior_var) * np.eye(2, dtype=np.longdouble)
-    noise = np.longdouble(delta) / (1 - np.longdouble(delta)) * np.eye(2, dtype=np.longdouble)
-    out = []
-    for y, x in zip(a.astype(np.longdouble) / a0, b.astype(np.longdouble) / b0):
-        cov = cov + noise
-        h = np.array([x, 1], dtype=np.longdouble)
-        q = h @ cov @ h + np.longdouble(obs_var)
-        gain = cov @ h / q
-        theta = theta + gain * (y - h @ theta)
-        cov = cov - np.outer(gain, h @ cov)
-        out.append((theta[0] * a0 / b0, theta[1] * a0))
-    return np.array(out, dtype=np.longdouble).astype(float)
+def kalman_reference(a: np.ndarray, b: np.ndarray, hedge_window: int) -> dict[str, np.ndarray]:
+    """The documented discount regression (West & Harrison, unknown V) with long-double numpy
+    matrices: burn-in OLS on the first hedge_window rows, then per row the forecast from the state
+    before it, the standardised error, and the updates of the state, C and S."""
+    ld = np.longdouble
+    a0, b0 = ld(a[0]), ld(b[0])
+    y, u = a.astype(ld) / a0, b.astype(ld) / b0 - 1
+    X = np.column_stack([np.ones(hedge_window, dtype=ld), u[:hedge_window]])
+    C = np.linalg.inv((X.T @ X).astype(float)).astype(ld)
+    theta = C @ X.T @ y[:hedge_window]
+    res = y[:hedge_window] - X @ theta
+    S, dof, lam = (res @ res) / (hedge_window - 2), ld(hedge_window - 2), 1 - ld(1) / hedge_window
+    out = {k: np.full(len(a), np.nan) for k in ("alpha", "beta", "spread", "zscore")}
+    for t in range(hedge_window, len(a)):
+        R = C / lam
+        h = np.array([1, u[t]], dtype=ld)
+        q = 1 + h @ R @ h
+        e = y[t] - h @ theta
+        out["alpha"][t], out["beta"][t] = a0 * (theta[0] - theta[1]), theta[1] * a0 / b0
+        out["spread"][t], out["zscore"][t] = e * a0, e / np.sqrt(S * q)
+        A = R @ h / q
+        theta = theta + A * e
+        dof = lam * dof + 1
+        S = S + S / dof * (e * e / (S * q) - 1)
+        C = R - np.outer(A, A) * q
+    return out
 
 
 def test_kalman_matches_a_matrix_implementation_of_its_state_model(real_pair):
-    """The filter's beta and alpha equal a long-double matrix implementation of the documented model."""
+    """The filter's alpha, beta, spread and z equal a long-double matrix implementation of the model
+    (to 1e-5: the float64 recursion accumulates rounding where beta is ill-conditioned)."""
     a, b = real_pair["price_a"].to_numpy(), real_pair["price_b"].to_numpy()
-    for delta, obs_var in [(analytics.KALMAN_DELTA, analytics.KALMAN_OBSERVATION_VAR), (1e-8, 1e-6)]:
-        got = analytics.kalman_hedge(a, b, delta, obs_var)
-        expected = kalman_reference(a, b, delta, obs_var, analytics.KALMAN_PRIOR_VAR)
-        np.testing.assert_allclose(got["beta"], expected[:, 0], rtol=1e-9)
-        np.testing.assert_allclose(got["alpha"], expected[:, 1], rtol=1e-9, atol=1e-9 * a[0])
-        np.testing.assert_array_equal(got["spread"], a - got["beta"] * b)
+    for hedge_window in (20, len(a) // 3):
+        got = analytics.kalman_signal(a, b, hedge_window)
+        expected = kalman_reference(a, b, hedge_window)
+        for column in ("beta", "zscore"):
+            assert_close(got[column], expected[column], rtol=1e-5, atol=1e-7)
+        assert_close(got["alpha"], expected["alpha"], rtol=1e-5, atol=1e-7 * a[0])
+        assert_close(got["spread"], expected["spread"], rtol=1e-5, atol=1e-9 * a[0])
 
 
-def test_kalman_with_zero_delta_is_recursive_least_squares():
-    """delta = 0 with a vague prior gives, on the last row, the OLS fit of all rows."""
-    rng = np.random.default_rng(4)
-    b = 100 + 30 * np.sin(np.linspace(0, 6, 3_000)) + rng.normal(0, 1, 3_000)
-    a = 7 + 1.7 * b + rng.normal(0, 0.5, len(b))
-    got = analytics.kalman_hedge(a, b, delta=0.0, observation_var=1e-4, prior_var=1e4)
-    ols = analytics.hedge_ratio_ols(a, b)
-    assert got["beta"].iloc[-1] == pytest.approx(ols.beta, rel=1e-5)
-    assert got["alpha"].iloc[-1] == pytest.approx(ols.alpha, rel=1e-4)
+def test_kalman_standardised_forecast_errors_have_unit_scale_on_the_recorded_pair(real_pair):
+    """On the real BTC/ETH pair the Kalman z (its standardised one-step forecast errors) has std 0.8..1.25."""
+    a, b = real_pair["price_a"].to_numpy(), real_pair["price_b"].to_numpy()
+    hedge_window = min(analytics.DEFAULT_HEDGE_WINDOW_ROWS, len(a) // 4)
+    z = analytics.kalman_signal(a, b, hedge_window)["zscore"]
+    assert np.isfinite(z).sum() > len(a) // 2
+    assert 0.8 <= np.nanstd(z, ddof=1) <= 1.25, np.nanstd(z, ddof=1)
 
 
 def test_kalman_tracks_a_change_of_beta_and_has_no_look_ahead():
-    """After beta steps from 1.5 to 2.0 the filtered beta moves to 2.0; past rows ignore the future."""
+    """After beta steps from 1.5 to 2.0 the Kalman beta moves to 2.0; past rows ignore the future."""
     rng = np.random.default_rng(5)
     b = 100 + 20 * np.sin(np.linspace(0, 40, 4_000)) + rng.normal(0, 0.2, 4_000)
     beta_true = np.where(np.arange(4_000) < 2_000, 1.5, 2.0)
     a = 50 + beta_true * b + rng.normal(0, 0.05, 4_000)
-    got = analytics.kalman_hedge(a, b, delta=1e-6, observation_var=1e-6)
-    assert got["beta"].iloc[1_900] == pytest.approx(1.5, abs=0.02)
-    assert got["beta"].iloc[-1] == pytest.approx(2.0, abs=0.02)
-    truncated = analytics.kalman_hedge(a[:2_500], b[:2_500], delta=1e-6, observation_var=1e-6)
-    np.testing.assert_array_equal(truncated["beta"], got["beta"].iloc[:2_500])
+    got = analytics.kalman_signal(a, b, 200)
+    assert got["beta"][1_900] == pytest.approx(1.5, abs=0.02)
+    assert got["beta"][-1] == pytest.approx(2.0, abs=0.02)
+    truncated = analytics.kalman_signal(a[:2_500], b[:2_500], 200)
+    for column in got:
+        np.testing.assert_array_equal(truncated[column], got[column][:2_500])
+
+
+# --------------------------------------------------------------------------- causal hedges
+
+
+def test_rolling_hedge_at_t_is_statsmodels_ols_on_the_window_ending_at_t_minus_1(real_pair):
+    """Row t's (alpha, beta) equal statsmodels OLS with intercept on rows t-H..t-1, none before H."""
+    a, b = real_pair["price_a"].to_numpy(), real_pair["price_b"].to_numpy()
+    alpha, beta = analytics.causal_hedge(a, b, "rolling", 30)
+    assert np.isnan(beta[:30]).all() and np.isfinite(beta[30:]).all()
+    for t in (30, 31, len(a) // 2, len(a) - 1):
+        fit = sm.OLS(a[t - 30:t], sm.add_constant(b[t - 30:t])).fit()
+        assert (alpha[t], beta[t]) == pytest.approx(tuple(fit.params), rel=1e-8)
+
+
+def test_expanding_hedge_at_t_is_statsmodels_ols_on_every_earlier_row(real_pair):
+    """Row t's (alpha, beta) equal statsmodels OLS on rows 0..t-1, from the burn-in on."""
+    a, b = real_pair["price_a"].to_numpy(), real_pair["price_b"].to_numpy()
+    alpha, beta = analytics.causal_hedge(a, b, "expanding", 25)
+    assert np.isnan(beta[:25]).all() and np.isfinite(beta[25:]).all()
+    for t in (25, 40, len(a) - 1):
+        fit = sm.OLS(a[:t], sm.add_constant(b[:t])).fit()
+        assert (alpha[t], beta[t]) == pytest.approx(tuple(fit.params), rel=1e-7)
+
+
+@pytest.mark.parametrize("hedge", ["huber", "theilsen"])
+def test_robust_hedges_are_fitted_on_earlier_bars_only(real_pair, hedge):
+    """A robust fit held at row t was made on the hedge_window rows before its refit row (<= t)."""
+    a, b = real_pair["price_a"].to_numpy(), real_pair["price_b"].to_numpy()
+    window = 40
+    alpha, beta = analytics.causal_hedge(a, b, hedge, window)
+    step = analytics.robust_refit_every(window)
+    refit = window + step  # the second refit row
+    expected = (stats.theilslopes(a[refit - window:refit], b[refit - window:refit]) if hedge == "theilsen" else
+                sm.RLM(a[refit - window:refit], sm.add_constant(b[refit - window:refit]),
+                       M=sm.robust.norms.HuberT()).fit())
+    slope = expected.slope if hedge == "theilsen" else expected.params[1]
+    assert beta[refit] == pytest.approx(slope, rel=1e-6)
+    assert np.isnan(beta[:window]).all()
+    np.testing.assert_array_equal(beta[refit:refit + step], beta[refit])
+
+
+def test_a_simulated_pair_recovers_its_beta_and_unit_scale_z():
+    """a = 5 + 2 b + AR(1) noise (half-life 30 bars): the rolling beta is near 2, and with a z window
+    of many half-lives z has unit scale."""
+    rng = np.random.default_rng(8)
+    n, phi = 6_000, 0.5 ** (1 / 30)
+    b = 100 + np.cumsum(rng.normal(0, 0.5, n))
+    noise = np.zeros(n)
+    for t in range(1, n):
+        noise[t] = phi * noise[t - 1] + rng.normal(0, 0.3)
+    a = 5 + 2 * b + noise
+    panel = analytics.pair_panel(bars_of(list(range(n)), a.tolist()), bars_of(list(range(n)), b.tolist()), "1s",
+                                 600, "rolling", hedge_window=1_000)
+    assert np.nanmedian(panel["hedge_ratio"]) == pytest.approx(2.0, abs=0.05)
+    assert 0.85 <= panel["zscore"].std() <= 1.15, panel["zscore"].std()
 
 
 # --------------------------------------------------------------------------- the pair panel
 
 
 def test_pair_panel_matches_an_independent_pandas_statsmodels_pipeline(real_trades, real_bars):
-    """pair_panel(ols) from 1 s bars equals bars+alignment+OLS+rolling z/corr recomputed from trades."""
-    for timeframe, window in [("1s", WINDOW), ("5s", 20)]:
-        panel = analytics.pair_panel(real_bars["BTCUSDT"], real_bars["ETHUSDT"], timeframe, window, "ols", 60)
-        expected = independent_panel(real_trades["BTCUSDT"], real_trades["ETHUSDT"], timeframe, window)
+    """pair_panel (rolling) from 1 s bars equals bars + alignment + causal OLS + residual z recomputed from trades."""
+    for timeframe, window, hedge_window in [("1s", 20, 40), ("5s", 5, 10)]:
+        panel = analytics.pair_panel(real_bars["BTCUSDT"], real_bars["ETHUSDT"], timeframe, window, "rolling", 60,
+                                     hedge_window=hedge_window)
+        expected = independent_panel(real_trades["BTCUSDT"], real_trades["ETHUSDT"], timeframe, window, hedge_window)
         assert list(panel.columns) == analytics.PANEL_COLUMNS
+        assert np.isfinite(panel["zscore"]).sum() > len(panel) // 3
         assert_matches_independent(panel, expected)
 
 
+def residual_window_z(panel: pd.DataFrame, window: int) -> np.ndarray:
+    """z of each row against its own (alpha, beta)'s residuals over the window rows ending at it."""
+    a, b = panel["price_a"].to_numpy(), panel["price_b"].to_numpy()
+    alpha, beta = panel["alpha"].to_numpy(), panel["hedge_ratio"].to_numpy()
+    z = np.full(len(a), np.nan)
+    for t in range(window - 1, len(a)):
+        residuals = a[t - window + 1:t + 1] - alpha[t] - beta[t] * b[t - window + 1:t + 1]
+        if np.isfinite(residuals).all() and residuals.std() > 0:
+            z[t] = (residuals[-1] - residuals.mean()) / residuals.std(ddof=1)
+    return z
+
+
 @pytest.mark.parametrize("hedge", analytics.HEDGE_METHODS)
-def test_pair_panel_spread_uses_each_rows_hedge_ratio(real_bars, hedge):
-    """For every hedge the spread is price_a - hedge_ratio * price_b and the z-score is of that spread."""
-    panel = analytics.pair_panel(real_bars["BTCUSDT"], real_bars["ETHUSDT"], "1s", WINDOW, hedge)
-    np.testing.assert_array_equal(panel["spread"], panel["price_a"] - panel["hedge_ratio"] * panel["price_b"])
-    assert_close(panel["zscore"], analytics.rolling_zscore(panel["spread"], WINDOW), rtol=0)
-    if hedge in ("ols", "huber", "theilsen"):
+def test_pair_panel_spread_is_the_residual_and_z_uses_its_own_hedge(real_bars, hedge):
+    """For every hedge the spread is a - alpha - beta b with the row's own hedge, and z standardises it
+    against that hedge's residuals over the window (Kalman: its standardised forecast error)."""
+    panel = analytics.pair_panel(real_bars["BTCUSDT"], real_bars["ETHUSDT"], "1s", 20, hedge, hedge_window=30)
+    assert_close(panel["spread"], panel["price_a"] - panel["alpha"] - panel["hedge_ratio"] * panel["price_b"],
+                 rtol=1e-6, atol=1e-6)
+    if hedge != "kalman":
+        assert_close(panel["zscore"], residual_window_z(panel, 20), rtol=1e-6, atol=1e-9)
+    if hedge == "ols_insample":
         assert panel["hedge_ratio"].nunique() == 1
-    if hedge == "rolling":
-        assert panel["hedge_ratio"].iloc[:WINDOW - 1].isna().all()
-        assert panel["hedge_ratio"].iloc[WINDOW - 1:].notna().all()
-        assert panel["zscore"].iloc[:2 * WINDOW - 2].isna().all()
+    else:
+        assert panel["hedge_ratio"].iloc[:30].isna().all() and panel["zscore"].iloc[:30].isna().all()
+    assert np.isfinite(panel["zscore"]).sum() > len(panel) // 3
+
+
+@pytest.mark.parametrize("hedge", analytics.HEDGE_METHODS)
+def test_no_repaint_rows_never_change_when_bars_are_appended(real_bars, hedge):
+    """Computed on data up to T and again after more bars: every causal value up to T is identical
+    (ols_insample, fitted on the whole sample, does change: that is why it is labelled in-sample)."""
+    a, b = real_bars["BTCUSDT"], real_bars["ETHUSDT"]
+    cut = a["ts_ms"].iloc[len(a) * 2 // 3]
+    early = analytics.pair_panel(a[a["ts_ms"] <= cut], b[b["ts_ms"] <= cut], "1s", 20, hedge, hedge_window=30)
+    full = analytics.pair_panel(a, b, "1s", 20, hedge, hedge_window=30)
+    columns = ["hedge_ratio", "alpha", "spread", "zscore", "corr", "return_corr", "spread_bps", "segment"]
+    rows = full[full["ts_ms"].isin(early["ts_ms"])].reset_index(drop=True)
+    if analytics.is_causal(hedge):
+        pd.testing.assert_frame_equal(rows[columns], early[columns].reset_index(drop=True), check_exact=True)
+    else:
+        assert not np.allclose(rows["hedge_ratio"], early["hedge_ratio"])
+
+
+def test_windows_restart_after_a_hole_longer_than_max_stale():
+    """A hole longer than max_stale starts a new segment: no window, return or hedge reaches across it."""
+    rng = np.random.default_rng(2)
+    first, second = list(range(0, 200)), list(range(500, 700))
+    b = 100 + np.cumsum(rng.normal(0, 0.1, 400))
+    a = 3 + 1.5 * b + rng.normal(0, 0.05, 400)
+    panel = analytics.pair_panel(bars_of(first + second, a.tolist()), bars_of(first + second, b.tolist()), "1s", 20,
+                                 "rolling", 60, hedge_window=50)
+    assert panel["segment"].tolist() == [0] * 200 + [1] * 200
+    again = panel[panel["segment"] == 1]
+    assert again["hedge_ratio"].iloc[:50].isna().all() and again["hedge_ratio"].iloc[50:].notna().all()
+    assert again["return_corr"].iloc[:20].isna().all()
+    alone = analytics.pair_panel(bars_of(second, a[200:].tolist()), bars_of(second, b[200:].tolist()), "1s", 20,
+                                 "rolling", 60, hedge_window=50)
+    np.testing.assert_array_equal(again["zscore"].to_numpy(), alone["zscore"].to_numpy())
+
+
+def test_max_stale_is_in_seconds_whatever_the_timeframe():
+    """At 1 h bars a leg that did not trade in an hour is not carried for 60 hours: the row is dropped."""
+    hours = [0, 1, 2, 4, 5]
+    bars_a = bars_of([h * 3600 for h in hours], [1.0, 2.0, 3.0, 5.0, 6.0])
+    bars_b = bars_of([h * 3600 for h in range(6)], [10.0 + h for h in range(6)])
+    aligned = analytics.align_pair(bars_a, bars_b, "1h", max_stale=60)
+    assert aligned["ts_ms"].tolist() == [h * 3_600_000 for h in hours]
+    carried = analytics.align_pair(bars_a, bars_b, "1h", max_stale=3 * 3600)
+    assert carried["ts_ms"].tolist() == [h * 3_600_000 for h in range(6)]
+
+
+def test_rows_where_neither_leg_traded_are_dropped():
+    """A bar in which neither symbol traded is no observation (no zero returns from carried closes)."""
+    aligned = analytics.align_pair(bars_of([0, 1, 3], [1.0, 2.0, 3.0]), bars_of([0, 1, 3], [5.0, 6.0, 7.0]), "1s", 60)
+    assert aligned["ts_ms"].tolist() == [0, 1000, 3000]
+
+
+def test_spread_kinds_log_and_ratio(real_bars):
+    """log regresses ln a on ln b (spread in log units, bps = spread x 1e4); ratio is a / b with its z."""
+    a, b = real_bars["BTCUSDT"], real_bars["ETHUSDT"]
+    log = analytics.pair_panel(a, b, "1s", 20, "rolling", hedge_window=30, spread_kind="log")
+    assert_close(log["spread"], np.log(log["price_a"]) - log["alpha"] - log["hedge_ratio"] * np.log(log["price_b"]),
+                 rtol=1e-6, atol=1e-12)
+    assert_close(log["spread_bps"], log["spread"] * 1e4, rtol=1e-12)
+    ratio = analytics.pair_panel(a, b, "1s", 20, spread_kind="ratio")
+    assert_close(ratio["spread"], ratio["price_a"] / ratio["price_b"], rtol=1e-15)
+    assert_close(ratio["zscore"], analytics.rolling_zscore(ratio["spread"], 20), rtol=1e-9, atol=1e-12)
+    price = analytics.pair_panel(a, b, "1s", 20, hedge_window=30)
+    assert_close(price["spread_bps"], price["spread"] / price["price_a"] * 1e4, rtol=1e-12)
 
 
 def test_pair_panel_with_a_window_larger_than_the_data(real_bars):
-    """A window longer than the aligned data gives the rows with NaN z-scores and correlations."""
+    """A window longer than the aligned data gives the rows with NaN hedges, z-scores and correlations."""
     panel = analytics.pair_panel(real_bars["BTCUSDT"], real_bars["ETHUSDT"], "1m", 60)
-    assert len(panel) == real_bars["BTCUSDT"]["ts_ms"].floordiv(60_000).nunique() and panel[["zscore", "corr", "return_corr"]].isna().all().all()
-    assert panel["hedge_ratio"].notna().all()
+    assert len(panel) == real_bars["BTCUSDT"]["ts_ms"].floordiv(60_000).nunique()
+    assert panel[["hedge_ratio", "zscore", "corr", "return_corr"]].isna().all().all()
 
 
 def test_pair_panel_of_one_row_has_nan_statistics():
     """One aligned row: prices present, hedge ratio and every statistic NaN, nothing raises."""
-    panel = analytics.pair_panel(bars_of([0], [1.0]), bars_of([0], [2.0]), "1s", 5)
-    assert len(panel) == 1 and panel[["hedge_ratio", "spread", "zscore", "corr"]].isna().all().all()
+    for hedge in analytics.HEDGE_METHODS:
+        panel = analytics.pair_panel(bars_of([0], [1.0]), bars_of([0], [2.0]), "1s", 5, hedge)
+        assert len(panel) == 1 and panel[["hedge_ratio", "spread", "zscore", "corr"]].isna().all().all()
 
 
 def test_pair_panel_rejects_unknown_hedge():
-    """An unknown hedge method is a ValueError naming the valid ones."""
-    with pytest.raises(ValueError, match="kalman"):
-        analytics.pair_panel(bars_of([0], [1.0]), bars_of([0], [2.0]), "1s", 5, hedge="tls")
+    """An unknown hedge method (the old whole-window "ols" included) is a ValueError naming the valid ones."""
+    for hedge in ("tls", "ols"):
+        with pytest.raises(ValueError, match="kalman"):
+            analytics.pair_panel(bars_of([0], [1.0]), bars_of([0], [2.0]), "1s", 5, hedge=hedge)
 
 
 def test_pure_module_imports_no_io_or_ui_modules():

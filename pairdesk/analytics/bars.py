@@ -110,7 +110,7 @@ def _check_max_stale(max_stale_s: float) -> float:
 
 
 def align_closes(bars_by_symbol: Mapping[str, pd.DataFrame], timeframe: str,
-                 max_stale_s: float = DEFAULT_MAX_STALE_S) -> pd.DataFrame:
+                 max_stale: float = DEFAULT_MAX_STALE_S) -> pd.DataFrame:
     """Closes of several symbols on one time grid, aligned in time.
 
     Each DataFrame holds bars at ``timeframe`` (columns ts_ms, close; ts_ms a multiple of the
@@ -121,7 +121,7 @@ def align_closes(bars_by_symbol: Mapping[str, pd.DataFrame], timeframe: str,
     column per symbol, in the mapping's order. Empty when any symbol has no bars.
     """
     tf_ms = timeframe_ms(timeframe)
-    max_age_ms = _check_max_stale(max_stale_s) * 1000.0
+    max_age_ms = _check_max_stale(max_stale) * 1000.0
     columns: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for symbol, bars in bars_by_symbol.items():
         if not bars["ts_ms"].is_monotonic_increasing:
@@ -149,23 +149,23 @@ def align_closes(bars_by_symbol: Mapping[str, pd.DataFrame], timeframe: str,
     return out
 
 
-def segment_ids(ts_ms: np.ndarray, timeframe: str, max_stale_s: float = DEFAULT_MAX_STALE_S) -> np.ndarray:
+def segment_ids(ts_ms: np.ndarray, timeframe: str, max_stale: float = DEFAULT_MAX_STALE_S) -> np.ndarray:
     """0, 0, ..., 1, 1, ...: a new segment starts after a hole longer than ``max_stale_s`` seconds
     (consecutive rows more than one bar plus max_stale apart). Windows, returns and statistics
     restart at each segment, so nothing reaches across a hole."""
     ts = np.asarray(ts_ms, dtype=np.int64)
     if len(ts) == 0:
         return np.zeros(0, dtype=np.int64)
-    limit = timeframe_ms(timeframe) + _check_max_stale(max_stale_s) * 1000.0
+    limit = timeframe_ms(timeframe) + _check_max_stale(max_stale) * 1000.0
     return np.concatenate([[0], np.cumsum(np.diff(ts) > limit)]).astype(np.int64)
 
 
 def align_pair(bars_a: pd.DataFrame, bars_b: pd.DataFrame, timeframe: str,
-               max_stale_s: float = DEFAULT_MAX_STALE_S) -> pd.DataFrame:
+               max_stale: float = DEFAULT_MAX_STALE_S) -> pd.DataFrame:
     """Two symbols' closes aligned in time (see ``align_closes``): columns ts_ms, price_a,
     price_b, segment (``segment_ids``)."""
-    aligned = align_closes({"price_a": bars_a, "price_b": bars_b}, timeframe, max_stale_s).reset_index(drop=True)
-    aligned["segment"] = segment_ids(aligned["ts_ms"].to_numpy(), timeframe, max_stale_s)
+    aligned = align_closes({"price_a": bars_a, "price_b": bars_b}, timeframe, max_stale).reset_index(drop=True)
+    aligned["segment"] = segment_ids(aligned["ts_ms"].to_numpy(), timeframe, max_stale)
     return aligned
 
 
