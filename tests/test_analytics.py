@@ -514,7 +514,8 @@ def kalman_reference(a: np.ndarray, b: np.ndarray, hedge_window: int) -> dict[st
     before it, the standardised error, and the updates of the state, C and S."""
     ld = np.longdouble
     a0, b0 = ld(a[0]), ld(b[0])
-    y, u = a.astype(ld) / a0, b.astype(ld) / b0 - 1
+    s = np.std(b[:hedge_window].astype(ld) / b0)
+    y, u = a.astype(ld) / a0, (b.astype(ld) / b0 - 1) / s
     X = np.column_stack([np.ones(hedge_window, dtype=ld), u[:hedge_window]])
     C = np.linalg.inv((X.T @ X).astype(float)).astype(ld)
     theta = C @ X.T @ y[:hedge_window]
@@ -526,7 +527,7 @@ def kalman_reference(a: np.ndarray, b: np.ndarray, hedge_window: int) -> dict[st
         h = np.array([1, u[t]], dtype=ld)
         q = 1 + h @ R @ h
         e = y[t] - h @ theta
-        out["alpha"][t], out["beta"][t] = a0 * (theta[0] - theta[1]), theta[1] * a0 / b0
+        out["alpha"][t], out["beta"][t] = a0 * (theta[0] - theta[1] / s), theta[1] * a0 / (b0 * s)
         out["spread"][t], out["zscore"][t] = e * a0, e / np.sqrt(S * q)
         A = R @ h / q
         theta = theta + A * e
@@ -537,16 +538,15 @@ def kalman_reference(a: np.ndarray, b: np.ndarray, hedge_window: int) -> dict[st
 
 
 def test_kalman_matches_a_matrix_implementation_of_its_state_model(real_pair):
-    """The filter's alpha, beta, spread and z equal a long-double matrix implementation of the model
-    (to 1e-5: the float64 recursion accumulates rounding where beta is ill-conditioned)."""
+    """The filter's alpha, beta, spread and z equal a long-double matrix implementation of the model."""
     a, b = real_pair["price_a"].to_numpy(), real_pair["price_b"].to_numpy()
     for hedge_window in (20, len(a) // 3):
         got = analytics.kalman_signal(a, b, hedge_window)
         expected = kalman_reference(a, b, hedge_window)
         for column in ("beta", "zscore"):
-            assert_close(got[column], expected[column], rtol=1e-5, atol=1e-7)
-        assert_close(got["alpha"], expected["alpha"], rtol=1e-5, atol=1e-7 * a[0])
-        assert_close(got["spread"], expected["spread"], rtol=1e-5, atol=1e-9 * a[0])
+            assert_close(got[column], expected[column], rtol=1e-8, atol=1e-9)
+        assert_close(got["alpha"], expected["alpha"], rtol=1e-8, atol=1e-9 * a[0])
+        assert_close(got["spread"], expected["spread"], rtol=1e-7, atol=1e-9 * a[0])
 
 
 def test_kalman_standardised_forecast_errors_have_unit_scale_on_the_recorded_pair(real_pair):

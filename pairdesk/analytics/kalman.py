@@ -2,9 +2,10 @@
 are identifiable and whose observation noise is estimated from the data.
 
 Model (West & Harrison's discount regression with unknown observation variance), in units that
-keep slope and intercept apart: y_t = a_t / a0 and u_t = b_t / b0 - 1, with (a0, b0) the first
-prices of the segment, so the regressor is centred near zero and the intercept is the level at
-b0 rather than at b = 0 (there the two are nearly collinear, since b never goes near zero):
+keep slope and intercept apart: y_t = a_t / a0 and u_t = (b_t / b0 - 1) / s, with (a0, b0) the
+first prices of the segment and s the standard deviation of b_t / b0 over the burn-in, so the
+regressor is centred near zero with unit scale and the intercept is the level at b0 rather than
+at b = 0 (there the two are nearly collinear, since b never goes near zero):
 
     y_t = gamma_t + beta'_t * u_t + v_t,      v_t ~ N(0, V)      (V unknown, learnt)
     (gamma, beta')_t = (gamma, beta')_{t-1} + w_t,  Var(w_t) = C_{t-1} (1 / lambda - 1)
@@ -17,7 +18,7 @@ with the discount lambda = 1 - 1 / hedge_window: the coefficients and V forget t
     zscore_t = spread_t / forecast_std_t                 (the standardised forecast error)
 
 where forecast_std_t includes both the coefficients' uncertainty and V's estimate from bars up
-to t-1. Back in price units beta = beta' * a0 / b0 and alpha = a0 * (gamma - beta').
+to t-1. Back in price units beta = beta' * a0 / (b0 s) and alpha = a0 * (gamma - beta' / s).
 """
 from __future__ import annotations
 
@@ -37,11 +38,14 @@ def kalman_signal(a: np.ndarray, b: np.ndarray, hedge_window: int) -> dict[str, 
     if len(rows) <= hedge_window or hedge_window < 3:
         return out
     a0, b0 = a[rows[0]], b[rows[0]]
-    y, u = a / a0, b / b0 - 1.0
     burn = rows[:hedge_window]
+    scale = float(np.std(b[burn] / b0))
+    if not scale > 0:
+        return out
+    y, u = a / a0, (b / b0 - 1.0) / scale
     design = np.column_stack([np.ones(len(burn)), u[burn]])
     gram = design.T @ design
-    if abs(np.linalg.det(gram)) <= 1e-300 or np.ptp(u[burn]) == 0:
+    if abs(np.linalg.det(gram)) <= 1e-300:
         return out
     scaled_cov = np.linalg.inv(gram)  # C / V
     state = scaled_cov @ design.T @ y[burn]
@@ -59,7 +63,7 @@ def kalman_signal(a: np.ndarray, b: np.ndarray, hedge_window: int) -> dict[str, 
         q = 1.0 + rh1 + rh2 * ut
         error = y[t] - (gamma + slope * ut)
         forecast_var = variance * q
-        alpha[t], beta[t] = a0 * (gamma - slope), slope * a0 / b0
+        alpha[t], beta[t] = a0 * (gamma - slope / scale), slope * a0 / (b0 * scale)
         spread[t] = error * a0
         fstd[t] = math.sqrt(forecast_var) * a0
         zscore[t] = error / math.sqrt(forecast_var)
