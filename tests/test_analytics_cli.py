@@ -1,4 +1,4 @@
-"""analytics_engine's CLI, run as a subprocess on a real SQLite tick database holding the recorded
+"""analytics_engine.py (the export CLI), run as a subprocess on a real SQLite tick database holding the recorded
 BTCUSDT / ETHUSDT trades, and its agreement with an independent recomputation from that database."""
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ import statsmodels.api as sm
 from pairdesk import analytics, analytics_cli
 from pairdesk import store
 from conftest import REPO_ROOT
-from test_analytics import WINDOW, assert_close, assert_matches_independent, independent_panel, recorded_trades
+from test_analytics import (assert_close, assert_matches_independent, independent_panel, recorded_trades,
+                            residual_window_z)
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
-EXPORT_COLUMNS = ["ts_ms", "price_a", "price_b", "hedge_ratio", "spread", "zscore", "corr"]
 
 
 @pytest.fixture(scope="module")
@@ -52,50 +52,54 @@ def export(db: Path, out: Path, *extra: str, symbols: str = "BTCUSDT,ETHUSDT") -
 
 
 def test_export_matches_an_independent_recomputation_from_the_database(real_db, tmp_path):
-    """CSV columns, ts_ms, prices (exact), beta and spread (1e-9) and z / corr (1e-6) match pandas + statsmodels."""
-    for timeframe, window in [("1s", WINDOW), ("10s", 12)]:
+    """CSV columns, ts_ms, prices (exact), the causal rolling hedge and spread and z / corr match
+    pandas + statsmodels recomputed row by row from the database's trades."""
+    for timeframe, window, hedge_window in [("1s", 20, 40), ("5s", 5, 10)]:
         csv = export(real_db, tmp_path / f"{timeframe}.csv", "--timeframe", timeframe, "--window", str(window),
-                     "--hedge", "ols", symbols="btcusdt, ethusdt")
-        expected = independent_panel(db_trades(real_db, "BTCUSDT"), db_trades(real_db, "ETHUSDT"), timeframe, window)
-        assert list(csv.columns[:7]) == EXPORT_COLUMNS and len(csv) == len(expected)
+                     "--hedge-window", str(hedge_window), symbols="btcusdt, ethusdt")
+        expected = independent_panel(db_trades(real_db, "BTCUSDT"), db_trades(real_db, "ETHUSDT"), timeframe, window,
+                                     hedge_window)
+        assert list(csv.columns) == analytics.CLI_COLUMNS and len(csv) == len(expected)
         assert_matches_independent(csv, expected)
-        assert csv["zscore"].iloc[:window - 1].isna().all() and csv["zscore"].iloc[window - 1:].notna().all()
+        assert csv["zscore"].iloc[:hedge_window].isna().all() and csv["zscore"].iloc[hedge_window:].notna().all()
 
 
 def test_export_writes_the_panel_at_full_precision_with_empty_nan_cells(real_db, tmp_path):
     """Every float read back is bit-identical to pair_panel on the database's bars; NaN is an empty cell."""
     out = tmp_path / "panel.csv"
-    csv = export(real_db, out, "--window", "30", "--max-stale", "5")
+    csv = export(real_db, out, "--window", "30", "--hedge-window", "40", "--max-stale", "5")
     with closing(store.open_reader(real_db)) as conn:
         bars = [store.read_bars_1s(conn, symbol) for symbol in SYMBOLS]
-    panel = analytics.pair_panel(*bars, "1s", 30, "ols", 5)
+    panel = analytics.pair_panel(*bars, "1s", 30, "rolling", 5, hedge_window=40)[analytics.CLI_COLUMNS]
     pd.testing.assert_frame_equal(csv, panel, check_exact=True)
-    first_row = dict(zip(analytics.PANEL_COLUMNS, out.read_text().splitlines()[1].split(",")))
+    first_row = dict(zip(analytics.CLI_COLUMNS, out.read_text().splitlines()[1].split(",")))
     assert first_row["zscore"] == first_row["corr"] == first_row["return_corr"] == ""
     assert "nan" not in out.read_text().lower()
 
 
-def test_rolling_export_uses_the_trailing_window_ols_beta_of_each_row(real_db, tmp_path):
-    """With --hedge rolling, row t's beta is statsmodels OLS on rows t-window+1..t; NaN before."""
-    window = 30
-    csv = export(real_db, tmp_path / "rolling.csv", "--window", str(window), "--hedge", "rolling")
+def test_rolling_export_uses_the_ols_of_the_hedge_window_before_each_row(real_db, tmp_path):
+    """With --hedge rolling, row t's beta is statsmodels OLS on rows t-H..t-1 (NaN before), the spread
+    is the residual with that fit's intercept, z is against that fit's residuals over the window."""
+    window, hedge_window = 20, 30
+    csv = export(real_db, tmp_path / "rolling.csv", "--window", str(window), "--hedge-window", str(hedge_window))
     a, b = csv["price_a"].to_numpy(), csv["price_b"].to_numpy()
-    assert csv[["hedge_ratio", "spread", "zscore"]].iloc[:window - 1].isna().all().all()
-    for t in range(window - 1, len(csv)):
-        fit = sm.OLS(a[t - window + 1:t + 1], sm.add_constant(b[t - window + 1:t + 1], has_constant="add")).fit()
-        assert csv["hedge_ratio"].iloc[t] == pytest.approx(fit.params[1], rel=1e-9)
-    np.testing.assert_array_equal(csv["spread"], a - csv["hedge_ratio"].to_numpy() * b)
-    rolling = csv["spread"].rolling(window)
-    assert_close(csv["zscore"], (csv["spread"] - rolling.mean()) / rolling.std(), rtol=1e-6, atol=1e-9)
+    assert csv[["hedge_ratio", "spread", "zscore"]].iloc[:hedge_window].isna().all().all()
+    for t in range(hedge_window, len(csv)):
+        fit = sm.OLS(a[t - hedge_window:t], sm.add_constant(b[t - hedge_window:t], has_constant="add")).fit()
+        assert csv["hedge_ratio"].iloc[t] == pytest.approx(fit.params[1], rel=1e-8)
+        assert csv["alpha"].iloc[t] == pytest.approx(fit.params[0], rel=1e-8)
+    assert_close(csv["spread"], a - csv["alpha"].to_numpy() - csv["hedge_ratio"].to_numpy() * b, rtol=1e-9, atol=1e-9)
+    assert_close(csv["zscore"], residual_window_z(csv, window), rtol=1e-6, atol=1e-9)
 
 
-@pytest.mark.parametrize("hedge", ["huber", "theilsen", "kalman"])
+@pytest.mark.parametrize("hedge", ["expanding", "huber", "theilsen", "kalman", "ols_insample"])
 def test_other_hedges_export_their_hedge_ratio(real_db, tmp_path, hedge):
-    """huber / theilsen repeat one static beta on every row; kalman exports the filtered beta per row."""
-    csv = export(real_db, tmp_path / f"{hedge}.csv", "--hedge", hedge)
-    assert list(csv.columns[:7]) == EXPORT_COLUMNS and csv["hedge_ratio"].notna().all()
-    assert (csv["hedge_ratio"].nunique() == 1) == (hedge != "kalman")
-    np.testing.assert_array_equal(csv["spread"], csv["price_a"] - csv["hedge_ratio"] * csv["price_b"])
+    """Every hedge exports its per-row (alpha, beta) and the residual spread; only ols_insample is constant."""
+    csv = export(real_db, tmp_path / f"{hedge}.csv", "--hedge", hedge, "--hedge-window", "30")
+    assert list(csv.columns) == analytics.CLI_COLUMNS and csv["hedge_ratio"].iloc[31:].notna().all()
+    assert (csv["hedge_ratio"].nunique() == 1) == (hedge == "ols_insample")
+    assert_close(csv["spread"], csv["price_a"] - csv["alpha"] - csv["hedge_ratio"] * csv["price_b"],
+                 rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -103,11 +107,14 @@ def test_other_hedges_export_their_hedge_ratio(real_db, tmp_path, hedge):
     (["--symbols", "BTCUSDT"], "exactly two symbols"),
     (["--symbols", "BTCUSDT,btcusdt"], "two different symbols"),
     (["--timeframe", "7s"], "invalid choice: '7s'"),
-    (["--window", "1"], "--window must be an integer >= 2"),
+    (["--window", "1"], "--window and --hedge-window must be integers >= 2"),
+    (["--hedge-window", "1"], "--window and --hedge-window must be integers >= 2"),
     (["--window", "2.5"], "invalid int value: '2.5'"),
     (["--window", "ten"], "invalid int value: 'ten'"),
-    (["--max-stale", "-1"], "--max-stale must be an integer >= 0"),
+    (["--max-stale", "-1"], "--max-stale must be a number of seconds >= 0"),
     (["--hedge", "tls"], "invalid choice: 'tls'"),
+    (["--hedge", "ols"], "invalid choice: 'ols'"),
+    (["--spread", "diff"], "invalid choice: 'diff'"),
 ])
 def test_bad_arguments_are_one_line_errors(real_db, tmp_path, args, message):
     """A bad symbol, timeframe, window or option gives one stderr line, no traceback, exit status 2."""
@@ -136,7 +143,8 @@ def test_help_documents_every_option():
     result = run_cli("--help")
     assert result.returncode == 0
     options = [option for action in analytics_cli._build_parser()._actions for option in action.option_strings]
-    for option in ["--db", "--symbols", "--timeframe", "--window", "--hedge", "--max-stale", "--out"]:
+    for option in ["--db", "--symbols", "--timeframe", "--window", "--hedge", "--hedge-window", "--spread", "--max-stale",
+                   "--out"]:
         assert option in options
     for action in analytics_cli._build_parser()._actions:
         assert action.help and all(option in result.stdout for option in action.option_strings)
