@@ -68,7 +68,7 @@ def cointegrated_pair(n: int, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
 def test_defaults_are_filled_in_and_to_spec_round_trips():
     """A minimal spec gets every default, and to_spec() is JSON that validates back to the same rule."""
     r = alerts.validate_rule({"kind": "zscore", "symbols": "btcusdt/ethusdt", "params": {"threshold": 2}}, KNOWN)
-    assert r.symbols == ("BTCUSDT", "ETHUSDT") and (r.timeframe, r.window, r.hedge) == ("1s", 60, "ols")
+    assert r.symbols == ("BTCUSDT", "ETHUSDT") and (r.timeframe, r.window, r.hedge) == ("1s", 60, "rolling")
     assert r.params == {"threshold": 2.0, "hysteresis": 0.5, "side": "both", "lookback": 300}
     assert r.cooldown_s == 60.0 and r.enabled and r.webhook_url is None and r.rule_id is None
     spec = json.loads(json.dumps(r.to_spec()))
@@ -83,11 +83,12 @@ def test_defaults_are_filled_in_and_to_spec_round_trips():
 
 
 def test_default_rules_are_two_zscore_rules_on_the_first_pair():
-    """New databases start with |z| >= 2 and |z| >= 3 (EXTREME) on the first two symbols, 1s, window 60, OLS."""
+    """New databases start with |z| >= 2 and |z| >= 3 (EXTREME) on the first two symbols, on the chart's
+    default signal: 1s, window 60, the rolling hedge on the 300 bars before each bar."""
     rules = alerts.default_rules(["btcusdt", "ethusdt", "solusdt"])
     assert [(r.kind, r.params["threshold"]) for r in rules] == [("zscore", 2.0), ("zscore_extreme", 3.0)]
     for r in rules:
-        assert r.symbols == ("BTCUSDT", "ETHUSDT") and (r.timeframe, r.window, r.hedge) == ("1s", 60, "ols")
+        assert r.symbols == ("BTCUSDT", "ETHUSDT") and (r.timeframe, r.window, r.hedge) == ("1s", 60, "rolling")
         assert r.params["hysteresis"] == 0.5 and r.params["lookback"] == 300 and r.cooldown_s == 60.0
     assert alerts.default_rules(["BTCUSDT"]) == []
 
@@ -104,7 +105,9 @@ def test_default_rules_are_two_zscore_rules_on_the_first_pair():
     ({"window": 1}, "window must be at least 2 bars, got 1"),
     ({"window": 10**6}, "window must be at most 20000 bars"),
     ({"timeframe": "2s"}, "unknown timeframe '2s'; use one of 1s, 5s"),
-    ({"hedge": "magic"}, "unknown hedge 'magic'; use one of ols, rolling"),
+    ({"hedge": "magic"}, "hedge 'magic' cannot drive an alert; use one of rolling, huber, theilsen"),
+    ({"hedge": "ols_insample"}, "hedge 'ols_insample' cannot drive an alert (it is fitted on future bars)"),
+    ({"hedge": "kalman"}, "hedge 'kalman' cannot drive an alert (an alert recomputes each bar from a bounded history)"),
     ({"params": {"threshold": float("nan")}}, "threshold must be a finite number, got nan"),
     ({"params": {"threshold": float("inf")}}, "threshold must be a finite number, got inf"),
     ({"params": {}}, "threshold is required for zscore"),
@@ -113,7 +116,7 @@ def test_default_rules_are_two_zscore_rules_on_the_first_pair():
     ({"params": {"threshold": 2, "treshold": 3}}, "unknown parameter 'treshold' for zscore"),
     ({"params": {"threshold": 2, "hysteresis": -0.1}}, "hysteresis must not be negative"),
     ({"params": {"threshold": 2, "side": "sideways"}}, "side must be both, up or down"),
-    ({"params": {"threshold": 2, "lookback": 10}}, "lookback must be at least 60 bars, got 10"),
+    ({"params": {"threshold": 2, "lookback": 2}}, "lookback must be at least 3 bars, got 2"),
     ({"webhook_url": "ftp://example.com/hook"}, "webhook_url must be an http:// or https:// URL"),
     ({"webhook_url": "localhost:8080/hook"}, "webhook_url must be an http:// or https:// URL"),
     ({"cooldown_s": -1}, "cooldown_s must not be negative, got -1"),
@@ -215,11 +218,11 @@ def test_state_survives_json_and_resumes_without_refiring():
 def test_zscore_fires_on_a_spread_jump_with_a_trader_message():
     """A jump in the spread fires UP with the z, the level, the timeframe, the window and the hedge in the message."""
     a, b = cointegrated_pair(400)
-    a[300:] += 40.0
+    a[350:] += 40.0  # the hedge needs the 300 bars before a bar: z exists from bar 300 on
     events, state = evaluate_all(rule(threshold=2.0), {"BTCUSDT": bars(a), "ETHUSDT": bars(b)})
-    jump = [e for e in events if e.ts_ms == T0_MS + 300_000]
+    jump = [e for e in events if e.ts_ms == T0_MS + 350_000]
     assert len(jump) == 1 and jump[0].direction == "UP" and jump[0].value > 2.5
-    assert jump[0].message == f"BTCUSDT/ETHUSDT z-score {jump[0].value:.2f} crossed +2.00 UP (1s, window 60, OLS)"
+    assert jump[0].message == f"BTCUSDT/ETHUSDT z-score {jump[0].value:.2f} crossed +2.00 UP (1s, window 60, rolling OLS)"
     assert (jump[0].kind, jump[0].symbols, jump[0].threshold, jump[0].timeframe) == ("zscore", "BTCUSDT/ETHUSDT",
                                                                                       2.0, "1s")
     assert state.since_ms == T0_MS and state.last_bar_ms == T0_MS + 399_000
@@ -228,35 +231,34 @@ def test_zscore_fires_on_a_spread_jump_with_a_trader_message():
 def test_extreme_zscore_fires_its_own_event_saying_extreme():
     """zscore_extreme at 3 fires DOWN with a message that starts with EXTREME."""
     a, b = cointegrated_pair(400)
-    a[300:] -= 60.0
+    a[350:] -= 60.0
     events, _ = evaluate_all(rule("zscore_extreme", threshold=3.0), {"BTCUSDT": bars(a), "ETHUSDT": bars(b)})
-    jump = [e for e in events if e.ts_ms == T0_MS + 300_000]
+    jump = [e for e in events if e.ts_ms == T0_MS + 350_000]
     assert len(jump) == 1 and jump[0].direction == "DOWN" and jump[0].value <= -3.0
     assert jump[0].message.startswith("EXTREME: BTCUSDT/ETHUSDT z-score -") and "crossed -3.00 DOWN" in jump[0].message
 
 
-@pytest.mark.parametrize("hedge", ["ols", "rolling", "kalman", "huber"])
-def test_zscore_equals_pair_panel_on_the_lookback_of_each_bar(hedge):
-    """z at each bar is pair_panel's last z on that bar's lookback rows, with quiet seconds carried forward."""
-    a, b = cointegrated_pair(260, seed=5)
+@pytest.mark.parametrize("hedge", ["rolling", "huber", "theilsen"])
+def test_zscore_is_the_charts_z_at_each_bar_from_a_bounded_history(hedge):
+    """An alert's z at each bar equals pair_panel's z on all the bars (the chart), also when only the
+    bars that ``bars_needed`` names are read; quiet seconds of one leg included."""
+    a, b = cointegrated_pair(400, seed=5)
     rng = np.random.default_rng(9)
-    quiet_b = rng.random(260) < 0.3  # ETH does not trade in 30 % of the seconds
+    quiet_b = rng.random(400) < 0.3  # ETH does not trade in 30 % of the seconds
     quiet_b[:5] = False
     bars_by_symbol = {"BTCUSDT": bars(a), "ETHUSDT": bars(b, keep=~quiet_b)}
     r = rule(threshold=2.0, window=20, lookback=60, hedge=hedge)
-    got = alerts.observe(r, bars_by_symbol, T0_MS + 160_000, T0_MS + 259_000)
-    aligned = analytics.align_pair(bars_by_symbol["BTCUSDT"], bars_by_symbol["ETHUSDT"], "1s")
-    expected = []
-    for t in range(T0_MS + 160_000, T0_MS + 260_000, 1000):
-        rows = aligned[(aligned["ts_ms"] > t - 60_000) & (aligned["ts_ms"] <= t)]
-        as_bars = {leg: rows.rename(columns={leg: "close"}).assign(
-            open=rows[leg], high=rows[leg], low=rows[leg], volume=0.0, quote_volume=0.0, trades=0)
-            for leg in ("price_a", "price_b")}
-        panel = analytics.pair_panel(as_bars["price_a"], as_bars["price_b"], "1s", 20, hedge)
-        expected.append(Observation(t, float(panel["zscore"].iloc[-1])))
-    assert [o.ts_ms for o in got] == [o.ts_ms for o in expected]
-    np.testing.assert_allclose([o.value for o in got], [o.value for o in expected], rtol=1e-7, atol=1e-9)
+    first, last = T0_MS + 300_000, T0_MS + 399_000
+    chart = analytics.pair_panel(bars_by_symbol["BTCUSDT"], bars_by_symbol["ETHUSDT"], "1s", 20, hedge,
+                                 hedge_window=60).set_index("ts_ms")["zscore"]
+    got = alerts.observe(r, bars_by_symbol, first, last)
+    assert [o.ts_ms for o in got] == [t for t in chart.index if first <= t <= last]
+    np.testing.assert_allclose([o.value for o in got], chart.loc[first:last].to_numpy(), rtol=1e-9, atol=1e-12)
     assert np.isfinite([o.value for o in got]).all()
+    start, end = alerts.bars_needed(r, first, last)
+    bounded = {s: f[(f["ts_ms"] >= start) & (f["ts_ms"] < end)] for s, f in bars_by_symbol.items()}
+    again = alerts.observe(r, bounded, first, last)
+    np.testing.assert_allclose([o.value for o in again], [o.value for o in got], rtol=1e-9, atol=1e-12)
 
 
 def test_price_cross_fires_either_way_once_per_crossing():
