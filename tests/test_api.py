@@ -290,26 +290,30 @@ def test_stats_summarise_the_last_window_bars(client, recorded_db):
 # --------------------------------------------------------------------------- pair analytics vs the CLI
 
 
-@pytest.mark.parametrize("timeframe, window, hedge", [("1s", 60, "ols"), ("10s", 12, "rolling"),
-                                                      ("1s", 30, "kalman"), ("5s", 20, "huber")])
-def test_spread_equals_the_analytics_cli(client, recorded_db, tmp_path, timeframe, window, hedge):
+@pytest.mark.parametrize("timeframe, window, hedge_window, hedge", [
+    ("1s", 20, 40, "rolling"), ("5s", 6, 10, "rolling"), ("1s", 30, 30, "kalman"), ("5s", 5, 8, "huber"),
+    ("1s", 20, 30, "expanding"), ("1s", 20, 30, "ols_insample")])
+def test_spread_equals_the_analytics_cli(client, recorded_db, tmp_path, timeframe, window, hedge_window, hedge):
     """Every row and column of /api/spread equals the CLI's CSV for the same parameters, to the bit."""
     csv = run_cli(recorded_db, tmp_path / "cli.csv", "--timeframe", timeframe, "--window", str(window),
-                  "--hedge", hedge)
+                  "--hedge", hedge, "--hedge-window", str(hedge_window))
     body = client.get("/api/spread", params={"symbols": "btcusdt,ethusdt", "timeframe": timeframe,
-                                             "window": window, "hedge": hedge, "limit": 100_000}).json()
+                                             "window": window, "hedge_window": hedge_window, "hedge": hedge,
+                                             "limit": 100_000}).json()
     assert (body["symbol_a"], body["symbol_b"], body["hedge"]) == ("BTCUSDT", "ETHUSDT", hedge)
-    assert body["rows_total"] == len(csv) > 10
-    got = json_frame(body["rows"])[analytics.PANEL_COLUMNS]
+    assert body["in_sample"] is (hedge == "ols_insample") and body["hedge_window"] == hedge_window
+    assert body["rows_total"] == len(csv) > 10 and csv["zscore"].notna().sum() > 3
+    got = json_frame(body["rows"])[analytics.CLI_COLUMNS]
     pd.testing.assert_frame_equal(got, csv, check_exact=True, check_dtype=False)
 
 
 def test_spread_limit_returns_the_clis_last_rows(client, recorded_db, tmp_path):
     """limit trims the response, not the computation: the last rows equal the CLI's last rows."""
-    csv = run_cli(recorded_db, tmp_path / "cli.csv", "--window", "45", "--max-stale", "5")
-    body = client.get("/api/spread", params={"symbols": PAIR, "window": 45, "max_stale": 5, "limit": 10}).json()
+    csv = run_cli(recorded_db, tmp_path / "cli.csv", "--window", "45", "--hedge-window", "50", "--max-stale", "5")
+    body = client.get("/api/spread", params={"symbols": PAIR, "window": 45, "hedge_window": 50, "max_stale": 5,
+                                             "limit": 10}).json()
     assert body["rows_total"] == len(csv) and len(body["rows"]) == 10
-    pd.testing.assert_frame_equal(json_frame(body["rows"])[analytics.PANEL_COLUMNS], csv.tail(10).reset_index(drop=True),
+    pd.testing.assert_frame_equal(json_frame(body["rows"])[analytics.CLI_COLUMNS], csv.tail(10).reset_index(drop=True),
                                   check_exact=True, check_dtype=False)
 
 

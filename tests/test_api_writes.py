@@ -289,7 +289,7 @@ def test_alert_rules_are_added_listed_and_deleted(db_copy):
     assert response.status_code == 201, response.text
     rule = response.json()
     assert (rule["kind"], rule["symbols"], rule["window"], rule["timeframe"], rule["hedge"]) == (
-        "zscore", ["BTCUSDT", "ETHUSDT"], 30, "1s", "ols")
+        "zscore", ["BTCUSDT", "ETHUSDT"], 30, "1s", "rolling")
     assert rule["params"]["threshold"] == 2.5 and rule["params"]["lookback"] == 150 and rule["enabled"] is True
     second = client.post("/api/alerts", json={"kind": "price_cross", "symbols": "ETHUSDT", "name": "ETH 2700",
                                               "params": {"threshold": 2700}, "cooldown_s": 5,
