@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from pairdesk import analytics
 from pairdesk.alerts import values
 from pairdesk.alerts.params import Bars, Choice, Flag, Hysteresis, Param, Threshold
 from pairdesk.alerts.rules import (
@@ -155,7 +156,8 @@ def _zscore_kind(name: str, description: str, suggested: float, default_name: Ca
         name=name, description=description, pair=True,
         params=(dataclasses.replace(threshold, suggested=suggested), *others),
         default_window=60, min_window=2, crossing=Crossing.OUTSIDE_BAND, compute_values=values.zscore_values,
-        history_bars=lambda rule: rule.params["lookback"] + rule.window, carries_forward=True,
+        history_bars=lambda rule: rule.params["lookback"] + rule.window + analytics.robust_refit_every(
+            rule.params["lookback"]), carries_forward=True,
         default_name=default_name, message=_zscore_message(prefix))
 
 

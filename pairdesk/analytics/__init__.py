@@ -26,30 +26,82 @@ residual and its z-score), ``panel`` (the pair table every view uses), ``mean_re
 """
 from __future__ import annotations
 
-from pairdesk.analytics.common import (BACKTEST_ENTRY_Z, BACKTEST_EXIT_Z, BACKTEST_FEE_BPS, BACKTEST_STOP_Z,
-                                       BAR_COLUMNS, CLI_COLUMNS, DEFAULT_HEDGE, DEFAULT_HEDGE_WINDOW_ROWS,
-                                       DEFAULT_MAX_STALE_S, DEFAULT_WINDOW_ROWS, HEAVY_TEST_WINDOW_ROWS,
-                                       HEDGE_METHODS, HOUR_MS, HURST_MAX_LAG, Hedge, MIN_ROWS_FOR_FIT,
-                                       MIN_ROWS_FOR_TESTS, PANEL_COLUMNS, SECONDS_PER_YEAR, SPREAD_KINDS,
-                                       THEILSEN_MAX_ROWS, TIMEFRAME_MS, ZERO_STD_RTOL, timeframe_ms)
-from pairdesk.analytics.bars import (align_closes, align_pair, bars_from_trades, log_returns, resample_bars,
-                                     segment_ids)
-from pairdesk.analytics.rolling import (rolling_correlation, rolling_mean_std, rolling_zscore)
-from pairdesk.analytics.hedges import (HedgeFit, hedge_ratio_huber, hedge_ratio_ols, hedge_ratio_theilsen,
-                                       rolling_ols)
-from pairdesk.analytics.causal_hedge import (ROBUST_REFITS_PER_WINDOW, expanding_hedge, insample_hedge, robust_hedge,
-                                             robust_refit_every, rolling_hedge)
-from pairdesk.analytics.kalman import (kalman_signal)
-from pairdesk.analytics.signal import (CAUSAL_HEDGES, HEDGE_NAMES, INSAMPLE_HEDGES, INSAMPLE_LABEL, causal_hedge, hedge_label,
-                                       is_causal, residual_signal, residual_zscore, segment_correlations,
-                                       segment_signal)
-from pairdesk.analytics.panel import (pair_panel)
-from pairdesk.analytics.mean_reversion import (AdfResult, CointResult, HalfLifeResult, HurstResult, JohansenResult,
-                                               MeanReversionReport, adf_test, engle_granger_test, half_life,
-                                               hurst_exponent, johansen_test, mean_reversion_tests)
-from pairdesk.analytics.summaries import (SymbolSummary, annualisation_factor, correlation_matrix, hourly_summary,
-                                          summary_table, symbol_summary)
-from pairdesk.analytics.backtest import (BacktestResult, backtest_zscore)
+from pairdesk.analytics.backtest import BacktestResult, backtest_zscore
+from pairdesk.analytics.bars import align_closes, align_pair, bars_from_trades, log_returns, resample_bars, segment_ids
+from pairdesk.analytics.causal_hedge import (
+                                       ROBUST_REFITS_PER_WINDOW,
+                                       expanding_hedge,
+                                       insample_hedge,
+                                       refit_rows,
+                                       robust_hedge,
+                                       robust_refit_every,
+                                       rolling_hedge,
+)
+from pairdesk.analytics.common import (
+                                       BACKTEST_ENTRY_Z,
+                                       BACKTEST_EXIT_Z,
+                                       BACKTEST_FEE_BPS,
+                                       BACKTEST_STOP_Z,
+                                       BAR_COLUMNS,
+                                       CLI_COLUMNS,
+                                       DEFAULT_HEDGE,
+                                       DEFAULT_HEDGE_WINDOW_ROWS,
+                                       DEFAULT_MAX_STALE_S,
+                                       DEFAULT_WINDOW_ROWS,
+                                       HEAVY_TEST_WINDOW_ROWS,
+                                       HEDGE_METHODS,
+                                       HOUR_MS,
+                                       HURST_MAX_LAG,
+                                       MIN_ROWS_FOR_FIT,
+                                       MIN_ROWS_FOR_TESTS,
+                                       PANEL_COLUMNS,
+                                       SECONDS_PER_YEAR,
+                                       SPREAD_KINDS,
+                                       THEILSEN_MAX_ROWS,
+                                       TIMEFRAME_MS,
+                                       ZERO_STD_RTOL,
+                                       Hedge,
+                                       timeframe_ms,
+)
+from pairdesk.analytics.hedges import HedgeFit, hedge_ratio_huber, hedge_ratio_ols, hedge_ratio_theilsen, rolling_ols
+from pairdesk.analytics.kalman import kalman_signal
+from pairdesk.analytics.mean_reversion import (
+                                       AdfResult,
+                                       CointResult,
+                                       HalfLifeResult,
+                                       HurstResult,
+                                       JohansenResult,
+                                       MeanReversionReport,
+                                       adf_test,
+                                       engle_granger_test,
+                                       half_life,
+                                       hurst_exponent,
+                                       johansen_test,
+                                       mean_reversion_tests,
+)
+from pairdesk.analytics.panel import pair_panel
+from pairdesk.analytics.rolling import rolling_correlation, rolling_mean_std, rolling_zscore
+from pairdesk.analytics.signal import (
+                                       CAUSAL_HEDGES,
+                                       HEDGE_NAMES,
+                                       INSAMPLE_HEDGES,
+                                       INSAMPLE_LABEL,
+                                       causal_hedge,
+                                       hedge_label,
+                                       is_causal,
+                                       residual_signal,
+                                       residual_zscore,
+                                       segment_correlations,
+                                       segment_signal,
+)
+from pairdesk.analytics.summaries import (
+                                       SymbolSummary,
+                                       annualisation_factor,
+                                       correlation_matrix,
+                                       hourly_summary,
+                                       summary_table,
+                                       symbol_summary,
+)
 
 __all__ = [
     "BACKTEST_ENTRY_Z", "BACKTEST_EXIT_Z", "BACKTEST_FEE_BPS", "BACKTEST_STOP_Z", "BAR_COLUMNS", "CLI_COLUMNS",
@@ -60,7 +112,7 @@ __all__ = [
     "log_returns", "resample_bars", "segment_ids", "rolling_correlation", "rolling_mean_std", "rolling_zscore",
     "HedgeFit", "hedge_ratio_huber", "hedge_ratio_ols", "hedge_ratio_theilsen", "rolling_ols",
     "ROBUST_REFITS_PER_WINDOW", "expanding_hedge", "insample_hedge", "robust_hedge", "robust_refit_every",
-    "rolling_hedge", "kalman_signal", "CAUSAL_HEDGES", "HEDGE_NAMES", "INSAMPLE_HEDGES", "INSAMPLE_LABEL", "causal_hedge",
+    "rolling_hedge", "kalman_signal", "refit_rows", "CAUSAL_HEDGES", "HEDGE_NAMES", "INSAMPLE_HEDGES", "INSAMPLE_LABEL", "causal_hedge",
     "hedge_label", "is_causal", "residual_signal", "residual_zscore", "segment_correlations", "segment_signal",
     "pair_panel", "AdfResult", "CointResult", "HalfLifeResult", "HurstResult", "JohansenResult",
     "MeanReversionReport", "adf_test", "engle_granger_test", "half_life", "hurst_exponent", "johansen_test",

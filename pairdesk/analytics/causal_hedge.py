@@ -8,7 +8,9 @@ mispricing and never changes when later bars arrive:
 - ``rolling``    OLS with intercept on the ``hedge_window`` bars that end at t-1.
 - ``expanding``  OLS with intercept on every bar of the segment up to t-1 (from ``hedge_window`` bars on).
 - ``huber``      Huber's robust fit (statsmodels RLM) on the ``hedge_window`` bars ending at t-1,
-                 refitted every ``robust_refit_every(hedge_window)`` bars (held in between).
+                 refitted at the first bar of every block of ``robust_refit_every(hedge_window)``
+                 bars of the clock (blocks by bar time, so a read that starts later refits on the
+                 same bars) and held in between.
 - ``theilsen``   Theil-Sen (scipy) on the same windows and refit schedule.
 - ``ols_insample`` (``insample_hedge``) the whole-sample OLS, the same (alpha, beta) on every row:
                  research only, it uses future bars (labelled "in-sample" wherever it appears).
@@ -91,19 +93,29 @@ def _robust_fit(method: str, a: np.ndarray, b: np.ndarray) -> tuple[float, float
     return float(fit.intercept), float(fit.slope)
 
 
-def robust_hedge(method: str, a: np.ndarray, b: np.ndarray, hedge_window: int) -> tuple[np.ndarray, np.ndarray]:
-    """(alpha, beta) per row from ``method`` (huber or theilsen) on the ``hedge_window`` rows
-    ending before the latest refit row, refitted every ``robust_refit_every`` rows."""
+def refit_rows(bar_index: np.ndarray, hedge_window: int) -> np.ndarray:
+    """Rows where a robust fit is made: the first row of each block of ``robust_refit_every`` bars
+    of the clock (``bar_index`` = bar start / bar length), once ``hedge_window`` rows precede it."""
+    block = np.asarray(bar_index, dtype=np.int64) // robust_refit_every(hedge_window)
+    first_of_block = np.flatnonzero(np.diff(block, prepend=block[0] - 1) != 0) if len(block) else block
+    return first_of_block[first_of_block >= hedge_window]
+
+
+def robust_hedge(method: str, a: np.ndarray, b: np.ndarray, hedge_window: int,
+                 bar_index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(alpha, beta) per row from ``method`` (huber or theilsen), fitted at each ``refit_rows`` row
+    on the ``hedge_window`` rows before it and held until the next one (NaN before the first).
+    ``bar_index``: each row's bar number on the clock (default: the row number)."""
     n = len(a)
     alpha, beta = np.full(n, np.nan), np.full(n, np.nan)
-    step = robust_refit_every(hedge_window)
-    for start in range(hedge_window, n, step):  # the fit known at row ``start`` uses rows < start
+    starts = refit_rows(np.arange(n) if bar_index is None else bar_index, hedge_window)
+    for start, stop in zip(starts, [*starts[1:], n]):  # the fit known at row ``start`` uses rows < start
         window_a, window_b = a[start - hedge_window:start], b[start - hedge_window:start]
         if np.ptp(window_b) == 0 or not (np.isfinite(window_a).all() and np.isfinite(window_b).all()):
             continue
         fitted_alpha, fitted_beta = _robust_fit(method, window_a, window_b)
         if math.isfinite(fitted_alpha) and math.isfinite(fitted_beta):
-            alpha[start:start + step], beta[start:start + step] = fitted_alpha, fitted_beta
+            alpha[start:stop], beta[start:stop] = fitted_alpha, fitted_beta
     return alpha, beta
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from pairdesk.analytics.bars import align_pair, resample_bars
+from pairdesk.analytics.causal_hedge import insample_hedge
 from pairdesk.analytics.common import (
     DEFAULT_HEDGE,
     DEFAULT_HEDGE_WINDOW_ROWS,
@@ -19,8 +20,8 @@ from pairdesk.analytics.common import (
     SPREAD_KINDS,
     Hedge,
     _check_window,
+    timeframe_ms,
 )
-from pairdesk.analytics.causal_hedge import insample_hedge
 from pairdesk.analytics.rolling import rolling_zscore
 from pairdesk.analytics.signal import residual_signal, segment_correlations, segment_signal
 
@@ -84,6 +85,7 @@ def pair_panel(bars_a: pd.DataFrame, bars_b: pd.DataFrame, timeframe: str = "1s"
         raise ValueError(f"unknown spread kind {spread_kind!r}; use one of {', '.join(SPREAD_KINDS)}")
     panel = align_pair(resample_bars(bars_a, timeframe), resample_bars(bars_b, timeframe), timeframe, max_stale)
     a, b = panel["price_a"].to_numpy(), panel["price_b"].to_numpy()
+    bar_index = panel["ts_ms"].to_numpy(np.int64) // timeframe_ms(timeframe)
     columns = {name: np.full(len(panel), np.nan) for name in ("alpha", "beta", "spread", "zscore", "corr",
                                                                   "return_corr")}
     bounds = np.flatnonzero(np.diff(panel["segment"].to_numpy(), prepend=-1, append=-1))
@@ -96,7 +98,7 @@ def pair_panel(bars_a: pd.DataFrame, bars_b: pd.DataFrame, timeframe: str = "1s"
         elif insample is not None:
             signal = residual_signal(*legs, insample[0][start:stop], insample[1][start:stop], window)
         else:
-            signal = segment_signal(*legs, hedge, window, hedge_window)
+            signal = segment_signal(*legs, hedge, window, hedge_window, bar_index[start:stop])
         corr, return_corr = segment_correlations(seg_a, seg_b, window)
         for name, values in (*signal.items(), ("corr", corr), ("return_corr", return_corr)):
             columns[name][start:stop] = values

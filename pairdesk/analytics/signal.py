@@ -43,14 +43,16 @@ def hedge_label(hedge: str) -> str:
     return name if is_causal(hedge) else f"{name} ({INSAMPLE_LABEL})"
 
 
-def causal_hedge(a: np.ndarray, b: np.ndarray, hedge: str, hedge_window: int) -> tuple[np.ndarray, np.ndarray]:
-    """(alpha, beta) per row of one segment for a non-Kalman ``hedge``."""
+def causal_hedge(a: np.ndarray, b: np.ndarray, hedge: str, hedge_window: int,
+                 bar_index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(alpha, beta) per row of one segment for a non-Kalman ``hedge`` (``bar_index``: each row's bar
+    number on the clock, which schedules the robust refits; default the row number)."""
     if hedge == "rolling":
         return rolling_hedge(a, b, hedge_window)
     if hedge == "expanding":
         return expanding_hedge(a, b, hedge_window)
     if hedge in ("huber", "theilsen"):
-        return robust_hedge(hedge, a, b, hedge_window)
+        return robust_hedge(hedge, a, b, hedge_window, bar_index)
     raise ValueError(f"{hedge!r} is not a causal hedge; use one of {', '.join(CAUSAL_HEDGES)}")
 
 
@@ -79,12 +81,13 @@ def residual_signal(a: np.ndarray, b: np.ndarray, alpha: np.ndarray, beta: np.nd
     return {"alpha": alpha, "beta": beta, "spread": spread, "zscore": zscore}
 
 
-def segment_signal(a: np.ndarray, b: np.ndarray, hedge: str, window: int, hedge_window: int) -> dict[str, np.ndarray]:
+def segment_signal(a: np.ndarray, b: np.ndarray, hedge: str, window: int, hedge_window: int,
+                   bar_index: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """alpha, beta, spread and zscore of one contiguous segment for a causal ``hedge``."""
     if hedge == "kalman":
         fit = kalman_signal(a, b, hedge_window)
         return {"alpha": fit["alpha"], "beta": fit["beta"], "spread": fit["spread"], "zscore": fit["zscore"]}
-    return residual_signal(a, b, *causal_hedge(a, b, hedge, hedge_window), window)
+    return residual_signal(a, b, *causal_hedge(a, b, hedge, hedge_window, bar_index), window)
 
 
 def segment_correlations(a: np.ndarray, b: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
