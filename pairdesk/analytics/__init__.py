@@ -41,6 +41,10 @@ from pairdesk.analytics.mean_reversion import (AdfResult, CointResult, HalfLifeR
 from pairdesk.analytics.summaries import (SymbolSummary, annualisation_factor, correlation_matrix, hourly_summary,
                                           summary_table, symbol_summary)
 from pairdesk.analytics.backtest import (BacktestResult, backtest_zscore)
+from pairdesk.analytics.backtest import (BACKTEST_HALF_SPREAD_BPS, BACKTEST_SLIPPAGE_BPS, IN_SAMPLE_HEDGES,
+                                         BacktestParams)
+from pairdesk.analytics.backtest_report import BacktestReport, MIN_SHARPE_DAYS, MIN_SHARPE_TRADES
+from pairdesk.analytics.fills import QUOTE_COLUMNS
 
 __all__ = [
     "BACKTEST_ENTRY_Z", "BACKTEST_EXIT_Z", "BACKTEST_FEE_BPS", "BACKTEST_STOP_Z", "BAR_COLUMNS",
@@ -54,4 +58,6 @@ __all__ = [
     "adf_test", "engle_granger_test", "half_life", "hurst_exponent", "johansen_test", "mean_reversion_tests",
     "SymbolSummary", "annualisation_factor", "correlation_matrix", "hourly_summary", "summary_table",
     "symbol_summary", "BacktestResult", "backtest_zscore",
+    "BACKTEST_HALF_SPREAD_BPS", "BACKTEST_SLIPPAGE_BPS", "IN_SAMPLE_HEDGES", "BacktestParams", "BacktestReport",
+    "MIN_SHARPE_DAYS", "MIN_SHARPE_TRADES", "QUOTE_COLUMNS",
 ]
