@@ -1,5 +1,5 @@
-"""analytics_engine: mean-reversion tests, summaries, correlation matrix, hourly summaries and the
-z-score backtest, against statsmodels / numpy / pandas and series with known answers."""
+"""analytics_engine: mean-reversion tests, summaries, correlation matrix and hourly summaries, against
+statsmodels / numpy / pandas and series with known answers (the backtest: test_backtest.py)."""
 from __future__ import annotations
 
 import math
@@ -268,86 +268,3 @@ def test_hourly_summary_of_the_real_panel_splits_at_midnight(real_panel):
     hourly = analytics.hourly_summary(real_panel)
     assert hourly["hour_start_ms"].tolist() == [1_723_158_000_000, 1_723_161_600_000]
     assert hourly["rows"].sum() == len(real_panel)
-
-
-# --------------------------------------------------------------------------- backtest
-
-
-def literal_panel(z: list[float], a: list[float], b: list[float], beta: float = 2.0) -> pd.DataFrame:
-    return pd.DataFrame({"ts_ms": 1000 * np.arange(len(z)), "price_a": a, "price_b": b,
-                         "hedge_ratio": beta, "zscore": z})
-
-
-def test_backtest_trades_one_bar_after_the_signal_with_fees_on_both_legs():
-    """A hand-computed short-spread trade: fills on the next bar, pnl and fees on 1 A vs beta B."""
-    panel = literal_panel(z=[0, 2.5, 1.0, 0.3, 0, 0], a=[100, 101, 103, 102, 104, 105], b=[50, 50, 51, 50, 52, 52])
-    result = analytics.backtest_zscore(panel, "1s", entry=2, exit=0.5, stop=4, fee_bps=10)
-    trade = result.trades.iloc[0]
-    assert len(result.trades) == 1 and trade.side == -1 and trade.reason == "exit"
-    assert (trade.entry_ts_ms, trade.exit_ts_ms, trade.entry_z, trade.exit_z) == (2000, 4000, 2.5, 0.3)
-    assert (trade.entry_price_a, trade.entry_price_b, trade.exit_price_a, trade.exit_price_b) == (103, 51, 104, 52)
-    notional = 103 + 2 * 51
-    fees = 0.001 * (notional + 104 + 2 * 52)
-    gross = -(104 - 103) + 2 * (52 - 51)
-    assert trade.notional == notional and trade.fees == pytest.approx(fees) and trade.pnl == pytest.approx(gross - fees)
-    assert result.equity["position"].tolist() == [0, 0, -1, -1, -1, 0]
-    assert result.equity["pnl"].tolist() == pytest.approx([0, 0, -0.205, -1.0, 2 - 0.208, 0])
-    assert result.total_return == pytest.approx((gross - fees) / notional)
-    assert result.hit_rate == 1.0 and result.reason is None
-
-
-def test_backtest_metrics_follow_their_definitions():
-    """Sharpe, drawdown and total return are recomputed from the per-bar returns as documented."""
-    panel = literal_panel(z=[0, -2.2, -3, -1, -0.2, 0, 2.1, 2.5, 1.2, 0.4, 0.1, 0],
-                          a=[100, 100, 99, 98, 99, 101, 102, 103, 101, 100, 99, 99],
-                          b=[50, 50, 50, 49, 49, 50, 50, 50, 50, 50, 50, 50])
-    result = analytics.backtest_zscore(panel, "1m", fee_bps=5)
-    ret = result.equity["ret"].to_numpy()
-    equity = 1 + np.cumsum(ret)
-    peak = np.maximum.accumulate(np.r_[1.0, equity])[1:]
-    assert len(result.trades) == 2 and list(result.trades["side"]) == [1, -1]
-    assert result.sharpe == pytest.approx(ret.mean() / ret.std(ddof=1) * math.sqrt(365 * 24 * 60), rel=1e-12)
-    assert result.max_drawdown == pytest.approx(((peak - equity) / peak).max(), rel=1e-12)
-    assert result.total_return == pytest.approx(result.trades["return"].sum(), rel=1e-12)
-    assert result.hit_rate == pytest.approx((result.trades["pnl"] > 0).mean())
-
-
-def test_backtest_stops_out_and_closes_at_the_end():
-    """|z| >= stop against the position exits with reason 'stop'; an open trade ends on the last row."""
-    stopped = analytics.backtest_zscore(literal_panel([0, -2.5, -3, -4.2, -1, 0], [10] * 6, [5] * 6), "1s")
-    assert stopped.trades[["entry_ts_ms", "exit_ts_ms", "reason"]].values.tolist() == [[2000, 4000, "stop"]]
-    ended = analytics.backtest_zscore(literal_panel([0, 2.5, 3, 3, 3.5], [10] * 5, [5] * 5), "1s")
-    assert ended.trades[["exit_ts_ms", "exit_z", "reason"]].values.tolist() == [[4000, 3.5, "end"]]
-
-
-def test_backtest_does_not_enter_beyond_the_stop_or_without_a_hedge_ratio():
-    """No entry when |z| is already past the stop, when beta is NaN, or on the last two rows."""
-    assert analytics.backtest_zscore(literal_panel([0, 5, 0, 0], [1] * 4, [1] * 4), "1s").trades.empty
-    no_beta = literal_panel([0, 3, 0, 0], [1] * 4, [1] * 4, beta=np.nan)
-    assert analytics.backtest_zscore(no_beta, "1s").trades.empty
-    late = analytics.backtest_zscore(literal_panel([0, 0, 3, 3], [1] * 4, [1] * 4), "1s")
-    assert late.trades.empty and late.reason == "no trades" and late.total_return == 0
-
-
-def test_backtest_on_the_real_panel_has_no_look_ahead(real_panel):
-    """Every fill uses the prices of the row after its signal; rewriting later rows leaves earlier trades alone."""
-    result = analytics.backtest_zscore(real_panel, "1s", entry=1.5, exit=0.2, stop=5, fee_bps=0)
-    assert len(result.trades) > 0
-    rows = real_panel.set_index("ts_ms")
-    for trade in result.trades.itertuples():
-        signal_ts = trade.entry_ts_ms - 1000
-        assert rows.loc[signal_ts, "zscore"] == trade.entry_z and abs(trade.entry_z) >= 1.5
-        assert rows.loc[trade.entry_ts_ms, "price_a"] == trade.entry_price_a
-    cut = int(result.trades["exit_ts_ms"].iloc[0])
-    changed = real_panel.copy()
-    changed.loc[changed["ts_ms"] > cut + 1000, ["price_a", "zscore"]] = [1.0, 0.0]
-    again = analytics.backtest_zscore(changed, "1s", entry=1.5, exit=0.2, stop=5, fee_bps=0)
-    assert again.trades.iloc[0].equals(result.trades.iloc[0])
-
-
-@pytest.mark.parametrize(("entry", "exit", "stop"), [(2, 2, 4), (2, 0.5, 2), (2, -0.1, 4)])
-def test_backtest_rejects_inconsistent_thresholds(entry, exit, stop):
-    """0 <= exit < entry < stop is required."""
-    with pytest.raises(ValueError, match="exit < entry < stop"):
-        analytics.backtest_zscore(literal_panel([0, 1], [1, 1], [1, 1]), "1s", entry=entry, exit=exit, stop=stop)
-

@@ -26,7 +26,27 @@ residual and its z-score), ``panel`` (the pair table every view uses), ``mean_re
 """
 from __future__ import annotations
 
-from pairdesk.analytics.backtest import BacktestResult, backtest_zscore
+from pairdesk.analytics.backtest import (
+                                       BACKTEST_HALF_SPREAD_BPS,
+                                       BACKTEST_SLIPPAGE_BPS,
+                                       EQUITY_COLUMNS,
+                                       IN_SAMPLE_HEDGES,
+                                       PARTS,
+                                       TRADE_COLUMNS,
+                                       BacktestParams,
+                                       BacktestResult,
+                                       backtest_zscore,
+)
+from pairdesk.analytics.backtest_report import (
+                                       DAY_MS,
+                                       DAYS_PER_YEAR,
+                                       MIN_SHARPE_DAYS,
+                                       MIN_SHARPE_TRADES,
+                                       BacktestReport,
+                                       max_drawdown,
+                                       sharpe_ratio,
+                                       stretch_report,
+)
 from pairdesk.analytics.bars import align_closes, align_pair, bars_from_trades, log_returns, resample_bars, segment_ids
 from pairdesk.analytics.causal_hedge import (
                                        ROBUST_REFITS_PER_WINDOW,
@@ -63,6 +83,7 @@ from pairdesk.analytics.common import (
                                        Hedge,
                                        timeframe_ms,
 )
+from pairdesk.analytics.fills import BPS, QUOTE_COLUMNS, Book, Fill, build_book, fill_order
 from pairdesk.analytics.hedges import HedgeFit, hedge_ratio_huber, hedge_ratio_ols, hedge_ratio_theilsen, rolling_ols
 from pairdesk.analytics.kalman import kalman_signal
 from pairdesk.analytics.mean_reversion import (
@@ -111,11 +132,15 @@ __all__ = [
     "TIMEFRAME_MS", "ZERO_STD_RTOL", "timeframe_ms", "align_closes", "align_pair", "bars_from_trades",
     "log_returns", "resample_bars", "segment_ids", "rolling_correlation", "rolling_mean_std", "rolling_zscore",
     "HedgeFit", "hedge_ratio_huber", "hedge_ratio_ols", "hedge_ratio_theilsen", "rolling_ols",
-    "ROBUST_REFITS_PER_WINDOW", "expanding_hedge", "insample_hedge", "robust_hedge", "robust_refit_every",
-    "rolling_hedge", "kalman_signal", "refit_rows", "CAUSAL_HEDGES", "HEDGE_NAMES", "INSAMPLE_HEDGES", "INSAMPLE_LABEL", "causal_hedge",
-    "hedge_label", "is_causal", "residual_signal", "residual_zscore", "segment_correlations", "segment_signal",
-    "pair_panel", "AdfResult", "CointResult", "HalfLifeResult", "HurstResult", "JohansenResult",
-    "MeanReversionReport", "adf_test", "engle_granger_test", "half_life", "hurst_exponent", "johansen_test",
-    "mean_reversion_tests", "SymbolSummary", "annualisation_factor", "correlation_matrix", "hourly_summary",
-    "summary_table", "symbol_summary", "BacktestResult", "backtest_zscore",
+    "ROBUST_REFITS_PER_WINDOW", "expanding_hedge", "insample_hedge", "refit_rows", "robust_hedge",
+    "robust_refit_every", "rolling_hedge", "kalman_signal", "CAUSAL_HEDGES", "HEDGE_NAMES", "INSAMPLE_HEDGES",
+    "INSAMPLE_LABEL", "causal_hedge", "hedge_label", "is_causal", "residual_signal", "residual_zscore",
+    "segment_correlations", "segment_signal", "pair_panel", "AdfResult", "CointResult", "HalfLifeResult",
+    "HurstResult", "JohansenResult", "MeanReversionReport", "adf_test", "engle_granger_test", "half_life",
+    "hurst_exponent", "johansen_test", "mean_reversion_tests", "SymbolSummary", "annualisation_factor",
+    "correlation_matrix", "hourly_summary", "summary_table", "symbol_summary", "BPS", "Book", "Fill",
+    "QUOTE_COLUMNS", "build_book", "fill_order", "BacktestReport", "DAYS_PER_YEAR", "DAY_MS", "MIN_SHARPE_DAYS",
+    "MIN_SHARPE_TRADES", "max_drawdown", "sharpe_ratio", "stretch_report", "BACKTEST_HALF_SPREAD_BPS",
+    "BACKTEST_SLIPPAGE_BPS", "BacktestParams", "BacktestResult", "EQUITY_COLUMNS", "IN_SAMPLE_HEDGES", "PARTS",
+    "TRADE_COLUMNS", "backtest_zscore",
 ]

@@ -1,121 +1,239 @@
-"""A z-score entry / exit / stop backtest of the pair panel."""
+"""A walk-forward z-score backtest of the pair panel: the signal of bar t trades at bar t+1.
+
+The panel's ``hedge_ratio`` and ``zscore`` at row t are causal (estimated from bars up to t-1,
+standardised over the window ending at t): they are used as they are, nothing is refitted here, so
+every decision at row t depends on rows up to t only and its fill on row t+1.
+"""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 
-from pairdesk.analytics.common import BACKTEST_ENTRY_Z, BACKTEST_EXIT_Z, BACKTEST_FEE_BPS, BACKTEST_STOP_Z
-from pairdesk.analytics.summaries import annualisation_factor
+from pairdesk.analytics.backtest_report import BacktestReport, stretch_report
+from pairdesk.analytics.common import BACKTEST_ENTRY_Z, BACKTEST_EXIT_Z, BACKTEST_FEE_BPS, BACKTEST_STOP_Z, timeframe_ms
+from pairdesk.analytics.fills import BPS, Book, build_book, fill_order
+
+# Modelled fills without quotes: half the bid-ask spread and the slippage, in bps of the price, per leg
+# per fill. Conservative for BTC / ETH spot (quoted half-spreads well under 0.1 bp), about right for
+# mid-cap altcoins.
+BACKTEST_HALF_SPREAD_BPS = 1.0
+BACKTEST_SLIPPAGE_BPS = 0.5
+
+# Hedges fitted on the whole sample (future bars included): a backtest on them is in-sample by
+# construction, so the API and the page refuse them.
+IN_SAMPLE_HEDGES = frozenset({"ols", "ols_insample"})
+
+PARTS = {0: "all", 1: "in_sample", 2: "out_of_sample"}
+TRADE_COLUMNS = ["entry_signal_ts_ms", "entry_ts_ms", "exit_signal_ts_ms", "exit_ts_ms", "side", "entry_z",
+                 "exit_z", "hedge_ratio", "qty_a", "qty_b", "entry_price_a", "entry_price_b", "exit_price_a",
+                 "exit_price_b", "notional", "traded_notional", "gross_pnl", "fees", "spread_cost",
+                 "slippage_cost", "pnl", "return", "reason", "part", "fills"]
+EQUITY_COLUMNS = ["ts_ms", "segment", "part", "position", "pnl", "equity"]
+
+
+@dataclass(frozen=True)
+class BacktestParams:
+    """The rules and costs of a backtest, checked: 0 <= exit < entry < stop (z units); costs in bps,
+    each in [0, 10 000); ``oos_fraction``: None (no split) or the share of the last rows held out, in (0, 1)."""
+
+    entry: float = BACKTEST_ENTRY_Z
+    exit: float = BACKTEST_EXIT_Z
+    stop: float = BACKTEST_STOP_Z
+    fee_bps: float = BACKTEST_FEE_BPS
+    slippage_bps: float = BACKTEST_SLIPPAGE_BPS
+    half_spread_bps: float = BACKTEST_HALF_SPREAD_BPS
+    oos_fraction: float | None = None
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value)):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+        if not 0 <= self.exit < self.entry < self.stop:
+            raise ValueError(f"need 0 <= exit < entry < stop, got exit={self.exit:g}, entry={self.entry:g}, "
+                             f"stop={self.stop:g}")
+        for name in ("fee_bps", "slippage_bps", "half_spread_bps"):
+            if not 0 <= getattr(self, name) < BPS:
+                raise ValueError(f"{name} must be in [0, 10000) bps, got {getattr(self, name):g}")
+        if self.oos_fraction is not None and not 0 < self.oos_fraction < 1:
+            raise ValueError(f"oos_fraction must be between 0 and 1 (exclusive), got {self.oos_fraction:g}")
+
+    def as_kwargs(self) -> dict[str, float | None]:
+        """The keyword arguments of ``backtest_zscore``."""
+        return asdict(self)
 
 
 @dataclass(frozen=True)
 class BacktestResult:
-    """Outcome of ``backtest_zscore``. Returns are fractions of the capital at risk (gross
-    notional of the position at entry); pnl is in quote currency for 1 unit of A.
+    """Outcome of ``backtest_zscore``. Money in quote currency for 1 unit of A; fractions of ``capital``.
 
-    trades: entry_ts_ms, exit_ts_ms, side (+1 long spread, -1 short), entry_z, exit_z,
-      hedge_ratio, entry/exit prices of both legs, notional, fees, pnl (net), return, reason
-      ("exit", "stop" or "end").
-    equity: ts_ms, position (+1/0/-1), pnl (per bar, net), ret (per-bar return), equity
-      (1 + cumulative ret).
+    trades: one row per round trip, TRADE_COLUMNS: signal and fill times of entry and exit (UTC ms),
+      side (+1 long the spread: +1 A, -beta B; -1 short), z at the signals, hedge_ratio (beta, fixed
+      at entry), qty_a / qty_b (signed units), fill prices, notional (gross, at the entry marks),
+      traded_notional (both fills), gross_pnl, fees, spread_cost, slippage_cost, pnl (net), return
+      (pnl / notional), reason ("exit", "stop", "segment", "split", "end"), part ("all", "in_sample",
+      "out_of_sample") and fills ("quotes", "model" or "mixed": where the four leg fills came from).
+    equity: one row per panel row, EQUITY_COLUMNS: position (+1 / 0 / -1 from the entry fill row to
+      the exit fill row), pnl (net, that row), equity (1 + cumulative pnl / capital).
+    capital: gross notional of the first position at its entry marks (None: no trades).
+    report: figures of every row; in_sample / out_of_sample: of each part (None without a split).
+    reason: why there is nothing to show (None when there are trades).
     """
 
     trades: pd.DataFrame
     equity: pd.DataFrame
-    total_return: float
-    sharpe: float
-    max_drawdown: float
-    hit_rate: float
+    params: BacktestParams
+    capital: float | None
+    report: BacktestReport
+    in_sample: BacktestReport | None = None
+    out_of_sample: BacktestReport | None = None
     reason: str | None = None
 
+    @property
+    def total_return(self) -> float:
+        return self.report.total_return
 
-def _signals(z: np.ndarray, beta: np.ndarray, entry_z: float, exit_z: float, stop_z: float
-             ) -> list[tuple[int, int, int, str]]:
-    """(entry signal row, exit signal row, side, reason) of each trade; fills are one row later.
+    @property
+    def sharpe(self) -> float | None:
+        return self.report.sharpe
 
-    Entries are read up to the third-last row (so a trade lives at least one bar), exits up to
-    the second-last; a trade still open then ends on the last row with reason "end".
+    @property
+    def max_drawdown(self) -> float:
+        return self.report.max_drawdown
+
+    @property
+    def hit_rate(self) -> float | None:
+        return self.report.hit_rate
+
+
+def _parts(n: int, oos_fraction: float | None) -> np.ndarray:
+    """Per row: 0 (no split), or 1 for the first floor(n * (1 - oos_fraction)) rows and 2 after."""
+    if oos_fraction is None:
+        return np.zeros(n, np.int64)
+    return np.where(np.arange(n) < int(n * (1 - oos_fraction)), 1, 2)
+
+
+def _block_ends(segment: np.ndarray, part: np.ndarray) -> list[str | None]:
+    """Per row: None inside a stretch, else why the stretch ends after it ("end", "split", "segment")."""
+    n = len(segment)
+    ends: list[str | None] = [None] * n
+    for t in range(n):
+        if t == n - 1:
+            ends[t] = "end"
+        elif part[t + 1] != part[t]:
+            ends[t] = "split"
+        elif segment[t + 1] != segment[t]:
+            ends[t] = "segment"
+    return ends
+
+
+def _round_trips(z: np.ndarray, beta: np.ndarray, ends: list[str | None], p: BacktestParams
+                 ) -> list[tuple[int, int, int, int, int, str]]:
+    """(entry signal, entry fill, exit signal, exit fill, side, reason) rows of each round trip.
+
+    Flat at row t: z_t <= -entry -> long, z_t >= entry -> short, if |z_t| < stop, beta_t is finite
+    and rows t+1 and t+2 are in t's stretch (a position lives at least one bar); filled at t+1.
+    Open at row t: |z_t| >= stop -> "stop", a long with z_t >= -exit or a short with z_t <= exit
+    (back inside ±exit, or beyond it) -> "exit"; filled at t+1. A position still open on the
+    last row of a stretch is closed there, at that row's prices (reason: why the stretch ends).
+    NaN z: no signal (an open position is held). One action per signal row.
     """
-    trades: list[tuple[int, int, int, str]] = []
-    side, opened = 0, -1
-    n = len(z)
-    for t, zt in enumerate(z.tolist()[: max(n - 1, 0)]):
-        if zt != zt:  # NaN z: no signal, an open position is held
-            continue
-        if side == 0:
-            if t <= n - 3 and entry_z <= abs(zt) < stop_z and math.isfinite(beta[t]):
-                side, opened = (-1 if zt > 0 else 1), t
-        elif (side == 1 and zt <= -stop_z) or (side == -1 and zt >= stop_z):
-            trades.append((opened, t, side, "stop"))
-            side = 0
-        elif (side == 1 and zt >= -exit_z) or (side == -1 and zt <= exit_z):
-            trades.append((opened, t, side, "exit"))
-            side = 0
-    if side:
-        trades.append((opened, n - 1, side, "end"))
-    return trades
+    trips = []
+    side = opened = 0
+    for t, (zt, end) in enumerate(zip(z.tolist(), ends)):
+        signal = not math.isnan(zt)
+        if side:
+            reason = None
+            if signal and abs(zt) >= p.stop:
+                reason = "stop"
+            elif signal and ((side == 1 and zt >= -p.exit) or (side == -1 and zt <= p.exit)):
+                reason = "exit"
+            if end is not None:
+                trips.append((opened, opened + 1, t, t, side, end))
+                side = 0
+            elif reason is not None:
+                trips.append((opened, opened + 1, t, t + 1, side, reason))
+                side = 0
+        elif (signal and end is None and ends[t + 1] is None and p.entry <= abs(zt) < p.stop
+              and math.isfinite(beta[t])):
+            side, opened = (-1 if zt > 0 else 1), t
+    return trips
+
+
+def _fill_source(entry_quoted: bool, exit_quoted: bool, entry_model: bool, exit_model: bool) -> str:
+    if entry_quoted and exit_quoted:
+        return "quotes"
+    return "model" if entry_model and exit_model else "mixed"
+
+
+def _trade(book: Book, ts: np.ndarray, z: np.ndarray, beta: float, trip: tuple[int, int, int, int, int, str],
+           p: BacktestParams, part: str) -> tuple[dict, np.ndarray]:
+    """One round trip's row of the trades table and its net P&L on rows entry fill .. exit fill."""
+    sig_in, i, sig_out, j, side, reason = trip
+    qty = np.array([float(side), -side * beta])
+    entry, exit_ = (fill_order(book, i, qty, p.slippage_bps, p.fee_bps),
+                    fill_order(book, j, -qty, p.slippage_bps, p.fee_bps))
+    marks = book.mark[i:j + 1]
+    pnl = np.r_[0.0, np.diff(marks, axis=0) @ qty]
+    pnl[0] -= entry.costs
+    pnl[-1] -= exit_.costs
+    notional = float(np.abs(qty) @ book.mark[i])
+    row = {"entry_signal_ts_ms": ts[sig_in], "entry_ts_ms": ts[i], "exit_signal_ts_ms": ts[sig_out],
+           "exit_ts_ms": ts[j], "side": side, "entry_z": z[sig_in], "exit_z": z[sig_out], "hedge_ratio": beta,
+           "qty_a": qty[0], "qty_b": qty[1], "entry_price_a": entry.price[0], "entry_price_b": entry.price[1],
+           "exit_price_a": exit_.price[0], "exit_price_b": exit_.price[1], "notional": notional,
+           "traded_notional": entry.notional + exit_.notional, "gross_pnl": float(qty @ (book.mark[j] - book.mark[i])),
+           "fees": entry.fee + exit_.fee, "spread_cost": entry.spread + exit_.spread,
+           "slippage_cost": entry.slippage + exit_.slippage, "pnl": float(pnl.sum()),
+           "return": float(pnl.sum()) / notional if notional else math.nan, "reason": reason, "part": part,
+           "fills": _fill_source(entry.quoted, exit_.quoted, not book.quoted[i].any(), not book.quoted[j].any())}
+    return row, pnl
 
 
 def backtest_zscore(panel: pd.DataFrame, timeframe: str, entry: float = BACKTEST_ENTRY_Z,
-                    exit: float = BACKTEST_EXIT_Z, stop: float = BACKTEST_STOP_Z,  # noqa: A002 (the spec's names)
-                    fee_bps: float = BACKTEST_FEE_BPS) -> BacktestResult:
-    """Z-score mean-reversion backtest on a ``pair_panel`` (columns ts_ms, price_a, price_b,
-    hedge_ratio, zscore).
+                    exit: float = BACKTEST_EXIT_Z, stop: float = BACKTEST_STOP_Z,
+                    fee_bps: float = BACKTEST_FEE_BPS, *, slippage_bps: float = BACKTEST_SLIPPAGE_BPS,
+                    half_spread_bps: float = BACKTEST_HALF_SPREAD_BPS, oos_fraction: float | None = None,
+                    quotes: pd.DataFrame | None = None) -> BacktestResult:
+    """Walk-forward z-score mean-reversion backtest of a ``pair_panel`` (columns ts_ms, price_a,
+    price_b, hedge_ratio, zscore; optional ``segment``: rows of one contiguous stretch share it).
 
-    Rules: a signal is read on row t's zscore and filled at row t+1's prices (no look-ahead).
-    Flat: z >= entry -> short the spread (-1 A, +beta B), z <= -entry -> long (+1 A, -beta B),
-    only while |z| < stop, beta = hedge_ratio of the signal row, fixed for the trade. Long exits
-    when z >= -exit (back inside the band, or overshot), short when z <= exit; stop out when
-    z <= -stop (long) or z >= stop (short). NaN z: no signal.
-    Entries are read up to the third-last row; a position still open at the end is closed at
-    the last row ("end"). Fees: fee_bps / 10 000 of the traded notional of both legs at entry
-    and at exit. Capital = gross notional at entry (|A| + |beta| B); per-bar
-    return = that bar's net pnl / capital of the open trade (0 when flat). Sharpe =
-    mean / std (ddof 1) of per-bar returns * sqrt(bars per year), all bars; max drawdown = the
-    largest fall of the equity curve 1 + cumulative return from its running peak, as a fraction
-    of that peak; hit rate = share of trades with net pnl > 0.
+    Timing: a signal read on row t's zscore is filled at row t+1 (never at t); the position is 1
+    unit of A against beta units of B, beta = row t's hedge_ratio, fixed for the trade. Rules in
+    ``_round_trips``: enter at |z| >= entry (below stop), exit back inside ±exit, stop at |z| >= stop.
+    No position is held across a change of ``segment`` (a hole in the data) or across the in-sample /
+    out-of-sample split: it is closed on the stretch's last row ("segment", "split"; "end" on the
+    panel's last row). Fills and costs: ``pairdesk.analytics.fills`` (``quotes``: ts_ms, bid_a, ask_a,
+    bid_b, ask_b, matched to the panel by ts_ms; without it, or where a leg's quote is missing, the
+    last price +- ``half_spread_bps``), then ``slippage_bps`` and ``fee_bps`` per leg per fill.
+    ``oos_fraction``: the last share of rows is reported apart as out-of-sample; the signal there is
+    the same causal one (nothing is fitted on either part). Figures: ``BacktestReport``.
+    ValueError on inconsistent parameters (``BacktestParams``).
     """
-    if not 0 <= exit < entry < stop:
-        raise ValueError(f"need 0 <= exit < entry < stop, got exit={exit}, entry={entry}, stop={stop}")
-    bars_per_year = annualisation_factor(timeframe) ** 2
+    p = BacktestParams(entry, exit, stop, fee_bps, slippage_bps, half_spread_bps, oos_fraction)
+    tf_ms = timeframe_ms(timeframe)
+    n = len(panel)
     ts = panel["ts_ms"].to_numpy(np.int64)
-    a, b = panel["price_a"].to_numpy(np.float64), panel["price_b"].to_numpy(np.float64)
-    z, beta_col = panel["zscore"].to_numpy(np.float64), panel["hedge_ratio"].to_numpy(np.float64)
-    n, fee = len(panel), fee_bps / 10_000
-    position, bar_pnl, bar_ret = np.zeros(n, np.int64), np.zeros(n), np.zeros(n)
-    rows = []
-    for sig_in, sig_out, side, reason in _signals(z, beta_col, entry, exit, stop):
-        i, j, beta = sig_in + 1, min(sig_out + 1, n - 1), beta_col[sig_in]
-        qty_a, qty_b = float(side), -side * beta
-        notional, exit_notional = (abs(qty_a) * a[k] + abs(qty_b) * b[k] for k in (i, j))
-        fees = fee * (notional + exit_notional)
-        pnl = np.zeros(j - i + 1)
-        pnl[1:] = qty_a * np.diff(a[i:j + 1]) + qty_b * np.diff(b[i:j + 1])
-        pnl[0] -= fee * notional
-        pnl[-1] -= fee * exit_notional
+    z, beta = panel["zscore"].to_numpy(np.float64), panel["hedge_ratio"].to_numpy(np.float64)
+    segment = panel["segment"].to_numpy() if "segment" in panel.columns else np.zeros(n, np.int64)
+    part = _parts(n, oos_fraction)
+    book = build_book(panel, quotes, half_spread_bps)
+    position, bar_pnl, rows = np.zeros(n, np.int64), np.zeros(n), []
+    for trip in _round_trips(z, beta, _block_ends(segment, part), p):
+        sig_in, i, _, j, side, _ = trip
+        row, pnl = _trade(book, ts, z, float(beta[sig_in]), trip, p, PARTS[int(part[i])])
         position[i:j + 1] = side
-        bar_pnl[i:j + 1] = pnl
-        bar_ret[i:j + 1] = pnl / notional
-        rows.append({"entry_ts_ms": ts[i], "exit_ts_ms": ts[j], "side": side, "entry_z": z[sig_in],
-                     "exit_z": z[sig_out], "hedge_ratio": beta, "entry_price_a": a[i], "entry_price_b": b[i],
-                     "exit_price_a": a[j], "exit_price_b": b[j], "notional": notional, "fees": fees,
-                     "pnl": float(pnl.sum()), "return": float(pnl.sum()) / notional, "reason": reason})
-    trade_columns = ["entry_ts_ms", "exit_ts_ms", "side", "entry_z", "exit_z", "hedge_ratio", "entry_price_a",
-                     "entry_price_b", "exit_price_a", "exit_price_b", "notional", "fees", "pnl", "return", "reason"]
-    trades = pd.DataFrame(rows, columns=trade_columns)
-    equity_curve = 1.0 + np.cumsum(bar_ret)
-    equity = pd.DataFrame({"ts_ms": ts, "position": position, "pnl": bar_pnl, "ret": bar_ret, "equity": equity_curve})
-    if n < 2:
-        return BacktestResult(trades, equity, math.nan, math.nan, math.nan, math.nan,
-                              reason=f"need at least 2 rows, have {n}")
-    std = float(np.std(bar_ret, ddof=1))
-    sharpe = float(np.mean(bar_ret)) / std * math.sqrt(bars_per_year) if std > 0 else math.nan
-    peak = np.maximum.accumulate(np.r_[1.0, equity_curve])[1:]
-    max_drawdown = float(np.max((peak - equity_curve) / peak))
-    hit_rate = float((trades["pnl"] > 0).mean()) if len(trades) else math.nan
-    return BacktestResult(trades, equity, float(equity_curve[-1] - 1.0), sharpe, max_drawdown, hit_rate,
-                          reason=None if len(trades) else "no trades")
-
+        bar_pnl[i:j + 1] += pnl
+        rows.append(row)
+    trades = pd.DataFrame(rows, columns=TRADE_COLUMNS)
+    capital = float(trades["notional"].iloc[0]) if len(trades) else None
+    equity = pd.DataFrame({"ts_ms": ts, "segment": segment, "part": [PARTS[int(k)] for k in part],
+                           "position": position, "pnl": bar_pnl,
+                           "equity": 1.0 + np.cumsum(bar_pnl) / (capital or 1.0)}, columns=EQUITY_COLUMNS)
+    report = stretch_report(ts, bar_pnl, tf_ms, trades, capital)
+    halves = [stretch_report(ts[part == k], bar_pnl[part == k], tf_ms, trades[trades["part"] == PARTS[k]], capital)
+              for k in (1, 2)] if oos_fraction is not None else [None, None]
+    reason = None if len(trades) else ("no trades" if n >= 2 else f"need at least 2 rows, have {n}")
+    return BacktestResult(trades, equity, p, capital, report, *halves, reason=reason)

@@ -16,6 +16,7 @@ Endpoints (JSON unless noted; the OpenAPI page at /docs documents each one):
     GET    /api/spread                      hedge ratio, spread, z-score and correlation of a pair
     GET    /api/correlation                 rolling and whole-sample correlation of a pair
     GET    /api/cointegration               ADF, Engle-Granger, half-life (and Johansen, Hurst)
+    GET    /api/backtest                    walk-forward z-score backtest: P&L, costs, drawdown, trades
     GET    /api/export/ticks.csv            trades as CSV, streamed page by page
     GET    /api/export/ohlc.csv             bars as CSV, streamed in time chunks
     GET    /api/export/spread.csv           the analytics CLI's CSV, computed once, streamed in pieces

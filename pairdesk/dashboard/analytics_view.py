@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pairdesk import analytics
-from pairdesk.dashboard import charts, data
+from pairdesk.dashboard import backtest_view, charts, data
 from pairdesk.dashboard.data import Analytics, Database, Settings
 from pairdesk.dashboard.elements import plot, show_notice, shown_errors
-from pairdesk.dashboard.formatting import (format_age, format_count, format_level, format_percent, format_signed,
-                                           format_times)
+from pairdesk.dashboard.formatting import format_age, format_count, format_times
 from pairdesk.dashboard.verdicts import headline, tests_table
 
 MAX_HEATMAP_SYMBOLS = 12
-TRADE_SIDES = {1: "long spread", -1: "short spread"}
-TRADE_COLUMNS = ["entry", "exit", "side", "entry_z", "exit_z", "hedge_ratio", "pnl", "return", "reason"]
 
 
 def analytics_section(db: Database, s: Settings) -> None:
@@ -38,7 +34,8 @@ def draw_analytics(db: Database, s: Settings) -> None:
     if len(view.panel) == 0:
         st.info("No aligned bars of the pair yet: the analytics appear once both symbols have data in the window.")
         return
-    results = data.heavy_analytics(view, all_bars, data.heavy_key(db, s))
+    params, params_error = backtest_view.chosen_params()
+    results = data.heavy_analytics(view, all_bars, (*data.heavy_key(db, s), params))
     tests_tab, backtest_tab, matrix_tab, summary_tab, hourly_tab = st.tabs(
         ["Mean reversion", "Backtest", "Correlation matrix", "Summary statistics", "Hourly summary"],
         key="analytics_tabs")
@@ -46,7 +43,7 @@ def draw_analytics(db: Database, s: Settings) -> None:
         show_notice(*headline(results.tests, s))
         st.dataframe(tests_table(results.tests, s), hide_index=True, key="tests_table")
     with backtest_tab:
-        backtest(results, s)
+        backtest_view.backtest_panel(results, s, params_error)
     with matrix_tab:
         plot(charts.correlation_heatmap(results.correlation, f"Correlation of {s.timeframe} log returns"),
              "heatmap_chart")
@@ -58,31 +55,6 @@ def draw_analytics(db: Database, s: Settings) -> None:
                      column_config={"annualised_volatility": st.column_config.NumberColumn(format="percent")})
     with hourly_tab:
         hourly(results, s)
-
-
-def backtest(results: Analytics, s: Settings) -> None:
-    """The backtest's rules, figures, equity curve and trades."""
-    result = results.backtest
-    entry, exit_z, stop_z = (format_level(z) for z in results.backtest_rules)
-    st.caption(f"Enter at |z| ≥ {entry}, exit at |z| ≤ {exit_z}, stop at |z| ≥ {stop_z}; fills at the next "
-               f"bar, {format_level(analytics.BACKTEST_FEE_BPS)} bps per leg per fill; last "
-               f"{format_count(len(result.equity))} bars.")
-    cols = st.columns(5)
-    cols[0].metric("Total return", format_percent(result.total_return, signed=True), border=True)
-    cols[1].metric("Sharpe (annualised)", format_signed(result.sharpe), border=True)
-    cols[2].metric("Max drawdown", format_percent(result.max_drawdown), border=True)
-    cols[3].metric("Hit rate", format_percent(result.hit_rate, decimals=0), border=True)
-    cols[4].metric("Trades", format_count(len(result.trades)), border=True)
-    if result.reason:
-        st.info(f"Backtest: {result.reason}.")
-    plot(charts.equity_figure(result.equity, s.tz), "equity_chart")
-    if len(result.trades):
-        trades = result.trades.copy()
-        for column in ("entry_ts_ms", "exit_ts_ms"):
-            trades[column.replace("_ts_ms", "")] = format_times(trades[column], s.tz)
-        trades["side"] = trades["side"].map(TRADE_SIDES)
-        st.dataframe(trades[TRADE_COLUMNS], hide_index=True, key="backtest_trades",
-                     column_config={"return": st.column_config.NumberColumn(format="percent")})
 
 
 def hourly(results: Analytics, s: Settings) -> None:

@@ -310,7 +310,9 @@ def heavy_analytics(_view: PairView, _all_bars: Mapping[str, pd.DataFrame], key:
     entry, exit_z, stop_z = backtest_rules(s.z_threshold)
     recent = _view.panel.tail(HEAVY_TEST_ROWS)
     tests = analytics.mean_reversion_tests(_view.panel, rows=HEAVY_TEST_ROWS)
-    backtest = analytics.backtest_zscore(recent, s.timeframe, entry=entry, exit=exit_z, stop=stop_z)
+    # The page appends the backtest panel's inputs to the key (analytics_view); other callers get the defaults.
+    params = next((k for k in key if isinstance(k, analytics.BacktestParams)), analytics.BacktestParams())
+    backtest = analytics.backtest_zscore(recent, s.timeframe, **params.as_kwargs())
     summary = analytics.summary_table(_view.candles, s.timeframe)
     in_view = {symbol: analytics.resample_bars(since(bars, _view.start_ms), s.timeframe)
                for symbol, bars in _all_bars.items()}
