@@ -15,6 +15,7 @@ from test_analytics import recorded_trades
 H, S, F = 10 / 1e4, 5 / 1e4, 10 / 1e4  # half-spread, slippage, fee of the literal example, as fractions
 COSTS = {"fee_bps": 10.0, "slippage_bps": 5.0, "half_spread_bps": 10.0}
 WINDOW = 10  # bars: the trimmed recording holds two minutes of 1-second bars
+HEDGE_WINDOW = 30  # bars before each bar the hedge is estimated on
 
 
 def literal_panel(z, a, b, beta=2.0, tf_ms=1_000, segment=None) -> pd.DataFrame:
@@ -43,7 +44,7 @@ def sell(price: float) -> float:
 def real_panel() -> pd.DataFrame:
     """The 1-second rolling-hedge pair panel (10-bar window) of the recorded BTC / ETH trades: causal at every row."""
     bars = [analytics.bars_from_trades(recorded_trades(s), "1s") for s in ("BTCUSDT", "ETHUSDT")]
-    return analytics.pair_panel(*bars, "1s", WINDOW, "rolling")
+    return analytics.pair_panel(*bars, "1s", WINDOW, "rolling", hedge_window=HEDGE_WINDOW)
 
 
 # --------------------------------------------------------------------------- the literal 10-bar panel
@@ -217,7 +218,7 @@ def test_no_look_ahead_appending_bars_leaves_earlier_trades_alone(real_panel):
         assert trade.entry_price_a == pytest.approx(a * (1 + trade.side * 1e-4) * (1 + trade.side * 0.5e-4))
     cut_ms = int(full.trades["exit_ts_ms"].iloc[len(full.trades) // 2]) + 1_000
     early_bars = [b[b["ts_ms"] <= cut_ms] for b in bars]
-    early_panel = analytics.pair_panel(*early_bars, "1s", WINDOW, "rolling")
+    early_panel = analytics.pair_panel(*early_bars, "1s", WINDOW, "rolling", hedge_window=HEDGE_WINDOW)
     early = analytics.backtest_zscore(early_panel, "1s", **kwargs)
     closed = full.trades[full.trades["exit_ts_ms"] < cut_ms]
     pd.testing.assert_frame_equal(early.trades.iloc[:len(closed)], closed)

@@ -15,6 +15,7 @@ from conftest import read_db
 from test_api import PAIR, SYMBOLS, build_recorded_db, client_for
 
 WINDOW = 10  # bars: the trimmed recording holds two minutes of 1-second bars
+HEDGE_WINDOW = 30  # bars before each bar the hedge is estimated on
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,7 @@ def client(recorded_db) -> TestClient:
 def engine_result(db: Path, hedge: str = "rolling", **kwargs) -> analytics.BacktestResult:
     """The engine run independently of the API: pair_panel of the stored bars, then backtest_zscore."""
     bars = read_db(db, lambda conn: [store.read_bars_1s(conn, s) for s in SYMBOLS])
-    panel = analytics.pair_panel(*bars, "1s", WINDOW, hedge)
+    panel = analytics.pair_panel(*bars, "1s", WINDOW, hedge, hedge_window=HEDGE_WINDOW)
     return analytics.backtest_zscore(panel, "1s", **kwargs)
 
 
@@ -45,7 +46,7 @@ def assert_figures(body: dict, report: analytics.BacktestReport) -> None:
 def test_backtest_returns_the_engines_report_and_trades(client, recorded_db):
     """Report, rules and every trade equal backtest_zscore on the same panel, with the parameters given."""
     params = {"entry": 1.5, "exit": 0.3, "stop": 5, "fee_bps": 4, "slippage_bps": 1, "half_spread_bps": 2}
-    response = client.get("/api/backtest", params={"symbols": "btcusdt,ethusdt", "window": WINDOW, **params})
+    response = client.get("/api/backtest", params={"symbols": "btcusdt,ethusdt", "window": WINDOW, "hedge_window": HEDGE_WINDOW, **params})
     assert response.status_code == 200, response.text
     body = response.json()
     expected = engine_result(recorded_db, **params)
@@ -64,7 +65,7 @@ def test_backtest_returns_the_engines_report_and_trades(client, recorded_db):
 
 def test_backtest_split_reports_both_parts(client, recorded_db):
     """oos_fraction=0.5: in-sample and out-of-sample figures that add up to the whole run."""
-    body = client.get("/api/backtest", params={"symbols": PAIR, "window": WINDOW, "entry": 1.5, "exit": 0.3,
+    body = client.get("/api/backtest", params={"symbols": PAIR, "window": WINDOW, "hedge_window": HEDGE_WINDOW, "entry": 1.5, "exit": 0.3,
                                                "oos_fraction": 0.5}).json()
     expected = engine_result(recorded_db, entry=1.5, exit=0.3, oos_fraction=0.5)
     assert_figures(body["in_sample"], expected.in_sample)
@@ -75,13 +76,13 @@ def test_backtest_split_reports_both_parts(client, recorded_db):
 
 def test_defaults_and_the_time_range(client, recorded_db):
     """Without rules the defaults run (rolling hedge); start / end restrict the bars like /api/spread."""
-    body = client.get("/api/backtest", params={"symbols": PAIR, "window": WINDOW}).json()
+    body = client.get("/api/backtest", params={"symbols": PAIR, "window": WINDOW, "hedge_window": HEDGE_WINDOW}).json()
     defaults = analytics.BacktestParams()
     assert body["rules"] == defaults.as_kwargs() and body["hedge"] == "rolling"
-    spread = client.get("/api/spread", params={"symbols": PAIR, "window": WINDOW, "hedge": "rolling"}).json()
+    spread = client.get("/api/spread", params={"symbols": PAIR, "window": WINDOW, "hedge_window": HEDGE_WINDOW, "hedge": "rolling"}).json()
     assert body["rows_total"] == spread["rows_total"] == body["report"]["bars"]
     first = spread["rows"][0]["ts_ms"]
-    later = client.get("/api/backtest", params={"symbols": PAIR, "window": WINDOW, "start": first + 30_000}).json()
+    later = client.get("/api/backtest", params={"symbols": PAIR, "window": WINDOW, "hedge_window": HEDGE_WINDOW, "start": first + 30_000}).json()
     assert later["report"]["bars"] == body["report"]["bars"] - 30
 
 
@@ -96,8 +97,8 @@ def test_defaults_and_the_time_range(client, recorded_db):
     ("oos_fraction=1", 422, "query parameter oos_fraction"),
     ("oos_fraction=0", 422, "query parameter oos_fraction"),
     ("entry=abc", 422, "query parameter entry"),
-    ("hedge=ols", 422, "fitted on the whole sample"),
     ("hedge=median", 422, "query parameter hedge"),
+    ("hedge=ols_insample", 422, "fitted on the whole sample"),
 ])
 def test_bad_parameters_are_422_with_one_line(client, query, status, fragment):
     """Entry <= exit, stop <= entry, negative costs, a split outside (0, 1), an in-sample hedge: 422, saying which."""
@@ -129,6 +130,6 @@ def test_openapi_documents_the_backtest_under_analytics(client):
 
 def test_no_trades_is_an_answer_not_an_error(client):
     """Thresholds no bar reaches: 200 with no trades, reason 'no trades', zero P&L and null capital."""
-    body = client.get("/api/backtest", params={"symbols": PAIR, "window": WINDOW, "entry": 50, "stop": 60}).json()
+    body = client.get("/api/backtest", params={"symbols": PAIR, "window": WINDOW, "hedge_window": HEDGE_WINDOW, "entry": 50, "stop": 60}).json()
     assert body["trades"] == [] and body["reason"] == "no trades" and body["capital"] is None
     assert body["report"]["net_pnl"] == 0 and np.isclose(body["report"]["max_drawdown"], 0)

@@ -30,7 +30,6 @@ from pairdesk.analytics.backtest import (
                                        BACKTEST_HALF_SPREAD_BPS,
                                        BACKTEST_SLIPPAGE_BPS,
                                        EQUITY_COLUMNS,
-                                       IN_SAMPLE_HEDGES,
                                        PARTS,
                                        TRADE_COLUMNS,
                                        BacktestParams,
@@ -141,6 +140,6 @@ __all__ = [
     "correlation_matrix", "hourly_summary", "summary_table", "symbol_summary", "BPS", "Book", "Fill",
     "QUOTE_COLUMNS", "build_book", "fill_order", "BacktestReport", "DAYS_PER_YEAR", "DAY_MS", "MIN_SHARPE_DAYS",
     "MIN_SHARPE_TRADES", "max_drawdown", "sharpe_ratio", "stretch_report", "BACKTEST_HALF_SPREAD_BPS",
-    "BACKTEST_SLIPPAGE_BPS", "BacktestParams", "BacktestResult", "EQUITY_COLUMNS", "IN_SAMPLE_HEDGES", "PARTS",
-    "TRADE_COLUMNS", "backtest_zscore",
+    "BACKTEST_SLIPPAGE_BPS", "BacktestParams", "BacktestResult", "EQUITY_COLUMNS", "PARTS", "TRADE_COLUMNS",
+    "backtest_zscore",
 ]

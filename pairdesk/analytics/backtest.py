@@ -24,7 +24,6 @@ BACKTEST_SLIPPAGE_BPS = 0.5
 
 # Hedges fitted on the whole sample (future bars included): a backtest on them is in-sample by
 # construction, so the API and the page refuse them.
-IN_SAMPLE_HEDGES = frozenset({"ols", "ols_insample"})
 
 PARTS = {0: "all", 1: "in_sample", 2: "out_of_sample"}
 TRADE_COLUMNS = ["entry_signal_ts_ms", "entry_ts_ms", "exit_signal_ts_ms", "exit_ts_ms", "side", "entry_z",

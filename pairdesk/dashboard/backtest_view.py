@@ -97,7 +97,7 @@ def sharpe_text(report: analytics.BacktestReport) -> str:
 def backtest_panel(results: Analytics, s: Settings, error: str | None) -> None:
     """The inputs, then the backtest's figures, equity curve and trades (``error``: why the inputs are unusable)."""
     draw_inputs()
-    if s.hedge in analytics.IN_SAMPLE_HEDGES:
+    if s.hedge in analytics.INSAMPLE_HEDGES:
         st.warning(f"The {s.hedge_label} hedge is fitted on the whole window (in-sample: uses future bars), so it "
                    "cannot be backtested: choose a causal hedge (rolling OLS or Kalman) in the sidebar.")
         return

@@ -56,7 +56,7 @@ def get_backtest(
     peak-to-trough fall of the equity curve, as a fraction of the peak) and a Sharpe ratio only on at
     least 30 days of bars and 20 trades (otherwise null, with `sharpe_reason`), and every trade.
     422 for entry <= exit, stop <= entry, negative costs or a hedge fitted on the whole sample."""
-    if hedge in analytics.IN_SAMPLE_HEDGES:
+    if hedge in analytics.INSAMPLE_HEDGES:
         raise unprocessable(f"hedge {hedge!r} is fitted on the whole sample (uses future bars): backtest a causal "
                             f"hedge, e.g. rolling or kalman")
     try:
