@@ -38,6 +38,12 @@ from pairdesk.analytics.panel import (pair_panel)
 from pairdesk.analytics.mean_reversion import (AdfResult, CointResult, HalfLifeResult, HurstResult, JohansenResult,
                                                MeanReversionReport, adf_test, engle_granger_test, half_life,
                                                hurst_exponent, johansen_test, mean_reversion_tests)
+from pairdesk.analytics.inputs import (SIGNIFICANCE_LEVEL)
+from pairdesk.analytics.johansen import (OSTERWALD_LENUM_TRACE_CONSTANT, rank_conclusion)
+from pairdesk.analytics.half_life import (half_life_interval)
+from pairdesk.analytics.cointegration import (CointegrationVerdict, HacHedgeFit, cointegration_verdict,
+                                              engle_granger_lags, hedge_ratio_hac, newey_west_lags)
+from pairdesk.analytics.mean_reversion import (ADF_SPREAD_LABEL, tested_rows)
 from pairdesk.analytics.summaries import (SymbolSummary, annualisation_factor, correlation_matrix, hourly_summary,
                                           summary_table, symbol_summary)
 from pairdesk.analytics.backtest import (BacktestResult, backtest_zscore)
@@ -54,4 +60,7 @@ __all__ = [
     "adf_test", "engle_granger_test", "half_life", "hurst_exponent", "johansen_test", "mean_reversion_tests",
     "SymbolSummary", "annualisation_factor", "correlation_matrix", "hourly_summary", "summary_table",
     "symbol_summary", "BacktestResult", "backtest_zscore",
+    "SIGNIFICANCE_LEVEL", "OSTERWALD_LENUM_TRACE_CONSTANT", "rank_conclusion", "half_life_interval",
+    "CointegrationVerdict", "HacHedgeFit", "cointegration_verdict", "engle_granger_lags", "hedge_ratio_hac",
+    "newey_west_lags", "ADF_SPREAD_LABEL", "tested_rows",
 ]
