@@ -56,10 +56,14 @@ class CointResult:
 @dataclass(frozen=True)
 class HacHedgeFit:
     """OLS of price_a on [1, price_b] with Newey-West (HAC) standard errors (statsmodels
-    ``cov_type="HAC"``, Bartlett kernel, ``hac_lags`` lags, small-sample correction) and the
-    interval beta ± 1.96 se at level 5 %. Meaningful only when the pair is cointegrated: on two
-    independent random walks the regression is spurious and so is any standard error. NaN figures
-    when ``reason`` is set."""
+    ``cov_type="HAC"``, Bartlett kernel, ``hac_lags`` lags, no small-sample correction) and the
+    interval beta ± 1.96 se at level 5 %.
+
+    Meaningful only when the pair is cointegrated: on two independent random walks the regression
+    is spurious and so is any standard error. Even then it is optimistic when the residual is
+    persistent: the lag rule is far shorter than the residual's memory (on simulated pairs with a
+    30-bar half-life, n = 5,000, the 95 % interval held the true beta for about half of them).
+    NaN figures when ``reason`` is set."""
 
     beta: float = math.nan
     alpha: float = math.nan
@@ -125,7 +129,7 @@ def hedge_ratio_hac(price_a: pd.Series | np.ndarray, price_b: pd.Series | np.nda
         return HacHedgeFit(level=level, nobs=len(a), reason=reason)
     lags = newey_west_lags(len(a))
     fit, reason = run_test("OLS", lambda: sm.OLS(a, sm.add_constant(b, has_constant="add")).fit(
-        cov_type="HAC", cov_kwds={"maxlags": lags}))
+        cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": False}))
     if fit is None or not np.all(np.isfinite(fit.bse)):
         return HacHedgeFit(level=level, hac_lags=lags, nobs=len(a), reason=reason or "price_a and price_b are collinear")
     (alpha, beta), (alpha_se, beta_se) = fit.params, fit.bse
