@@ -141,10 +141,14 @@ def test_tests_and_backtest_panels_match_the_engine(monkeypatch, real_db):
     panel = expected_panel(real_db)
     report = analytics.mean_reversion_tests(panel, rows=analytics.HEAVY_TEST_WINDOW_ROWS)
     table = table_with(page, "verdict")
-    adf_row = table[table["test"] == "ADF (spread)"].iloc[0]
+    adf_row = table[table["test"] == analytics.ADF_SPREAD_LABEL].iloc[0]
     assert f"stat {report.adf.statistic:.3f}, p {report.adf.pvalue:.4f}" in adf_row["figures"]
     assert adf_row["verdict"] == verdicts.adf_verdict(report.adf)
-    assert table["verdict"].str.len().min() > 0
+    assert table["verdict"].str.len().min() > 0 and set(table["n"]) == {report.rows}
+    assert table.iloc[0]["verdict"] == verdicts.engle_granger_verdict(report.verdict, ("BTCUSDT", "ETHUSDT"))
+    kind, text = verdicts.headline(report, dashboard_data.Settings("BTCUSDT", "ETHUSDT", "1s", "15m", 60, 2.0, "ols",
+                                                                   "Asia/Kolkata", None))
+    assert f"n = {report.rows:,} bars" in text and text in texts(page, kind)
     entry, exit_z, stop_z = dashboard_data.backtest_rules(2.0)
     result = analytics.backtest_zscore(panel.tail(analytics.HEAVY_TEST_WINDOW_ROWS), "1s", entry=entry, exit=exit_z,
                                        stop=stop_z)

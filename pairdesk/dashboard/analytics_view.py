@@ -18,6 +18,11 @@ from pairdesk.dashboard.verdicts import headline, tests_table
 
 MAX_HEATMAP_SYMBOLS = 12
 TRADE_SIDES = {1: "long spread", -1: "short spread"}
+TESTS_NOTE = ("The headline is Engle-Granger's test at 5 % (the residual of price A on [1, price B], judged with "
+              "MacKinnon's critical values for an estimated regression), with Johansen's trace test as a second "
+              "opinion; the hedge, the half-life and both tests use the same n rows of the last contiguous stretch "
+              "of data. The ADF and the Hurst exponent describe the chosen spread: they are details, not tests of "
+              "cointegration.")
 TRADE_COLUMNS = ["entry", "exit", "side", "entry_z", "exit_z", "hedge_ratio", "pnl", "return", "reason"]
 
 
@@ -45,6 +50,7 @@ def draw_analytics(db: Database, s: Settings) -> None:
     with tests_tab:
         show_notice(*headline(results.tests, s))
         st.dataframe(tests_table(results.tests, s), hide_index=True, key="tests_table")
+        st.caption(TESTS_NOTE)
     with backtest_tab:
         backtest(results, s)
     with matrix_tab:
