@@ -175,16 +175,17 @@ def test_pair_tests_degrade_on_short_and_constant_input():
 
 
 def test_mean_reversion_tests_run_on_the_last_heavy_window_rows():
-    """The report uses the last HEAVY_TEST_WINDOW_ROWS finite-spread rows and matches each test run alone."""
+    """The report uses the last HEAVY_TEST_WINDOW_ROWS rows (the spread's details skip its NaN) and matches
+    each test run alone."""
     n = analytics.HEAVY_TEST_WINDOW_ROWS + 500
     b = random_walk(n, seed=20)
     panel = pd.DataFrame({"price_a": 2 * b + ar1(0.9, n, seed=21), "price_b": b})
     panel["spread"] = panel["price_a"] - 2 * panel["price_b"]
     panel.loc[n - 10, "spread"] = np.nan
     report = analytics.mean_reversion_tests(panel)
-    recent = panel.dropna().tail(analytics.HEAVY_TEST_WINDOW_ROWS)
-    assert report.rows == analytics.HEAVY_TEST_WINDOW_ROWS
-    assert report.adf == analytics.adf_test(recent["spread"])
+    recent = panel.tail(analytics.HEAVY_TEST_WINDOW_ROWS)
+    assert report.rows == analytics.HEAVY_TEST_WINDOW_ROWS and report.spread_rows == report.rows - 1
+    assert report.adf == analytics.adf_test(recent["spread"])  # the NaN spread row is dropped
     assert report.verdict == analytics.cointegration_verdict(recent["price_a"], recent["price_b"])
     assert report.engle_granger == analytics.engle_granger_test(recent["price_a"], recent["price_b"])
     assert report.half_life == report.verdict.half_life and report.verdict.cointegrated
@@ -200,6 +201,9 @@ def test_mean_reversion_tests_run_on_the_last_segment_only():
     report = analytics.mean_reversion_tests(panel)
     last = panel[panel["segment"] == 1]
     assert report.rows == n // 2 == report.verdict.nobs == report.adf.nobs + report.adf.lags_used + 1
+    panel.loc[n // 2: n // 2 + 9, "spread"] = np.nan  # a hedge without an estimate yet: the verdict keeps its rows
+    again = analytics.mean_reversion_tests(panel)
+    assert again.verdict == report.verdict and again.spread_rows == n // 2 - 10
     assert report.verdict == analytics.cointegration_verdict(last["price_a"], last["price_b"])
 
 

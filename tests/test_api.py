@@ -347,7 +347,7 @@ def test_cointegration_runs_the_engines_tests_on_the_clis_spread(client, recorde
     tail = csv.dropna(subset=["spread"]).tail(100)
     adf = analytics.adf_test(tail["spread"])
     verdict = analytics.cointegration_verdict(tail["price_a"], tail["price_b"])
-    assert body["rows"] == body["nobs"] == 100 and body["hedge_ratio"] == csv["hedge_ratio"].iloc[-1]
+    assert body["rows"] == body["nobs"] == body["spread_rows"] == 100 and body["hedge_ratio"] == csv["hedge_ratio"].iloc[-1]
     assert body["cointegrated"] is verdict.cointegrated is (verdict.p_value < 0.05) and body["level"] == 0.05
     assert body["p_value"] == pytest.approx(verdict.p_value, rel=1e-9) == body["engle_granger"]["pvalue"]
     assert body["engle_granger"]["statistic"] == pytest.approx(verdict.engle_granger.statistic, rel=1e-9)

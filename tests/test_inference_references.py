@@ -16,9 +16,9 @@ from scipy.signal import lfilter
 from scipy.stats import norm
 from statsmodels.tsa.adfvalues import mackinnonp
 from statsmodels.tsa.stattools import coint
+from test_analytics import WINDOW, recorded_trades
 
 from pairdesk import analytics
-from test_analytics import WINDOW, recorded_trades
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,10 @@ Seeded; every rate is printed in its assertion message. Random walks are generat
 """
 from __future__ import annotations
 
+import ctypes
 import math
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +20,29 @@ from pairdesk import analytics
 PAIRS = 500
 HALF_LIFE_BARS = 30
 PHI = 0.5 ** (1 / HALF_LIFE_BARS)  # AR(1) coefficient whose deviations halve in 30 bars
+
+
+def _numpy_openblas() -> ctypes.CDLL | None:
+    """numpy's bundled OpenBLAS (already loaded), or None when this numpy has another BLAS."""
+    found = sorted((Path(np.__file__).parent.parent / "numpy.libs").glob("libscipy_openblas64_*.so"))
+    lib = ctypes.CDLL(str(found[0])) if found else None
+    return lib if lib is not None and hasattr(lib, "scipy_openblas_set_num_threads64_") else None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_blas_thread() -> Iterator[None]:
+    """Thousands of small regressions: on two shared cores OpenBLAS threads only contend (5-10 times
+    slower), so this module runs them on one thread and restores the count afterwards."""
+    lib = _numpy_openblas()
+    if lib is None:
+        yield
+        return
+    before = lib.scipy_openblas_get_num_threads64_()
+    lib.scipy_openblas_set_num_threads64_(1)
+    try:
+        yield
+    finally:
+        lib.scipy_openblas_set_num_threads64_(before)
 
 
 def random_walks(count: int, n: int, seed: int) -> np.ndarray:

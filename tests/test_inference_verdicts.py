@@ -73,8 +73,8 @@ def test_every_row_shows_its_n_and_the_details_are_labelled(cointegrated):
     assert list(table.columns) == ["test", "n", "figures", "verdict"]
     assert list(table["test"]) == ["Engle-Granger (the headline)", "Johansen trace, constant in the relation",
                                    "Hedge β, Newey-West", "Half-life of the Engle-Granger residual",
-                                   "ADF of the spread, Dickey-Fuller critical values: not a cointegration test when "
-                                   "the hedge was estimated from the same data", "Hurst exponent of the spread (detail)"]
+                                   ("ADF of the spread, Dickey-Fuller critical values: not a cointegration test when "
+                                    "the hedge was estimated from the same data"), "Hurst exponent of the spread (detail)"]
     assert set(table["n"]) == {N}
 
 

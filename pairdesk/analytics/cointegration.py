@@ -31,12 +31,12 @@ HEADLINE_RULE = ("Engle-Granger (residual of price_a on [1, price_b], MacKinnon 
 
 def engle_granger_lags(nobs: int) -> int:
     """Lagged differences in Engle-Granger's ADF: floor(4 (nobs / 100) ^ (1/4)) (Schwert's l4)."""
-    return int(math.floor(4.0 * (nobs / 100.0) ** 0.25))
+    return math.floor(4.0 * (nobs / 100.0) ** 0.25)
 
 
 def newey_west_lags(nobs: int) -> int:
     """Newey-West (Bartlett) lags: floor(4 (nobs / 100) ^ (2/9))."""
-    return int(math.floor(4.0 * (nobs / 100.0) ** (2.0 / 9.0)))
+    return math.floor(4.0 * (nobs / 100.0) ** (2.0 / 9.0))
 
 
 @dataclass(frozen=True)

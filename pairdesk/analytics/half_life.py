@@ -80,8 +80,8 @@ def half_life(residual: pd.Series | np.ndarray, n_series: int = 2, level: float 
     t = b / se if se > 0 else -math.inf
     p = float(mackinnonp(t, regression="c", N=n_series))
     low, high = half_life_interval(b, se, level)
-    figures = dict(b=b, a=fit.alpha, b_stderr=se, t_statistic=t, p_value=p, ci_low_bars=low, ci_high_bars=high,
-                   level=level, nobs=len(change))
+    figures = {"b": b, "a": fit.alpha, "b_stderr": se, "t_statistic": t, "p_value": p, "ci_low_bars": low,
+               "ci_high_bars": high, "level": level, "nobs": len(change)}
     if b < 0 and p < level:
         return HalfLifeResult(-math.log(2.0) / b, significant=True, **figures)
     return HalfLifeResult(significant=False, **figures,

@@ -5,7 +5,9 @@ The headline is ``cointegration.cointegration_verdict`` on the prices (Engle-Gra
 Johansen beside it, the Newey-West hedge, the half-life of the regression's residual). The ADF of
 the chosen spread uses Dickey-Fuller's critical values, which hold for a series observed as it is,
 not for a residual whose hedge was estimated from the same bars: it is a labelled detail
-(``ADF_SPREAD_LABEL``), never the verdict. Every test runs on the same rows (``tested_rows``).
+(``ADF_SPREAD_LABEL``), never the verdict. Every test runs on the same rows (``tested_rows``); the
+spread's details skip the rows where the chosen hedge has no estimate yet (``spread_rows`` of them
+remain), so the headline does not depend on the hedge method.
 """
 from __future__ import annotations
 
@@ -16,8 +18,13 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from pairdesk.analytics.cointegration import (CointegrationVerdict, CointResult, HacHedgeFit, cointegration_verdict,
-                                              engle_granger_test)
+from pairdesk.analytics.cointegration import (
+    CointegrationVerdict,
+    CointResult,
+    HacHedgeFit,
+    cointegration_verdict,
+    engle_granger_test,
+)
 from pairdesk.analytics.common import HEAVY_TEST_WINDOW_ROWS, HURST_MAX_LAG
 from pairdesk.analytics.half_life import HalfLifeResult, half_life
 from pairdesk.analytics.inputs import SIGNIFICANCE_LEVEL, critical_values, normal_quantile, run_test, series_input
@@ -77,12 +84,14 @@ class HurstResult:
 @dataclass(frozen=True)
 class MeanReversionReport:
     """The tests of one pair on its ``rows`` tested rows: the headline verdict on the prices, and the
-    ADF and Hurst exponent of the chosen spread as details."""
+    ADF and Hurst exponent of the chosen spread, on the ``spread_rows`` of them where it is finite,
+    as details."""
 
     rows: int
     verdict: CointegrationVerdict
     adf: AdfResult
     hurst: HurstResult
+    spread_rows: int = 0
 
     @property
     def engle_granger(self) -> CointResult:
@@ -156,22 +165,25 @@ def hurst_exponent(series: pd.Series | np.ndarray, max_lag: int = HURST_MAX_LAG,
 
 
 def tested_rows(panel: pd.DataFrame, rows: int = HEAVY_TEST_WINDOW_ROWS) -> pd.DataFrame:
-    """The rows the tests run on: the last ``rows`` rows with a finite spread and finite prices of the
-    panel's last contiguous segment (its ``segment`` column; the whole panel when it has none), so
-    no test runs across a hole in the data."""
+    """The rows the tests run on: the last ``rows`` rows with both prices finite of the panel's last
+    contiguous segment (its ``segment`` column; the whole panel when it has none), so no test runs
+    across a hole in the data."""
     if "segment" in panel.columns and len(panel):
         panel = panel[panel["segment"].to_numpy() == panel["segment"].iloc[-1]]
-    finite = np.isfinite(panel[["spread", "price_a", "price_b"]].to_numpy(dtype=np.float64)).all(axis=1)
+    finite = np.isfinite(panel[["price_a", "price_b"]].to_numpy(dtype=np.float64)).all(axis=1)
     return panel[finite].tail(rows)
 
 
 def mean_reversion_tests(panel: pd.DataFrame, rows: int = HEAVY_TEST_WINDOW_ROWS) -> MeanReversionReport:
-    """The cointegration verdict of the prices, and the ADF and Hurst exponent of the spread, all on
-    ``tested_rows(panel, rows)`` of a ``pair_panel``."""
+    """The cointegration verdict of the prices on ``tested_rows(panel, rows)`` of a ``pair_panel``, and
+    the ADF and Hurst exponent of the spread on those of them where the spread is finite."""
     recent = tested_rows(panel, rows)
+    spread = recent["spread"].to_numpy(dtype=np.float64)
+    spread = spread[np.isfinite(spread)]
     return MeanReversionReport(
         rows=len(recent),
         verdict=cointegration_verdict(recent["price_a"], recent["price_b"]),
-        adf=adf_test(recent["spread"]),
-        hurst=hurst_exponent(recent["spread"]),
+        adf=adf_test(spread),
+        hurst=hurst_exponent(spread),
+        spread_rows=len(spread),
     )

@@ -107,7 +107,8 @@ def _figures(report: analytics.MeanReversionReport) -> list[str]:
 
 
 def tests_table(report: analytics.MeanReversionReport, s: Settings) -> pd.DataFrame:
-    """One row per test: what it is, its sample size n, its figures and its plain-language verdict."""
+    """One row per test: what it is, its sample size n (rows of prices for the verdict's four, rows of
+    finite spread for the two details), its figures and its plain-language verdict."""
     v = report.verdict
     rows = zip(
         ["Engle-Granger (the headline)", "Johansen trace, constant in the relation", "Hedge β, Newey-West",
@@ -116,7 +117,8 @@ def tests_table(report: analytics.MeanReversionReport, s: Settings) -> pd.DataFr
         [engle_granger_verdict(v, s.pair), johansen_verdict(v.johansen), hedge_verdict(v.hedge, v.cointegrated),
          half_life_verdict(v.half_life, s.tf_ms), adf_verdict(report.adf), hurst_verdict(report.hurst, v.cointegrated)],
     )
-    return pd.DataFrame([(test, report.rows, figures, verdict) for test, figures, verdict in rows],
+    sizes = [v.nobs] * 4 + [report.spread_rows] * 2
+    return pd.DataFrame([(test, n, figures, verdict) for (test, figures, verdict), n in zip(rows, sizes)],
                         columns=TABLE_COLUMNS)
 
 

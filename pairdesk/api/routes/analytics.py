@@ -91,7 +91,7 @@ def get_cointegration(
     half_life["half_life_s"] = None if bars is None else bars * analytics.timeframe_ms(query.timeframe) / 1000
     return {"symbol_a": query.pair[0], "symbol_b": query.pair[1], "timeframe": query.timeframe, "hedge": hedge,
             "hedge_ratio": finite(tested["hedge_ratio"].iloc[-1]) if len(tested) else None, "rows": report.rows,
-            "cointegrated": verdict.cointegrated, "p_value": finite(verdict.p_value), "level": verdict.level,
+            "spread_rows": report.spread_rows, "cointegrated": verdict.cointegrated, "p_value": finite(verdict.p_value), "level": verdict.level,
             "nobs": verdict.nobs, "johansen_agrees": verdict.johansen_agrees, "rule": verdict.rule,
             "reason": verdict.reason, "beta_hac": json_safe(asdict(verdict.hedge)),
             "adf": {"label": analytics.ADF_SPREAD_LABEL, **json_safe(asdict(report.adf))},

@@ -131,6 +131,7 @@ class CointegrationResponse(Model):
     hedge: str
     hedge_ratio: float | None = Field(description="the hedge ratio of the last row tested")
     rows: int = Field(description="aligned rows the tests ran on (the most recent of the last contiguous stretch)")
+    spread_rows: int = Field(description="of them, rows with a finite spread: the ADF and Hurst details' sample")
     cointegrated: bool | None = Field(description="the headline: Engle-Granger rejects 'no cointegration' at `level`; "
                                                   "null when not computable (`reason`)")
     p_value: float | None = Field(description="Engle-Granger's MacKinnon p-value (cointegrated = p_value < level)")
