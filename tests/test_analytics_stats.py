@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from statsmodels.tsa.stattools import adfuller, coint
-from statsmodels.tsa.vector_ar.vecm import coint_johansen
+from statsmodels.tsa.vector_ar.vecm import VECM
 
 from pairdesk import analytics
 from test_analytics import WINDOW, bars_of, pandas_bars, recorded_trades
@@ -56,10 +56,13 @@ def test_adf_separates_a_stationary_spread_from_a_random_walk():
 
 
 def test_engle_granger_matches_statsmodels_coint_on_real_prices(real_panel):
-    """engle_granger_test reports statsmodels coint(price_a, price_b)'s statistic, p-value and critical values."""
+    """engle_granger_test reports statsmodels coint(price_a, price_b)'s statistic, p-value and critical values,
+    with floor(4 (n/100)^(1/4)) lagged differences."""
     result = analytics.engle_granger_test(real_panel["price_a"], real_panel["price_b"])
-    stat, pvalue, crit = coint(real_panel["price_a"].to_numpy(), real_panel["price_b"].to_numpy())
-    assert result.reason is None and result.nobs == len(real_panel)
+    lags = math.floor(4 * (len(real_panel) / 100) ** 0.25)
+    stat, pvalue, crit = coint(real_panel["price_a"].to_numpy(), real_panel["price_b"].to_numpy(), maxlag=lags,
+                               autolag=None)
+    assert result.reason is None and result.nobs == len(real_panel) and result.lags == lags
     assert (result.statistic, result.pvalue) == (pytest.approx(stat, rel=1e-12), pytest.approx(pvalue, rel=1e-12))
     assert list(result.critical_values.values()) == pytest.approx(list(crit), rel=1e-12)
 
@@ -71,16 +74,16 @@ def test_engle_granger_finds_a_synthetic_cointegrated_pair():
     assert analytics.engle_granger_test(random_walk(2_000, seed=5), b).pvalue > 0.1
 
 
-def test_johansen_matches_statsmodels_and_finds_the_rank():
-    """Trace statistics equal coint_johansen's; rank is 1 for a cointegrated pair, 0 for independent walks."""
+def test_johansen_matches_statsmodels_vecm_and_finds_the_rank():
+    """Trace statistics equal twice the log-likelihood gaps of statsmodels' VECM with the constant in the
+    relation (deterministic "ci"); rank is 1 for a cointegrated pair, 0 for independent walks."""
     b = random_walk(1_500, seed=6)
     pair = np.column_stack([2 * b + ar1(0.7, 1_500, seed=7), b])
     result = analytics.johansen_test(pd.DataFrame(pair, columns=["a", "b"]))
-    expected = coint_johansen(pair, 0, 1)
-    assert result.trace_statistics == pytest.approx(list(expected.lr1), rel=1e-12)
-    assert [list(row) for row in result.critical_values] == [list(row) for row in expected.cvt]
-    assert result.eigenvalues == pytest.approx(list(expected.eig), rel=1e-12)
-    assert result.rank_95 == 1 and result.nobs == 1_500
+    llf = [VECM(pair, k_ar_diff=1, coint_rank=r, deterministic="ci").fit().llf for r in (0, 1, 2)]
+    assert result.trace_statistics == pytest.approx([2 * (llf[2] - llf[r]) for r in (0, 1)], rel=1e-9)
+    assert result.critical_values == ((17.85, 19.96, 24.60), (7.52, 9.24, 12.97))  # Osterwald-Lenum Table 1*
+    assert result.rank_95 == 1 and result.nobs == 1_500 and result.conclusion == "rank 1: one cointegrating relation"
     independent = np.column_stack([random_walk(1_500, seed=8), random_walk(1_500, seed=9)])
     assert analytics.johansen_test(independent).rank_95 == 0
 
@@ -111,15 +114,17 @@ def test_half_life_equals_an_independent_least_squares_fit(real_panel):
     (a, b), *_ = np.linalg.lstsq(design, np.diff(spread), rcond=None)
     result = analytics.half_life(real_panel["spread"])
     assert (result.b, result.a) == (pytest.approx(b, rel=1e-9), pytest.approx(a, rel=1e-9))
-    if b < 0:
+    if result.significant:
         assert result.half_life_bars == pytest.approx(-math.log(2) / b, rel=1e-9)
+    else:
+        assert math.isnan(result.half_life_bars) and result.reason.startswith("no significant mean reversion")
 
 
 def test_half_life_without_mean_reversion_is_nan_with_a_reason():
-    """An explosive series (b > 0) has no half-life: NaN and 'no mean reversion' in the reason."""
+    """An explosive series (b > 0) has no half-life: NaN and 'no significant mean reversion' in the reason."""
     result = analytics.half_life(1.01 ** np.arange(200) + ar1(0.5, 200, seed=14, sigma=0.01))
-    assert math.isnan(result.half_life_bars) and result.b > 0
-    assert result.reason.startswith("no mean reversion: b = ")
+    assert math.isnan(result.half_life_bars) and result.b > 0 and result.significant is False
+    assert result.reason.startswith("no significant mean reversion: b = ")
 
 
 def test_hurst_of_known_processes():
@@ -144,7 +149,8 @@ def test_single_series_tests_degrade_on_short_constant_and_nan_input(test):
     assert test(np.arange(5.0)).reason == "need at least 20 rows, have 5"
     assert test(np.full(100, 61_800.5)).reason.endswith("is constant")
     assert test(np.full(100, np.nan)).reason == "need at least 20 rows, have 0"
-    assert test(np.r_[np.nan, random_walk(99, seed=18)]).reason is None  # NaN rows are dropped
+    dropped = test(np.r_[np.nan, random_walk(99, seed=18)])  # NaN rows are dropped
+    assert dropped.reason is None or dropped.reason.startswith("no significant mean reversion")
 
 
 def test_degenerate_series_give_reasons_not_warnings_or_garbage():
@@ -156,7 +162,7 @@ def test_degenerate_series_give_reasons_not_warnings_or_garbage():
     assert analytics.half_life(np.r_[np.ones(50), 2.0]).reason == "the lagged spread is constant"
     walk = random_walk(300, seed=25)
     assert analytics.engle_granger_test(2 * walk + 1, walk).reason == "price_a and price_b are perfectly collinear"
-    assert analytics.johansen_test(np.column_stack([2 * walk, walk])).reason.startswith("coint_johansen failed")
+    assert analytics.johansen_test(np.column_stack([2 * walk, walk])).reason.startswith("johansen failed")
 
 
 def test_pair_tests_degrade_on_short_and_constant_input():
@@ -169,19 +175,36 @@ def test_pair_tests_degrade_on_short_and_constant_input():
 
 
 def test_mean_reversion_tests_run_on_the_last_heavy_window_rows():
-    """The report uses the last HEAVY_TEST_WINDOW_ROWS finite-spread rows and matches each test run alone."""
+    """The report uses the last HEAVY_TEST_WINDOW_ROWS rows (the spread's details skip its NaN) and matches
+    each test run alone."""
     n = analytics.HEAVY_TEST_WINDOW_ROWS + 500
     b = random_walk(n, seed=20)
     panel = pd.DataFrame({"price_a": 2 * b + ar1(0.9, n, seed=21), "price_b": b})
     panel["spread"] = panel["price_a"] - 2 * panel["price_b"]
     panel.loc[n - 10, "spread"] = np.nan
     report = analytics.mean_reversion_tests(panel)
-    recent = panel.dropna().tail(analytics.HEAVY_TEST_WINDOW_ROWS)
-    assert report.rows == analytics.HEAVY_TEST_WINDOW_ROWS
-    assert report.adf == analytics.adf_test(recent["spread"])
+    recent = panel.tail(analytics.HEAVY_TEST_WINDOW_ROWS)
+    assert report.rows == analytics.HEAVY_TEST_WINDOW_ROWS and report.spread_rows == report.rows - 1
+    assert report.adf == analytics.adf_test(recent["spread"])  # the NaN spread row is dropped
+    assert report.verdict == analytics.cointegration_verdict(recent["price_a"], recent["price_b"])
     assert report.engle_granger == analytics.engle_granger_test(recent["price_a"], recent["price_b"])
-    assert report.half_life == analytics.half_life(recent["spread"])
+    assert report.half_life == report.verdict.half_life and report.verdict.cointegrated
     assert report.johansen.rank_95 == 1 and report.hurst.hurst < 0.5
+
+
+def test_mean_reversion_tests_run_on_the_last_segment_only():
+    """With a segment column, the tests use only the rows of the last contiguous segment."""
+    n = 600
+    b = random_walk(n, seed=26)
+    panel = pd.DataFrame({"price_a": 2 * b + ar1(0.9, n, seed=27), "price_b": b, "segment": np.repeat([0, 1], n // 2)})
+    panel["spread"] = panel["price_a"] - 2 * panel["price_b"]
+    report = analytics.mean_reversion_tests(panel)
+    last = panel[panel["segment"] == 1]
+    assert report.rows == n // 2 == report.verdict.nobs == report.adf.nobs + report.adf.lags_used + 1
+    panel.loc[n // 2: n // 2 + 9, "spread"] = np.nan  # a hedge without an estimate yet: the verdict keeps its rows
+    again = analytics.mean_reversion_tests(panel)
+    assert again.verdict == report.verdict and again.spread_rows == n // 2 - 10
+    assert report.verdict == analytics.cointegration_verdict(last["price_a"], last["price_b"])
 
 
 # --------------------------------------------------------------------------- summaries

@@ -344,19 +344,29 @@ def test_correlation_equals_the_clis_columns_and_pandas(client, recorded_db, tmp
 
 
 def test_cointegration_runs_the_engines_tests_on_the_clis_spread(client, recorded_db, tmp_path):
-    """ADF, Engle-Granger and half-life equal analytics_engine's on the CLI's last `rows` rows."""
+    """The headline (cointegrated, p_value), Engle-Granger, the half-life and the ADF detail equal the
+    engine's on the CLI's last `rows` rows."""
     csv = run_cli(recorded_db, tmp_path / "cli.csv")
     body = client.get("/api/cointegration", params={"symbols": PAIR, "rows": 100}).json()
     tail = csv.dropna(subset=["spread"]).tail(100)
     adf = analytics.adf_test(tail["spread"])
-    eg = analytics.engle_granger_test(tail["price_a"], tail["price_b"])
-    half = analytics.half_life(tail["spread"])
-    assert body["rows"] == 100 and body["hedge_ratio"] == csv["hedge_ratio"].iloc[-1]
+    verdict = analytics.cointegration_verdict(tail["price_a"], tail["price_b"])
+    assert body["rows"] == body["nobs"] == body["spread_rows"] == 100 and body["hedge_ratio"] == csv["hedge_ratio"].iloc[-1]
+    assert body["cointegrated"] is verdict.cointegrated is (verdict.p_value < 0.05) and body["level"] == 0.05
+    assert body["p_value"] == pytest.approx(verdict.p_value, rel=1e-9) == body["engle_granger"]["pvalue"]
+    assert body["engle_granger"]["statistic"] == pytest.approx(verdict.engle_granger.statistic, rel=1e-9)
     assert (body["adf"]["statistic"], body["adf"]["pvalue"]) == pytest.approx((adf.statistic, adf.pvalue), rel=1e-9)
-    assert (body["engle_granger"]["statistic"], body["engle_granger"]["pvalue"]) == pytest.approx(
-        (eg.statistic, eg.pvalue), rel=1e-9)
-    assert body["half_life"]["half_life_bars"] == pytest.approx(half.half_life_bars, rel=1e-9)
-    assert body["half_life"]["half_life_s"] == pytest.approx(half.half_life_bars, rel=1e-9)  # 1 s bars
+    assert body["adf"]["label"] == analytics.ADF_SPREAD_LABEL
+    half = verdict.half_life
+    assert body["half_life"]["b"] == pytest.approx(half.b, rel=1e-9)
+    assert body["half_life"]["significant"] is half.significant
+    if half.significant:
+        assert body["half_life"]["half_life_s"] == pytest.approx(half.half_life_bars, rel=1e-9)  # 1 s bars
+    else:
+        assert body["half_life"]["half_life_bars"] is None and "no significant mean reversion" in body["half_life"]["reason"]
+    assert body["beta_hac"]["beta_stderr"] == pytest.approx(verdict.hedge.beta_stderr, rel=1e-9)
+    assert body["johansen"]["rank_95"] == verdict.johansen.rank_95 and body["johansen"]["conclusion"]
+    assert body["hurst"]["nobs"] == 100 and body["hurst"]["ci_low"] < body["hurst"]["hurst"] < body["hurst"]["ci_high"]
     assert set(body["adf"]["critical_values"]) == {"1%", "5%", "10%"}
 
 
@@ -364,6 +374,7 @@ def test_cointegration_explains_missing_figures(client):
     """Too few rows: figures are null and `reason` says why (not an error)."""
     body = client.get("/api/cointegration", params={"symbols": PAIR, "timeframe": "1h"}).json()
     assert body["adf"]["statistic"] is None and "need at least" in body["adf"]["reason"]
+    assert body["cointegrated"] is None and body["p_value"] is None and "need at least" in body["reason"]
 
 
 # --------------------------------------------------------------------------- CSV exports

@@ -9,18 +9,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import streamlit as st
+from conftest import REPO_ROOT, binance_file
+from recordings import last_price, recorded_frames, trade_count
 from streamlit.testing.v1 import AppTest
 
-from pairdesk import analytics, analytics_cli
-from pairdesk import binance
-from pairdesk import health
-from pairdesk import history
-from pairdesk import store
+from pairdesk import analytics, analytics_cli, binance, health, history, store
 from pairdesk.dashboard import data as dashboard_data
 from pairdesk.dashboard import downloads, formatting, header, status, verdicts
 from pairdesk.history import importer
-from conftest import REPO_ROOT, binance_file
-from recordings import last_price, recorded_frames, trade_count
 
 RECORDINGS = ("hftbacktest/spot/btcusdt_20240808.gz", "hftbacktest/spot/btcusdt_20240809.gz",
               "hftbacktest/spot/ethusdt_20240808.gz", "hftbacktest/spot/ethusdt_20240809.gz")
@@ -142,10 +138,14 @@ def test_tests_panel_matches_the_engine(monkeypatch, real_db):
     panel = expected_panel(real_db)
     report = analytics.mean_reversion_tests(panel, rows=analytics.HEAVY_TEST_WINDOW_ROWS)
     table = table_with(page, "verdict")
-    adf_row = table[table["test"] == "ADF (spread)"].iloc[0]
+    adf_row = table[table["test"] == analytics.ADF_SPREAD_LABEL].iloc[0]
     assert f"stat {report.adf.statistic:.3f}, p {report.adf.pvalue:.4f}" in adf_row["figures"]
     assert adf_row["verdict"] == verdicts.adf_verdict(report.adf)
-    assert table["verdict"].str.len().min() > 0
+    assert table["verdict"].str.len().min() > 0 and list(table["n"]) == [report.rows] * 4 + [report.spread_rows] * 2
+    assert table.iloc[0]["verdict"] == verdicts.engle_granger_verdict(report.verdict, ("BTCUSDT", "ETHUSDT"))
+    kind, text = verdicts.headline(report, dashboard_data.Settings("BTCUSDT", "ETHUSDT", "1s", "15m", 60, 2.0, "rolling",
+                                                                   "Asia/Kolkata", None))
+    assert f"n = {report.rows:,} bars" in text and text in texts(page, kind)
     hourly = table_with(page, "hour")
     assert list(hourly["hour"]) == ["2024-08-09 04:30", "2024-08-09 05:30"]  # 23:00 and 00:00 UTC in IST
     assert list(hourly["rows"]) == list(analytics.hourly_summary(panel)["rows"])

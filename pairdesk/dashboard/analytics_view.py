@@ -15,6 +15,11 @@ from pairdesk.dashboard.formatting import format_age, format_count, format_times
 from pairdesk.dashboard.verdicts import headline, tests_table
 
 MAX_HEATMAP_SYMBOLS = 12
+TESTS_NOTE = ("The headline is Engle-Granger's test at 5 % (the residual of price A on [1, price B], judged with "
+              "MacKinnon's critical values for an estimated regression), with Johansen's trace test as a second "
+              "opinion; the hedge, the half-life and both tests use the same n rows of the last contiguous stretch "
+              "of data. The ADF and the Hurst exponent describe the chosen spread: they are details, not tests of "
+              "cointegration.")
 
 
 def analytics_section(db: Database, s: Settings) -> None:
@@ -42,6 +47,7 @@ def draw_analytics(db: Database, s: Settings) -> None:
     with tests_tab:
         show_notice(*headline(results.tests, s))
         st.dataframe(tests_table(results.tests, s), hide_index=True, key="tests_table")
+        st.caption(TESTS_NOTE)
     with backtest_tab:
         backtest_view.backtest_panel(results, s, params_error)
     with matrix_tab:

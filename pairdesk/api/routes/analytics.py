@@ -79,18 +79,24 @@ def get_cointegration(
                                description="run the tests on this many of the most recent aligned bars")
                     ] = analytics.HEAVY_TEST_WINDOW_ROWS,
 ) -> dict[str, Any]:
-    """ADF of the spread, Engle-Granger of price_a on price_b, half-life of mean reversion (in bars and
-    seconds), Johansen trace and Hurst exponent, on the last `rows` aligned bars of the /api/spread
-    panel (its hedge ratio fitted on every bar in [start, end)). A figure is null when its `reason`
-    says why it could not be computed."""
+    """The headline "cointegrated at 5 %?" on the last `rows` aligned bars of the last contiguous stretch
+    of the /api/spread panel: `cointegrated` and `p_value` are Engle-Granger's (price_a on [1, price_b],
+    MacKinnon p-value), `johansen` the second opinion (trace test, constant in the relation), `beta_hac`
+    the regression's hedge with Newey-West errors, `half_life` the AR(1) half-life of its residual (null
+    unless significant). `adf` and `hurst` are details of the chosen `hedge`'s spread, not tests of
+    cointegration. A figure is null when its `reason` says why it could not be computed."""
     panel = query.panel(conn, hedge)
     report = analytics.mean_reversion_tests(panel, rows)
-    tested = panel.dropna(subset=["spread"]).tail(rows)
-    half_life = json_safe(asdict(report.half_life))
+    verdict = report.verdict
+    tested = analytics.tested_rows(panel, rows)
+    half_life = json_safe(asdict(verdict.half_life))
     bars = half_life["half_life_bars"]
     half_life["half_life_s"] = None if bars is None else bars * analytics.timeframe_ms(query.timeframe) / 1000
     return {"symbol_a": query.pair[0], "symbol_b": query.pair[1], "timeframe": query.timeframe, "hedge": hedge,
             "hedge_ratio": finite(tested["hedge_ratio"].iloc[-1]) if len(tested) else None, "rows": report.rows,
-            "adf": json_safe(asdict(report.adf)), "engle_granger": json_safe(asdict(report.engle_granger)),
-            "half_life": half_life, "johansen": json_safe(asdict(report.johansen)),
-            "hurst": json_safe(asdict(report.hurst))}
+            "spread_rows": report.spread_rows, "cointegrated": verdict.cointegrated, "p_value": finite(verdict.p_value), "level": verdict.level,
+            "nobs": verdict.nobs, "johansen_agrees": verdict.johansen_agrees, "rule": verdict.rule,
+            "reason": verdict.reason, "beta_hac": json_safe(asdict(verdict.hedge)),
+            "adf": {"label": analytics.ADF_SPREAD_LABEL, **json_safe(asdict(report.adf))},
+            "engle_granger": json_safe(asdict(verdict.engle_granger)), "half_life": half_life,
+            "johansen": json_safe(asdict(verdict.johansen)), "hurst": json_safe(asdict(report.hurst))}

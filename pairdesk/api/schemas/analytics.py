@@ -57,6 +57,7 @@ class CorrelationResponse(PairEcho):
 
 
 class AdfOut(Model):
+    label: str = Field(description="what this ADF is and is not: a detail of the chosen spread")
     statistic: float | None
     pvalue: float | None
     lags_used: int | None
@@ -67,33 +68,65 @@ class AdfOut(Model):
 
 class EngleGrangerOut(Model):
     statistic: float | None
-    pvalue: float | None
+    pvalue: float | None = Field(description="MacKinnon p-value for the residual of an estimated regression")
     critical_values: dict[str, float]
     nobs: int | None
+    lags: int | None = Field(description="the ADF's lagged differences: floor(4 (n/100)^(1/4))")
     reason: str | None
 
 
 class JohansenOut(Model):
     trace_statistics: list[float]
-    critical_values: list[list[float]] = Field(description="per rank: 90%, 95%, 99%")
+    critical_values: list[list[float]] = Field(description="per rank: 90%, 95%, 99% (Osterwald-Lenum, constant "
+                                                           "restricted to the relation)")
     eigenvalues: list[float]
-    rank_95: int | None
+    rank_95: int | None = Field(description="0: no relation, 1: one cointegrating relation, 2 (of 2 series): both "
+                                            "series stationary on their own")
     nobs: int | None
+    lags: int = Field(description="lagged differences in the VECM")
+    deterministic: str
+    conclusion: str | None = Field(description="the rank in words")
     reason: str | None
 
 
 class HalfLifeOut(Model):
-    half_life_bars: float | None
+    half_life_bars: float | None = Field(description="-ln 2 / b of the Engle-Granger residual's AR(1) fit; null "
+                                                     "unless b < 0 significantly at 5% (MacKinnon)")
     half_life_s: float | None
     b: float | None
     a: float | None
-    nobs: int | None
+    b_stderr: float | None
+    t_statistic: float | None
+    p_value: float | None = Field(description="MacKinnon p-value of b's t-statistic (residual of a 2-price regression)")
+    ci_low_bars: float | None = Field(description="95% interval of the half-life from b's standard error")
+    ci_high_bars: float | None = Field(description="null when open-ended (b's interval reaches 0) or not computed")
+    significant: bool | None
+    level: float
+    nobs: int | None = Field(description="differences fitted (rows - 1)")
     reason: str | None
 
 
 class HurstOut(Model):
     hurst: float | None
+    ci_low: float | None = Field(description="H - 1.96 sd, sd of this estimator on seeded random walks of this length")
+    ci_high: float | None
+    random_walk_mean: float | None = Field(description="the estimator's mean on random walks of this length")
+    level: float
     lags: list[int]
+    nobs: int | None
+    reason: str | None
+
+
+class HacBetaOut(Model):
+    beta: float | None
+    alpha: float | None
+    beta_stderr: float | None = Field(description="Newey-West (Bartlett, hac_lags lags) standard error")
+    alpha_stderr: float | None
+    ci_low: float | None = Field(description="beta - 1.96 se")
+    ci_high: float | None
+    level: float
+    hac_lags: int | None = Field(description="floor(4 (n/100)^(2/9))")
+    nobs: int | None
     reason: str | None
 
 
@@ -103,9 +136,19 @@ class CointegrationResponse(Model):
     timeframe: str
     hedge: str
     hedge_ratio: float | None = Field(description="the hedge ratio of the last row tested")
-    rows: int = Field(description="aligned rows the tests ran on (the most recent)")
-    adf: AdfOut = Field(description="ADF of the spread: p < 0.05 rejects a unit root (mean-reverting)")
+    rows: int = Field(description="aligned rows the tests ran on (the most recent of the last contiguous stretch)")
+    spread_rows: int = Field(description="of them, rows with a finite spread: the ADF and Hurst details' sample")
+    cointegrated: bool | None = Field(description="the headline: Engle-Granger rejects 'no cointegration' at `level`; "
+                                                  "null when not computable (`reason`)")
+    p_value: float | None = Field(description="Engle-Granger's MacKinnon p-value (cointegrated = p_value < level)")
+    level: float
+    nobs: int = Field(description="rows the verdict used")
+    johansen_agrees: bool | None = Field(description="Johansen's rank says the same (1 if cointegrated, 0 if not)")
+    rule: str
+    reason: str | None
+    beta_hac: HacBetaOut = Field(description="OLS hedge of the Engle-Granger regression with Newey-West errors")
+    adf: AdfOut = Field(description="detail: ADF of the chosen spread with Dickey-Fuller critical values (see label)")
     engle_granger: EngleGrangerOut = Field(description="Engle-Granger of price_a on price_b: p < 0.05 = cointegrated")
     half_life: HalfLifeOut
     johansen: JohansenOut
-    hurst: HurstOut
+    hurst: HurstOut = Field(description="detail: Hurst exponent of the chosen spread, not a test of cointegration")
