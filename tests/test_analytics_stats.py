@@ -16,9 +16,9 @@ from test_analytics import WINDOW, bars_of, pandas_bars, recorded_trades
 
 @pytest.fixture(scope="module")
 def real_panel() -> pd.DataFrame:
-    """The 1-second OLS pair panel of the recorded BTC / ETH trades."""
+    """The 1-second pair panel (causal rolling hedge on 30 bars) of the recorded BTC / ETH trades."""
     bars = [analytics.bars_from_trades(recorded_trades(s), "1s") for s in ("BTCUSDT", "ETHUSDT")]
-    return analytics.pair_panel(*bars, "1s", WINDOW, "ols")
+    return analytics.pair_panel(*bars, "1s", WINDOW, "rolling", hedge_window=30)
 
 
 def ar1(phi: float, n: int, seed: int, sigma: float = 1.0) -> np.ndarray:
@@ -41,8 +41,9 @@ def random_walk(n: int, seed: int, start: float = 100.0) -> np.ndarray:
 
 def test_adf_matches_statsmodels_on_the_real_spread(real_panel):
     """adf_test reports statsmodels adfuller's statistic, p-value, lags, nobs and critical values."""
-    result = analytics.adf_test(real_panel["spread"])
-    stat, pvalue, lags, nobs, crit, _ = adfuller(real_panel["spread"].to_numpy(), autolag="AIC", result_object=False)
+    spread = real_panel["spread"].dropna()  # the hedge's burn-in has no spread
+    result = analytics.adf_test(spread)
+    stat, pvalue, lags, nobs, crit, _ = adfuller(spread.to_numpy(), autolag="AIC", result_object=False)
     assert result.reason is None
     assert (result.statistic, result.pvalue) == (pytest.approx(stat, rel=1e-12), pytest.approx(pvalue, rel=1e-12))
     assert (result.lags_used, result.nobs) == (lags, nobs)
@@ -109,10 +110,10 @@ def test_half_life_of_an_ou_spread_with_known_half_life():
 
 def test_half_life_equals_an_independent_least_squares_fit(real_panel):
     """b and a are numpy least squares of dS_t on [1, S_{t-1}] on the real spread; half-life = -ln2/b."""
-    spread = real_panel["spread"].to_numpy()
+    spread = real_panel["spread"].dropna().to_numpy()
     design = np.column_stack([np.ones(len(spread) - 1), spread[:-1]])
     (a, b), *_ = np.linalg.lstsq(design, np.diff(spread), rcond=None)
-    result = analytics.half_life(real_panel["spread"])
+    result = analytics.half_life(real_panel["spread"].dropna())
     assert (result.b, result.a) == (pytest.approx(b, rel=1e-9), pytest.approx(a, rel=1e-9))
     if result.significant:
         assert result.half_life_bars == pytest.approx(-math.log(2) / b, rel=1e-9)
@@ -136,7 +137,7 @@ def test_hurst_of_known_processes():
 
 def test_hurst_is_the_slope_of_log_lagged_difference_std_on_log_lag(real_panel):
     """H equals a direct numpy fit of ln std(x[k:] - x[:-k]) on ln k, k = 2..100."""
-    x = real_panel["spread"].to_numpy()
+    x = real_panel["spread"].dropna().to_numpy()
     lags = np.arange(2, min(100, len(x) // 2) + 1)  # 2..100 on the full recordings
     tau = [np.std(x[k:] - x[:-k]) for k in lags]
     result = analytics.hurst_exponent(x)

@@ -346,8 +346,8 @@ def test_correlation_equals_the_clis_columns_and_pandas(client, recorded_db, tmp
 def test_cointegration_runs_the_engines_tests_on_the_clis_spread(client, recorded_db, tmp_path):
     """The headline (cointegrated, p_value), Engle-Granger, the half-life and the ADF detail equal the
     engine's on the CLI's last `rows` rows."""
-    csv = run_cli(recorded_db, tmp_path / "cli.csv")
-    body = client.get("/api/cointegration", params={"symbols": PAIR, "rows": 100}).json()
+    csv = run_cli(recorded_db, tmp_path / "cli.csv", "--hedge-window", "20")
+    body = client.get("/api/cointegration", params={"symbols": PAIR, "rows": 100, "hedge_window": 20}).json()
     tail = csv.dropna(subset=["spread"]).tail(100)
     adf = analytics.adf_test(tail["spread"])
     verdict = analytics.cointegration_verdict(tail["price_a"], tail["price_b"])
@@ -509,7 +509,7 @@ def test_reading_writes_nothing(recorded_db):
 
 SPEC_ENDPOINTS = {
     ("get", "/api/status"), ("get", "/api/symbols"), ("get", "/api/ticks/{symbol}"), ("get", "/api/prices"),
-    ("get", "/api/ohlc/{symbol}"), ("get", "/api/stats/{symbol}"), ("get", "/api/spread"),
+    ("get", "/api/ohlc/{symbol}"), ("get", "/api/stats/{symbol}"), ("get", "/api/spread"), ("get", "/api/backtest"),
     ("get", "/api/correlation"), ("get", "/api/cointegration"), ("get", "/api/alerts"), ("post", "/api/alerts"),
     ("delete", "/api/alerts/{rule_id}"), ("get", "/api/alerts/triggered"), ("get", "/api/export/ticks.csv"),
     ("get", "/api/export/ohlc.csv"), ("get", "/api/export/spread.csv"), ("get", "/api/export/correlation.csv"),
