@@ -6,6 +6,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import streamlit as st
@@ -471,6 +472,50 @@ def test_gap_spans_come_from_neighbouring_trades(tmp_path):
 
 
 # --------------------------------------------------------------------------- incremental refresh
+
+
+def synthetic_pair_trades(seconds: int = 1_500, hole: tuple[int, int] = (700, 820), seed: int = 3) -> list[tuple]:
+    """Trades of a cointegrated BTCUSDT / ETHUSDT pair, about one a second each (some seconds missed),
+    none in the ``hole`` seconds (longer than max_stale: two segments); store.write_trades tuples."""
+    rng = np.random.default_rng(seed)
+    eth = 2_600 + np.cumsum(rng.normal(0, 0.4, seconds))
+    mispricing = np.zeros(seconds)
+    for i in range(1, seconds):  # AR(1), half-life about 20 bars
+        mispricing[i] = 0.966 * mispricing[i - 1] + rng.normal(0, 3.0)
+    btc = 8_000 + 20.5 * eth + mispricing
+    trades, ids = [], {"BTCUSDT": 0, "ETHUSDT": 0}
+    for second in range(seconds):
+        if hole[0] <= second < hole[1]:
+            continue
+        for symbol, price, p_trade in (("BTCUSDT", btc[second], 0.95), ("ETHUSDT", eth[second], 0.8)):
+            if rng.random() < p_trade:
+                ids[symbol] += 1
+                trades.append((symbol, ids[symbol], T0_MS + second * 1000 + 250, round(float(price), 2), 0.01, False))
+    return trades
+
+
+@pytest.mark.parametrize("hedge", analytics.HEDGE_METHODS)
+def test_live_view_never_repaints_when_bars_arrive(tmp_path, hedge):
+    """The live panel after 900 s, then after 1,500 s (read incrementally): its first rows are the same numbers
+    for every causal hedge (across the hole too); only the in-sample fit changes, as its label says."""
+    path = tmp_path / "ticks.db"
+    trades = synthetic_pair_trades()
+    split_ms = T0_MS + 900_000
+    store.write_trades(path, [t for t in trades if t[2] < split_ms])
+    db = dashboard_data.describe_database(str(path))
+    settings = dashboard_data.Settings("BTCUSDT", "ETHUSDT", "1s", "1 h", 60, 2.0, hedge, "UTC", None)
+    before = dashboard_data.load_view(db, settings).panel
+    store.write_trades(path, [t for t in trades if t[2] >= split_ms])
+    after = dashboard_data.load_view(db, settings).panel
+    assert len(after) > len(before) and before["segment"].iloc[-1] == 1
+    assert before["zscore"].notna().sum() > 300, "the test must compare real values"
+    head = after.iloc[:len(before)].reset_index(drop=True)
+    if analytics.is_causal(hedge):
+        pd.testing.assert_frame_equal(head, before, check_exact=True)
+    else:
+        assert not np.allclose(head["hedge_ratio"], before["hedge_ratio"])
+    expected = analytics.pair_panel(*read_bars(path), "1s", 60, hedge)  # all bars at once, as the CLI computes
+    pd.testing.assert_frame_equal(after, expected, check_exact=True)
 
 
 def test_refresh_reads_only_new_and_corrected_bars(monkeypatch, tmp_path):
