@@ -23,6 +23,7 @@ faster than the naive way.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import resource
 import statistics
@@ -54,7 +55,7 @@ SEED = 20240808
 BUDGET_REFRESH_MS = 250.0
 BUDGET_SPEEDUP = 20.0
 DEFAULT_DB = Path(tempfile.gettempdir()) / "pairs_desk_bench" / "day_3m2_v1.db"
-SETTINGS = data.Settings("BTCUSDT", "ETHUSDT", "1s", "1 h", 60, 2.0, "ols", "Asia/Kolkata", 1)
+SETTINGS = data.Settings("BTCUSDT", "ETHUSDT", "1s", "1 h", 60, 2.0, analytics.DEFAULT_HEDGE, "Asia/Kolkata", 1)
 
 
 # --------------------------------------------------------------------------- the day of data
@@ -136,13 +137,14 @@ def live_figures(view: data.PairView) -> list:
     """Every figure the live fragment draws, as st.plotly_chart receives them."""
     s = view.settings
     colors = charts.symbol_colors(["BTCUSDT", "ETHUSDT"])
-    figures = [charts.spread_zscore_figure(view.panel, s.z_threshold, s.tz, s.hedge_label, view.gaps, s.tf_ms),
-               charts.price_comparison_figure(view.panel, s.symbol_a, s.symbol_b, s.tz, colors),
-               charts.rolling_correlation_figure(view.panel, s.tz, s.window)]
+    figures = [charts.spread_zscore_figure(view.panel, s.z_threshold, s.tz, s.hedge_label, view.gaps, s.tf_ms,
+                                           view.events, s.spread_kind),
+               charts.price_comparison_figure(view.panel, s.symbol_a, s.symbol_b, s.tz, colors, view.events, s.tf_ms),
+               charts.rolling_correlation_figure(view.panel, s.tz, s.window, s.tf_ms)]
     figures += [charts.candlestick_figure(view.candles[sym], sym, s.tz, colors[sym], s.timeframe, None, s.tf_ms)
                 for sym in s.pair]
     if not charts.is_static(view.panel["hedge_ratio"]):
-        figures.append(charts.hedge_ratio_figure(view.panel, s.tz, s.hedge_label))
+        figures.append(charts.hedge_ratio_figure(view.panel, s.tz, s.hedge_label, s.tf_ms))
     return figures
 
 
@@ -176,9 +178,7 @@ def naive_refresh(db: data.Database, s: data.Settings) -> tuple[data.PairView, i
         gaps = store.read_gap_spans(conn, s.pair, start, end + s.tf_ms)
     candles = {symbol: data.since(analytics.resample_bars(data.since(frame, start), s.timeframe), start)
                for symbol, frame in bars.items()}
-    warm = start - s.window * s.tf_ms
-    panel = data.since(analytics.pair_panel(data.since(bars[s.symbol_a], warm), data.since(bars[s.symbol_b], warm),
-                                    s.timeframe, s.window, s.hedge), start).reset_index(drop=True)
+    panel = data.since(data.retained_panel(bars, s), start).reset_index(drop=True)  # the same causal panel
     view = data.PairView(s, db_key, symbols, bars, candles, panel, status, gaps, start, end, clipped)
     return view, serialise(live_figures(view))
 
@@ -245,11 +245,16 @@ def main(argv: list[str] | None = None) -> int:
         feed.one_second()
         day_samples.append(timed(lambda: incremental_refresh(db, day_view)))
 
+    # the live panel is computed on every retained bar (no repaint): its cost per hedge at 1 s bars
+    panel_ms = {hedge: timed(lambda: data.retained_panel(view.bars_1s, dataclasses.replace(SETTINGS, hedge=hedge)))
+                for hedge in analytics.HEDGE_METHODS}
+
     median, worst = statistics.median(samples), max(samples)
     naive = statistics.median(naive_samples)
     ratio = naive / median
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\none refresh, 1 s bars, 1 h lookback ({len(view.panel):,} rows charted), OLS, "
+    print(f"\none refresh, 1 s bars, 1 h lookback ({len(view.panel):,} rows charted), {SETTINGS.hedge_label} "
+          f"(panel on the {len(data.retained_panel(view.bars_1s, SETTINGS)):,} retained rows), "
           f"{payload / 2**20:.1f} MB of figure JSON:")
     print(f"  incremental (live fragment): median {median:7.1f} ms, worst {worst:7.1f} ms over {len(samples)} "
           f"refreshes; first (cold) refresh {cold_ms:.0f} ms")
@@ -258,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  naive (all trades re-read): median {naive:7.1f} ms over {len(naive_samples)} runs")
     print(f"  ratio naive / incremental: {ratio:.1f}x")
     print(f"one refresh, 1 m bars, 24 h lookback, Kalman: median {statistics.median(day_samples):.1f} ms")
+    print(f"live panel on the retained 1 s bars, by hedge: "
+          + ", ".join(f"{hedge} {ms:,.0f} ms" for hedge, ms in panel_ms.items()))
     print(f"heavy panels (every {data.HEAVY_REFRESH_S} s: tests on {data.HEAVY_TEST_ROWS:,} rows, backtest, summaries, "
           f"matrix, hourly over the day): median {statistics.median(heavy):.0f} ms")
     print(f"memory: peak RSS {rss_incremental_mb:.0f} MB after the incremental refreshes, {rss_mb:.0f} MB after the "

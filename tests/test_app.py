@@ -6,6 +6,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import streamlit as st
@@ -26,7 +27,8 @@ LAST_BTC_PRICE = formatting.format_number(last_price("BTCUSDT", *RECORDINGS))  #
 
 
 def recorded_trades() -> list[binance.Trade]:
-    """The real BTCUSDT and ETHUSDT spot trades of 2024-08-08 23:54 -> 2024-08-09 00:05 UTC."""
+    """The real BTCUSDT and ETHUSDT spot trades of 2024-08-08 23:54 -> 2024-08-09 00:05 UTC (2 minutes of
+    it in the trimmed copies of tests/data/)."""
     trades = []
     for relative in RECORDINGS:
         for frame in recorded_frames(binance_file(relative)):
@@ -100,12 +102,16 @@ def metric(page: AppTest, label: str) -> str:
     return next(m.value for m in page.metric if m.label == label)
 
 
-def expected_panel(db: Path, window: int = 60, hedge: str = "ols", timeframe: str = "1s") -> pd.DataFrame:
-    """The engine's panel on all stored bars (the fixtures' 11 minutes fit in the default 1 h lookback)."""
+SHORT_HEDGE_WINDOW = 40  # the trimmed recordings hold 2 minutes (121 aligned 1 s bars): less than the default 300
+
+
+def expected_panel(db: Path, window: int = 60, hedge: str = "rolling", timeframe: str = "1s",
+                   hedge_window: int = SHORT_HEDGE_WINDOW) -> pd.DataFrame:
+    """The engine's panel on all stored bars (the recordings fit in the default 1 h lookback)."""
     conn = store.open_reader(db)
     bars = [store.read_bars_1s(conn, s) for s in ("BTCUSDT", "ETHUSDT")]
     conn.close()
-    return analytics.pair_panel(*bars, timeframe, window, hedge)
+    return analytics.pair_panel(*bars, timeframe, window, hedge, hedge_window=hedge_window)
 
 
 # --------------------------------------------------------------------------- the page on real data
@@ -113,7 +119,7 @@ def expected_panel(db: Path, window: int = 60, hedge: str = "ols", timeframe: st
 
 def test_real_data_page_shows_headings_and_engine_figures(monkeypatch, real_db):
     """On the recorded BTC/ETH trades the page runs cleanly and its metrics equal tickstore / engine numbers."""
-    page = run_page(monkeypatch, real_db)
+    page = run_page(monkeypatch, real_db, hedge_window=SHORT_HEDGE_WINDOW)
     assert texts(page, "title") == ["Pairs desk · BTCUSDT / ETHUSDT"]
     assert texts(page, "subheader") == ["Connectivity", "Live pair", "Analytics", "Alerts", "Import history"]
     conn = store.open_reader(real_db)
@@ -122,6 +128,7 @@ def test_real_data_page_shows_headings_and_engine_figures(monkeypatch, real_db):
     panel = expected_panel(real_db)
     assert metric(page, "BTCUSDT") == formatting.format_number(last_close["BTCUSDT"]) == LAST_BTC_PRICE
     assert metric(page, "ETHUSDT") == formatting.format_number(last_close["ETHUSDT"])
+    assert panel[["hedge_ratio", "spread", "zscore", "corr"]].iloc[-1].notna().all()
     assert metric(page, "Hedge ratio β") == formatting.format_number(panel["hedge_ratio"].iloc[-1])
     assert metric(page, "Spread") == formatting.format_number(panel["spread"].iloc[-1])
     assert metric(page, "z-score") == formatting.format_signed(panel["zscore"].iloc[-1])
@@ -134,7 +141,7 @@ def test_real_data_page_shows_headings_and_engine_figures(monkeypatch, real_db):
 def test_tests_panel_matches_the_engine(monkeypatch, real_db):
     """The mean-reversion table is the engine's results on the last rows, with verdicts (the backtest tab:
     test_backtest_page.py)."""
-    page = run_page(monkeypatch, real_db)
+    page = run_page(monkeypatch, real_db, hedge_window=SHORT_HEDGE_WINDOW)
     panel = expected_panel(real_db)
     report = analytics.mean_reversion_tests(panel, rows=analytics.HEAVY_TEST_WINDOW_ROWS)
     table = table_with(page, "verdict")
@@ -153,8 +160,9 @@ def test_tests_panel_matches_the_engine(monkeypatch, real_db):
 
 def test_settings_change_the_analytics_and_the_time_zone(monkeypatch, real_db):
     """Kalman at 5 s with window 20 in UTC: metrics follow the engine and times are shown in UTC."""
-    page = run_page(monkeypatch, real_db, hedge="kalman", timeframe="5s", window=20, tz="UTC")
-    panel = expected_panel(real_db, window=20, hedge="kalman", timeframe="5s")
+    page = run_page(monkeypatch, real_db, hedge="kalman", timeframe="5s", window=20, tz="UTC", hedge_window=10)
+    panel = expected_panel(real_db, window=20, hedge="kalman", timeframe="5s", hedge_window=10)
+    assert panel[["hedge_ratio", "zscore"]].iloc[-1].notna().all()
     assert metric(page, "Hedge ratio β") == formatting.format_number(panel["hedge_ratio"].iloc[-1])
     assert metric(page, "z-score") == formatting.format_signed(panel["zscore"].iloc[-1])
     first_bar = pd.Timestamp(panel["ts_ms"].iloc[0], unit="ms", tz="UTC")  # 23:54:15 on the full recordings
@@ -163,24 +171,75 @@ def test_settings_change_the_analytics_and_the_time_zone(monkeypatch, real_db):
 
 def test_window_longer_than_the_data_is_explained(monkeypatch, real_db):
     """A 5,000-bar window over 11 minutes of data: an st.info says why z-score and correlation are empty."""
-    page = run_page(monkeypatch, real_db, window=5000)
+    page = run_page(monkeypatch, real_db, window=5000, hedge_window=SHORT_HEDGE_WINDOW)
     assert any("rolling window (5000 bars) is longer than the aligned data" in text for text in texts(page, "info"))
     assert metric(page, "z-score") == "—" and metric(page, "Correlation") == "—"
 
 
+def test_hedge_window_longer_than_the_data_is_explained(monkeypatch, real_db):
+    """The default 300-bar hedge window over 121 aligned bars: an st.info says why the spread is empty, dashes."""
+    page = run_page(monkeypatch, real_db)
+    assert expected_panel(real_db, hedge_window=analytics.DEFAULT_HEDGE_WINDOW_ROWS)["spread"].isna().all()
+    (note,) = [text for text in texts(page, "info") if "hedge window" in text]
+    assert note.startswith("The hedge window (300 bars) is longer than the aligned data available (at most 121 "
+                           "consecutive bars of 1s in view)")
+    assert metric(page, "Hedge ratio β") == metric(page, "Spread") == metric(page, "z-score") == "—"
+    assert metric(page, "Correlation") != "—"  # the correlation needs only the 60-bar window
+
+
+def test_sidebar_offers_every_hedge_with_its_label_and_the_hedge_window(monkeypatch, real_db):
+    """The hedge box lists analytics.HEDGE_METHODS (in-sample labelled); hedge window and spread kind reach Settings."""
+    page = run_page(monkeypatch, real_db)
+    hedge = page.selectbox(key="hedge")
+    assert hedge.options == [dashboard_data.HEDGE_LABELS[h] for h in analytics.HEDGE_METHODS]
+    assert hedge.value == analytics.DEFAULT_HEDGE
+    assert dashboard_data.HEDGE_LABELS["ols_insample"] == f"OLS ({analytics.INSAMPLE_LABEL})"
+    assert page.number_input(key="hedge_window").value == analytics.DEFAULT_HEDGE_WINDOW_ROWS
+    page = run_page(monkeypatch, real_db, hedge_window=SHORT_HEDGE_WINDOW, spread_kind="log", window=30)
+    panel = analytics.pair_panel(*(read_bars(real_db)), "1s", 30, "rolling", hedge_window=SHORT_HEDGE_WINDOW,
+                                 spread_kind="log")
+    assert metric(page, "Spread") == formatting.format_number(panel["spread"].iloc[-1])
+    assert metric(page, "z-score") == formatting.format_signed(panel["zscore"].iloc[-1])
+
+
+def test_in_sample_hedge_says_it_uses_future_bars(monkeypatch, real_db):
+    """ols_insample: the hedge, spread and z cards' help say "in-sample: uses future bars"; causal hedges do not."""
+    page = run_page(monkeypatch, real_db, hedge="ols_insample")
+    helps = {m.label: m.help for m in page.metric}
+    for label in ("Hedge ratio β", "Spread", "z-score"):
+        assert analytics.INSAMPLE_LABEL in helps[label], label
+    panel = expected_panel(real_db, hedge="ols_insample")
+    assert metric(page, "z-score") == formatting.format_signed(panel["zscore"].iloc[-1])
+    page = run_page(monkeypatch, real_db, hedge_window=SHORT_HEDGE_WINDOW)
+    assert not any(analytics.INSAMPLE_LABEL in (m.help or "") for m in page.metric)
+    assert "40 bars before each bar" in {m.label: m.help for m in page.metric}["Spread"]
+
+
+def read_bars(db: Path) -> list[pd.DataFrame]:
+    """The stored one-second bars of BTCUSDT and ETHUSDT."""
+    conn = store.open_reader(db)
+    try:
+        return [store.read_bars_1s(conn, s) for s in ("BTCUSDT", "ETHUSDT")]
+    finally:
+        conn.close()
+
+
 def test_analytics_download_is_the_cli_output(monkeypatch, real_db, tmp_path):
     """The analytics CSV equals analytics_engine's CLI output byte for byte; its name carries the parameters."""
-    settings = dashboard_data.Settings("BTCUSDT", "ETHUSDT", "1s", "1 h", 60, 2.0, "ols", "UTC", None)
+    settings = dashboard_data.Settings("BTCUSDT", "ETHUSDT", "1s", "1 h", 60, 2.0, "rolling", "UTC", None,
+                                       hedge_window=SHORT_HEDGE_WINDOW)
     view = dashboard_data.load_view(dashboard_data.describe_database(str(real_db)), settings)
     cli_out = tmp_path / "cli.csv"
-    analytics_cli.main(["--db", str(real_db), "--symbols", "BTCUSDT,ETHUSDT", "--out", str(cli_out)])
-    assert downloads.csv_bytes(view.panel) == cli_out.read_bytes()
-    assert downloads.analytics_file_name(settings) == "analytics_BTCUSDT_ETHUSDT_1s_w60_ols.csv"
+    analytics_cli.main(["--db", str(real_db), "--symbols", "BTCUSDT,ETHUSDT", "--hedge-window",
+                        str(SHORT_HEDGE_WINDOW), "--out", str(cli_out)])
+    assert view.panel["zscore"].notna().any()
+    assert downloads.analytics_csv(view.panel) == cli_out.read_bytes()
+    assert downloads.analytics_file_name(settings) == "analytics_BTCUSDT_ETHUSDT_1s_w60_rolling_h40.csv"
 
 
 def test_trade_and_bar_downloads_hold_the_window(real_db):
     """The trades CSV holds every stored trade of the window; the bars CSV the timeframe's bars, times in the zone."""
-    settings = dashboard_data.Settings("BTCUSDT", "ETHUSDT", "1m", "1 h", 60, 2.0, "ols", "Asia/Kolkata", None)
+    settings = dashboard_data.Settings("BTCUSDT", "ETHUSDT", "1m", "1 h", 60, 2.0, "rolling", "Asia/Kolkata", None)
     view = dashboard_data.load_view(dashboard_data.describe_database(str(real_db)), settings)
     trades = pd.read_csv(io.BytesIO(downloads.trades_csv(str(real_db), settings.pair, view.start_ms,
                                                          view.end_ms + settings.tf_ms, settings.tz)))
@@ -411,6 +470,50 @@ def test_gap_spans_come_from_neighbouring_trades(tmp_path):
 # --------------------------------------------------------------------------- incremental refresh
 
 
+def synthetic_pair_trades(seconds: int = 1_500, hole: tuple[int, int] = (700, 820), seed: int = 3) -> list[tuple]:
+    """Trades of a cointegrated BTCUSDT / ETHUSDT pair, about one a second each (some seconds missed),
+    none in the ``hole`` seconds (longer than max_stale: two segments); store.write_trades tuples."""
+    rng = np.random.default_rng(seed)
+    eth = 2_600 + np.cumsum(rng.normal(0, 0.4, seconds))
+    mispricing = np.zeros(seconds)
+    for i in range(1, seconds):  # AR(1), half-life about 20 bars
+        mispricing[i] = 0.966 * mispricing[i - 1] + rng.normal(0, 3.0)
+    btc = 8_000 + 20.5 * eth + mispricing
+    trades, ids = [], {"BTCUSDT": 0, "ETHUSDT": 0}
+    for second in range(seconds):
+        if hole[0] <= second < hole[1]:
+            continue
+        for symbol, price, p_trade in (("BTCUSDT", btc[second], 0.95), ("ETHUSDT", eth[second], 0.8)):
+            if rng.random() < p_trade:
+                ids[symbol] += 1
+                trades.append((symbol, ids[symbol], T0_MS + second * 1000 + 250, round(float(price), 2), 0.01, False))
+    return trades
+
+
+@pytest.mark.parametrize("hedge", analytics.HEDGE_METHODS)
+def test_live_view_never_repaints_when_bars_arrive(tmp_path, hedge):
+    """The live panel after 900 s, then after 1,500 s (read incrementally): its first rows are the same numbers
+    for every causal hedge (across the hole too); only the in-sample fit changes, as its label says."""
+    path = tmp_path / "ticks.db"
+    trades = synthetic_pair_trades()
+    split_ms = T0_MS + 900_000
+    store.write_trades(path, [t for t in trades if t[2] < split_ms])
+    db = dashboard_data.describe_database(str(path))
+    settings = dashboard_data.Settings("BTCUSDT", "ETHUSDT", "1s", "1 h", 60, 2.0, hedge, "UTC", None)
+    before = dashboard_data.load_view(db, settings).panel
+    store.write_trades(path, [t for t in trades if t[2] >= split_ms])
+    after = dashboard_data.load_view(db, settings).panel
+    assert len(after) > len(before) and before["segment"].iloc[-1] == 1
+    assert before["zscore"].notna().sum() > 300, "the test must compare real values"
+    head = after.iloc[:len(before)].reset_index(drop=True)
+    if analytics.is_causal(hedge):
+        pd.testing.assert_frame_equal(head, before, check_exact=True)
+    else:
+        assert not np.allclose(head["hedge_ratio"], before["hedge_ratio"])
+    expected = analytics.pair_panel(*read_bars(path), "1s", 60, hedge)  # all bars at once, as the CLI computes
+    pd.testing.assert_frame_equal(after, expected, check_exact=True)
+
+
 def test_refresh_reads_only_new_and_corrected_bars(monkeypatch, tmp_path):
     """BarCache: after the first read, a refresh reads only bars with a newer rev and replaces corrected ones."""
     path = tmp_path / "ticks.db"
@@ -485,7 +588,7 @@ def test_a_failing_computation_is_one_line_not_a_traceback(monkeypatch, real_db)
 def test_heavy_analytics_key_changes_at_most_every_30_s():
     """The heavy panels' cache key is constant within a 30 s bucket and changes after it."""
     db = dashboard_data.Database("x.db", "x@1", "spot", "trade", "binance", ("BTCUSDT", "ETHUSDT"))
-    s = dashboard_data.Settings("BTCUSDT", "ETHUSDT", "1s", "1 h", 60, 2.0, "ols", "UTC", 2)
+    s = dashboard_data.Settings("BTCUSDT", "ETHUSDT", "1s", "1 h", 60, 2.0, "rolling", "UTC", 2)
     key = dashboard_data.heavy_key
     assert key(db, s, 90.0) == key(db, s, 119.9) != key(db, s, 120.0)
 

@@ -6,6 +6,7 @@ import io
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -14,34 +15,49 @@ from pairdesk import alerts
 from pairdesk import store
 from pairdesk import watchlist
 from pairdesk.alerts import repository
-from pairdesk.dashboard import alerts_data, alert_history_view, formatting, live, sidebar
+from pairdesk import analytics
+from pairdesk.dashboard import alerts_data, alert_history_view, charts, formatting, live, markers, sidebar
 from pairdesk.dashboard import data as dashboard_data
 from conftest import read_db
-from test_app import _widget, build_real_db, fresh_caches, run_page, texts  # noqa: F401  (fresh_caches: autouse)
+from test_app import (_widget, build_real_db, fresh_caches, run_page, synthetic_pair_trades,  # noqa: F401
+                      texts)  # (fresh_caches: autouse)
 
 PAIR = ("BTCUSDT", "ETHUSDT")
 
 
-@pytest.fixture(scope="module")
-def alerts_template(tmp_path_factory) -> Path:
-    """The recorded trades, the two default rules, and the events those rules raise on them (built once)."""
-    path = build_real_db(tmp_path_factory.mktemp("alerts") / "ticks.db")
+BUSY_WINDOW, BUSY_LOOKBACK = 30, 40  # z over 30 bars, hedge on the 40 before: events of both kinds in 2 minutes
+
+
+def busier(rule: alerts.AlertRule) -> alerts.AlertRule:
+    """A default z-score rule made to fire on the 121 aligned bars of the trimmed recordings."""
+    return dataclasses.replace(rule, window=BUSY_WINDOW, cooldown_s=10.0,
+                               params={**rule.params, "lookback": BUSY_LOOKBACK})
+
+
+def seed_rules_and_events(path: Path, rules: list[alerts.AlertRule]) -> None:
+    """Store ``rules`` and the events they raise on every stored bar, as the ingestor's monitor would."""
     conn = store.open_writer(path, "spot", "trade")
     try:
         with store.transaction(conn):
-            repository.seed_rules(conn, alerts.default_rules(list(PAIR)))
+            repository.seed_rules(conn, rules)
         bars = {symbol: store.read_bars_1s(conn, symbol) for symbol in PAIR}
         first = min(int(frame["ts_ms"].iloc[0]) for frame in bars.values())
         last = max(int(frame["ts_ms"].iloc[-1]) for frame in bars.values())
         events = []
         for rule in repository.list_rules(conn):
-            busier = dataclasses.replace(rule, window=30, cooldown_s=10.0)  # events of both kinds in 2 minutes
-            fired, _state = alerts.evaluate(busier, bars, first, last, alerts.RuleState())
+            fired, _state = alerts.evaluate(rule, bars, first, last, alerts.RuleState())
             events += [event.to_dict() for event in fired]
         with store.transaction(conn):
             store.save_alert_progress(conn, events, {})
     finally:
         conn.close()
+
+
+@pytest.fixture(scope="module")
+def alerts_template(tmp_path_factory) -> Path:
+    """The recorded trades, the two default rules made busier, and the events they raise on them (built once)."""
+    path = build_real_db(tmp_path_factory.mktemp("alerts") / "ticks.db")
+    seed_rules_and_events(path, [busier(rule) for rule in alerts.default_rules(list(PAIR))])
     return path
 
 
@@ -100,7 +116,7 @@ def test_rules_table_lists_every_stored_rule_with_its_switch(monkeypatch, db):
     assert formatting.breakable("**#1** z-score ±2 BTCUSDT/ETHUSDT") in markdown
     assert formatting.breakable("`zscore_extreme`") in markdown
     assert formatting.breakable("BTCUSDT/ETHUSDT") in markdown
-    assert "threshold 2 · hysteresis 0.5 · side both · lookback 300" in markdown
+    assert f"threshold 2 · hysteresis 0.5 · side both · lookback {BUSY_LOOKBACK}" in markdown
     assert page.toggle(key="rule_on_1").value and page.toggle(key="rule_on_2").value
     assert "Alerts" in texts(page, "subheader")
 
@@ -160,11 +176,11 @@ def test_edit_loads_the_rule_and_saves_its_new_definition(monkeypatch, db):
     assert "**Edit rule #1**" in texts(page, "markdown")
     assert page.text_input(key="rf_name").value == "z-score ±2 BTCUSDT/ETHUSDT"
     assert page.text_input(key="rf_param_threshold").value == "2"
-    assert page.text_input(key="rf_param_lookback").value == "300"
+    assert page.text_input(key="rf_param_lookback").value == str(BUSY_LOOKBACK)
     page = act(page, rf_param_threshold="2.5", rf_param_side="up", rf_save="click")
     rules = rules_in(db)
     assert sorted(rules) == [1, 2]
-    assert (rules[1].params["threshold"], rules[1].params["side"], rules[1].window) == (2.5, "up", 60)
+    assert (rules[1].params["threshold"], rules[1].params["side"], rules[1].window) == (2.5, "up", BUSY_WINDOW)
     assert "**New rule**" in texts(page, "markdown")
 
 
@@ -246,24 +262,68 @@ def test_a_toast_for_each_new_alert_but_none_for_the_past(monkeypatch, db):
     """Opening the page announces nothing; an event stored while it is open gets one toast, once."""
     page = run_page(monkeypatch, db)
     assert texts(page, "toast") == []
-    store_event(db, "BTCUSDT/ETHUSDT z-score 2.40 crossed +2.00 UP (1s, window 60, OLS)")
+    store_event(db, "BTCUSDT/ETHUSDT z-score 2.40 crossed +2.00 UP (1s, window 60, rolling OLS)")
     page = act(page)
     (toast,) = texts(page, "toast")
     assert toast == ("**z-score ±2 BTCUSDT/ETHUSDT**  \n"
-                     "BTCUSDT/ETHUSDT z-score 2.40 crossed +2.00 UP (1s, window 60, OLS)")
+                     "BTCUSDT/ETHUSDT z-score 2.40 crossed +2.00 UP (1s, window 60, rolling OLS)")
     assert page.toast[0].icon == live.TOAST_ICONS["UP"]
     assert texts(act(page), "toast") == []
 
 
 def test_the_live_view_carries_the_pairs_events_for_the_markers(db):
-    """load_view's events: the displayed pair's alerts in the charted window, oldest first."""
-    settings = dashboard_data.Settings("BTCUSDT", "ETHUSDT", "1s", "1 h", 60, 2.0, "ols", "UTC", None)
-    view = dashboard_data.load_view(dashboard_data.describe_database(str(db)), settings)
+    """load_view's events: the displayed pair's alerts in the charted window, oldest first, when the page has
+    the rules' settings; with other settings they are hidden and counted by the first setting that differs."""
+    matching = dashboard_data.Settings("BTCUSDT", "ETHUSDT", "1s", "1 h", BUSY_WINDOW, 2.0, "rolling", "UTC", None,
+                                       hedge_window=BUSY_LOOKBACK)
+    database = dashboard_data.describe_database(str(db))
+    view = dashboard_data.load_view(database, matching)
     stored = events_in(db)
-    assert sorted(view.events["event_id"]) == sorted(stored["event_id"])
-    assert view.events["ts_ms"].is_monotonic_increasing
-    other = dashboard_data.Settings("ETHUSDT", "BTCUSDT", "1s", "1 h", 60, 2.0, "ols", "UTC", None)
-    assert len(dashboard_data.load_view(dashboard_data.describe_database(str(db)), other).events) == 0
+    assert len(stored) > 0 and sorted(view.events["event_id"]) == sorted(stored["event_id"])
+    assert view.events["ts_ms"].is_monotonic_increasing and view.hidden_markers == {}
+    other = dataclasses.replace(matching, symbol_a="ETHUSDT", symbol_b="BTCUSDT")
+    assert len(dashboard_data.load_view(database, other).events) == 0
+    for change, reason in (({"timeframe": "5s"}, "another timeframe"), ({"hedge": "huber"}, "another hedge"),
+                           ({"window": 60}, "another z window"), ({"hedge_window": 300}, "another hedge window")):
+        view = dashboard_data.load_view(database, dataclasses.replace(matching, **change))
+        assert len(view.events) == 0 and view.hidden_markers == {reason: len(stored)}, change
+
+
+def test_markers_are_shown_only_with_the_rules_settings_and_a_caption_says_why(monkeypatch, db):
+    """Default page settings vs the busier rules: no marker, and a caption counts the hidden ones and why."""
+    page = run_page(monkeypatch, db)
+    total = len(events_in(db))
+    caption = markers.hidden_caption({"another z window": total})
+    assert caption.startswith(f"{total} alert markers hidden ({total} of another z window)")
+    assert caption in texts(page, "caption")
+    page = act(page, window=BUSY_WINDOW, hedge_window=BUSY_LOOKBACK)
+    assert not any("markers hidden" in text for text in texts(page, "caption"))
+
+
+def test_default_rules_markers_sit_exactly_on_the_z_line(tmp_path):
+    """With the page's defaults (1s, window 60, rolling, hedge window 300) every event of the default rules is
+    marked at the panel's z of its bar, which is the value the rule fired on; another rule's events are hidden."""
+    path = tmp_path / "ticks.db"
+    store.write_trades(path, synthetic_pair_trades())
+    narrow = dataclasses.replace(alerts.default_rules(list(PAIR))[0], name="narrow", window=30)
+    seed_rules_and_events(path, [*alerts.default_rules(list(PAIR)), narrow])
+    settings = dashboard_data.Settings("BTCUSDT", "ETHUSDT", "1s", "1 h", sidebar.DEFAULT_WINDOW_BARS, 2.0,
+                                       analytics.DEFAULT_HEDGE, "UTC", None)
+    assert settings.hedge_window == sidebar.DEFAULT_HEDGE_WINDOW_BARS == 300
+    view = dashboard_data.load_view(dashboard_data.describe_database(str(path)), settings)
+    stored = events_in(path)
+    defaults = stored[stored["rule_name"] != "narrow"]
+    assert len(defaults) >= 4 and set(defaults["kind"]) == {"zscore", "zscore_extreme"}
+    assert sorted(view.events["event_id"]) == sorted(defaults["event_id"])
+    assert view.hidden_markers == {"another z window": int((stored["rule_name"] == "narrow").sum())} != {}
+    z_at = view.panel.set_index("ts_ms")["zscore"]
+    np.testing.assert_array_equal(view.events["value"].to_numpy(), z_at.loc[view.events["ts_ms"]].to_numpy())
+    fig = charts.spread_zscore_figure(view.panel, 2.0, "UTC", settings.hedge_label, events=view.events)
+    drawn = [trace for trace in fig.data if trace.mode == "markers"]
+    assert sum(len(trace.y) for trace in drawn) == len(view.events)
+    for trace in drawn:
+        at = [int(t.value // 10**6) for t in pd.DatetimeIndex(trace.x).tz_localize("UTC")]
+        np.testing.assert_array_equal(np.asarray(trace.y, dtype="float64"), z_at.loc[at].to_numpy())
 
 
 # --------------------------------------------------------------------------- the watchlist

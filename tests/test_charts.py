@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import pytest
 
 from pairdesk import analytics
-from pairdesk.dashboard import charts
+from pairdesk.dashboard import charts, formatting
 from pairdesk import store
 from test_app import build_real_db
 
@@ -16,12 +16,26 @@ TZ = "Asia/Kolkata"
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory) -> dict:
-    """1 s bars and a 1 s OLS pair panel of the recorded BTCUSDT / ETHUSDT spot trades."""
+    """1 s bars of the recorded BTCUSDT / ETHUSDT spot trades, their 1 s rolling pair panel (hedge window
+    40: the trimmed recordings hold 121 aligned bars) and their in-sample OLS panel."""
     path = build_real_db(tmp_path_factory.mktemp("charts") / "ticks.db")
     conn = store.open_reader(path)
     bars = {s: store.read_bars_1s(conn, s) for s in ("BTCUSDT", "ETHUSDT")}
     conn.close()
-    return {"bars": bars, "panel": analytics.pair_panel(bars["BTCUSDT"], bars["ETHUSDT"], "1s", 60, "ols")}
+    return {"bars": bars,
+            "panel": analytics.pair_panel(bars["BTCUSDT"], bars["ETHUSDT"], "1s", 60, "rolling", hedge_window=40),
+            "insample": analytics.pair_panel(bars["BTCUSDT"], bars["ETHUSDT"], "1s", 60, "ols_insample")}
+
+
+def two_segment_panel() -> pd.DataFrame:
+    """A pair panel of 1 s bars with a 300 s hole after row 99 (so two segments), prices of a known line."""
+    ts = np.r_[np.arange(100), 400 + np.arange(100)] * 1000 + 1_723_161_600_000
+    rng = np.random.default_rng(7)
+    b = 2600 + np.cumsum(rng.normal(0, 0.5, 200))
+    a = 1000 + 20 * b + rng.normal(0, 2, 200)
+    bars = [pd.DataFrame({"ts_ms": ts, "open": p, "high": p, "low": p, "close": p, "volume": 1.0,
+                          "quote_volume": p, "trades": 1}) for p in (a, b)]
+    return analytics.pair_panel(*bars, "1s", 20, "rolling", hedge_window=30)
 
 
 def trace_types(fig: go.Figure) -> list[str]:
@@ -65,14 +79,60 @@ def test_price_comparison_uses_two_y_axes(real):
 def test_spread_and_zscore_with_threshold_bands(real):
     """Spread on top, z-score below with dashed band lines exactly at ±threshold, β in the title."""
     panel = real["panel"]
-    fig = charts.spread_zscore_figure(panel, 1.5, TZ, "OLS")
+    fig = charts.spread_zscore_figure(panel, 1.5, TZ, "rolling OLS")
     names = [t.name for t in fig.data]
     assert names[:2] == ["spread", "z-score"]
     bands = {t.name: list(t.y) for t in fig.data if "band" in t.name}
     assert bands == {"+1.5 band": [1.5, 1.5], "−1.5 band": [-1.5, -1.5]}
     assert y_axes(fig) == ["y"] + ["y2"] * 4
-    assert f"β = {panel['hedge_ratio'].iloc[-1]:.6g}" in fig.layout.title.text
+    assert fig.layout.title.text == (f"Spread & z-score · rolling OLS hedge ratio dynamic, now β = "
+                                     f"{formatting.format_number(panel['hedge_ratio'].iloc[-1])}")
+    static = charts.spread_zscore_figure(real["insample"], 1.5, TZ, f"OLS ({analytics.INSAMPLE_LABEL})")
+    assert static.layout.title.text == (f"Spread & z-score · OLS (in-sample: uses future bars) hedge ratio β = "
+                                        f"{formatting.format_number(real['insample']['hedge_ratio'].iloc[-1])}")
     assert_no_nan_only_traces(fig)
+
+
+def test_spread_is_the_residual_in_price_units_with_its_bps_in_the_hover(real):
+    """The spread trace is a − α − β·b of the panel (price units, a sane range), its customdata the bps of A."""
+    panel = real["panel"]
+    fig = charts.spread_zscore_figure(panel, 2.0, TZ, "rolling OLS")
+    spread = fig.data[0]
+    expected = panel["price_a"] - panel["alpha"] - panel["hedge_ratio"] * panel["price_b"]
+    np.testing.assert_allclose(np.asarray(spread.y, dtype="float64"), expected, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(spread.customdata, dtype="float64"), expected / panel["price_a"] * 1e4,
+                               rtol=1e-9)
+    assert "bps of A" in spread.hovertemplate and fig.layout.yaxis.title.text == "spread (price of A)"
+    finite = expected.dropna()
+    assert finite.abs().max() < 0.01 * panel["price_a"].min()  # a residual, not a price level (no 0..60k axis)
+    z = np.asarray(fig.data[1].y, dtype="float64")
+    np.testing.assert_array_equal(z, panel["zscore"].to_numpy())
+
+
+def test_holes_are_shaded_and_no_line_crosses_them():
+    """Between two segments every pair chart shades the hole (end of the last bar to the next bar) and its
+    lines hold a NaN there, so nothing is drawn across it; the data rows are drawn unchanged."""
+    panel = two_segment_panel()
+    assert list(np.unique(panel["segment"])) == [0, 1]
+    colors = {"A": "#fff", "B": "#000"}
+    figures = [charts.spread_zscore_figure(panel, 2.0, TZ, "rolling OLS"), charts.hedge_ratio_figure(panel, TZ, "r"),
+               charts.price_comparison_figure(panel, "A", "B", TZ, colors), charts.rolling_correlation_figure(panel, TZ, 20)]
+    hole_start, hole_end = charts.display_times([panel["ts_ms"].iloc[99] + 1000, panel["ts_ms"].iloc[100]], TZ)
+    for fig in figures:
+        (hole,) = [shape for shape in fig.layout.shapes if shape.fillcolor == charts.HOLE_FILL]
+        assert (pd.Timestamp(hole.x0), pd.Timestamp(hole.x1), hole.yref) == (hole_start, hole_end, "paper")
+        for trace in fig.data:
+            if trace.mode != "lines" or len(trace.x) == 2:  # the bands and the mean line span the chart
+                continue
+            x = pd.DatetimeIndex(trace.x)
+            y = np.asarray(trace.y, dtype="float64")
+            inside = (x > hole_start) & (x < hole_end)
+            assert inside.sum() == 1 and np.isnan(y[inside]).all(), (fig.layout.title.text, trace.name)
+            assert len(x) == len(panel) + 1
+    drawn = charts.with_breaks(panel)
+    pd.testing.assert_frame_equal(drawn.drop(index=100).reset_index(drop=True), panel.astype(drawn.dtypes))
+    assert len(charts.with_breaks(panel.iloc[:100])) == 100  # one segment: nothing inserted
+    assert charts.hole_shapes(panel.iloc[:100], TZ, 1000) == []
 
 
 def test_gap_spans_become_shaded_bands_on_every_row(real):
@@ -80,7 +140,7 @@ def test_gap_spans_become_shaded_bands_on_every_row(real):
     t0 = int(real["panel"]["ts_ms"].iloc[100])
     gaps = pd.DataFrame({"start_ms": [t0, t0 + 5000, np.nan], "end_ms": [t0, t0 + 9000, t0], "status":
                          ["open", "filled", "open"]})
-    fig = charts.spread_zscore_figure(real["panel"], 2.0, TZ, "OLS", gaps, bar_ms=1000)
+    fig = charts.spread_zscore_figure(real["panel"], 2.0, TZ, "rolling OLS", gaps, bar_ms=1000)
     shapes = fig.layout.shapes
     assert len(shapes) == 2  # the span without a start is skipped
     assert all(s.yref == "paper" and (s.y0, s.y1) == (0, 1) for s in shapes)
@@ -89,14 +149,17 @@ def test_gap_spans_become_shaded_bands_on_every_row(real):
 
 
 def test_hedge_ratio_chart_only_for_moving_ratios(real):
-    """Static fits (OLS) are static; rolling and Kalman ratios move and get their own chart."""
+    """The in-sample fit is static; every causal hedge moves and gets its own chart, α in the hover."""
     bars = real["bars"]
-    assert charts.is_static(real["panel"]["hedge_ratio"])
-    for hedge in ("rolling", "kalman"):
-        panel = analytics.pair_panel(bars["BTCUSDT"], bars["ETHUSDT"], "1s", 60, hedge)
-        assert not charts.is_static(panel["hedge_ratio"])
+    assert charts.is_static(real["insample"]["hedge_ratio"])
+    for hedge in analytics.CAUSAL_HEDGES:
+        panel = analytics.pair_panel(bars["BTCUSDT"], bars["ETHUSDT"], "1s", 60, hedge, hedge_window=40)
+        assert not charts.is_static(panel["hedge_ratio"]), hedge
         fig = charts.hedge_ratio_figure(panel, TZ, hedge)
         assert trace_types(fig) == ["scatter"]
+        np.testing.assert_array_equal(np.asarray(fig.data[0].y, dtype="float64"), panel["hedge_ratio"].to_numpy())
+        np.testing.assert_array_equal(np.asarray(fig.data[0].customdata, dtype="float64"), panel["alpha"].to_numpy())
+        assert "α" in fig.data[0].hovertemplate
         assert_no_nan_only_traces(fig)
 
 
@@ -143,7 +206,7 @@ def test_empty_frames_give_a_message_not_an_empty_trace(build):
 def test_window_longer_than_data_draws_spread_without_zscore(real):
     """With a window longer than the data, z is all NaN: the spread is drawn, z and its bands are not."""
     bars = real["bars"]
-    panel = analytics.pair_panel(bars["BTCUSDT"], bars["ETHUSDT"], "1m", 60, "ols")
+    panel = analytics.pair_panel(bars["BTCUSDT"], bars["ETHUSDT"], "1m", 60, "ols_insample")
     fig = charts.spread_zscore_figure(panel, 2.0, TZ, "OLS")
     assert [t.name for t in fig.data] == ["spread"]
     assert_no_nan_only_traces(fig)
@@ -185,7 +248,7 @@ def test_zscore_chart_marks_the_pairs_alerts_at_their_bars(real):
     """Pair alerts become ▲/▼ markers on the z-score row: z-score rules at their own z, others on the line."""
     panel = real["panel"]
     events = alert_events(panel)
-    fig = charts.spread_zscore_figure(panel, 2.0, TZ, "OLS", events=events)
+    fig = charts.spread_zscore_figure(panel, 2.0, TZ, "rolling OLS", events=events)
     up, down = markers(fig)["alert ▲ UP"], markers(fig)["alert ▼ DOWN"]
     assert set(markers(fig)) == {"alert ▲ UP", "alert ▼ DOWN"}  # single-symbol alerts are not on this chart
     assert (up.yaxis, up.marker.symbol, list(up.text), list(up.y)) == ("y2", "triangle-up", ["z up"], [2.31])
@@ -215,7 +278,7 @@ def test_no_alerts_no_markers(real):
     panel = real["panel"]
     empty = alert_events(panel).iloc[0:0]
     for events in (None, empty):
-        assert markers(charts.spread_zscore_figure(panel, 2.0, TZ, "OLS", events=events)) == {}
+        assert markers(charts.spread_zscore_figure(panel, 2.0, TZ, "rolling OLS", events=events)) == {}
         colors = charts.symbol_colors(["BTCUSDT", "ETHUSDT"])
         assert markers(charts.price_comparison_figure(panel, "BTCUSDT", "ETHUSDT", TZ, colors, events)) == {}
 

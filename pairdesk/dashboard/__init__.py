@@ -13,6 +13,7 @@
     elements.py        shared drawing helpers: one-line errors, write outcomes, figures
     formatting.py      one formatter per kind of number, time and age
     data.py            the database handle, incremental bars, the live view, heavy analytics
+    markers.py         which alert events are marked on the charts (their rule's settings are the page's)
     alerts_data.py     alert rules and history;  downloads.py: the CSV files
     charts.py          figure builders (DataFrame in, plotly figure out)
 """

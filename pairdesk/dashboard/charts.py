@@ -6,6 +6,10 @@ No database access and no statistics: the frames come from ``pairdesk.store`` an
 drawn as wall-clock times of the display time zone (Plotly has no time zones, so the axis is
 labelled with the zone's name). Every builder returns a figure even for an empty frame, so the
 page never has to special-case drawing.
+
+Holes: pair panel rows of different ``segment``s are separated by a hole in the data longer than
+``max_stale`` (every window restarts after it). The pair charts shade each hole like a recorded
+gap and never draw a line across it (``with_breaks`` puts a row of NaN between the segments).
 """
 from __future__ import annotations
 
@@ -37,6 +41,7 @@ BAND_COLOR = "#F87171"
 UP_COLOR, DOWN_COLOR = "#22C55E", "#EF4444"
 GAP_FILL = {"open": "rgba(239, 68, 68, 0.22)", "unfillable": "rgba(239, 68, 68, 0.22)",
             "filled": "rgba(148, 163, 184, 0.18)"}
+HOLE_FILL = "rgba(148, 163, 184, 0.14)"  # a hole between two segments of the pair panel
 GRID_COLOR = "rgba(148, 163, 184, 0.18)"
 TEXT_COLOR = "#CBD5E1"
 MAX_GAP_BANDS = 200  # the most recent gaps drawn per chart (shapes cost the browser)
@@ -156,6 +161,46 @@ def _shade_gaps(fig: go.Figure, gaps: pd.DataFrame | None, tz: str, min_width_ms
         fig.update_layout(shapes=list(fig.layout.shapes) + shapes)
 
 
+def _segment_ends(panel: pd.DataFrame) -> np.ndarray:
+    """Row positions i where row i and row i + 1 belong to different segments (a hole follows row i)."""
+    if len(panel) < 2 or "segment" not in panel.columns:
+        return np.array([], dtype=np.int64)
+    segment = panel["segment"].to_numpy("float64")
+    return np.flatnonzero(segment[1:] != segment[:-1])
+
+
+def hole_shapes(panel: pd.DataFrame, tz: str, bar_ms: int) -> list[dict]:
+    """Vertical bands over the holes between the panel's segments: from the end of a segment's last
+    bar to the start of the next segment's first bar (the most recent MAX_GAP_BANDS)."""
+    ends = _segment_ends(panel)[-MAX_GAP_BANDS:]
+    if len(ends) == 0:
+        return []
+    ts = panel["ts_ms"].to_numpy("int64")
+    x0, x1 = display_times(ts[ends] + bar_ms, tz), display_times(ts[ends + 1], tz)
+    return [dict(type="rect", xref="x", yref="paper", x0=a, x1=b, y0=0, y1=1, line=dict(width=0), layer="below",
+                 fillcolor=HOLE_FILL) for a, b in zip(x0, x1)]
+
+
+def with_breaks(panel: pd.DataFrame) -> pd.DataFrame:
+    """``panel`` with one row of NaN (time halfway) inside each hole between segments: Plotly breaks
+    a line at a NaN, so no line is drawn across a hole. The panel itself when it has no hole."""
+    ends = _segment_ends(panel)
+    if len(ends) == 0:
+        return panel
+    ts = panel["ts_ms"].to_numpy("int64")
+    breaks = pd.DataFrame({column: np.full(len(ends), np.nan) for column in panel.columns})
+    breaks["ts_ms"] = (ts[ends] + ts[ends + 1]) // 2
+    order = np.argsort(np.r_[np.arange(len(panel)), ends + 0.5], kind="stable")
+    return pd.concat([panel.astype({c: "float64" for c in panel.columns if c != "ts_ms"}), breaks],
+                     ignore_index=True).iloc[order].reset_index(drop=True)
+
+
+def _shade_holes(fig: go.Figure, panel: pd.DataFrame, tz: str, bar_ms: int) -> None:
+    shapes = hole_shapes(panel, tz, bar_ms)
+    if shapes:
+        fig.update_layout(shapes=list(fig.layout.shapes) + shapes)
+
+
 def values_at(ts_ms: pd.Series | np.ndarray, values: pd.Series | np.ndarray,
               at_ms: pd.Series | np.ndarray) -> np.ndarray:
     """The last finite value at or before each instant of ``at_ms`` (NaN before the first one).
@@ -215,8 +260,10 @@ def candlestick_figure(bars: pd.DataFrame, symbol: str, tz: str, color: str, tim
 
 
 def price_comparison_figure(panel: pd.DataFrame, symbol_a: str, symbol_b: str, tz: str,
-                            colors: Mapping[str, str], events: pd.DataFrame | None = None) -> go.Figure:
-    """Both legs' aligned closes on two y axes (A left, B right). ``panel``: ts_ms, price_a, price_b.
+                            colors: Mapping[str, str], events: pd.DataFrame | None = None,
+                            bar_ms: int = 1000) -> go.Figure:
+    """Both legs' aligned closes on two y axes (A left, B right). ``panel``: ts_ms, price_a, price_b
+    (and segment: holes between segments are shaded, lines broken there).
 
     ``events`` (alert events, store.read_alert_events columns) become ▲/▼ markers on the price
     line at each event's bar: events of a rule on B alone on B's line, every other one on A's.
@@ -224,9 +271,11 @@ def price_comparison_figure(panel: pd.DataFrame, symbol_a: str, symbol_b: str, t
     fig = _figure(f"{symbol_a} vs {symbol_b}", tz, height=360, secondary_y=True)
     if len(panel) == 0:
         return _no_data(fig, "no aligned prices in this window")
-    x = display_times(panel["ts_ms"], tz)
-    fig.add_trace(_line(x, panel["price_a"], symbol_a, colors[symbol_a]))
-    fig.add_trace(_on(_line(x, panel["price_b"], symbol_b, colors[symbol_b]), secondary_y=True))
+    drawn = with_breaks(panel)
+    x = display_times(drawn["ts_ms"], tz)
+    fig.add_trace(_line(x, drawn["price_a"], symbol_a, colors[symbol_a]))
+    fig.add_trace(_on(_line(x, drawn["price_b"], symbol_b, colors[symbol_b]), secondary_y=True))
+    _shade_holes(fig, panel, tz, bar_ms)
     if events is not None and len(events):
         on_b = (events["symbols"] == symbol_b).to_numpy()
         for leg, chosen, column in ((symbol_a, ~on_b, "price_a"), (symbol_b, on_b, "price_b")):
@@ -249,33 +298,50 @@ def is_static(values: pd.Series | np.ndarray) -> bool:
     return len(finite) == 0 or bool(np.all(finite == finite[0]))
 
 
-def spread_zscore_figure(panel: pd.DataFrame, threshold: float, tz: str, hedge_label: str = "",
-                         gaps: pd.DataFrame | None = None, bar_ms: int = 1000,
-                         events: pd.DataFrame | None = None) -> go.Figure:
-    """Spread (top) and its rolling z-score with the ±threshold bands (bottom), gaps shaded.
+SPREAD_AXIS = {"price": "spread (price of A)", "log": "spread (log price)", "ratio": "ratio A / B"}
 
-    ``panel``: ts_ms, hedge_ratio, spread, zscore. The title carries the hedge ratio: its value
-    when it is static, "dynamic" otherwise (drawn by ``hedge_ratio_figure``). ``events``: alert
-    events (store.read_alert_events columns); those of pair rules (symbols "A/B") become ▲/▼
-    markers on the z-score row at each event's bar, at the rule's own z for z-score rules (the
-    value that crossed) and on the drawn z-score line for the other kinds (at 0 where it has none).
-    """
+
+def hedge_title(panel: pd.DataFrame, hedge_label: str, spread_kind: str = "price") -> str:
+    """"<hedge label> hedge ratio β = x" (fitted once), "dynamic, now β = x", or why there is none."""
+    if spread_kind == "ratio":
+        return "ratio A / B (no hedge)"
     beta = panel["hedge_ratio"].to_numpy("float64") if len(panel) else np.array([])
     finite_beta = beta[np.isfinite(beta)]
     if len(finite_beta) == 0:
-        hedge_text = "hedge ratio undefined"
+        text = "hedge ratio not estimated yet"
     elif is_static(beta):
-        hedge_text = f"hedge ratio β = {format_number(finite_beta[-1])}"
+        text = f"hedge ratio β = {format_number(finite_beta[-1])}"
     else:
-        hedge_text = f"hedge ratio dynamic, now β = {format_number(finite_beta[-1])}"
-    title = f"Spread & z-score · {hedge_label} {hedge_text}".replace("  ", " ")
+        text = f"hedge ratio dynamic, now β = {format_number(finite_beta[-1])}"
+    return f"{hedge_label} {text}".strip()
+
+
+def spread_zscore_figure(panel: pd.DataFrame, threshold: float, tz: str, hedge_label: str = "",
+                         gaps: pd.DataFrame | None = None, bar_ms: int = 1000,
+                         events: pd.DataFrame | None = None, spread_kind: str = "price") -> go.Figure:
+    """Spread (top) and its z-score with the ±threshold bands (bottom), gaps and holes shaded.
+
+    ``panel``: pair_panel rows (ts_ms, hedge_ratio, spread, spread_bps, zscore, segment). The
+    spread is the residual a − α − β·b in price units of A (``spread_kind`` "log": of ln a on
+    ln b; "ratio": a / b), its bps of A in the hover. The title names the hedge (its label says
+    "in-sample: uses future bars" for ols_insample) and β: its value when it is fitted once,
+    "dynamic" otherwise (drawn by ``hedge_ratio_figure``). ``events``: alert events
+    (store.read_alert_events columns); those of pair rules (symbols "A/B") become ▲/▼ markers on
+    the z-score row at each event's bar, at the rule's own z for z-score rules (the value that
+    crossed, which is the line's z when the rule has the page's settings) and on the drawn
+    z-score line for the other kinds (at 0 where it has none).
+    """
+    title = f"Spread & z-score · {hedge_title(panel, hedge_label, spread_kind)}"
     fig = _figure(title, tz, height=520, rows=2, row_heights=(0.5, 0.5))
     if len(panel) == 0 or not _has_values(panel["spread"]):
-        return _no_data(fig, "no spread in this window")
-    x = display_times(panel["ts_ms"], tz)
-    fig.add_trace(_line(x, panel["spread"], "spread", SPREAD_COLOR))
+        return _no_data(fig, "no spread in this window: the hedge is not estimated yet")
+    drawn = with_breaks(panel)
+    x = display_times(drawn["ts_ms"], tz)
+    bps = drawn["spread_bps"].to_numpy("float64") if "spread_bps" in drawn.columns else np.full(len(drawn), np.nan)
+    fig.add_trace(_line(x, drawn["spread"], "spread", SPREAD_COLOR, customdata=bps,
+                        hovertemplate="%{y:.6g} (%{customdata:+.2f} bps of A)"))
     if _has_values(panel["zscore"]):
-        fig.add_trace(_on(_line(x, panel["zscore"], "z-score", ZSCORE_COLOR), row=2))
+        fig.add_trace(_on(_line(x, drawn["zscore"], "z-score", ZSCORE_COLOR, hovertemplate="%{y:+.3f}"), row=2))
         ends = [x[0], x[-1]]
         band = format_level(threshold)
         for level, name in ((threshold, f"+{band} band"), (-threshold, f"−{band} band")):
@@ -285,7 +351,7 @@ def spread_zscore_figure(panel: pd.DataFrame, threshold: float, tz: str, hedge_l
         fig.add_trace(_on(go.Scatter(x=ends, y=[0.0, 0.0], name="mean", mode="lines", hoverinfo="skip",
                                      line=dict(color=GRID_COLOR, width=1), showlegend=False), row=2))
     else:
-        fig.add_annotation(text="no z-score yet: the rolling window is not full", xref="paper", yref="y2 domain",
+        fig.add_annotation(text="no z-score yet: the window is not full", xref="paper", yref="y2 domain",
                            x=0.5, y=0.5, showarrow=False, font=dict(size=13, color="#94A3B8"))
     if events is not None and len(events):
         pair_events = events[events["symbols"].astype(str).str.contains("/", regex=False)]
@@ -293,31 +359,43 @@ def spread_zscore_figure(panel: pd.DataFrame, threshold: float, tz: str, hedge_l
         own_z = pair_events["kind"].isin(ZSCORE_KINDS).to_numpy()
         y = np.where(own_z, pair_events["value"].to_numpy("float64"), on_line)
         fig.add_traces(event_marker_traces(pair_events, y, tz, row=2))
-    fig.update_layout(yaxis_title_text="spread", yaxis2_title_text="z-score")
+    fig.update_layout(yaxis_title_text=SPREAD_AXIS.get(spread_kind, "spread"), yaxis2_title_text="z-score")
     _shade_gaps(fig, gaps, tz, bar_ms)
+    _shade_holes(fig, panel, tz, bar_ms)
     return fig
 
 
-def hedge_ratio_figure(panel: pd.DataFrame, tz: str, hedge_label: str) -> go.Figure:
-    """The hedge ratio β over time (for rolling and Kalman fits). ``panel``: ts_ms, hedge_ratio."""
+def hedge_ratio_figure(panel: pd.DataFrame, tz: str, hedge_label: str, bar_ms: int = 1000) -> go.Figure:
+    """The hedge ratio β over time, α in the hover (every hedge that is not fitted once).
+
+    ``panel``: ts_ms, hedge_ratio, alpha (and segment: holes shaded, the line broken there). Row
+    t's β and α were estimated before bar t (the whole sample for ols_insample, whose label says so).
+    """
     fig = _figure(f"Hedge ratio over time · {hedge_label}", tz, height=300)
     if len(panel) == 0 or not _has_values(panel["hedge_ratio"]):
-        return _no_data(fig, "no hedge ratio yet (the window is not full)")
-    fig.add_trace(_line(display_times(panel["ts_ms"], tz), panel["hedge_ratio"], "β", HEDGE_COLOR))
+        return _no_data(fig, "no hedge ratio yet (the hedge window is not full)")
+    drawn = with_breaks(panel)
+    alpha = drawn["alpha"].to_numpy("float64") if "alpha" in drawn.columns else np.full(len(drawn), np.nan)
+    fig.add_trace(_line(display_times(drawn["ts_ms"], tz), drawn["hedge_ratio"], "β", HEDGE_COLOR, customdata=alpha,
+                        hovertemplate="β %{y:.6g} · α %{customdata:.6g}"))
     fig.update_yaxes(title_text="β (units of B per A)")
+    _shade_holes(fig, panel, tz, bar_ms)
     return fig
 
 
 # --------------------------------------------------------------------------- correlation
 
 
-def rolling_correlation_figure(panel: pd.DataFrame, tz: str, window: int) -> go.Figure:
-    """Rolling correlation of the aligned prices over ``window`` bars (-1..1). ``panel``: ts_ms, corr."""
+def rolling_correlation_figure(panel: pd.DataFrame, tz: str, window: int, bar_ms: int = 1000) -> go.Figure:
+    """Rolling correlation of the aligned prices over ``window`` bars of one segment (-1..1), holes
+    shaded. ``panel``: ts_ms, corr (and segment)."""
     fig = _figure(f"Rolling correlation · {window} bars", tz, height=320)
     if len(panel) == 0 or not _has_values(panel["corr"]):
         return _no_data(fig, f"no correlation yet: it needs {window} aligned bars")
-    fig.add_trace(_line(display_times(panel["ts_ms"], tz), panel["corr"], "correlation", CORR_COLOR))
+    drawn = with_breaks(panel)
+    fig.add_trace(_line(display_times(drawn["ts_ms"], tz), drawn["corr"], "correlation", CORR_COLOR))
     fig.update_yaxes(title_text="correlation", range=[-1.05, 1.05])
+    _shade_holes(fig, panel, tz, bar_ms)
     return fig
 
 

@@ -3,8 +3,11 @@ and the database handle every other data module uses.
 
 Reading. Each symbol's recent one-second bars live in memory, shared by every session on the same
 database (``BarCache``); a refresh asks the store only for bars written or corrected since the
-last one (``store.read_bars_since``) and computes the live view (``load_view``) over a
-bounded window: the lookback, at most ``MAX_CHART_BARS`` bars. The heavy panels
+last one (``store.read_bars_since``) and computes the live view (``load_view``): the pair panel
+on every retained bar, then cut to the charted window (the lookback, at most ``MAX_CHART_BARS``
+bars). Every row of the panel is causal (it uses bars up to its own only), so computing on
+more bars than are charted never changes a charted value, and a refresh never repaints the
+history: the rows charted at one refresh are the same numbers at the next. The heavy panels
 (``heavy_analytics``) are cached under a key that changes every ``HEAVY_REFRESH_S`` seconds.
 
 Writing. The page is otherwise read-only; alert rules, acknowledgements, the watchlist and
@@ -30,6 +33,8 @@ import streamlit as st
 
 from pairdesk import analytics
 from pairdesk import store
+from pairdesk.alerts import repository
+from pairdesk.dashboard.markers import split_markers
 
 # --------------------------------------------------------------------------- constants
 
@@ -60,7 +65,8 @@ class Settings:
     hedge: str
     tz: str
     refresh_s: int | None  # None: paused
-    hedge_window: int = analytics.DEFAULT_HEDGE_WINDOW_ROWS
+    hedge_window: int = analytics.DEFAULT_HEDGE_WINDOW_ROWS  # bars the hedge is estimated on, before each bar
+    spread_kind: str = "price"  # analytics.SPREAD_KINDS: price (A on B), log (ln A on ln B), ratio (A / B)
 
     @property
     def tf_ms(self) -> int:
@@ -72,7 +78,13 @@ class Settings:
 
     @property
     def hedge_label(self) -> str:
+        """The hedge as charts and cards name it; the in-sample one says "in-sample: uses future bars"."""
         return HEDGE_LABELS[self.hedge]
+
+    @property
+    def causal(self) -> bool:
+        """False for ols_insample, fitted on the whole sample (its numbers use future bars)."""
+        return analytics.is_causal(self.hedge)
 
 
 @dataclass(frozen=True)
@@ -207,7 +219,9 @@ class PairView:
     the charted window (empty with fewer than two symbols); ``start_ms``/``end_ms``: the
     charted window's first and last bar; ``clipped``: the lookback held more than MAX_CHART_BARS;
     ``events``: alert events of the pair (A/B) and of A or B alone in the charted window, oldest
-    first, at most MAX_EVENT_MARKERS (``store.read_alert_events`` columns).
+    first, at most MAX_EVENT_MARKERS (``store.read_alert_events`` columns), whose rules computed
+    them with the page's settings (``markers``); ``hidden_markers``: how many others there are,
+    by reason.
     """
 
     settings: Settings
@@ -222,6 +236,7 @@ class PairView:
     end_ms: int
     clipped: bool
     events: pd.DataFrame = field(default_factory=no_events)
+    hidden_markers: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def has_pair(self) -> bool:
@@ -262,15 +277,26 @@ def load_view(db: Database, s: Settings) -> PairView:
         start, end, clipped = chart_window(bars, s)
         gaps = store.read_gap_spans(conn, s.pair, start, end + s.tf_ms)
         events = pair_events(conn, s.pair, start, end + s.tf_ms)
+        rules = {rule.rule_id: rule for rule in repository.list_rules(conn)} if len(events) else {}
     candles = {symbol: since(analytics.resample_bars(since(frame, start), s.timeframe), start)
                for symbol, frame in bars.items()}
     panel = pd.DataFrame(columns=analytics.PANEL_COLUMNS)
     if len(s.pair) == 2:
-        warm_up = start - s.window * s.tf_ms  # the rolling statistics are defined from the first charted bar
-        a, b = (since(bars[symbol], warm_up) for symbol in s.pair)
-        panel = since(analytics.pair_panel(a, b, s.timeframe, s.window, s.hedge, hedge_window=s.hedge_window),
-                      start).reset_index(drop=True)
-    return PairView(s, db_key, symbols, bars, candles, panel, status, gaps, start, end, clipped, events)
+        panel = since(retained_panel(bars, s), start).reset_index(drop=True)
+    shown, hidden = split_markers(events, rules, s)
+    return PairView(s, db_key, symbols, bars, candles, panel, status, gaps, start, end, clipped, shown, hidden)
+
+
+def retained_panel(bars: Mapping[str, pd.DataFrame], s: Settings) -> pd.DataFrame:
+    """The pair panel on every retained one-second bar of the pair, with the page's settings.
+
+    On all of them, not on the lookback plus a warm-up: the expanding and Kalman hedges remember
+    their whole segment, and Huber and Theil-Sen refit on a schedule counted from its start, so
+    a panel started at a sliding point would change its values at every refresh (a repaint).
+    """
+    a, b = (bars[symbol] for symbol in s.pair)
+    return analytics.pair_panel(a, b, s.timeframe, s.window, s.hedge, hedge_window=s.hedge_window,
+                                spread_kind=s.spread_kind)
 
 
 # --------------------------------------------------------------------------- heavy analytics
@@ -299,8 +325,8 @@ def backtest_rules(z_threshold: float) -> tuple[float, float, float]:
 def heavy_key(db: Database, s: Settings, now_s: float | None = None) -> tuple:
     """The heavy panels' cache key: the settings, the symbols and a bucket of HEAVY_REFRESH_S seconds."""
     bucket = int((time.time() if now_s is None else now_s) // HEAVY_REFRESH_S)
-    return (db.key, db.symbols, s.pair, s.timeframe, s.lookback, s.window, s.hedge, s.hedge_window, s.z_threshold,
-            bucket)
+    return (db.key, db.symbols, s.pair, s.timeframe, s.lookback, s.window, s.hedge, s.hedge_window, s.spread_kind,
+            s.z_threshold, bucket)
 
 
 @st.cache_data(ttl=5 * HEAVY_REFRESH_S, max_entries=32, show_spinner=False)
@@ -317,8 +343,7 @@ def heavy_analytics(_view: PairView, _all_bars: Mapping[str, pd.DataFrame], key:
     in_view = {symbol: analytics.resample_bars(since(bars, _view.start_ms), s.timeframe)
                for symbol, bars in _all_bars.items()}
     correlation = analytics.correlation_matrix(in_view, s.timeframe) if len(in_view) >= 2 else pd.DataFrame()
-    day = analytics.pair_panel(*(_view.bars_1s[symbol] for symbol in s.pair), s.timeframe, s.window, s.hedge,
-                               hedge_window=s.hedge_window)
+    day = retained_panel(_view.bars_1s, s)
     span = int(day["ts_ms"].iloc[-1] - day["ts_ms"].iloc[0]) if len(day) else 0
     return Analytics(tests, backtest, (entry, exit_z, stop_z), summary, correlation, analytics.hourly_summary(day),
                      span)

@@ -10,16 +10,21 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from pairdesk import analytics
 from pairdesk import store
 from pairdesk.dashboard.data import Settings, reader
 
 MAX_DOWNLOAD_TRADES = 2_000_000  # per symbol
 
 
-
 def csv_bytes(frame: pd.DataFrame) -> bytes:
     """CSV as the analytics CLI writes it: no index, NaN as an empty cell, full float precision."""
     return frame.to_csv(index=False, na_rep="", lineterminator="\n").encode()
+
+
+def analytics_csv(panel: pd.DataFrame) -> bytes:
+    """The pair panel as the analytics CLI writes it: its columns (``analytics.CLI_COLUMNS``), in order."""
+    return csv_bytes(panel[analytics.CLI_COLUMNS])
 
 
 def with_local_time(frame: pd.DataFrame, tz: str, column: str = "ts_ms") -> pd.DataFrame:
@@ -49,5 +54,7 @@ def trades_csv(db_path: str, symbols: Sequence[str], start_ms: int, end_ms: int,
 
 
 def analytics_file_name(s: Settings) -> str:
-    """``analytics_BTCUSDT_ETHUSDT_1s_w60_ols.csv``: the parameters that produced the table."""
-    return f"analytics_{'_'.join(s.pair)}_{s.timeframe}_w{s.window}_{s.hedge}.csv"
+    """``analytics_BTCUSDT_ETHUSDT_1s_w60_rolling_h300.csv``: the parameters that produced the table
+    (``_log`` or ``_ratio`` after them for those spreads)."""
+    kind = "" if s.spread_kind == "price" else f"_{s.spread_kind}"
+    return f"analytics_{'_'.join(s.pair)}_{s.timeframe}_w{s.window}_{s.hedge}_h{s.hedge_window}{kind}.csv"

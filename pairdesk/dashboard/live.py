@@ -17,6 +17,7 @@ from pairdesk import analytics
 from pairdesk import store
 from pairdesk.dashboard import alerts_data, charts, data, downloads
 from pairdesk.dashboard.data import Database, PairView, Settings
+from pairdesk.dashboard.markers import hidden_caption
 from pairdesk.dashboard.elements import plot, shown_errors
 from pairdesk.dashboard.formatting import (format_count, format_number, format_level, format_signed, format_time,
                                            md_escape)
@@ -68,18 +69,23 @@ def draw_live(db: Database, s: Settings) -> None:
         st.info(note)
     spread_tab, prices_tab, corr_tab, download_tab = st.tabs(
         ["Spread & z-score", "Prices", "Correlation", "Downloads"], key="live_tabs")
+    markers_note = hidden_caption(view.hidden_markers)
     with spread_tab:
         plot(charts.spread_zscore_figure(view.panel, s.z_threshold, s.tz, s.hedge_label, view.gaps, s.tf_ms,
-                                         view.events), "spread_chart")
+                                         view.events, s.spread_kind), "spread_chart")
+        if markers_note:
+            st.caption(markers_note)
         if not charts.is_static(view.panel["hedge_ratio"]):
-            plot(charts.hedge_ratio_figure(view.panel, s.tz, s.hedge_label), "hedge_chart")
+            plot(charts.hedge_ratio_figure(view.panel, s.tz, s.hedge_label, s.tf_ms), "hedge_chart")
     with prices_tab:
         colors = charts.symbol_colors(db.symbols)
-        plot(charts.price_comparison_figure(view.panel, s.symbol_a, s.symbol_b, s.tz, colors, view.events),
+        plot(charts.price_comparison_figure(view.panel, s.symbol_a, s.symbol_b, s.tz, colors, view.events, s.tf_ms),
              "price_chart")
+        if markers_note:
+            st.caption(markers_note)
         candle_charts(view, db)
     with corr_tab:
-        plot(charts.rolling_correlation_figure(view.panel, s.tz, s.window), "corr_chart")
+        plot(charts.rolling_correlation_figure(view.panel, s.tz, s.window, s.tf_ms), "corr_chart")
     with download_tab:
         download_buttons(view, db)
 
@@ -104,14 +110,32 @@ def metrics(view: PairView) -> None:
     z = last_value(panel, "zscore")
     signal = "inside the bands" if not math.isfinite(z) or abs(z) < s.z_threshold else (
         "above +band: spread rich" if z > 0 else "below −band: spread cheap")
+    hedge = signal_help(s)
     cols[2].metric("Hedge ratio β", format_number(last_value(panel, "hedge_ratio")), border=True,
-                   help=f"{s.hedge_label}: units of {s.symbol_b} per {s.symbol_a}")
-    cols[3].metric("Spread", format_number(last_value(panel, "spread")), border=True, help="A − β·B")
+                   help=f"{hedge}: units of {s.symbol_b} per {s.symbol_a}; α = "
+                        f"{format_number(last_value(panel, 'alpha'))}")
+    cols[3].metric("Spread", format_number(last_value(panel, "spread")), border=True,
+                   help=f"{SPREAD_HELP[s.spread_kind]}; {format_signed(last_value(panel, 'spread_bps'))} bps of "
+                        f"{s.symbol_a}. {hedge}.")
     cols[4].metric("z-score", format_signed(z), delta=signal if math.isfinite(z) else None, delta_color="off",
                    delta_arrow="off", border=True,
-                   help=f"Rolling {s.window} bars; bands at ±{format_level(s.z_threshold)}")
+                   help=f"{ZSCORE_HELP.get(s.hedge, ZSCORE_HELP['rolling']).format(window=s.window)}; bands at "
+                        f"±{format_level(s.z_threshold)}. {hedge}.")
     cols[5].metric("Correlation", format_number(last_value(panel, "corr"), 3), border=True,
                    help=f"Rolling {s.window}-bar correlation of the prices")
+
+
+SPREAD_HELP = {"price": "The residual A − α − β·B in price units of A (intercept included)",
+               "log": "The residual ln A − α − β·ln B (log units)", "ratio": "The ratio A / B (no hedge)"}
+ZSCORE_HELP = {"rolling": "The spread against the residuals of the same (α, β) over the {window} bars ending here",
+               "kalman": "The Kalman filter's standardised one-step forecast error"}
+
+
+def signal_help(s: Settings) -> str:
+    """Which bars the hedge uses, as the cards' help says it ("in-sample: uses future bars" for ols_insample)."""
+    if not s.causal:
+        return f"{s.hedge_label}: fitted once on every retained bar, later ones included"
+    return f"{s.hedge_label} hedge estimated on the {s.hedge_window} bars before each bar, never later ones"
 
 
 def window_caption(view: PairView) -> None:
@@ -136,9 +160,17 @@ def window_notes(view: PairView) -> list[str]:
         if len(prices) > 1 and np.nanmax(prices) == np.nanmin(prices):
             notes.append(f"{symbol}'s price is constant in this window ({format_number(prices[0])}): hedge ratio, "
                          f"spread z-score and correlation are undefined until it moves.")
-    if not notes and not np.isfinite(panel["zscore"].to_numpy("float64")).any():
+    if notes:
+        return notes
+    longest = int(panel.groupby("segment").size().max())
+    if s.causal and s.spread_kind != "ratio" and not np.isfinite(panel["spread"].to_numpy("float64")).any():
+        notes.append(f"The hedge window ({s.hedge_window} bars) is longer than the aligned data available "
+                     f"(at most {longest} consecutive bars of {s.timeframe} in view): the hedge, the spread and the "
+                     f"z-score appear once {s.hedge_window + 1} bars exist without a hole. Shorten the hedge window, "
+                     f"choose a finer timeframe, or wait for more data.")
+    elif not np.isfinite(panel["zscore"].to_numpy("float64")).any():
         notes.append(f"The rolling window ({s.window} bars) is longer than the aligned data available "
-                     f"({len(panel)} bars of {s.timeframe} in view): z-score and correlation appear once "
+                     f"({longest} consecutive bars of {s.timeframe} in view): z-score and correlation appear once "
                      f"{s.window} bars exist. Shorten the window, choose a finer timeframe or a longer lookback.")
     return notes
 
@@ -172,6 +204,7 @@ def download_buttons(view: PairView, db: Database) -> None:
         file_name=f"bars_{pair}_{s.timeframe}.csv", mime="text/csv", key="dl_bars", on_click="ignore",
         icon=":material/download:")
     panel_column.download_button(
-        "Analytics table (CSV)", functools.partial(downloads.csv_bytes, view.panel),
+        "Analytics table (CSV)", functools.partial(downloads.analytics_csv, view.panel),
         file_name=downloads.analytics_file_name(s), mime="text/csv", key="dl_analytics", on_click="ignore",
-        icon=":material/download:", help="The analytics CLI's columns: " + ",".join(analytics.PANEL_COLUMNS))
+        icon=":material/download:", help="What the analytics CLI writes with these settings: "
+                                        + ",".join(analytics.CLI_COLUMNS))

@@ -26,6 +26,15 @@ DEFAULT_WINDOW_BARS = analytics.DEFAULT_WINDOW_ROWS
 WINDOW_RANGE_BARS = (5, 5_000)
 DEFAULT_Z = 2.0
 Z_RANGE = (0.5, 5.0)
+DEFAULT_HEDGE_WINDOW_BARS = analytics.DEFAULT_HEDGE_WINDOW_ROWS
+HEDGE_WINDOW_RANGE_BARS = (10, 20_000)  # an alert's lookback goes up to alerts.MAX_WINDOW_BARS
+SPREAD_KIND_LABELS = {"price": "Price: A − α − β·B", "log": "Log: ln A − α − β·ln B", "ratio": "Ratio: A / B"}
+HEDGE_HELP = ("Each bar's hedge (α, β) is estimated from earlier bars only, so no value changes when later bars "
+              "arrive: rolling OLS on the hedge window before the bar (the default, the alerts' signal), "
+              "expanding OLS on every bar of the segment before it, Kalman (a dynamic regression; z is its "
+              "standardised forecast error), Huber and Theil-Sen (robust fits on the hedge window, refitted "
+              f"every 1/{analytics.ROBUST_REFITS_PER_WINDOW} of it). OLS ({analytics.INSAMPLE_LABEL}) fits the "
+              "whole sample at once: a research view, never used by alerts or the backtest.")
 
 MAX_LISTED_SYMBOLS = 30  # symbols named in the watchlist's caption; the box holds them all
 WATCHLIST_HELP = (f"1 to {watchlist.MAX_WATCHLIST} Binance symbols (letters and digits, any case). The running "
@@ -41,7 +50,7 @@ def sidebar(db: Database) -> Settings:
     symbols = list(db.symbols)
     keep_choice("symbol_a", symbols, PREFERRED_PAIR[0])
     symbol_a = side.selectbox("Symbol A (dependent leg)", symbols, key="symbol_a", disabled=not symbols,
-                              help="Regressed on B: spread = A − β·B.")
+                              help="Regressed on B: spread = A − α − β·B.")
     others = [s for s in symbols if s != symbol_a]
     keep_choice("symbol_b", others, PREFERRED_PAIR[1])
     symbol_b = side.selectbox("Symbol B (hedge leg)", others, key="symbol_b", disabled=not others)
@@ -52,12 +61,21 @@ def sidebar(db: Database) -> Settings:
                               help=f"How far back the charts go from the newest bar (at most "
                                    f"{format_count(data.MAX_CHART_BARS)} bars).")
     window = int(side.number_input("Rolling window (bars)", *WINDOW_RANGE_BARS, value=DEFAULT_WINDOW_BARS, step=10,
-                                   key="window", help="Bars in the z-score, correlation and rolling-OLS windows."))
+                                   key="window", help="Bars in the z-score's and the correlations' windows, "
+                                                      "ending at each bar."))
     z_threshold = float(side.number_input("z threshold", *Z_RANGE, value=DEFAULT_Z, step=0.1, format="%.1f",
                                           key="z_threshold", help="The ± bands and the backtest's entry level."))
-    hedge = side.selectbox("Hedge ratio", list(data.HEDGE_LABELS), format_func=data.HEDGE_LABELS.get, key="hedge",
-                           help="OLS, Huber and Theil-Sen fit one β over the window; rolling OLS and Kalman "
-                                "let it move (then its chart appears).")
+    hedge = side.selectbox("Hedge ratio", list(analytics.HEDGE_METHODS), format_func=data.HEDGE_LABELS.get,
+                           key="hedge", help=HEDGE_HELP)
+    hedge_window = int(side.number_input(
+        "Hedge window (bars)", *HEDGE_WINDOW_RANGE_BARS, value=DEFAULT_HEDGE_WINDOW_BARS, step=50, key="hedge_window",
+        disabled=not analytics.is_causal(hedge),
+        help="Bars the hedge is estimated on, ending one bar before each bar (rolling, Huber, Theil-Sen); the "
+             "burn-in of expanding and Kalman, and Kalman's memory. An alert rule's lookback is its hedge window: "
+             "its markers are drawn when both windows match the page's."))
+    spread_kind = side.selectbox("Spread", list(analytics.SPREAD_KINDS), format_func=SPREAD_KIND_LABELS.get,
+                                 key="spread_kind", help="Price: the residual in price units of A (and its bps); "
+                                                         "log: of log prices; ratio: A / B, no hedge.")
     zones = [DEFAULT_TZ, "UTC", *[z for z in pytz.common_timezones if z not in (DEFAULT_TZ, "UTC")]]
     tz = side.selectbox("Time zone", zones, key="tz", help="Display only: every time is stored in UTC.")
     side.divider()
@@ -69,7 +87,8 @@ def sidebar(db: Database) -> Settings:
         st.fragment(watchlist_panel, run_every=refresh)(db)
     with side.expander("How to read this page"):
         st.markdown(STATUS_RULES)
-    return Settings(symbol_a, symbol_b, timeframe, lookback, window, z_threshold, hedge, tz, refresh)
+    return Settings(symbol_a, symbol_b, timeframe, lookback, window, z_threshold, hedge, tz, refresh, hedge_window,
+                    spread_kind)
 
 
 def watchlist_panel(db: Database) -> None:
