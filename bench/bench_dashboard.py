@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  naive (all trades re-read): median {naive:7.1f} ms over {len(naive_samples)} runs")
     print(f"  ratio naive / incremental: {ratio:.1f}x")
     print(f"one refresh, 1 m bars, 24 h lookback, Kalman: median {statistics.median(day_samples):.1f} ms")
-    print(f"live panel on the retained 1 s bars, by hedge: "
+    print("live panel on the retained 1 s bars, by hedge: "
           + ", ".join(f"{hedge} {ms:,.0f} ms" for hedge, ms in panel_ms.items()))
     print(f"heavy panels (every {data.HEAVY_REFRESH_S} s: tests on {data.HEAVY_TEST_ROWS:,} rows, backtest, summaries, "
           f"matrix, hourly over the day): median {statistics.median(heavy):.0f} ms")

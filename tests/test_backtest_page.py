@@ -11,10 +11,10 @@ import streamlit as st
 from pairdesk import analytics
 from pairdesk.dashboard import formatting
 from pairdesk.dashboard.backtest_view import INPUTS
-from test_app import build_real_db, expected_panel, metric, run_page, table_with, texts
+from test_app import SHORT_HEDGE_WINDOW, build_real_db, expected_panel, metric, run_page, table_with, texts
 
 WINDOW = 10  # bars: the trimmed recording holds two minutes of 1-second bars
-ROLLING = {"hedge": "rolling", "window": WINDOW}
+ROLLING = {"hedge": "rolling", "window": WINDOW, "hedge_window": SHORT_HEDGE_WINDOW}
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_inconsistent_rules_are_refused_on_the_page(monkeypatch, real_db):
 
 
 def test_an_in_sample_hedge_is_not_backtested(monkeypatch, real_db):
-    """The whole-window OLS hedge uses future bars: the tab says so and shows no figures."""
-    page = run_page(monkeypatch, real_db, hedge="ols", window=WINDOW)
+    """The whole-sample OLS hedge (ols_insample) uses future bars: the tab says so and shows no figures."""
+    page = run_page(monkeypatch, real_db, hedge="ols_insample", window=WINDOW)
     assert any("in-sample: uses future bars" in text for text in texts(page, "warning"))
     assert "Net P&L" not in [m.label for m in page.metric]
