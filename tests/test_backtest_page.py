@@ -3,32 +3,17 @@ inputs drive the engine, its metrics are the engine's, "too short" instead of an
 and the refusals (an in-sample hedge, inconsistent rules)."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
-import streamlit as st
 
 from pairdesk import analytics
 from pairdesk.dashboard import formatting
 from pairdesk.dashboard.backtest_view import INPUTS
-from test_app import SHORT_HEDGE_WINDOW, build_real_db, expected_panel, metric, run_page, table_with, texts
+from test_app import (SHORT_HEDGE_WINDOW, expected_panel, fresh_caches, metric, real_db, run_page,  # noqa: F401
+                      table_with, texts)  # (fresh_caches: autouse; real_db: the module's database)
 
 WINDOW = 10  # bars: the trimmed recording holds two minutes of 1-second bars
 ROLLING = {"hedge": "rolling", "window": WINDOW, "hedge_window": SHORT_HEDGE_WINDOW}
-
-
-@pytest.fixture(scope="module")
-def real_db(tmp_path_factory) -> Path:
-    """The recorded BTC / ETH trades in a spot database, built once for the module (the page only reads it)."""
-    return build_real_db(tmp_path_factory.mktemp("backtest_page") / "ticks.db")
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    """Every test starts with empty Streamlit caches (bar caches and heavy analytics)."""
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
 
 
 def engine(db, **params) -> analytics.BacktestResult:
