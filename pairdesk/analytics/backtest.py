@@ -22,9 +22,6 @@ from pairdesk.analytics.fills import BPS, Book, build_book, fill_order
 BACKTEST_HALF_SPREAD_BPS = 1.0
 BACKTEST_SLIPPAGE_BPS = 0.5
 
-# Hedges fitted on the whole sample (future bars included): a backtest on them is in-sample by
-# construction, so the API and the page refuse them.
-
 PARTS = {0: "all", 1: "in_sample", 2: "out_of_sample"}
 TRADE_COLUMNS = ["entry_signal_ts_ms", "entry_ts_ms", "exit_signal_ts_ms", "exit_ts_ms", "side", "entry_z",
                  "exit_z", "hedge_ratio", "qty_a", "qty_b", "entry_price_a", "entry_price_b", "exit_price_a",
