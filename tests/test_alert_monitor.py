@@ -28,6 +28,7 @@ from pairdesk.alerts import repository
 from pairdesk import store
 from conftest import REPO_ROOT, binance_file, read_db
 from pairdesk.sim.exchange import ExchangeSim, run_in_thread
+from test_api import client_for
 from test_ingestor import SYMBOLS, IngestorProcess, exchange, stored_rows, wait_until  # noqa: F401 (fixture)
 
 T0_MS = 1_700_000_000_000  # data time of the constructed trades (not live: only data time completes bars)
@@ -473,7 +474,8 @@ def last_complete_bar_ms(db: Path) -> int:
 def test_replayed_real_trades_fire_the_rules_once_per_crossing_of_the_charts_z(db_path, ingestors):
     """Real recorded BTC/ETH trades replayed as fast as possible: each rule's events (the two default rules
     and two with a short hedge window, which the trimmed recordings can fill) equal the crossings of
-    pair_panel's z on the stored bars (the chart's signal with the rule's settings), bar by bar."""
+    pair_panel's z on the stored bars (the chart's signal with the rule's settings), bar by bar, and
+    each alert's value is /api/spread's z at its bar."""
     files = tuple(binance_file(f"hftbacktest/spot/{s}usdt_2024080{d}.gz") for s in ("btc", "eth") for d in (8, 9))
     recorded = recorded_trade_counts(files)
     assert sorted(recorded) == sorted(SYMBOLS) and min(recorded.values()) > 1_000  # 2 min trimmed (tests/data), 11 min in full
@@ -516,5 +518,12 @@ def test_replayed_real_trades_fire_the_rules_once_per_crossing_of_the_charts_z(d
         print(f"{rule.name}: {len(stored)} events over {len(zs)} bars")
         assert list(zip(stored["ts_ms"], stored["direction"])) == expected
         assert stored["ts_ms"].is_unique
+        if len(stored):  # end to end: each stored alert's value is /api/spread's z at its bar
+            spread = client_for(db_path).get("/api/spread", params={
+                "symbols": ",".join(rule.symbols), "timeframe": rule.timeframe, "window": rule.window,
+                "hedge": rule.hedge, "hedge_window": rule.params["lookback"], "limit": 100_000}).json()
+            z_at = {row["ts_ms"]: row["zscore"] for row in spread["rows"]}
+            for ts_ms, value in zip(stored["ts_ms"], stored["value"]):
+                assert value == pytest.approx(z_at[int(ts_ms)], rel=1e-9, abs=1e-12)
     assert finite_short > 100
     assert len(events(db_path)) >= 1
