@@ -39,8 +39,8 @@ from pairdesk.analytics.backtest import (
     backtest_zscore,
 )
 from pairdesk.analytics.backtest_report import (
-    DAY_MS,
     DAYS_PER_YEAR,
+    DAY_MS,
     MIN_SHARPE_DAYS,
     MIN_SHARPE_TRADES,
     BacktestReport,
@@ -67,8 +67,8 @@ from pairdesk.analytics.causal_hedge import (
 )
 from pairdesk.analytics.cointegration import (
     HEADLINE_RULE,
-    CointegrationVerdict,
     CointResult,
+    CointegrationVerdict,
     HacHedgeFit,
     cointegration_verdict,
     engle_granger_lags,
@@ -139,12 +139,13 @@ from pairdesk.analytics.johansen import (
     rank_conclusion,
 )
 from pairdesk.analytics.kalman import (
+    VARIANCE_MEMORY_BARS,
     kalman_signal,
 )
 from pairdesk.analytics.mean_reversion import (
     ADF_SPREAD_LABEL,
-    HURST_RANDOM_WALK_SEED,
     HURST_RANDOM_WALKS,
+    HURST_RANDOM_WALK_SEED,
     AdfResult,
     HurstResult,
     MeanReversionReport,
@@ -199,11 +200,11 @@ __all__ = [
     "HalfLifeResult", "half_life", "half_life_interval", "HedgeFit", "hedge_ratio_huber", "hedge_ratio_ols",
     "hedge_ratio_theilsen", "rolling_ols", "SIGNIFICANCE_LEVEL", "critical_values", "normal_quantile",
     "pair_input", "run_test", "series_input", "JOHANSEN_LAGGED_DIFFERENCES", "OSTERWALD_LENUM_TRACE_CONSTANT",
-    "JohansenResult", "johansen_test", "rank_conclusion", "kalman_signal", "ADF_SPREAD_LABEL",
-    "HURST_RANDOM_WALKS", "HURST_RANDOM_WALK_SEED", "AdfResult", "HurstResult", "MeanReversionReport", "adf_test",
-    "hurst_exponent", "mean_reversion_tests", "tested_rows", "pair_panel", "rolling_correlation",
-    "rolling_mean_std", "rolling_zscore", "CAUSAL_HEDGES", "HEDGE_NAMES", "INSAMPLE_HEDGES", "INSAMPLE_LABEL",
-    "causal_hedge", "hedge_label", "is_causal", "residual_signal", "residual_zscore", "segment_correlations",
-    "segment_signal", "SymbolSummary", "annualisation_factor", "correlation_matrix", "hourly_summary",
-    "summary_table", "symbol_summary",
+    "JohansenResult", "johansen_test", "rank_conclusion", "VARIANCE_MEMORY_BARS", "kalman_signal",
+    "ADF_SPREAD_LABEL", "HURST_RANDOM_WALKS", "HURST_RANDOM_WALK_SEED", "AdfResult", "HurstResult",
+    "MeanReversionReport", "adf_test", "hurst_exponent", "mean_reversion_tests", "tested_rows", "pair_panel",
+    "rolling_correlation", "rolling_mean_std", "rolling_zscore", "CAUSAL_HEDGES", "HEDGE_NAMES",
+    "INSAMPLE_HEDGES", "INSAMPLE_LABEL", "causal_hedge", "hedge_label", "is_causal", "residual_signal",
+    "residual_zscore", "segment_correlations", "segment_signal", "SymbolSummary", "annualisation_factor",
+    "correlation_matrix", "hourly_summary", "summary_table", "symbol_summary",
 ]
