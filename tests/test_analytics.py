@@ -763,3 +763,25 @@ def test_pure_module_imports_no_io_or_ui_modules():
             "print(sorted(m for m in ('sqlite3', 'asyncio', 'streamlit', 'pairdesk.store') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(("hedge", "timeframe", "spread_kind"), [
+    *((hedge, "1s", "price") for hedge in analytics.HEDGE_METHODS), ("rolling", "5s", "price"),
+    ("rolling", "1s", "log"), ("rolling", "1s", "ratio")])
+def test_pair_panel_since_equals_the_whole_computation_from_there_on(hedge, timeframe, spread_kind):
+    """pair_panel_since reads only the bars its rows depend on, yet equals pair_panel from since_ms on
+    (same rows, segments and NaNs; values to rounding: the exact rolling moments work in blocks
+    counted from the first row): sparse bars, a hole and a later start included."""
+    rng = np.random.default_rng(11)
+    seconds = np.sort(rng.choice(np.r_[np.arange(0, 800), np.arange(1_000, 1_600)], 1_200, replace=False))
+    b = 100 + np.cumsum(rng.normal(0, 0.1, len(seconds)))
+    a = 7 + 1.3 * b + rng.normal(0, 0.05, len(seconds))
+    bars_a, bars_b = bars_of(seconds.tolist(), a.tolist()), bars_of(seconds[::2].tolist(), b[::2].tolist())
+    whole = analytics.pair_panel(bars_a, bars_b, timeframe, 20, hedge, 30, hedge_window=60, spread_kind=spread_kind)
+    for since_s in (100, 700, 1_050, 1_400):
+        got = analytics.pair_panel_since(bars_a, bars_b, since_s * 1000, timeframe, 20, hedge, 30, hedge_window=60,
+                                         spread_kind=spread_kind)
+        expected = whole[whole["ts_ms"] >= since_s * 1000].reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-9, atol=1e-9)
+        np.testing.assert_array_equal(got["segment"], expected["segment"])
+        np.testing.assert_array_equal(got.isna(), expected.isna())

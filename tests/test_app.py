@@ -579,6 +579,7 @@ def test_a_failing_computation_is_one_line_not_a_traceback(monkeypatch, real_db)
         raise ValueError("synthetic failure")
 
     monkeypatch.setattr(analytics, "pair_panel", broken)
+    monkeypatch.setattr(analytics, "pair_panel_since", broken)  # the live view's entry to it
     page = run_page(monkeypatch, real_db, errors_ok=True)
     assert texts(page, "error")[0] == ("The live view could not be drawn (ValueError: synthetic failure); "
                                        "the dashboard's log has the details.")

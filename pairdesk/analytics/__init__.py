@@ -156,6 +156,7 @@ from pairdesk.analytics.mean_reversion import (
 )
 from pairdesk.analytics.panel import (
     pair_panel,
+    pair_panel_since,
 )
 from pairdesk.analytics.rolling import (
     rolling_correlation,
@@ -174,6 +175,7 @@ from pairdesk.analytics.signal import (
     residual_zscore,
     segment_correlations,
     segment_signal,
+    warmup_rows,
 )
 from pairdesk.analytics.summaries import (
     SymbolSummary,
@@ -203,8 +205,9 @@ __all__ = [
     "JohansenResult", "johansen_test", "rank_conclusion", "VARIANCE_MEMORY_BARS", "kalman_signal",
     "ADF_SPREAD_LABEL", "HURST_RANDOM_WALKS", "HURST_RANDOM_WALK_SEED", "AdfResult", "HurstResult",
     "MeanReversionReport", "adf_test", "hurst_exponent", "mean_reversion_tests", "tested_rows", "pair_panel",
-    "rolling_correlation", "rolling_mean_std", "rolling_zscore", "CAUSAL_HEDGES", "HEDGE_NAMES",
-    "INSAMPLE_HEDGES", "INSAMPLE_LABEL", "causal_hedge", "hedge_label", "is_causal", "residual_signal",
-    "residual_zscore", "segment_correlations", "segment_signal", "SymbolSummary", "annualisation_factor",
-    "correlation_matrix", "hourly_summary", "summary_table", "symbol_summary",
+    "pair_panel_since", "rolling_correlation", "rolling_mean_std", "rolling_zscore", "CAUSAL_HEDGES",
+    "HEDGE_NAMES", "INSAMPLE_HEDGES", "INSAMPLE_LABEL", "causal_hedge", "hedge_label", "is_causal",
+    "residual_signal", "residual_zscore", "segment_correlations", "segment_signal", "warmup_rows",
+    "SymbolSummary", "annualisation_factor", "correlation_matrix", "hourly_summary", "summary_table",
+    "symbol_summary",
 ]

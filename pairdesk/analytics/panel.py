@@ -23,7 +23,7 @@ from pairdesk.analytics.common import (
     timeframe_ms,
 )
 from pairdesk.analytics.rolling import rolling_zscore
-from pairdesk.analytics.signal import residual_signal, segment_correlations, segment_signal
+from pairdesk.analytics.signal import residual_signal, segment_correlations, segment_signal, warmup_rows
 
 
 def _legs(a: np.ndarray, b: np.ndarray, spread_kind: str) -> tuple[np.ndarray, np.ndarray]:
@@ -110,3 +110,38 @@ def pair_panel(bars_a: pd.DataFrame, bars_b: pd.DataFrame, timeframe: str = "1s"
     panel["return_corr"] = columns["return_corr"]
     panel["spread_bps"] = _spread_bps(columns["spread"], a, spread_kind, window)
     return panel[PANEL_COLUMNS]
+
+
+def pair_panel_since(bars_a: pd.DataFrame, bars_b: pd.DataFrame, since_ms: int, timeframe: str = "1s",
+                     window: int = DEFAULT_WINDOW_ROWS, hedge: Hedge = DEFAULT_HEDGE,
+                     max_stale: float = DEFAULT_MAX_STALE_S, *, hedge_window: int = DEFAULT_HEDGE_WINDOW_ROWS,
+                     spread_kind: str = "price") -> pd.DataFrame:
+    """``pair_panel(...)`` rows with ts_ms >= since_ms, computing only what they depend on: the same
+    rows, segments and NaNs, values equal to rounding (the exact rolling moments work in blocks
+    counted from the first row read).
+
+    For the hedges with a windowed memory (``warmup_rows``) only the bars from ``warmup_rows`` aligned
+    rows before ``since_ms`` (plus ``max_stale`` of carry) are used: a live chart after months of data
+    costs what its lookback costs. Segment numbers stay those of the whole computation. Other hedges,
+    and the ratio spread's trailing mean, fall back to the whole computation."""
+    def whole() -> pd.DataFrame:
+        panel = pair_panel(bars_a, bars_b, timeframe, window, hedge, max_stale, hedge_window=hedge_window,
+                           spread_kind=spread_kind)
+        return panel[panel["ts_ms"] >= since_ms].reset_index(drop=True)
+
+    warmup = warmup_rows(hedge, window, hedge_window) if spread_kind != "ratio" else None
+    if warmup is None:
+        return whole()
+    aligned = align_pair(resample_bars(bars_a, timeframe), resample_bars(bars_b, timeframe), timeframe, max_stale)
+    first = int(aligned["ts_ms"].searchsorted(since_ms))
+    cut_row = first - warmup
+    if cut_row <= 0:
+        return whole()
+    cut_ms = int(aligned["ts_ms"].iloc[cut_row]) - int(max_stale * 1000) - timeframe_ms(timeframe)
+    parts = [frame.iloc[int(frame["ts_ms"].searchsorted(cut_ms)):] for frame in (bars_a, bars_b)]
+    panel = pair_panel(*parts, timeframe, window, hedge, max_stale, hedge_window=hedge_window, spread_kind=spread_kind)
+    panel = panel[panel["ts_ms"] >= since_ms].reset_index(drop=True)
+    if len(panel):  # number the segments as the whole computation does
+        whole_segment = int(aligned["segment"].iloc[first])
+        panel["segment"] = panel["segment"] - int(panel["segment"].iloc[0]) + whole_segment
+    return panel

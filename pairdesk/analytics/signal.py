@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pairdesk.analytics.causal_hedge import expanding_hedge, robust_hedge, rolling_hedge
+from pairdesk.analytics.causal_hedge import expanding_hedge, robust_hedge, robust_refit_every, rolling_hedge
 from pairdesk.analytics.common import _is_zero_std
 from pairdesk.analytics.kalman import kalman_signal
 from pairdesk.analytics.rolling import _rolling_moments, rolling_correlation
@@ -41,6 +41,15 @@ def hedge_label(hedge: str) -> str:
     """How a hedge is named on a chart, a card or an alert: the in-sample one says so."""
     name = HEDGE_NAMES.get(hedge, hedge)
     return name if is_causal(hedge) else f"{name} ({INSAMPLE_LABEL})"
+
+
+def warmup_rows(hedge: str, window: int, hedge_window: int) -> int | None:
+    """Rows of a segment before row t that row t's values depend on, for the hedges whose memory is a
+    window (rolling, huber, theilsen): the hedge window, the robust refit block and the z window.
+    None for the hedges that remember their whole segment (expanding, kalman) or sample (ols_insample)."""
+    if hedge not in ("rolling", "huber", "theilsen"):
+        return None
+    return hedge_window + robust_refit_every(hedge_window) + window
 
 
 def causal_hedge(a: np.ndarray, b: np.ndarray, hedge: str, hedge_window: int,

@@ -282,9 +282,17 @@ def load_view(db: Database, s: Settings) -> PairView:
                for symbol, frame in bars.items()}
     panel = pd.DataFrame(columns=analytics.PANEL_COLUMNS)
     if len(s.pair) == 2:
-        panel = since(retained_panel(bars, s), start).reset_index(drop=True)
+        panel = chart_panel(bars, s, start)
     shown, hidden = split_markers(events, rules, s)
     return PairView(s, db_key, symbols, bars, candles, panel, status, gaps, start, end, clipped, shown, hidden)
+
+
+def chart_panel(bars: Mapping[str, pd.DataFrame], s: Settings, start_ms: int) -> pd.DataFrame:
+    """The pair panel's rows from ``start_ms`` on, equal to those of ``retained_panel``: for the
+    windowed hedges only the bars they depend on are computed (``analytics.pair_panel_since``)."""
+    a, b = (bars[symbol] for symbol in s.pair)
+    return analytics.pair_panel_since(a, b, start_ms, s.timeframe, s.window, s.hedge, hedge_window=s.hedge_window,
+                                      spread_kind=s.spread_kind)
 
 
 def retained_panel(bars: Mapping[str, pd.DataFrame], s: Settings) -> pd.DataFrame:
