@@ -1,11 +1,12 @@
 """Feed health: one rule, from a feed-status row, for the API, the dashboard and the logs.
 
-Each symbol's feed is green (``live``), amber (``delayed``) or red (``disconnected``), with a
-one-line reason. The ingestor writes its status row about every second (``updated_ms``, the
+Each symbol's feed is green (``live``), amber (``delayed``), red (``disconnected``) or grey
+(``paused``: collection stopped on purpose, ``POST /api/stop`` or the sidebar), with a one-line reason. The ingestor writes its status row about every second (``updated_ms``, the
 heartbeat), so:
 
 - red: no status row (no ingestor follows the symbol), the heartbeat is older than
   HEARTBEAT_STALE_MS (no ingestor is writing), or the feed is ``disconnected`` / ``stopped``;
+- grey: the ingestor is writing and the feed is ``paused`` (not red: nothing is broken);
 - amber: the ingestor is writing but the feed is not ``live`` (``starting``, ``connecting``,
   ``silent``, ``polling`` over REST), or no trade arrived for TRADE_STALE_MS or more (other
   messages do not count: the desk needs trades), or gaps in the trade ids are still open;
@@ -21,9 +22,10 @@ from typing import Any, Final, Literal
 HEARTBEAT_STALE_MS: Final = 10_000
 TRADE_STALE_MS: Final = 5_000
 RED_STATES: Final = ("disconnected", "stopped")
+PAUSED_STATE: Final = "paused"
 
-Colour = Literal["green", "amber", "red"]
-LABELS: Final[dict[str, str]] = {"green": "live", "amber": "delayed", "red": "disconnected"}
+Colour = Literal["green", "amber", "red", "grey"]
+LABELS: Final[dict[str, str]] = {"green": "live", "amber": "delayed", "red": "disconnected", "grey": "paused"}
 
 RULES_MARKDOWN: Final = f"""
 - :green-badge[live] the feed state is `live`, the heartbeat is at most {HEARTBEAT_STALE_MS // 1000} s old,
@@ -33,12 +35,14 @@ RULES_MARKDOWN: Final = f"""
   {TRADE_STALE_MS // 1000} s or more, or gaps in the trade ids are still open.
 - :red-badge[disconnected] the feed is `disconnected` or `stopped`, or its heartbeat is more than
   {HEARTBEAT_STALE_MS // 1000} s old (no ingestor is writing), or the symbol has no status row.
+- :gray-badge[paused] collection of the symbol is paused (the sidebar's pause control or `POST /api/stop`);
+  the trades it misses are recorded as a paused gap, fetched only if the resume asks for a backfill.
 """
 
 
 @dataclass(frozen=True)
 class FeedHealth:
-    """One symbol's light: ``colour`` green / amber / red, ``label`` live / delayed / disconnected."""
+    """One symbol's light: ``colour`` green / amber / red / grey, ``label`` live / delayed / disconnected / paused."""
 
     symbol: str
     colour: Colour
@@ -84,6 +88,8 @@ def feed_health(symbol: str, row: Mapping[str, Any] | None, now_ms: int) -> Feed
     if state in RED_STATES:
         error = row.get("last_error") or ""
         return FeedHealth(symbol, "red", f"feed {state}" + (f": {error}" if error else ""))
+    if state == PAUSED_STATE:
+        return FeedHealth(symbol, "grey", "collection paused: resume it from the sidebar or POST /api/start")
     if state != "live":
         return FeedHealth(symbol, "amber", f"feed {state}" + (" over REST" if state == "polling" else ""))
     last_trade = _number(row, "last_trade_ms")
@@ -107,8 +113,11 @@ def feeds_health(rows: Iterable[Mapping[str, Any]], symbols: Iterable[str], now_
 
 
 def overall_colour(healths: Iterable[FeedHealth]) -> Colour:
-    """Red if any feed is red (or there is none), else amber if any is amber, else green."""
+    """Red if any feed is red (or there is none), else amber if any is amber, else green if any is
+    green, else grey (every feed paused)."""
     colours = {h.colour for h in healths}
     if not colours or "red" in colours:
         return "red"
-    return "amber" if "amber" in colours else "green"
+    if "amber" in colours:
+        return "amber"
+    return "green" if "green" in colours else "grey"

@@ -515,6 +515,7 @@ SPEC_ENDPOINTS = {
     ("get", "/api/export/ohlc.csv"), ("get", "/api/export/spread.csv"), ("get", "/api/export/correlation.csv"),
     ("post", "/api/upload"), ("get", "/api/summary/hourly"), ("post", "/api/admin/hourly"),
     ("get", "/api/watchlist"), ("put", "/api/watchlist"),
+    ("post", "/api/stop"), ("post", "/api/start"),  # collection control (issue 15)
 }
 
 

@@ -12,6 +12,7 @@ from pairdesk.api.deps import Database
 from pairdesk.api.errors import UNAVAILABLE, install_error_handlers
 from pairdesk.api.routes import alerts, analytics, exports, market_data, status, summaries, uploads, watchlist
 from pairdesk.api.routes import backtest as backtest_routes
+from pairdesk.api.routes import collection
 
 API_VERSION = "1.0"
 DESCRIPTION = """
@@ -51,6 +52,7 @@ def create_app(db_path: str | Path, token: str | None = None) -> FastAPI:
     for feature in ROUTES:
         app.include_router(feature.router, responses=UNAVAILABLE)
     app.include_router(backtest_routes.router, responses=UNAVAILABLE)
+    app.include_router(collection.router, responses=UNAVAILABLE)
     app.add_api_route("/", lambda: RedirectResponse("/docs"), include_in_schema=False)
     app.openapi = _required_parameters_first(app.openapi)
     return app

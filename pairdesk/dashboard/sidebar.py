@@ -2,14 +2,15 @@
 
 ``sidebar`` returns what was chosen as a frozen ``Settings``, the argument every section takes.
 The watchlist panel is a fragment refreshed with the live view; saving it checks the list with
-``pairdesk.watchlist`` (the rule ``PUT /api/watchlist`` applies) before anything is written.
+``pairdesk.watchlist`` (the rule ``PUT /api/watchlist`` applies) before anything is written. Its
+pause / resume control writes through ``store.set_collection``, as ``POST /api/stop`` / ``/api/start`` do.
 """
 from __future__ import annotations
 
 import pytz
 import streamlit as st
 
-from pairdesk import analytics
+from pairdesk import analytics, store
 from pairdesk import watchlist
 from pairdesk.dashboard import data
 from pairdesk.dashboard.data import Database, Settings
@@ -109,6 +110,40 @@ def watchlist_panel(db: Database) -> None:
         st.button("Save watchlist", key="watchlist_save", icon=":material/save:", on_click=save_watchlist,
                   args=(db.path,))
         show_outcome("watchlist_outcome")
+        collection_control(db.path, stored)
+
+
+PAUSE_HELP = ("Pause: the running ingestor unsubscribes the chosen symbols (none chosen: all it follows); their "
+              "cards turn grey (paused) and the trades they miss are recorded as a paused gap. Resume subscribes "
+              "again; tick 'fetch missed trades' to back-fill that gap (POST /api/stop, POST /api/start).")
+
+
+def collection_control(path: str, followed: list[str]) -> None:
+    """Pause and resume collection of followed symbols (what ``POST /api/stop`` / ``/api/start`` do)."""
+    with data.reader(path) as conn:
+        paused = store.paused_symbols(conn)
+    st.caption(f"Paused: {', '.join(paused)}" if paused else "Collection runs for every followed symbol.")
+    st.multiselect("Symbols to pause or resume (none: all)", followed, key="collection_symbols", help=PAUSE_HELP)
+    st.checkbox("On resume, fetch missed trades", key="collection_backfill")
+    pause_col, resume_col = st.columns(2)
+    pause_col.button("Pause", key="collection_pause", icon=":material/pause:", on_click=change_collection,
+                     args=(path, True), disabled=not followed)
+    resume_col.button("Resume", key="collection_resume", icon=":material/play_arrow:", on_click=change_collection,
+                      args=(path, False), disabled=not followed)
+    show_outcome("collection_outcome")
+
+
+def change_collection(path: str, pause: bool) -> None:
+    """Pause / Resume button callback: ``store.set_collection`` on the chosen symbols (all when none)."""
+    def write() -> str:
+        backfill = bool(st.session_state.get("collection_backfill")) and not pause
+        with data.writer(path) as conn:
+            changed = store.set_collection(conn, st.session_state.get("collection_symbols") or None, pause,
+                                           backfill)
+        verb = "Paused" if pause else "Resumed" + (" with backfill" if backfill else "")
+        return f"{verb}: {', '.join(changed) or 'nothing to change'}. The running ingestor follows within seconds."
+
+    attempt("collection_outcome", write)
 
 
 def save_watchlist(path: str) -> None:

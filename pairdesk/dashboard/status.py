@@ -14,7 +14,7 @@ import streamlit as st
 from pairdesk import health
 from pairdesk.dashboard.formatting import format_age, format_time
 
-BADGE_COLOURS = {"green": "green", "amber": "orange", "red": "red"}  # health colour -> Markdown badge colour
+BADGE_COLOURS = {"green": "green", "amber": "orange", "red": "red", "grey": "gray"}  # health colour -> Markdown badge colour
 DOT = "●"
 CARDS_PER_ROW = 4
 

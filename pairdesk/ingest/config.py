@@ -67,6 +67,7 @@ class SymbolFeed:
     last_live_monotonic: float = field(default_factory=time.monotonic)  # when its last live trade came
     tail_checked: bool = False  # REST asked once since that trade for anything after it
     health_colour: str | None = None  # the light last logged (pairdesk.health)
+    paused: bool = False  # collection paused (store.set_collection): not subscribed, trades ignored
     jobs: asyncio.Queue = field(default_factory=asyncio.Queue)
 
 

@@ -23,6 +23,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from pairdesk import binance, health, store
 from pairdesk.binance import BadFrame, BinanceRest, Control, RestError, Trade
 from pairdesk.ingest.backfill import BackfillMixin
+from pairdesk.ingest.collection import CollectionMixin
 from pairdesk.ingest.config import (
     BAD_FRAME_SUMMARY_INTERVAL_S,
     HANDOFF_INTERVAL_S,
@@ -42,11 +43,12 @@ from pairdesk.ingest.watchlist import WatchlistMixin
 log = logging.getLogger("data_ingestor")
 
 
-class Ingestor(BackfillMixin, WatchlistMixin):
+class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
     """One market, one stream kind, many symbols, one connection, one writer.
 
     Gap filling lives in ``pairdesk.ingest.backfill``, following the stored watchlist in
-    ``pairdesk.ingest.watchlist``; both are mixed in here and share this object's state.
+    ``pairdesk.ingest.watchlist``, pausing and resuming in ``pairdesk.ingest.collection``; all are mixed in
+    here and share this object's state.
     """
 
     def __init__(self, config: IngestorConfig, writer: store.TradeWriter, rest: BinanceRest) -> None:
@@ -72,6 +74,8 @@ class Ingestor(BackfillMixin, WatchlistMixin):
         self._last_control_at = 0.0
         self._watchlist_version: int | None = None
         self._unfollowed: set[str] = set()  # frames of these may still be in flight after UNSUBSCRIBE
+        self._collection_version: int | None = None
+        self._any_active = asyncio.Event()  # set while some followed symbol is not paused
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -81,7 +85,8 @@ class Ingestor(BackfillMixin, WatchlistMixin):
         tasks = [asyncio.create_task(self._handoff_loop(), name="handoff"),
                  asyncio.create_task(self._status_loop(), name="status"),
                  asyncio.create_task(self._bad_frame_summary_loop(), name="bad-frames"),
-                 asyncio.create_task(self._watchlist_loop(), name="watchlist")]
+                 asyncio.create_task(self._watchlist_loop(), name="watchlist"),
+                 asyncio.create_task(self._collection_loop(), name="collection")]
         for feed in self.feeds.values():
             self._start_worker(feed)
         main = self._poll_forever() if self.config.transport == "rest" else self._stream_forever()
@@ -107,9 +112,16 @@ class Ingestor(BackfillMixin, WatchlistMixin):
             store.replace_watchlist(conn, list(self.feeds))  # the command line says what to follow
             version = max((updated for _, updated in store.read_watchlist(conn)), default=None)
             last_ids = {s: store.last_trade_id(conn, s) for s in self.feeds}
-            return last_ids, store.list_open_gaps(conn), version
+            return last_ids, store.list_open_gaps(conn), version, store.read_collection(conn)
 
-        last_ids, gaps, self._watchlist_version = await asyncio.wrap_future(self.writer.call(load))
+        last_ids, gaps, self._watchlist_version, control = await asyncio.wrap_future(self.writer.call(load))
+        for row in control:  # paused before this start: stays paused; resumed: nothing to do
+            if row.paused and row.symbol in self.feeds:
+                self.feeds[row.symbol].paused = True
+                log.info("%s: collection paused (resume it from the sidebar or POST /api/start)", row.symbol)
+        self._collection_version = max((row.changed_ms for row in control), default=None)
+        if self._active_symbols():
+            self._any_active.set()
         for symbol, last_id in last_ids.items():
             self.feeds[symbol].last_id = last_id
             if last_id is not None:
@@ -124,8 +136,11 @@ class Ingestor(BackfillMixin, WatchlistMixin):
     async def _stream_forever(self) -> None:
         failures = 0  # connections in a row that failed or delivered no trade
         while True:
+            if not self._active_symbols():  # every symbol paused: no connection until one resumes
+                self.state = "live"
+                await self._any_active.wait()
             url = binance.combined_stream_url(self.config.ws_url, self.config.market, self.config.stream,
-                                              list(self.feeds))
+                                              self._active_symbols())
             if self._polling is None:  # while REST polling delivers, the status says so
                 self.state = "connecting"
             self._trades_on_connection = 0
@@ -162,7 +177,7 @@ class Ingestor(BackfillMixin, WatchlistMixin):
         self._last_trade_monotonic = time.monotonic()
         for feed in self.feeds.values():
             feed.first_live_id = None
-            if feed.last_id is not None:  # fetch what was missed now, not at the next live trade
+            if feed.last_id is not None and not feed.paused:  # fetch what was missed now, not at the next live trade
                 feed.jobs.put_nowait(BackfillJob(feed.last_id + 1, None, "catch-up after connect"))
 
     async def _consume(self, ws) -> str:
@@ -198,6 +213,8 @@ class Ingestor(BackfillMixin, WatchlistMixin):
         while True:
             await asyncio.sleep(min(1.0, warn_after_s))
             now = time.monotonic()
+            if not self._active_symbols():  # every stream unsubscribed: silence is expected
+                self._last_trade_monotonic = now
             silent_s = now - self._last_trade_monotonic
             if silent_s >= self.config.silence_timeout_s:
                 self._replace_reason = (f"no trade frame for {silent_s:.1f} s on an open connection "
@@ -217,7 +234,7 @@ class Ingestor(BackfillMixin, WatchlistMixin):
 
     def _check_quiet_tails(self, now: float) -> None:
         for feed in self.feeds.values():
-            if not feed.tail_checked and feed.last_id is not None and \
+            if not feed.tail_checked and feed.last_id is not None and not feed.paused and \
                     now - feed.last_live_monotonic >= TAIL_CHECK_AFTER_S:
                 feed.tail_checked = True
                 feed.jobs.put_nowait(BackfillJob(feed.last_id + 1, None, "quiet stream: missed trades at the tail"))
@@ -242,6 +259,8 @@ class Ingestor(BackfillMixin, WatchlistMixin):
         if feed is None:
             if trade.symbol not in self._unfollowed:
                 self._count_bad_frame(BadFrame("unknown_symbol", trade.symbol))
+            return
+        if feed.paused:  # in flight when it was UNSUBSCRIBEd: the resume records or fetches it
             return
         now = store.now_ms()
         feed.messages += 1
@@ -303,7 +322,7 @@ class Ingestor(BackfillMixin, WatchlistMixin):
         log.info("polling REST %s every %.0f s", self.config.rest_url, POLL_INTERVAL_S)
         while True:
             started = time.monotonic()
-            for feed in self.feeds.values():
+            for feed in [f for f in self.feeds.values() if not f.paused]:
                 try:
                     await self._poll_once(feed)
                 except (httpx.HTTPError, RestError) as exc:
@@ -345,7 +364,7 @@ class Ingestor(BackfillMixin, WatchlistMixin):
         for feed in self.feeds.values():
             rate = (feed.messages - feed.messages_at_last_status) / STATUS_INTERVAL_S
             feed.messages_at_last_status = feed.messages
-            row = dict(state=self.state, transport=self.transport, last_trade_ms=feed.last_trade_ms,
+            row = dict(state=health.PAUSED_STATE if feed.paused else self.state, transport=self.transport, last_trade_ms=feed.last_trade_ms,
                        last_trade_id=feed.last_id, last_message_ms=feed.last_message_ms, messages=feed.messages,
                        trades=feed.trades, bad_frames=bad, reconnects=self.reconnects, open_gaps=feed.open_gaps,
                        message_rate=rate, detail=detail, last_error=self.last_error)
@@ -355,7 +374,7 @@ class Ingestor(BackfillMixin, WatchlistMixin):
     def _log_health_change(self, feed: SymbolFeed, light: health.FeedHealth) -> None:
         """Log a feed's light when its colour changes, with the same reason the API and dashboard show."""
         if light.colour != feed.health_colour:
-            level = logging.INFO if light.colour == "green" else logging.WARNING
+            level = logging.INFO if light.colour in ("green", "grey") else logging.WARNING
             log.log(level, "%s feed %s (%s): %s", feed.symbol, light.label, light.colour, light.reason)
             feed.health_colour = light.colour
 

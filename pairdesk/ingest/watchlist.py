@@ -64,6 +64,10 @@ class WatchlistMixin:
             self._start_worker(feed)
         if added:
             await self._send_control("SUBSCRIBE", added)
+        if self._active_symbols():  # an added symbol lets a connection that waited for one open
+            self._any_active.set()
+        else:
+            self._any_active.clear()
         log.info("watchlist: following %s (added %s; removed %s)", ",".join(self.feeds),
                  ",".join(added) or "none", ",".join(removed) or "none")
 

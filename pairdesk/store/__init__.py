@@ -12,6 +12,7 @@
 - ``readers``    trades and bars out (tuples, or DataFrames with pandas imported lazily)
 - ``feed``       feed status rows and the gaps log
 - ``desk``       the watchlist and hourly summaries
+- ``collection`` symbols paused for the ingestor, and the rule of pausing and resuming them
 - ``alert_rows`` alert rules and events as rows
 
 The store deals in rows and imports no domain code (only ``pairdesk.markets``).
@@ -24,12 +25,14 @@ from pairdesk.store.alert_rows import (ALERT_RULE_FIELDS, ALERT_RULES_SEEDED_KEY
                                        read_alert_rule_rows, save_alert_progress, seed_alert_rules, set_alert_delivery,
                                        set_alert_rule_enabled, update_alert_rule)
 from pairdesk.store.atomic import atomic, data_version, snapshot, transaction
+from pairdesk.store.collection import (CollectionError, CollectionRow, choose_symbols, paused_symbols,
+                                      read_collection, set_collection)
 from pairdesk.store.database import (BUSY_TIMEOUT_MS, DEFAULT_SOURCE, now_ms, open_reader, open_writer,
                                      open_writer_as_recorded, read_metadata, write_session)
 from pairdesk.store.desk import read_hourly_summaries, read_watchlist, replace_watchlist, write_hourly_summaries
 from pairdesk.store.errors import StoreError, StoreMismatch, WriterBusy
 from pairdesk.store.feed import (STATUS_COLUMNS, close_gap, count_missing, delete_status, list_open_gaps, open_gap,
-                                 read_feed_status, read_gap_spans, read_gaps, set_gap_detail, upsert_status)
+                                 read_feed_status, record_paused_gap, read_gap_spans, read_gaps, set_gap_detail, upsert_status)
 from pairdesk.store.ownership import Owner, Ownership, claim_ownership, owner_file, read_owner
 from pairdesk.store.readers import (BAR_COLUMNS, TRADE_COLUMNS, bar_bounds_by_symbol, bar_time_range, last_trade_id,
                                     list_symbols, read_bars_1s, read_bars_since, read_recent_bars, read_symbol_extents,
@@ -52,4 +55,6 @@ __all__ = [
     "read_bars_since", "read_recent_bars", "read_symbol_extents", "read_trade_page", "read_trades", "trade_id_bounds",
     "MIGRATIONS", "SCHEMA_VERSION", "migrate", "BatchResult", "TradeTuple", "store_bars", "store_history",
     "store_trades", "write_bars", "write_trades", "FLUSH_INTERVAL_MS", "MAX_BATCH_TRADES", "TradeWriter",
+    "CollectionError", "CollectionRow", "choose_symbols", "paused_symbols", "read_collection", "set_collection",
+    "record_paused_gap",
 ]

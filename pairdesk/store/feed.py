@@ -46,6 +46,15 @@ def open_gap(conn: sqlite3.Connection, symbol: str, from_id: int, to_id: int, re
     )
 
 
+def record_paused_gap(conn: sqlite3.Connection, symbol: str, from_id: int, to_id: int, reason: str) -> None:
+    """Record ids from_id..to_id as missed while collection was paused (status 'paused': never back-filled)."""
+    conn.execute(
+        "INSERT INTO gaps (symbol, from_id, to_id, found_ms, reason, status) VALUES (?, ?, ?, ?, ?, 'paused') "
+        "ON CONFLICT (symbol, from_id) DO UPDATE SET to_id = max(to_id, excluded.to_id), status = 'paused'",
+        (symbol, from_id, to_id, now_ms(), reason),
+    )
+
+
 def close_gap(conn: sqlite3.Connection, symbol: str, from_id: int, status: str, filled_count: int, method: str,
               detail: str = "") -> None:
     """Mark a gap filled (``status='filled'``) or given up (``'unfillable'``)."""

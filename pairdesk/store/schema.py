@@ -166,8 +166,16 @@ def _migration_4(conn: sqlite3.Connection) -> None:
                  "data_ms = (SELECT max(ts_ms) FROM bar_rows) WHERE hedge = 'ols'")
 
 
+def _migration_5(conn: sqlite3.Connection) -> None:
+    """Collection control: symbols paused (and resumed, with or without a backfill) for the ingestor;
+    a gap while paused is recorded with status 'paused'."""
+    conn.execute("CREATE TABLE collection (symbol TEXT PRIMARY KEY, paused INTEGER NOT NULL, paused_ms INTEGER, "
+                 "changed_ms INTEGER NOT NULL, backfill INTEGER NOT NULL DEFAULT 0)")
+
+
 # Numbered migrations: MIGRATIONS[i] brings the schema from user_version i to i + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_3, _migration_4]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_3, _migration_4,
+                                                         _migration_5]
 
 
 SCHEMA_VERSION = len(MIGRATIONS)

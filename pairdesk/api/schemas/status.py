@@ -8,14 +8,15 @@ from pydantic import Field
 from pairdesk import health
 from pairdesk.api.schemas.base import Model
 
-Verdict = health.Colour  # green / amber / red
-Label = Literal[tuple(health.LABELS.values())]  # type: ignore[valid-type]  # live / delayed / disconnected
+Verdict = health.Colour  # green / amber / red / grey
+Label = Literal[tuple(health.LABELS.values())]  # type: ignore[valid-type]  # live / delayed / disconnected / paused
 
 _HEARTBEAT_S = health.HEARTBEAT_STALE_MS // 1000
 _TRADE_S = health.TRADE_STALE_MS // 1000
 VERDICT_DOC = (f"pairdesk.health's light. green (live): state live, heartbeat at most {_HEARTBEAT_S} s old, a trade "
                f"in the last {_TRADE_S} s, no open gap; red (disconnected): heartbeat older than {_HEARTBEAT_S} s, "
-               "feed disconnected / stopped, or no status row; else amber (delayed)")
+               "feed disconnected / stopped, or no status row; grey (paused): collection paused (POST /api/stop); "
+               "else amber (delayed)")
 
 
 class FeedStatus(Model):
@@ -23,9 +24,11 @@ class FeedStatus(Model):
 
     symbol: str
     verdict: Verdict = Field(description=VERDICT_DOC)
-    label: Label = Field(description="the verdict in words: live (green), delayed (amber), disconnected (red)")
+    label: Label = Field(description="the verdict in words: live (green), delayed (amber), disconnected (red), "
+                                   "paused (grey)")
     reason: str = Field(description="why the verdict is what it is")
-    state: str | None = Field(None, description="live, starting, connecting, silent, polling, disconnected, stopped")
+    state: str | None = Field(None, description="live, starting, connecting, silent, polling, disconnected, stopped, "
+                                               "paused")
     transport: str | None = None
     last_trade_ms: int | None = None
     last_trade_age_ms: int | None = None
@@ -59,7 +62,8 @@ class StatusResponse(Model):
     schema_version: int
     created_ms: int | None
     server_time_ms: int
-    verdict: Verdict = Field(description="the worst feed verdict (red when no feed reports)")
+    verdict: Verdict = Field(description="the worst feed verdict (red when no feed reports; grey when all are "
+                                         "paused)")
     feeds: list[FeedStatus]
     open_gaps: int = Field(description="gaps in trade ids still being filled, all symbols")
     open_gaps_by_symbol: dict[str, int]
