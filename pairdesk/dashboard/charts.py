@@ -40,7 +40,8 @@ EQUITY_COLOR = "#22C55E"
 BAND_COLOR = "#F87171"
 UP_COLOR, DOWN_COLOR = "#22C55E", "#EF4444"
 GAP_FILL = {"open": "rgba(239, 68, 68, 0.22)", "unfillable": "rgba(239, 68, 68, 0.22)",
-            "filled": "rgba(148, 163, 184, 0.18)"}
+            "filled": "rgba(148, 163, 184, 0.18)",
+            "paused": "rgba(100, 116, 139, 0.30)"}  # collection paused by the trader: not a fault
 HOLE_FILL = "rgba(148, 163, 184, 0.14)"  # a hole between two segments of the pair panel
 GRID_COLOR = "rgba(148, 163, 184, 0.18)"
 TEXT_COLOR = "#CBD5E1"

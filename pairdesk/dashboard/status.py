@@ -22,7 +22,7 @@ STATUS_RULES = f"""
 **Status colours**, per symbol, from the ingestor's feed status (heartbeat written about every second):
 {health.RULES_MARKDOWN}
 A banner says so when no ingestor is writing at all. Shaded chart bands mark gaps in the trade ids
-(red: open or unfillable, grey: filled later). Times are shown in the selected time zone.
+(red: open or unfillable, grey: filled later, slate: collection paused). Times are shown in the selected time zone.
 """
 
 
