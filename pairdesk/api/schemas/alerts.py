@@ -2,7 +2,7 @@
 ``pairdesk.alerts.validate_rule``, these models only give it its shape."""
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -83,12 +83,13 @@ class AlertRuleSwitch(Model):
 
 
 MAX_ACKNOWLEDGED_IDS = 10_000  # event ids in one request
+MAX_EVENT_ID = 2**62  # below SQLite's largest integer
 
 
 class AlertEventsAcknowledge(Model):
     """Alert events to acknowledge, by event_id (see GET /api/alerts/triggered)."""
 
-    event_ids: list[int] = Field(max_length=MAX_ACKNOWLEDGED_IDS, examples=[[1, 2, 3]],
+    event_ids: list[Annotated[int, Field(ge=1, le=MAX_EVENT_ID)]] = Field(max_length=MAX_ACKNOWLEDGED_IDS, examples=[[1, 2, 3]],
                                  description="event ids; unknown or already acknowledged ones are left as they are")
 
 
