@@ -516,6 +516,12 @@ SPEC_ENDPOINTS = {
     ("post", "/api/upload"), ("get", "/api/summary/hourly"), ("post", "/api/admin/hourly"),
     ("get", "/api/watchlist"), ("put", "/api/watchlist"),
     ("post", "/api/stop"), ("post", "/api/start"),  # collection control (issue 15)
+    ("put", "/api/alerts/{rule_id}"), ("patch", "/api/alerts/{rule_id}"), ("post", "/api/alerts/{rule_id}/acknowledge"),
+    ("post", "/api/alerts/triggered/acknowledge"),
+    # the compatibility aliases (test_api_compat.py)
+    ("get", "/api/stats"), ("get", "/api/prices_v2"), ("get", "/api/alerts_v2"), ("get", "/api/export/price"),
+    ("get", "/api/export/spread"), ("get", "/api/export/correlation"), ("post", "/api/admin/schedule"),
+    ("get", "/api/export/{symbol}"), ("post", "/api/upload/ohlc"),
 }
 
 

@@ -1,8 +1,11 @@
 """Alert rules in the store: every rule is checked by ``validate_rule`` on its way in, and turned
-back into an ``AlertRule`` on its way out. The store itself deals only in rows."""
+back into an ``AlertRule`` on its way out. The store itself deals only in rows.
+
+These are the rule and event writes the dashboard (``pairdesk.dashboard.alerts_data``) and the REST
+API (``pairdesk.api.routes.alerts``) share; each caller opens its own transaction."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pairdesk import store
@@ -52,3 +55,29 @@ def read_rule_states(conn) -> list[tuple[AlertRule, int, int | None, dict]]:
 def list_rules(conn) -> list[AlertRule]:
     """Every stored rule, by rule_id."""
     return [rule for rule, _updated_ms, _data_ms, _state in read_rule_states(conn)]
+
+
+def find_rule(conn, rule_id: int) -> AlertRule | None:
+    """Stored rule ``rule_id``, None if there is no such rule."""
+    return next((rule for rule in list_rules(conn) if rule.rule_id == rule_id), None)
+
+
+def set_enabled(conn, rule_id: int, enabled: bool) -> bool:
+    """Switch a rule on or off (switched on, it starts at the newest bar); False if no such rule."""
+    return store.set_alert_rule_enabled(conn, rule_id, enabled)
+
+
+def delete_rule(conn, rule_id: int) -> bool:
+    """Delete a rule (the events it raised stay in the history); False if no such rule."""
+    return store.delete_alert_rule(conn, rule_id)
+
+
+def acknowledge_events(conn, event_ids: Iterable[int]) -> int:
+    """Mark events acknowledged now; returns how many were not acknowledged before (unknown ids count 0)."""
+    return store.acknowledge_alert_events(conn, [int(i) for i in event_ids])
+
+
+def acknowledge_rule_events(conn, rule_id: int) -> int:
+    """Acknowledge every event of rule ``rule_id`` not acknowledged yet; returns how many."""
+    pending = store.read_alert_events(conn, rule_id=rule_id, unacknowledged=True)
+    return acknowledge_events(conn, pending["event_id"].tolist())

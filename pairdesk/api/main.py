@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse
 
 from pairdesk.api.deps import Database
 from pairdesk.api.errors import UNAVAILABLE, install_error_handlers
-from pairdesk.api.routes import alerts, analytics, exports, market_data, status, summaries, uploads, watchlist
+from pairdesk.api.routes import alerts, analytics, compat, exports, market_data, status, summaries, uploads, watchlist
 from pairdesk.api.routes import backtest as backtest_routes
 from pairdesk.api.routes import collection
 
@@ -37,6 +37,8 @@ TAGS = [
     {"name": "import", "description": "history uploads"},
     {"name": "summaries", "description": "stored hourly summaries"},
     {"name": "admin", "description": "token-protected: computing summaries, the ingestor's watchlist"},
+    {"name": "compatibility", "description": "the calls of the systems this desk replaces, each a thin alias of "
+                                             "the desk's own endpoint (README: REST API, Compatibility)"},
 ]
 ROUTES = (status, market_data, analytics, exports, uploads, summaries, watchlist, alerts)  # the OpenAPI page's order
 
@@ -53,8 +55,9 @@ def create_app(db_path: str | Path, token: str | None = None) -> FastAPI:
         app.include_router(feature.router, responses=UNAVAILABLE)
     app.include_router(backtest_routes.router, responses=UNAVAILABLE)
     app.include_router(collection.router, responses=UNAVAILABLE)
+    app.include_router(compat.router, responses=UNAVAILABLE)  # after the desk's own: /api/export/{symbol}
     app.add_api_route("/", lambda: RedirectResponse("/docs"), include_in_schema=False)
-    app.openapi = _required_parameters_first(app.openapi)
+    app.openapi = compat.with_same_path_calls_tagged(_required_parameters_first(app.openapi))
     return app
 
 

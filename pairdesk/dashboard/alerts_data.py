@@ -49,14 +49,14 @@ def save_rule(path: str, spec: Mapping[str, Any], rule_id: int | None = None) ->
 def set_rule_enabled(path: str, rule_id: int, enabled: bool) -> None:
     """Switch a rule on or off (switched on, it starts at the newest bar); StoreError when it no longer exists."""
     with writer(path) as conn:
-        if not store.set_alert_rule_enabled(conn, rule_id, enabled):
+        if not repository.set_enabled(conn, rule_id, enabled):
             raise store.StoreError(f"rule {rule_id} no longer exists (deleted meanwhile)")
 
 
 def delete_rule(path: str, rule_id: int) -> None:
     """Delete a rule (its events stay in the history); StoreError when it no longer exists."""
     with writer(path) as conn:
-        if not store.delete_alert_rule(conn, rule_id):
+        if not repository.delete_rule(conn, rule_id):
             raise store.StoreError(f"rule {rule_id} no longer exists (deleted meanwhile)")
 
 
@@ -93,7 +93,7 @@ def acknowledge(path: str, event_ids: Sequence[int]) -> int:
     if not event_ids:
         return 0
     with writer(path) as conn:
-        return store.acknowledge_alert_events(conn, [int(i) for i in event_ids])
+        return repository.acknowledge_events(conn, event_ids)
 
 
 def new_events(path: str, seen_id: int | None) -> tuple[int, pd.DataFrame]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query
 from fastapi import Path as PathParam
 
 from pairdesk import alerts, store
@@ -16,11 +17,14 @@ from pairdesk.api.errors import BAD_BODY, ERRORS, not_found, unprocessable
 from pairdesk.api.params import DEFAULT_LIMIT, LimitParam, parse_time_ms
 from pairdesk.api.schemas.alerts import (
     AlertDeleted,
+    AlertEventsAcknowledge,
     AlertEventsResponse,
     AlertKind,
     AlertRuleOut,
     AlertRuleSpec,
     AlertRulesResponse,
+    AlertRuleSwitch,
+    AlertsAcknowledged,
 )
 
 log = logging.getLogger(__name__)
@@ -43,16 +47,25 @@ def get_alert_rules(conn: Reader) -> dict[str, Any]:
     return {"rules": [rule.to_spec() for rule in repository.list_rules(conn)]}
 
 
+def checked_rule(spec: AlertRuleSpec, conn: sqlite3.Connection) -> alerts.AlertRule:
+    """``spec`` through ``alerts.validate_rule`` against the database's symbols; 422 saying what to fix."""
+    try:
+        return alerts.validate_rule(spec.model_dump(exclude_none=True), store.list_symbols(conn))
+    except alerts.RuleError as exc:
+        raise unprocessable(str(exc)) from None
+
+
+def no_rule(rule_id: int) -> HTTPException:
+    return not_found(f"no alert rule {rule_id} (GET /api/alerts lists them)")
+
+
 @router.post("/api/alerts", response_model=AlertRuleOut, status_code=201, responses={422: ERRORS[422], **BAD_BODY},
              summary="Add an alert rule",
              description="Check a rule (`alerts.validate_rule`) and store it; the ingestor starts evaluating it "
                          "from the newest bar on. A rule that does not validate is a 422 saying what to fix "
                          "(an unknown symbol included: it is part of the body). Kinds:\n\n" + ALERT_KINDS_DOC)
 def add_alert_rule(spec: AlertRuleSpec, conn: Reader, db: DatabaseDep) -> dict[str, Any]:
-    try:
-        rule = alerts.validate_rule(spec.model_dump(exclude_none=True), store.list_symbols(conn))
-    except alerts.RuleError as exc:
-        raise unprocessable(str(exc)) from None
+    rule = checked_rule(spec, conn)
     with write_transaction(db) as writer:
         rule_id = repository.insert_rule(writer, rule)
     log.info("alert rule %d added: %s", rule_id, rule.name)
@@ -64,9 +77,9 @@ def add_alert_rule(spec: AlertRuleSpec, conn: Reader, db: DatabaseDep) -> dict[s
 def delete_alert_rule(rule_id: RuleIdPath, db: DatabaseDep) -> dict[str, Any]:
     """Delete the rule (the alerts it raised stay in the history); 404 when there is no such rule."""
     with write_transaction(db) as writer:
-        deleted = store.delete_alert_rule(writer, rule_id)
+        deleted = repository.delete_rule(writer, rule_id)
     if not deleted:
-        raise not_found(f"no alert rule {rule_id} (GET /api/alerts lists them)")
+        raise no_rule(rule_id)
     log.info("alert rule %d deleted", rule_id)
     return {"rule_id": rule_id, "deleted": True}
 
@@ -85,3 +98,52 @@ def get_alert_events(
     since_ms = None if since is None else parse_time_ms(since, "since")
     events = store.read_alert_events(conn, since_ms=since_ms, rule_id=rule_id, kind=kind, limit=limit)
     return {"count": len(events), "events": [json_safe(event) for event in records(events)]}
+
+
+@router.put("/api/alerts/{rule_id}", response_model=AlertRuleOut, responses={**ERRORS, **BAD_BODY},
+            summary="Edit an alert rule",
+            description="Replace the rule's whole definition with a full rule spec (the body of POST /api/alerts, "
+                        "checked by `alerts.validate_rule`), as the dashboard's rule form does; the ingestor "
+                        "evaluates the new definition from the newest bar on. 404 when there is no such rule.")
+def edit_alert_rule(rule_id: RuleIdPath, spec: AlertRuleSpec, conn: Reader, db: DatabaseDep) -> dict[str, Any]:
+    rule = checked_rule(spec, conn)
+    with write_transaction(db) as writer:
+        if not repository.update_rule(writer, rule_id, rule):
+            raise no_rule(rule_id)
+    log.info("alert rule %d edited: %s", rule_id, rule.name)
+    return {**rule.to_spec(), "rule_id": rule_id}
+
+
+@router.patch("/api/alerts/{rule_id}", response_model=AlertRuleOut, responses={**ERRORS, **BAD_BODY},
+              summary="Enable or disable an alert rule")
+def switch_alert_rule(rule_id: RuleIdPath, body: AlertRuleSwitch, db: DatabaseDep) -> dict[str, Any]:
+    """`{"enabled": false}` stops evaluating the rule, `{"enabled": true}` starts it again at the newest
+    bar (as the dashboard's switch does). Returns the rule; 404 when there is no such rule."""
+    with write_transaction(db) as writer:
+        if not repository.set_enabled(writer, rule_id, body.enabled):
+            raise no_rule(rule_id)
+        rule = repository.find_rule(writer, rule_id)
+    log.info("alert rule %d %s", rule_id, "enabled" if body.enabled else "disabled")
+    return rule.to_spec()
+
+
+@router.post("/api/alerts/triggered/acknowledge", response_model=AlertsAcknowledged,
+             responses={422: ERRORS[422], **BAD_BODY}, summary="Acknowledge alerts by event id")
+def acknowledge_alert_events(body: AlertEventsAcknowledge, db: DatabaseDep) -> dict[str, Any]:
+    """Mark the given events acknowledged now, as the dashboard's alert history does; ids unknown or
+    acknowledged before are left as they are. Returns how many were acknowledged now."""
+    with write_transaction(db) as writer:
+        count = repository.acknowledge_events(writer, body.event_ids)
+    return {"rule_id": None, "acknowledged": count}
+
+
+@router.post("/api/alerts/{rule_id}/acknowledge", response_model=AlertsAcknowledged, responses=ERRORS,
+             summary="Acknowledge a rule's alerts")
+def acknowledge_rule_alerts(rule_id: RuleIdPath, db: DatabaseDep) -> dict[str, Any]:
+    """Mark every alert of the rule not acknowledged yet as acknowledged now. Returns how many; 404
+    when there is no such rule."""
+    with write_transaction(db) as writer:
+        if repository.find_rule(writer, rule_id) is None:
+            raise no_rule(rule_id)
+        count = repository.acknowledge_rule_events(writer, rule_id)
+    return {"rule_id": rule_id, "acknowledged": count}

@@ -2,7 +2,7 @@
 ``pairdesk.alerts.validate_rule``, these models only give it its shape."""
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -74,3 +74,25 @@ class AlertEventOut(Model):
 class AlertEventsResponse(Model):
     count: int
     events: list[AlertEventOut] = Field(description="newest first")
+
+
+class AlertRuleSwitch(Model):
+    """Switch a rule on or off (PATCH /api/alerts/{rule_id})."""
+
+    enabled: bool = Field(description="true: evaluate the rule from the newest bar on; false: stop evaluating it")
+
+
+MAX_ACKNOWLEDGED_IDS = 10_000  # event ids in one request
+MAX_EVENT_ID = 2**62  # below SQLite's largest integer
+
+
+class AlertEventsAcknowledge(Model):
+    """Alert events to acknowledge, by event_id (see GET /api/alerts/triggered)."""
+
+    event_ids: list[Annotated[int, Field(ge=1, le=MAX_EVENT_ID)]] = Field(max_length=MAX_ACKNOWLEDGED_IDS, examples=[[1, 2, 3]],
+                                 description="event ids; unknown or already acknowledged ones are left as they are")
+
+
+class AlertsAcknowledged(Model):
+    rule_id: int | None = Field(description="the rule whose events were acknowledged (null: by event id)")
+    acknowledged: int = Field(description="events acknowledged now (not acknowledged before)")
