@@ -130,3 +130,29 @@ def test_help_documents_every_option():
     assert result.returncode == 0
     for option in ("--db", "--host", "--port", "--token", "--log-level", "127.0.0.1", "8000", "API_TOKEN"):
         assert option in result.stdout, option
+
+
+OLD_CALLS = [  # (the old systems' call, the desk's own call): same answer on a running server
+    ("/api/stats?symbol=btcusdt", "/api/stats/BTCUSDT"),
+    ("/api/prices_v2?symbol=ETHUSDT&limit=50", "/api/ohlc/ETHUSDT?timeframe=1s&limit=50"),
+    ("/api/export/price?symbol=BTCUSDT", "/api/export/ohlc.csv?symbol=BTCUSDT"),
+    ("/api/export/spread?symbols=BTCUSDT,ETHUSDT&window=20", "/api/export/spread.csv?symbols=BTCUSDT,ETHUSDT&window=20"),
+    ("/api/export/BTCUSDT?format=csv", "/api/export/ticks.csv?symbol=BTCUSDT"),
+    ("/api/spread?symbols=btcusdt,ethusdt&window=20", "/api/spread?symbols=BTCUSDT,ETHUSDT&window=20"),
+]
+
+
+@pytest.mark.parametrize(("old", "own"), OLD_CALLS)
+def test_the_old_systems_calls_answer_as_the_desks_own_on_a_running_server(served, old, own):
+    """An old Flask / platform call against the real server returns exactly the desk's own endpoint's body."""
+    _proc, url, _banner = served
+    old_answer, own_answer = httpx.get(url + old, timeout=30), httpx.get(url + own, timeout=30)
+    assert old_answer.status_code == own_answer.status_code == 200, old_answer.text
+    assert old_answer.content == own_answer.content
+
+
+def test_the_old_calls_refuse_what_the_desk_refuses_on_a_running_server(served):
+    """Unknown symbols are 404 and bad parameters 422 through the aliases, as through the desk's routes."""
+    _proc, url, _banner = served
+    assert httpx.get(url + "/api/stats?symbol=DOGEUSDT", timeout=30).status_code == 404
+    assert httpx.get(url + "/api/export/BTCUSDT?format=xlsx", timeout=30).status_code == 422
