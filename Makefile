@@ -32,9 +32,9 @@ demo: install
 test: install browser
 	$(BIN)/python -m pytest -q
 
-# The unit tests only (no subprocesses, no browser): under a minute.
+# The unit tests only (no subprocesses, no browser), on both cores: well under a minute.
 test-fast: install
-	$(BIN)/python -m pytest -q -m unit
+	$(BIN)/python -m pytest -q -m unit -n 2
 
 bench: install
 	for b in bench/bench_*.py; do PYTHONPATH=. $(BIN)/python $$b || exit 1; done

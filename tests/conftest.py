@@ -54,7 +54,7 @@ def unused_port() -> int:
 # in this process: a SQLite file, an in-process exchange, AppTest), ``make test`` everything.
 INTEGRATION_FILES = frozenset({
     "test_ingestor.py", "test_alert_monitor.py", "test_run_all.py", "test_import_replay.py", "test_api_server.py",
-    "test_analytics_cli.py",
+    "test_analytics_cli.py", "test_pause_resume.py",
     "test_api_schemathesis.py", "test_single_writer.py", "test_exchange_sim.py", "test_ingest_retries.py",
 })
 BROWSER_FILES = frozenset({"test_end_to_end.py", "test_end_to_end_alerts.py"})
