@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, closing
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -66,11 +66,7 @@ Reader = Annotated[sqlite3.Connection, Depends(reader)]
 
 def database_metadata(db: Database) -> dict[str, str]:
     """The database's metadata record; StoreError (503) while it records no market / stream."""
-    with closing(store.open_reader(db.path)) as conn:
-        meta = store.read_metadata(conn)
-    if "market" not in meta or "stream" not in meta:
-        raise store.StoreError(f"{db.path}: the database records no market / stream yet")
-    return meta
+    return store.recorded_metadata(db.path)
 
 
 def write_transaction(db: Database) -> AbstractContextManager[sqlite3.Connection]:

@@ -316,32 +316,23 @@ class Analytics:
 
     tests: analytics.MeanReversionReport
     backtest: analytics.BacktestResult
-    backtest_rules: tuple[float, float, float]  # entry, exit, stop z
     summary: pd.DataFrame
     correlation: pd.DataFrame
     hourly: pd.DataFrame
     hourly_span_ms: int
 
 
-def backtest_rules(z_threshold: float) -> tuple[float, float, float]:
-    """Entry at the sidebar's threshold; exit and stop from the engine's defaults, kept ordered."""
-    exit_z = min(analytics.BACKTEST_EXIT_Z, z_threshold / 2)
-    stop_z = max(analytics.BACKTEST_STOP_Z, z_threshold * 2)
-    return z_threshold, exit_z, stop_z
-
-
 def heavy_key(db: Database, s: Settings, now_s: float | None = None) -> tuple:
     """The heavy panels' cache key: the settings, the symbols and a bucket of HEAVY_REFRESH_S seconds."""
     bucket = int((time.time() if now_s is None else now_s) // HEAVY_REFRESH_S)
     return (db.key, db.symbols, s.pair, s.timeframe, s.lookback, s.window, s.hedge, s.hedge_window, s.spread_kind,
-            s.z_threshold, bucket)
+            bucket)  # not the z threshold: it only draws the chart's bands
 
 
 @st.cache_data(ttl=5 * HEAVY_REFRESH_S, max_entries=32, show_spinner=False)
 def heavy_analytics(_view: PairView, _all_bars: Mapping[str, pd.DataFrame], key: tuple) -> Analytics:
     """Tests, backtest, summaries, correlation matrix and hourly summary (cached under ``key`` only)."""
     s = _view.settings
-    entry, exit_z, stop_z = backtest_rules(s.z_threshold)
     recent = _view.panel.tail(HEAVY_TEST_ROWS)
     tests = analytics.mean_reversion_tests(_view.panel, rows=HEAVY_TEST_ROWS)
     # The page appends the backtest panel's inputs to the key (analytics_view); other callers get the defaults.
@@ -353,8 +344,7 @@ def heavy_analytics(_view: PairView, _all_bars: Mapping[str, pd.DataFrame], key:
     correlation = analytics.correlation_matrix(in_view, s.timeframe) if len(in_view) >= 2 else pd.DataFrame()
     day = retained_panel(_view.bars_1s, s)
     span = int(day["ts_ms"].iloc[-1] - day["ts_ms"].iloc[0]) if len(day) else 0
-    return Analytics(tests, backtest, (entry, exit_z, stop_z), summary, correlation, analytics.hourly_summary(day),
-                     span)
+    return Analytics(tests, backtest, summary, correlation, analytics.hourly_summary(day), span)
 
 
 # --------------------------------------------------------------------------- the watchlist

@@ -65,7 +65,7 @@ def sidebar(db: Database) -> Settings:
                                    key="window", help="Bars in the z-score's and the correlations' windows, "
                                                       "ending at each bar."))
     z_threshold = float(side.number_input("z threshold", *Z_RANGE, value=DEFAULT_Z, step=0.1, format="%.1f",
-                                          key="z_threshold", help="The ± bands and the backtest's entry level."))
+                                          key="z_threshold", help="The ± bands of the z chart (the backtest has its own entry level, in its tab)."))
     hedge = side.selectbox("Hedge ratio", list(analytics.HEDGE_METHODS), format_func=data.HEDGE_LABELS.get,
                            key="hedge", help=HEDGE_HELP)
     hedge_window = int(side.number_input(

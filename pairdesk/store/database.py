@@ -119,9 +119,8 @@ def read_metadata(conn: sqlite3.Connection) -> dict[str, str]:
     return meta
 
 
-def open_writer_as_recorded(path: str | Path) -> sqlite3.Connection:
-    """A writer connection for the market and stream kind the database's metadata records (uploads,
-    rules, watchlist edits beside a live ingestor); StoreError when it records none yet."""
+def recorded_metadata(path: str | Path) -> dict[str, str]:
+    """The metadata record of an existing database; StoreError while it records no market / stream."""
     conn = open_reader(path)
     try:
         meta = read_metadata(conn)
@@ -129,6 +128,13 @@ def open_writer_as_recorded(path: str | Path) -> sqlite3.Connection:
         conn.close()
     if "market" not in meta or "stream" not in meta:
         raise StoreError(f"{path}: the database records no market / stream yet")
+    return meta
+
+
+def open_writer_as_recorded(path: str | Path) -> sqlite3.Connection:
+    """A writer connection for the market and stream kind the database's metadata records (uploads,
+    rules, watchlist edits beside a live ingestor); StoreError when it records none yet."""
+    meta = recorded_metadata(path)
     return open_writer(path, meta["market"], meta["stream"])
 
 
