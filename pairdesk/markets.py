@@ -18,6 +18,10 @@ TRADE: Final = "trade"
 AGG_TRADE: Final = "aggTrade"
 STREAM_KINDS: Final[tuple[str, ...]] = (TRADE, AGG_TRADE)
 
+# Streams stored beside the trades: top of book (both markets) and mark price with funding (USD-M).
+BOOK_TICKER: Final = "bookTicker"
+MARK_PRICE: Final = "markPrice@1s"
+
 # The stream a market follows unless told otherwise: futures @trade can only be gap-filled with an
 # API key (historicalTrades), so USD-M futures follows aggTrade.
 DEFAULT_STREAM: Final[dict[str, str]] = {SPOT: TRADE, FUTURES: AGG_TRADE}

@@ -20,10 +20,10 @@ def parse_recording(relative: str, kind: str) -> tuple[list[Trade], int]:
     trades, skipped = [], 0
     for frame in recorded_frames(binance_file(relative)):
         item = binance.parse_message(frame, kind)
-        if item is None:
-            skipped += 1
-        else:
+        if type(item) is Trade:
             trades.append(item)
+        else:  # bookTicker quotes (stored apart) and depth (not stored)
+            skipped += 1
     return trades, skipped
 
 

@@ -21,14 +21,14 @@ from conftest import REPO_ROOT
 
 PACKAGE = REPO_ROOT / "pairdesk"
 LAYERS = {
-    "markets": 0, "symbols": 0, "health": 0, "watchlist": 0, "exit_codes": 0,
+    "markets": 0, "symbols": 0, "health": 0, "watchlist": 0, "exit_codes": 0, "quote_bars": 0,
     "binance": 1, "store": 1, "analytics": 1,
     "history": 2, "alerts": 2,
     "sim": 3,
     "ingest": 3, "api": 3, "dashboard": 3, "analytics_cli": 3,
     "launcher": 4,
 }
-SIM_MAY_IMPORT = {"markets", "symbols", "exit_codes", "history", "sim"}
+SIM_MAY_IMPORT = {"markets", "symbols", "exit_codes", "quote_bars", "history", "sim"}
 
 
 def module_name(path: Path) -> str:

@@ -1,19 +1,23 @@
 """Binance's wire format, one module per concern:
 
 - ``markets``  each market as one data record (hosts, routed stream paths, REST endpoints, weights)
-- ``frames``   the pure frame parsers (WebSocket events and REST rows -> typed ``Trade``)
+- ``frames``   the pure frame parsers (WebSocket events and REST rows -> typed ``Trade``,
+               ``Quote``, ``MarkPrice``, ``FundingRate``)
 - ``rest``     the paced REST client that fills gaps
 """
 from __future__ import annotations
 
-from pairdesk.binance.frames import (IGNORED_EVENTS, BadFrame, Control, Trade, parse_agg_trade_event, parse_message,
-                                     parse_rest_agg_trade, parse_rest_trade, parse_trade_event)
+from pairdesk.binance.frames import (IGNORED_EVENTS, BadFrame, Control, FundingRate, MarkPrice, Quote, Trade,
+                                     parse_agg_trade_event, parse_book_ticker_event, parse_mark_price_event,
+                                     parse_message, parse_rest_agg_trade, parse_rest_funding, parse_rest_trade,
+                                     parse_trade_event)
 from pairdesk.binance.markets import (DEFAULT_REST_URL, DEFAULT_WS_URL, MARKET_SPECS, REST_PAGE_LIMIT, WEIGHT_SHARE,
                                       Endpoint, MarketSpec, combined_stream_url, raw_stream_url, stream_name)
 from pairdesk.binance.rest import BinanceRest, RestError, WeightPacer
 from pairdesk.markets import DEFAULT_STREAM
 
-__all__ = ["IGNORED_EVENTS", "BadFrame", "Control", "Trade", "parse_agg_trade_event", "parse_message",
+__all__ = ["IGNORED_EVENTS", "BadFrame", "Control", "FundingRate", "MarkPrice", "Quote", "Trade",
+           "parse_book_ticker_event", "parse_mark_price_event", "parse_rest_funding", "parse_agg_trade_event", "parse_message",
            "parse_rest_agg_trade", "parse_rest_trade", "parse_trade_event", "DEFAULT_REST_URL", "DEFAULT_WS_URL",
            "MARKET_SPECS", "REST_PAGE_LIMIT", "WEIGHT_SHARE", "Endpoint", "MarketSpec", "combined_stream_url",
            "raw_stream_url", "stream_name", "BinanceRest", "RestError", "WeightPacer", "DEFAULT_STREAM"]

@@ -12,6 +12,14 @@ Real recorded frames (the data of each combined frame; provenance in tests/data/
     USD-M @aggTrade (cryptofeed, 2021-07-22):
         {"e":"aggTrade","E":1626992741575,"a":16599292,"s":"CTKUSDT","p":"1.01100","q":"10","f":23961322,
          "l":23961322,"T":1626992741421,"m":false}
+    spot @bookTicker (hftbacktest, 2024-08-08; no event name, no time):
+        {"u":50093239212,"s":"BTCUSDT","b":"61837.63000000","B":"3.78826000","a":"61837.64000000","A":"1.54698000"}
+    USD-M @bookTicker (hftbacktest, 2024-08-08):
+        {"e":"bookTicker","u":5123107839020,"s":"BTCUSDT","b":"61800.20","B":"2.507","a":"61800.30","A":"2.510",
+         "T":1723161256313,"E":1723161256313}
+    USD-M @markPrice@1s (BINANCE.md):
+        {"e":"markPriceUpdate","E":1723161256000,"s":"BTCUSDT","p":"61801.1","i":"61830.2","P":"61810.0",
+         "r":"0.00010000","T":1723161600000}
 """
 from __future__ import annotations
 
@@ -32,6 +40,42 @@ class Trade(NamedTuple):
     is_buyer_maker: bool
 
 
+class Quote(NamedTuple):
+    """One top-of-book update. ``ts_ms`` is the exchange's ``T`` on futures; spot frames carry no
+    time, so there it is the local receive time given to the parser. ``update_id`` (``u``) orders
+    updates of one symbol: an update with a lower ``u`` than one already seen is stale."""
+
+    symbol: str
+    update_id: int
+    ts_ms: int
+    bid: float
+    bid_qty: float
+    ask: float
+    ask_qty: float
+
+
+class MarkPrice(NamedTuple):
+    """One ``markPriceUpdate`` (USD-M): mark and index price, the current funding rate and the time
+    of the next funding settlement."""
+
+    symbol: str
+    ts_ms: int
+    mark: float
+    index: float
+    funding_rate: float
+    next_funding_ms: int
+
+
+class FundingRate(NamedTuple):
+    """One settled funding of ``GET /fapi/v1/fundingRate``; ``mark_price`` is None where not given
+    (the monthly dumps carry none)."""
+
+    symbol: str
+    funding_time_ms: int
+    rate: float
+    mark_price: float | None
+
+
 @dataclass(frozen=True)
 class Control:
     """A non-trade message that matters to the connection: ``server_shutdown``, ``result``, ``error``."""
@@ -49,7 +93,7 @@ class BadFrame(ValueError):
 
 
 # Market data we receive on shared connections but do not store (skipped, not counted as bad).
-IGNORED_EVENTS = frozenset({"depthUpdate", "bookTicker", "kline", "markPriceUpdate", "24hrTicker",
+IGNORED_EVENTS = frozenset({"depthUpdate", "kline", "24hrTicker",
                             "24hrMiniTicker", "forceOrder", "continuous_kline", "compositeIndex"})
 MICROSECONDS_ABOVE = 10**14  # a ms epoch reaches 1e14 only in the year 5138
 
@@ -75,6 +119,19 @@ def _decimal(value: object, field: str, allow_zero: bool) -> float:
     except ValueError:
         raise BadFrame("bad_number", f"{field}={value!r}") from None
     if not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
+        raise BadFrame("bad_number", f"{field}={value!r}")
+    return number
+
+
+def _rate(value: object, field: str) -> float:
+    """A signed decimal string (a funding rate may be negative)."""
+    if type(value) is not str:
+        raise BadFrame("bad_number", f"{field}={value!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise BadFrame("bad_number", f"{field}={value!r}") from None
+    if not math.isfinite(number):
         raise BadFrame("bad_number", f"{field}={value!r}")
     return number
 
@@ -124,15 +181,49 @@ def parse_agg_trade_event(event: dict) -> Trade:
                  _decimal(_required(event, "q"), "q", allow_zero=True), _bool(_required(event, "m"), "m"))
 
 
+def parse_book_ticker_event(event: dict, received_ms: int) -> Quote:
+    """A spot or USD-M ``@bookTicker`` event. Futures frames are timed by ``T``; spot frames carry
+    no time and are timed by ``received_ms``, the local receive time. A crossed or empty book
+    (bid above ask, a zero price) is a bad frame."""
+    symbol = _symbol(_required(event, "s"))
+    update_id = _id(_required(event, "u"), "u")
+    ts_ms = _ms(event["T"], "T") if "T" in event else received_ms
+    bid = _decimal(_required(event, "b"), "b", allow_zero=False)
+    ask = _decimal(_required(event, "a"), "a", allow_zero=False)
+    if bid > ask:
+        raise BadFrame("crossed_book", f"b={bid} > a={ask}")
+    return Quote(symbol, update_id, ts_ms, bid, _decimal(_required(event, "B"), "B", allow_zero=True),
+                 ask, _decimal(_required(event, "A"), "A", allow_zero=True))
+
+
+def parse_mark_price_event(event: dict) -> MarkPrice:
+    """A USD-M ``@markPrice@1s`` (or ``@markPrice``) event; the estimated settle price ``P`` is ignored."""
+    return MarkPrice(_symbol(_required(event, "s")), _ms(_required(event, "E"), "E"),
+                     _decimal(_required(event, "p"), "p", allow_zero=False),
+                     _decimal(_required(event, "i"), "i", allow_zero=False),
+                     _rate(_required(event, "r"), "r"), _ms(_required(event, "T"), "T"))
+
+
+def parse_rest_funding(row: dict) -> FundingRate:
+    """A row of ``GET /fapi/v1/fundingRate``: ``{"symbol":"BTCUSDT","fundingTime":1723161600000,
+    "fundingRate":"0.00010000","markPrice":"61800.10000000"}`` (``markPrice`` may be "" or absent
+    on old rows)."""
+    mark = row.get("markPrice")
+    return FundingRate(_symbol(_required(row, "symbol")), _ms(_required(row, "fundingTime"), "fundingTime"),
+                       _rate(_required(row, "fundingRate"), "fundingRate"),
+                       _decimal(mark, "markPrice", allow_zero=False) if mark not in (None, "") else None)
+
+
 _EVENT_PARSERS = {"trade": parse_trade_event, "aggTrade": parse_agg_trade_event}
 
 
-def parse_message(raw: str | bytes, kind: str) -> Trade | Control | None:
-    """Parse one WebSocket message of a raw or combined stream carrying ``kind`` events.
+def parse_message(raw: str | bytes, kind: str, received_ms: int = 0) -> Trade | Quote | MarkPrice | Control | None:
+    """Parse one WebSocket message of a raw or combined stream carrying ``kind`` trade events.
 
-    Returns a Trade, a Control (``serverShutdown``, a SUBSCRIBE answer, an error), or None for
-    market data that is not stored (depth, bookTicker, klines...). Raises BadFrame otherwise,
-    including for trades of the other kind (an aggTrade on a trade connection).
+    Returns a Trade, a Quote (``@bookTicker``; spot ones timed by ``received_ms``), a MarkPrice
+    (``@markPrice``), a Control (``serverShutdown``, a SUBSCRIBE answer, an error), or None for
+    market data that is not stored (depth, klines...). Raises BadFrame otherwise, including for
+    trades of the other kind (an aggTrade on a trade connection).
 
     Combined frames wrap the event: ``{"stream":"btcusdt@trade","data":{...}}``.
     """
@@ -150,6 +241,10 @@ def parse_message(raw: str | bytes, kind: str) -> Trade | Control | None:
         return _EVENT_PARSERS[kind](message)
     if event_type in _EVENT_PARSERS:
         raise BadFrame("unexpected_event", str(event_type))
+    if event_type == "bookTicker":
+        return parse_book_ticker_event(message, received_ms)
+    if event_type == "markPriceUpdate":
+        return parse_mark_price_event(message)
     if event_type in IGNORED_EVENTS:
         return None
     if event_type == "serverShutdown":
@@ -160,7 +255,7 @@ def parse_message(raw: str | bytes, kind: str) -> Trade | Control | None:
         if "code" in message and "msg" in message:
             return Control("error", message)
         if "u" in message and "b" in message and "a" in message:  # spot bookTicker carries no "e"
-            return None
+            return parse_book_ticker_event(message, received_ms)
         if "lastUpdateId" in message:  # partial book depth (@depth5 etc.) carries no "e" either
             return None
     raise BadFrame("unknown_event", str(event_type))

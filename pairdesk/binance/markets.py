@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pairdesk.markets import AGG_TRADE, FUTURES, SPOT, TRADE
+from pairdesk.markets import AGG_TRADE, BOOK_TICKER, FUTURES, MARK_PRICE, SPOT, TRADE
 
 REST_PAGE_LIMIT = 1000
 HTTP_TIMEOUT_S = 10.0
@@ -41,23 +41,27 @@ class MarketSpec:
     exchange_info: Endpoint
     ping: Endpoint
     weight_limit_per_min: int
+    quote_streams: tuple[str, ...] = ()  # the top-of-book / mark streams followed beside the trades
+    funding: Endpoint | None = None  # settled funding rates (perpetual futures only)
+    funding_limit_per_5min: int = 0  # fundingRate's own request limit
 
 
 MARKET_SPECS: Mapping[str, MarketSpec] = {
     SPOT: MarketSpec(
         name=SPOT, ws_url="wss://stream.binance.com:9443", rest_url="https://api.binance.com",
-        ws_route={TRADE: "", AGG_TRADE: ""},
+        ws_route={TRADE: "", AGG_TRADE: "", BOOK_TICKER: ""},
         fetch={TRADE: Endpoint("/api/v3/historicalTrades", 25), AGG_TRADE: Endpoint("/api/v3/aggTrades", 4)},
         recent={TRADE: Endpoint("/api/v3/trades", 25), AGG_TRADE: Endpoint("/api/v3/aggTrades", 4)},
         exchange_info=Endpoint("/api/v3/exchangeInfo", 20), ping=Endpoint("/api/v3/ping", 1),
-        weight_limit_per_min=6000),
+        weight_limit_per_min=6000, quote_streams=(BOOK_TICKER,)),
     FUTURES: MarketSpec(
         name=FUTURES, ws_url="wss://fstream.binance.com", rest_url="https://fapi.binance.com",
-        ws_route={AGG_TRADE: "/market", TRADE: "/public"},
+        ws_route={AGG_TRADE: "/market", TRADE: "/public", MARK_PRICE: "/market", BOOK_TICKER: "/public"},
         fetch={TRADE: Endpoint("/fapi/v1/historicalTrades", 20), AGG_TRADE: Endpoint("/fapi/v1/aggTrades", 20)},
         recent={TRADE: Endpoint("/fapi/v1/trades", 5), AGG_TRADE: Endpoint("/fapi/v1/aggTrades", 20)},
         exchange_info=Endpoint("/fapi/v1/exchangeInfo", 1), ping=Endpoint("/fapi/v1/ping", 1),
-        weight_limit_per_min=2400),
+        weight_limit_per_min=2400, quote_streams=(BOOK_TICKER, MARK_PRICE),
+        funding=Endpoint("/fapi/v1/fundingRate", 1), funding_limit_per_5min=500),
 }
 
 # Views of the records for callers that need one field per market.
@@ -84,5 +88,35 @@ def raw_stream_url(base: str, market: str, kind: str, symbol: str) -> str:
 
 def combined_stream_url(base: str, market: str, kind: str, symbols: list[str]) -> str:
     """The combined-stream URL for all symbols: ``<base>[/market|/public]/stream?streams=a/b``."""
-    streams = "/".join(stream_name(s, kind) for s in symbols)
-    return f"{_ws_prefix(base, market, kind)}/stream?streams={streams}"
+    return streams_url(base, market, [kind], symbols)
+
+
+def route_of(market: str, kind: str) -> str:
+    """The path prefix a stream kind travels on (``""``, ``/market`` or ``/public``)."""
+    return MARKET_SPECS[market].ws_route[kind]
+
+
+def streams_url(base: str, market: str, kinds: list[str], symbols: list[str]) -> str:
+    """One combined-stream URL for several stream kinds of all symbols; the kinds must share a route
+    (``btcusdt@trade/btcusdt@bookTicker/ethusdt@trade/...``)."""
+    routes = {route_of(market, kind) for kind in kinds}
+    if len(routes) != 1:
+        raise ValueError(f"streams {kinds} of {market} travel on different routes {sorted(routes)}: "
+                         f"they need one connection each")
+    streams = "/".join(stream_name(s, kind) for s in symbols for kind in kinds)
+    return f"{_ws_prefix(base, market, kinds[0])}/stream?streams={streams}"
+
+
+def connections_for(market: str, trade_kind: str) -> tuple[list[str], dict[str, list[str]]]:
+    """How the followed streams split into connections: the quote streams that ride on the trade
+    connection (same route), and the other routes with the quote streams each carries."""
+    spec = MARKET_SPECS[market]
+    trade_route = spec.ws_route[trade_kind]
+    beside: list[str] = []
+    others: dict[str, list[str]] = {}
+    for kind in spec.quote_streams:
+        if spec.ws_route[kind] == trade_route:
+            beside.append(kind)
+        else:
+            others.setdefault(spec.ws_route[kind], []).append(kind)
+    return beside, others

@@ -173,9 +173,56 @@ def _migration_5(conn: sqlite3.Connection) -> None:
                  "changed_ms INTEGER NOT NULL, backfill INTEGER NOT NULL DEFAULT 0)")
 
 
+def _migration_6(conn: sqlite3.Connection) -> None:
+    """Executable prices: one-second quote bars, mark price per second, settled funding, quote gaps.
+
+    Quote and mark rows are keyed like bars (sym_id, second) in WITHOUT ROWID tables: the key is
+    the only index. A quote second is written once, when it is over, and never changed.
+    """
+    _run_script(
+        conn,
+        """
+        CREATE TABLE quote_rows (
+            sym_id INTEGER NOT NULL,
+            ts_ms INTEGER NOT NULL,
+            bid REAL NOT NULL, ask REAL NOT NULL, bid_qty REAL NOT NULL, ask_qty REAL NOT NULL,
+            mean_spread REAL NOT NULL, max_spread REAL NOT NULL, updates INTEGER NOT NULL,
+            PRIMARY KEY (sym_id, ts_ms)
+        ) WITHOUT ROWID;
+        CREATE VIEW quotes_1s AS
+            SELECT s.symbol, q.ts_ms, q.bid, q.ask, q.bid_qty, q.ask_qty, q.mean_spread, q.max_spread, q.updates
+            FROM quote_rows q JOIN symbols s USING (sym_id);
+        CREATE TABLE mark_rows (
+            sym_id INTEGER NOT NULL,
+            ts_ms INTEGER NOT NULL,
+            mark REAL NOT NULL, index_price REAL NOT NULL, funding_rate REAL NOT NULL,
+            next_funding_ms INTEGER NOT NULL,
+            PRIMARY KEY (sym_id, ts_ms)
+        ) WITHOUT ROWID;
+        CREATE VIEW mark_1s AS
+            SELECT s.symbol, m.ts_ms, m.mark, m.index_price AS "index", m.funding_rate, m.next_funding_ms
+            FROM mark_rows m JOIN symbols s USING (sym_id);
+        CREATE TABLE funding (
+            symbol TEXT NOT NULL,
+            funding_time_ms INTEGER NOT NULL,
+            rate REAL NOT NULL,
+            mark_price REAL,
+            PRIMARY KEY (symbol, funding_time_ms)
+        ) WITHOUT ROWID;
+        CREATE TABLE quote_gaps (
+            symbol TEXT NOT NULL,
+            from_ms INTEGER NOT NULL,
+            to_ms INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            PRIMARY KEY (symbol, from_ms)
+        ) WITHOUT ROWID
+        """,
+    )
+
+
 # Numbered migrations: MIGRATIONS[i] brings the schema from user_version i to i + 1.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_3, _migration_4,
-                                                         _migration_5]
+                                                         _migration_5, _migration_6]
 
 
 SCHEMA_VERSION = len(MIGRATIONS)
