@@ -6,7 +6,8 @@ A bar of second S (S <= t < S + 1000) holds:
 - ``mean_spread``: the time-weighted mean of the quoted spread (ask - bid) over the part of the
   second where a quote is known: from S when a quote was in force at S (carried from an earlier
   second, with no quote gap in between), else from the second's first update; to S + 1000;
-- ``max_spread``: the largest spread in force at any time in that part of the second;
+- ``max_spread``: the largest spread quoted in that part of the second (a quote replaced within
+  the millisecond it appeared counts: it was on the book);
 - ``updates``: how many updates the second saw (stale ones not counted).
 
 Seconds without updates have no bar (the book stood still: the previous bar's last quote holds).
@@ -58,6 +59,7 @@ class QuoteBarBuilder:
 
     symbol: str
     gap_from_ms: int | None = None  # the end of the quotes stored before this run, if any
+    gap_reason: str = "no quotes before start-up"  # why there were none since gap_from_ms
     stale: int = 0  # updates dropped as out of order
     last_update_id: int | None = None
     _second: int | None = None  # start of the open second
@@ -82,7 +84,7 @@ class QuoteBarBuilder:
         if self._interrupted_reason is not None or (self._quote is None and self.gap_from_ms is not None):
             start = self.gap_from_ms if self.gap_from_ms is not None else ts_ms
             if ts_ms > start:
-                gap = QuoteGap(self.symbol, start, ts_ms, self._interrupted_reason or "no quotes before start-up")
+                gap = QuoteGap(self.symbol, start, ts_ms, self._interrupted_reason or self.gap_reason)
             self._interrupted_reason = None
             self.gap_from_ms = None
         bars = []

@@ -12,7 +12,7 @@ import time
 
 import httpx
 
-from pairdesk.binance.frames import _REST_PARSERS, Trade
+from pairdesk.binance.frames import _REST_PARSERS, BadFrame, FundingRate, Trade, parse_rest_funding
 from pairdesk.binance.markets import HTTP_TIMEOUT_S, MARKET_SPECS, REST_PAGE_LIMIT, WEIGHT_SHARE
 
 log = logging.getLogger("pairdesk.binance")
@@ -78,30 +78,36 @@ class BinanceRest:
         self.client = client or httpx.AsyncClient(timeout=HTTP_TIMEOUT_S, headers=headers)
         self.spec = MARKET_SPECS[market]
         self.pacer = pacer or WeightPacer(self.spec.weight_limit_per_min)
+        # fundingRate has its own limit (requests per 5 minutes per IP), one request = 1
+        self.funding_pacer = WeightPacer(max(1, self.spec.funding_limit_per_5min // 5))
         self.requests = 0
         self.throttled = 0
 
     async def close(self) -> None:
         await self.client.aclose()
 
-    async def get(self, path: str, weight: int, params: dict | None = None) -> object:
-        """GET a JSON answer, paced under the weight limit; 429/418 wait ``Retry-After`` and retry."""
+    async def get(self, path: str, weight: int, params: dict | None = None,
+                  pacer: WeightPacer | None = None) -> object:
+        """GET a JSON answer, paced under the weight limit (or ``pacer``'s own); 429/418 wait
+        ``Retry-After`` and retry."""
+        pacer = pacer or self.pacer
         while True:
-            delay = self.pacer.delay_for(weight)
+            delay = pacer.delay_for(weight)
             if delay > 0:
                 log.info("REST pacing: waiting %.1f s before %s", delay, path)
                 await asyncio.sleep(delay)
                 continue
-            self.pacer.spend(weight)
+            pacer.spend(weight)
             self.requests += 1
             response = await self.client.get(self.base_url + path, params=params)
-            self.pacer.observe(response.headers.get("X-MBX-USED-WEIGHT-1M"))
+            if pacer is self.pacer:
+                pacer.observe(response.headers.get("X-MBX-USED-WEIGHT-1M"))
             if response.status_code in (429, 418):
                 self.throttled += 1
                 retry_after = _retry_after_s(response)
                 log.warning("REST %s answered %d: waiting %.0f s (Retry-After)", path, response.status_code,
                             retry_after)
-                self.pacer.pause(retry_after)
+                pacer.pause(retry_after)
                 continue
             if response.status_code >= 400:
                 raise _rest_error(response)
@@ -137,6 +143,24 @@ class BinanceRest:
         endpoint = self.spec.recent[self.kind]
         rows = await self.get(endpoint.path, endpoint.weight, {"symbol": symbol, "limit": limit})
         return self._parse_rows(rows, symbol)
+
+    async def funding_history(self, symbol: str, start_ms: int, end_ms: int | None = None,
+                              limit: int = REST_PAGE_LIMIT) -> list[FundingRate]:
+        """Up to ``limit`` settled funding rates of ``symbol`` from ``start_ms`` on, oldest first
+        (``GET /fapi/v1/fundingRate``, paced under its own limit). RestError on a market without funding."""
+        endpoint = self.spec.funding
+        if endpoint is None:
+            raise RestError(404, None, f"{self.market} has no funding rates")
+        params = {"symbol": symbol, "startTime": int(start_ms), "limit": limit}
+        if end_ms is not None:
+            params["endTime"] = int(end_ms)
+        rows = await self.get(endpoint.path, endpoint.weight, params, pacer=self.funding_pacer)
+        if not isinstance(rows, list):
+            raise RestError(200, None, f"expected a list of funding rates, got {type(rows).__name__}")
+        try:
+            return sorted((parse_rest_funding(row) for row in rows), key=lambda f: f.funding_time_ms)
+        except BadFrame as exc:
+            raise RestError(200, None, f"bad fundingRate row ({exc})") from None
 
     def _parse_rows(self, rows: object, symbol: str) -> list[Trade]:
         if not isinstance(rows, list):

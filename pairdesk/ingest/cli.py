@@ -46,6 +46,8 @@ def parse_args(argv: list[str] | None = None) -> IngestorConfig:
                         help="most trades one backfill fetches; the rest stays an open gap (default: %(default)s)")
     parser.add_argument("--max-connection-age", type=float, default=DEFAULT_MAX_CONNECTION_AGE_S,
                         metavar="SECONDS", help="reconnect before Binance's 24-hour cut-off (default: %(default)s)")
+    parser.add_argument("--no-quotes", action="store_true",
+                        help="trades only: do not follow top of book (bookTicker), mark price or funding")
     parser.add_argument("--no-alerts", action="store_true",
                         help="do not evaluate alert rules in this process (default: evaluate them on every bar)")
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
@@ -72,7 +74,8 @@ def parse_args(argv: list[str] | None = None) -> IngestorConfig:
         ws_url=args.ws_url or binance.DEFAULT_WS_URL[args.market],
         rest_url=args.rest_url or binance.DEFAULT_REST_URL[args.market], transport=args.transport,
         silence_timeout_s=args.silence_timeout, backfill_depth=args.backfill_depth,
-        max_connection_age_s=args.max_connection_age, alerts=not args.no_alerts)
+        max_connection_age_s=args.max_connection_age, alerts=not args.no_alerts,
+        quotes=not args.no_quotes)
 
 
 async def check_symbols(rest: BinanceRest, symbols: list[str]) -> str | None:

@@ -15,6 +15,7 @@ HANDOFF_INTERVAL_S = 0.05  # hand received trades to the writer at least this of
 HANDOFF_TRADES = 1000  # ... or as soon as this many are waiting
 MAX_WRITER_BACKLOG = 50_000  # stop reading the socket while this many trades wait for a commit
 STATUS_INTERVAL_S = 1.0
+QUOTE_FLUSH_INTERVAL_S = 0.25  # closed quote seconds go to the writer this often
 BAD_FRAME_SUMMARY_INTERVAL_S = 60.0
 BACKFILL_RETRIES = 3
 # A symbol quiet this long on an open connection: ask REST once whether trades were skipped at
@@ -40,6 +41,7 @@ class IngestorConfig:
     backfill_depth: int = DEFAULT_BACKFILL_DEPTH
     max_connection_age_s: float = DEFAULT_MAX_CONNECTION_AGE_S
     alerts: bool = True
+    quotes: bool = True  # follow top of book (and, on futures, mark price and funding) beside the trades
     # attempt number (0 = first failure in a row) -> seconds to wait before reconnecting
     reconnect_delay_s: Callable[[int], float] = backoff_delay_s
 

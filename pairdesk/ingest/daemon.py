@@ -11,7 +11,6 @@ SQL lives in ``pairdesk.store``, the wire format in ``pairdesk.binance``, the id
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import time
 from collections import Counter
@@ -21,7 +20,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from pairdesk import binance, health, store
-from pairdesk.binance import BadFrame, BinanceRest, Control, RestError, Trade
+from pairdesk.binance import BadFrame, BinanceRest, Control, MarkPrice, Quote, RestError, Trade
 from pairdesk.ingest.backfill import BackfillMixin
 from pairdesk.ingest.collection import CollectionMixin
 from pairdesk.ingest.config import (
@@ -30,6 +29,7 @@ from pairdesk.ingest.config import (
     HANDOFF_TRADES,
     MAX_WRITER_BACKLOG,
     POLL_INTERVAL_S,
+    QUOTE_FLUSH_INTERVAL_S,
     STATUS_INTERVAL_S,
     TAIL_CHECK_AFTER_S,
     WS_FAILURES_BEFORE_POLLING,
@@ -37,6 +37,10 @@ from pairdesk.ingest.config import (
     IngestorConfig,
     SymbolFeed,
 )
+from pairdesk.ingest.control import ControlChannel
+from pairdesk.ingest.funding import FundingFollower
+from pairdesk.ingest.quote_stream import QuoteStream
+from pairdesk.ingest.quotes import QuoteCollector
 from pairdesk.ingest.sequencer import Step, sequence
 from pairdesk.ingest.watchlist import WatchlistMixin
 
@@ -70,8 +74,15 @@ class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
         self._trades_on_connection = 0
         self._workers: dict[str, asyncio.Task] = {}  # backfill worker per followed symbol
         self._ws = None  # the open connection, for SUBSCRIBE / UNSUBSCRIBE
-        self._control_ids = itertools.count(1)
-        self._last_control_at = 0.0
+        self._control = ControlChannel()
+        # Top of book (and mark price) beside the trades: the quote streams on the trade route ride on
+        # the trade connection, the others get a connection per route (futures bookTicker: /public).
+        self.quotes = QuoteCollector(writer)
+        beside, other_routes = binance.connections_for(config.market, config.stream) if config.quotes else ([], {})
+        self._quote_kinds_beside = beside
+        self._quote_streams = [QuoteStream(self, route, kinds) for route, kinds in other_routes.items()]
+        spec = binance.MARKET_SPECS[config.market]
+        self.funding = FundingFollower(self) if config.quotes and spec.funding is not None else None
         self._watchlist_version: int | None = None
         self._unfollowed: set[str] = set()  # frames of these may still be in flight after UNSUBSCRIBE
         self._collection_version: int | None = None
@@ -86,7 +97,11 @@ class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
                  asyncio.create_task(self._status_loop(), name="status"),
                  asyncio.create_task(self._bad_frame_summary_loop(), name="bad-frames"),
                  asyncio.create_task(self._watchlist_loop(), name="watchlist"),
-                 asyncio.create_task(self._collection_loop(), name="collection")]
+                 asyncio.create_task(self._collection_loop(), name="collection"),
+                 asyncio.create_task(self._quote_flush_loop(), name="quote-flush")]
+        tasks += [asyncio.create_task(q.run(), name=f"quotes{q.route}") for q in self._quote_streams]
+        if self.funding is not None:
+            tasks.append(asyncio.create_task(self.funding.run(), name="funding"))
         for feed in self.feeds.values():
             self._start_worker(feed)
         main = self._poll_forever() if self.config.transport == "rest" else self._stream_forever()
@@ -99,6 +114,8 @@ class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
             task.cancel()
         await asyncio.gather(*tasks, *workers, return_exceptions=True)
         self._handoff()
+        self.quotes.interrupt(list(self.feeds), store.now_ms(), "ingestor stopped")
+        self.quotes.flush(store.now_ms())
         self.state = "stopped"
         self.writer.call(self._write_status)
         for task in crashed:  # a task that ends by itself is a bug: stop loudly, after saving what we have
@@ -112,9 +129,11 @@ class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
             store.replace_watchlist(conn, list(self.feeds))  # the command line says what to follow
             version = max((updated for _, updated in store.read_watchlist(conn)), default=None)
             last_ids = {s: store.last_trade_id(conn, s) for s in self.feeds}
-            return last_ids, store.list_open_gaps(conn), version, store.read_collection(conn)
+            quotes_until = {s: store.last_quote_ms(conn, s) for s in self.feeds}
+            return last_ids, quotes_until, store.list_open_gaps(conn), version, store.read_collection(conn)
 
-        last_ids, gaps, self._watchlist_version, control = await asyncio.wrap_future(self.writer.call(load))
+        last_ids, quotes_until, gaps, self._watchlist_version, control = await asyncio.wrap_future(
+            self.writer.call(load))
         for row in control:  # paused before this start: stays paused; resumed: nothing to do
             if row.paused and row.symbol in self.feeds:
                 self.feeds[row.symbol].paused = True
@@ -122,6 +141,9 @@ class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
         self._collection_version = max((row.changed_ms for row in control), default=None)
         if self._active_symbols():
             self._any_active.set()
+        for symbol in self._active_symbols():  # the first quote records the gap since the stored ones
+            last = quotes_until[symbol]
+            self.quotes.follow(symbol, None if last is None else last + 1000)
         for symbol, last_id in last_ids.items():
             self.feeds[symbol].last_id = last_id
             if last_id is not None:
@@ -139,8 +161,9 @@ class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
             if not self._active_symbols():  # every symbol paused: no connection until one resumes
                 self.state = "live"
                 await self._any_active.wait()
-            url = binance.combined_stream_url(self.config.ws_url, self.config.market, self.config.stream,
-                                              self._active_symbols())
+            symbols = self._active_symbols()
+            url = binance.streams_url(self.config.ws_url, self.config.market,
+                                      [self.config.stream, *self._quote_kinds_beside], symbols)
             if self._polling is None:  # while REST polling delivers, the status says so
                 self.state = "connecting"
             self._trades_on_connection = 0
@@ -158,6 +181,8 @@ class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
                 reason = f"connection failed: {exc or type(exc).__name__}"
             except ConnectionClosed as exc:
                 reason = f"connection closed ({exc})"
+            if self._quote_kinds_beside:
+                self.quotes.interrupt(self._active_symbols(), store.now_ms(), reason)
             failures = 0 if self._trades_on_connection else failures + 1
             self.last_error = reason
             if failures >= WS_FAILURES_BEFORE_POLLING and self._polling is None and await self.rest.ping():
@@ -188,7 +213,7 @@ class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
         try:
             async for raw in ws:
                 try:
-                    item = binance.parse_message(raw, kind)
+                    item = binance.parse_message(raw, kind, store.now_ms())
                 except BadFrame as exc:
                     self._count_bad_frame(exc)
                     continue
@@ -196,6 +221,10 @@ class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
                     self._on_trade(item)
                     if self.writer.backlog > MAX_WRITER_BACKLOG:
                         await self._wait_for_writer()
+                elif type(item) is Quote:
+                    self.quotes.on_quote(item)
+                elif type(item) is MarkPrice:
+                    self.quotes.on_mark(item)
                 elif type(item) is Control:
                     reason = self._on_control(item)
                     if reason:
@@ -298,6 +327,11 @@ class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
         if self._pending:
             self.writer.submit(self._pending)
             self._pending = []
+
+    async def _quote_flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(QUOTE_FLUSH_INTERVAL_S)
+            self.quotes.flush(store.now_ms())
 
     async def _handoff_loop(self) -> None:
         while True:

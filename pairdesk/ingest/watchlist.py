@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 import httpx
-import orjson
-from websockets.exceptions import ConnectionClosed
 
 from pairdesk import binance, store
 from pairdesk.binance import RestError
-from pairdesk.ingest.config import CONTROL_MESSAGE_INTERVAL_S, WATCHLIST_POLL_INTERVAL_S, SymbolFeed
+from pairdesk.ingest.config import WATCHLIST_POLL_INTERVAL_S, SymbolFeed
 
 log = logging.getLogger("data_ingestor")
 
@@ -72,22 +69,17 @@ class WatchlistMixin:
                  ",".join(added) or "none", ",".join(removed) or "none")
 
     async def _send_control(self, method: str, symbols: list[str]) -> None:
-        """SUBSCRIBE / UNSUBSCRIBE on the open connection, paced under Binance's 5 messages a second.
-
-        Without an open connection there is nothing to send: the next connection's URL names the
-        followed symbols.
-        """
-        wait_s = self._last_control_at + CONTROL_MESSAGE_INTERVAL_S - time.monotonic()
-        if wait_s > 0:
-            await asyncio.sleep(wait_s)
-        ws = self._ws
-        if ws is None:
-            return
-        self._last_control_at = time.monotonic()
-        streams = [binance.stream_name(s, self.config.stream) for s in symbols]
-        try:
-            await ws.send(orjson.dumps({"method": method, "params": streams, "id": next(self._control_ids)}).decode())
-            log.info("%s %s", method, " ".join(streams))
-        except ConnectionClosed:
-            pass  # the reconnect builds its URL from the followed symbols
-
+        """SUBSCRIBE / UNSUBSCRIBE ``symbols`` on every open connection: their trade stream (with the
+        quote streams riding beside it) on the trade connection, their other quote streams on theirs.
+        Quote collection follows: unsubscribed symbols stop (their open second is written), subscribed
+        ones start, recording the quote gap since."""
+        now = store.now_ms()
+        for symbol in symbols:
+            if method == "SUBSCRIBE":
+                self.quotes.follow(symbol)
+            else:
+                self.quotes.unfollow(symbol, now, "symbol paused or removed")
+        kinds = [self.config.stream, *self._quote_kinds_beside]
+        await self._control.send(self._ws, method, [binance.stream_name(s, k) for s in symbols for k in kinds])
+        for quote_stream in self._quote_streams:
+            await quote_stream.send_control(method, symbols)

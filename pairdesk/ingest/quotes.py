@@ -1,0 +1,103 @@
+"""Top of book and mark price, collected beside the trades: updates folded into one-second quote
+bars (``pairdesk.quote_bars``, the one rule), mark prices kept one per second, and periods without
+quotes recorded as quote gaps (quotes cannot be fetched back from REST: a gap is shown, never
+invented). Everything is handed to the ingestor's one writer, committed in its batches.
+
+Times: futures quotes carry the exchange's ``T``; spot bookTicker frames carry no time, so they
+are timed by the local receive time. A second is closed (and written) once it ended
+``CLOSE_GRACE_MS`` ago, or when a later update arrives.
+"""
+from __future__ import annotations
+
+import logging
+
+from pairdesk import store
+from pairdesk.binance import MarkPrice, Quote
+from pairdesk.quote_bars import QuoteBar, QuoteBarBuilder, QuoteGap
+
+log = logging.getLogger("data_ingestor")
+
+CLOSE_GRACE_MS = 1500  # a second is written once it ended this long ago (late frames still count)
+STARTUP_GAP_REASON = "no quotes recorded while the ingestor was not running"
+
+
+class QuoteCollector:
+    """Quote bars, marks and quote gaps of the followed symbols, waiting for the writer."""
+
+    def __init__(self, writer: store.TradeWriter) -> None:
+        self.writer = writer
+        self.builders: dict[str, QuoteBarBuilder] = {}
+        self._bars: list[QuoteBar] = []
+        self._marks: dict[tuple[str, int], MarkPrice] = {}  # one per symbol-second: the last one
+        self._gaps: list[QuoteGap] = []
+        self.next_funding_ms: dict[str, int] = {}  # from the mark-price stream: when funding settles next
+        self._stopped_at: dict[str, tuple[int, str]] = {}  # unfollowed symbols: where their quotes stopped, why
+        self.updates = 0
+        self.bars_written = 0
+        self.marks_written = 0
+        self.gaps_recorded = 0
+
+    def follow(self, symbol: str, stored_until_ms: int | None = None) -> None:
+        """Start collecting ``symbol``. The first update records the quote gap since the end of its
+        stored quotes (``stored_until_ms``), or since an ``unfollow`` of this run."""
+        if symbol not in self.builders:
+            since, reason = self._stopped_at.pop(symbol, (stored_until_ms, STARTUP_GAP_REASON))
+            self.builders[symbol] = QuoteBarBuilder(symbol, gap_from_ms=since, gap_reason=reason)
+
+    def unfollow(self, symbol: str, now_ms: int, reason: str) -> None:
+        """Stop collecting ``symbol`` (removed or paused): its open second is closed, and a later
+        ``follow`` records the gap from here."""
+        builder = self.builders.pop(symbol, None)
+        if builder is not None:
+            self._bars.extend(builder.interrupt(now_ms, reason))
+            if builder.gap_from_ms is not None:
+                self._stopped_at[symbol] = (builder.gap_from_ms, reason)
+
+    def on_quote(self, quote: Quote) -> None:
+        builder = self.builders.get(quote.symbol)
+        if builder is None:  # not followed (unsubscribed, in flight)
+            return
+        self.updates += 1
+        bars, gap = builder.update(quote.update_id, quote.ts_ms, quote.bid, quote.bid_qty, quote.ask, quote.ask_qty)
+        self._bars.extend(bars)
+        if gap is not None:
+            self._gaps.append(gap)
+
+    def on_mark(self, mark: MarkPrice) -> None:
+        if mark.symbol in self.builders:
+            self._marks[(mark.symbol, mark.ts_ms - mark.ts_ms % 1000)] = mark
+            self.next_funding_ms[mark.symbol] = mark.next_funding_ms
+
+    def interrupt(self, symbols, at_ms: int, reason: str) -> None:
+        """The connection carrying ``symbols``' quotes ended at ``at_ms``: nothing is carried over."""
+        for symbol in symbols:
+            builder = self.builders.get(symbol)
+            if builder is not None:
+                self._bars.extend(builder.interrupt(at_ms, reason))
+
+    def flush(self, now_ms: int) -> None:
+        """Close the seconds that ended ``CLOSE_GRACE_MS`` ago and hand everything waiting to the writer."""
+        for builder in self.builders.values():
+            self._bars.extend(builder.close_before(now_ms - CLOSE_GRACE_MS))
+        if not (self._bars or self._marks or self._gaps):
+            return
+        bars, gaps = self._bars, self._gaps
+        marks = [(m.symbol, second, m.mark, m.index, m.funding_rate, m.next_funding_ms)
+                 for (_, second), m in self._marks.items()]
+        self._bars, self._marks, self._gaps = [], {}, []
+        for gap in gaps:
+            log.info("%s: no quotes from %d to %d (%.1f s): %s", gap.symbol, gap.from_ms, gap.to_ms,
+                     (gap.to_ms - gap.from_ms) / 1000, gap.reason)
+        self.writer.call(lambda conn: self._write(conn, bars, marks, gaps))
+
+    def _write(self, conn, bars: list[QuoteBar], marks: list[tuple], gaps: list[QuoteGap]) -> None:
+        self.bars_written += store.store_quote_bars(conn, bars)
+        self.marks_written += store.store_marks(conn, marks)
+        for gap in gaps:
+            store.record_quote_gap(conn, gap.symbol, gap.from_ms, gap.to_ms, gap.reason)
+        self.gaps_recorded += len(gaps)
+
+    @property
+    def stale(self) -> int:
+        """Updates dropped as out of order (by update id), over all symbols."""
+        return sum(b.stale for b in self.builders.values())
