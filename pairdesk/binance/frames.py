@@ -110,21 +110,8 @@ def _id(value: object, field: str) -> int:
     return value
 
 
-def _decimal(value: object, field: str, allow_zero: bool) -> float:
-    """Binance sends prices and quantities as decimal strings; anything else is a bad frame."""
-    if type(value) is not str:
-        raise BadFrame("bad_number", f"{field}={value!r}")
-    try:
-        number = float(value)
-    except ValueError:
-        raise BadFrame("bad_number", f"{field}={value!r}") from None
-    if not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
-        raise BadFrame("bad_number", f"{field}={value!r}")
-    return number
-
-
-def _rate(value: object, field: str) -> float:
-    """A signed decimal string (a funding rate may be negative)."""
+def _float(value: object, field: str) -> float:
+    """A finite number from Binance's decimal string; anything else is a bad frame."""
     if type(value) is not str:
         raise BadFrame("bad_number", f"{field}={value!r}")
     try:
@@ -132,6 +119,14 @@ def _rate(value: object, field: str) -> float:
     except ValueError:
         raise BadFrame("bad_number", f"{field}={value!r}") from None
     if not math.isfinite(number):
+        raise BadFrame("bad_number", f"{field}={value!r}")
+    return number
+
+
+def _decimal(value: object, field: str, allow_zero: bool) -> float:
+    """A price or quantity: a decimal string, not negative (nor zero unless allowed)."""
+    number = _float(value, field)
+    if number < 0 or (number == 0 and not allow_zero):
         raise BadFrame("bad_number", f"{field}={value!r}")
     return number
 
@@ -201,7 +196,7 @@ def parse_mark_price_event(event: dict) -> MarkPrice:
     return MarkPrice(_symbol(_required(event, "s")), _ms(_required(event, "E"), "E"),
                      _decimal(_required(event, "p"), "p", allow_zero=False),
                      _decimal(_required(event, "i"), "i", allow_zero=False),
-                     _rate(_required(event, "r"), "r"), _ms(_required(event, "T"), "T"))
+                     _float(_required(event, "r"), "r"), _ms(_required(event, "T"), "T"))
 
 
 def parse_rest_funding(row: dict) -> FundingRate:
@@ -210,7 +205,7 @@ def parse_rest_funding(row: dict) -> FundingRate:
     on old rows)."""
     mark = row.get("markPrice")
     return FundingRate(_symbol(_required(row, "symbol")), _ms(_required(row, "fundingTime"), "fundingTime"),
-                       _rate(_required(row, "fundingRate"), "fundingRate"),
+                       _float(_required(row, "fundingRate"), "fundingRate"),
                        _decimal(mark, "markPrice", allow_zero=False) if mark not in (None, "") else None)
 
 

@@ -16,8 +16,7 @@ import time
 from collections import Counter
 
 import httpx
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.exceptions import ConnectionClosed
 
 from pairdesk import binance, health, store
 from pairdesk.binance import BadFrame, BinanceRest, Control, MarkPrice, Quote, RestError, Trade
@@ -37,6 +36,7 @@ from pairdesk.ingest.config import (
     IngestorConfig,
     SymbolFeed,
 )
+from pairdesk.ingest.connection import run_connection
 from pairdesk.ingest.control import ControlChannel
 from pairdesk.ingest.funding import FundingFollower
 from pairdesk.ingest.quote_stream import QuoteStream
@@ -167,20 +167,7 @@ class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
             if self._polling is None:  # while REST polling delivers, the status says so
                 self.state = "connecting"
             self._trades_on_connection = 0
-            try:
-                async with connect(url, open_timeout=10, ping_interval=20, ping_timeout=60, close_timeout=1,
-                                   max_queue=4096, max_size=2**20) as ws:
-                    log.info("connected to %s", url)
-                    self._on_connected()
-                    self._ws = ws
-                    try:
-                        reason = await self._consume(ws)
-                    finally:
-                        self._ws = None
-            except (OSError, InvalidHandshake, TimeoutError) as exc:
-                reason = f"connection failed: {exc or type(exc).__name__}"
-            except ConnectionClosed as exc:
-                reason = f"connection closed ({exc})"
+            reason = await run_connection(url, self._session)
             if self._quote_kinds_beside:
                 self.quotes.interrupt(self._active_symbols(), store.now_ms(), reason)
             failures = 0 if self._trades_on_connection else failures + 1
@@ -195,6 +182,14 @@ class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
             delay = self.config.reconnect_delay_s(failures)
             log.info("reconnecting in %.1f s: %s", delay, reason)
             await asyncio.sleep(delay)
+
+    async def _session(self, ws) -> str:
+        self._on_connected()
+        self._ws = ws
+        try:
+            return await self._consume(ws)
+        finally:
+            self._ws = None
 
     def _on_connected(self) -> None:
         if self._polling is None:

@@ -12,11 +12,11 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.exceptions import ConnectionClosed
 
 from pairdesk import binance, store
 from pairdesk.binance import BadFrame, Control, MarkPrice, Quote
+from pairdesk.ingest.connection import run_connection
 from pairdesk.ingest.control import ControlChannel
 
 if TYPE_CHECKING:
@@ -47,19 +47,7 @@ class QuoteStream:
                 await self.ingestor._any_active.wait()
             url = binance.streams_url(config.ws_url, config.market, self.kinds, self.ingestor._active_symbols())
             self._frames_on_connection = 0
-            try:
-                async with connect(url, open_timeout=10, ping_interval=20, ping_timeout=60, close_timeout=1,
-                                   max_queue=4096, max_size=2**20) as ws:
-                    log.info("quotes: connected to %s", url)
-                    self._ws = ws
-                    try:
-                        reason = await self._consume(ws)
-                    finally:
-                        self._ws = None
-            except (OSError, InvalidHandshake, TimeoutError) as exc:
-                reason = f"quote connection failed: {exc or type(exc).__name__}"
-            except ConnectionClosed as exc:
-                reason = f"quote connection closed ({exc})"
+            reason = await run_connection(url, self._session, "quotes: ")
             self.ingestor.quotes.interrupt(self.ingestor._active_symbols(), store.now_ms(), reason)
             failures = 0 if self._frames_on_connection else failures + 1
             self.last_error = reason
@@ -67,6 +55,13 @@ class QuoteStream:
             delay = config.reconnect_delay_s(failures)
             log.info("quotes: reconnecting in %.1f s: %s", delay, reason)
             await asyncio.sleep(delay)
+
+    async def _session(self, ws) -> str:
+        self._ws = ws
+        try:
+            return await self._consume(ws)
+        finally:
+            self._ws = None
 
     async def _consume(self, ws) -> str:
         replace: list[str] = []

@@ -125,18 +125,21 @@ def read_funding(conn: sqlite3.Connection, symbol: str, start_ms: int | None = N
                   ints=("funding_time_ms",))
 
 
+def _overlap_filter(start_ms: int | None, end_ms: int | None) -> tuple[str, list]:
+    """`` AND ...`` clauses keeping spans [from_ms, to_ms) that overlap [start_ms, end_ms)."""
+    where, params = "", []
+    if start_ms is not None:
+        where, params = " AND to_ms > ?", [int(start_ms)]
+    if end_ms is not None:
+        where, params = where + " AND from_ms < ?", [*params, int(end_ms)]
+    return where, params
+
+
 def read_quote_gaps(conn: sqlite3.Connection, symbols: Sequence[str], start_ms: int | None = None,
                     end_ms: int | None = None) -> pd.DataFrame:
     """Quote gaps of ``symbols`` overlapping [start_ms, end_ms), by start (``QUOTE_GAP_COLUMNS``)."""
-    clauses, params = [], []
-    if start_ms is not None:
-        clauses.append("to_ms > ?")
-        params.append(int(start_ms))
-    if end_ms is not None:
-        clauses.append("from_ms < ?")
-        params.append(int(end_ms))
     marks = ", ".join("?" for _ in symbols) or "NULL"
-    where = "".join(f" AND {c}" for c in clauses)
+    where, params = _overlap_filter(start_ms, end_ms)
     rows = conn.execute(f"SELECT symbol, from_ms, to_ms, reason FROM quote_gaps WHERE symbol IN ({marks}){where} "
                         "ORDER BY from_ms", [*symbols, *params]).fetchall()
     import pandas as pd
