@@ -5,11 +5,13 @@ Each symbol's feed is green (``live``), amber (``delayed``), red (``disconnected
 heartbeat), so:
 
 - red: no status row (no ingestor follows the symbol), the heartbeat is older than
-  HEARTBEAT_STALE_MS (no ingestor is writing), or the feed is ``disconnected`` / ``stopped``;
+  HEARTBEAT_STALE_MS (no ingestor is writing), or the feed is ``disconnected`` / ``stopped``
+  (when connecting failed outright, the reason says the exchange cannot be reached, with the error);
 - grey: the ingestor is writing and the feed is ``paused`` (not red: nothing is broken);
 - amber: the ingestor is writing but the feed is not ``live`` (``starting``, ``connecting``,
-  ``silent``, ``polling`` over REST), or no trade arrived for TRADE_STALE_MS or more (other
-  messages do not count: the desk needs trades), or gaps in the trade ids are still open;
+  ``silent``, ``polling`` over REST), or no NEW trade arrived for TRADE_STALE_MS or more (other
+  messages do not count, nor trades already stored: when frames keep coming but every trade in
+  them is a duplicate, the reason says so), or gaps in the trade ids are still open;
 - green: live, a trade in the last TRADE_STALE_MS, no open gap.
 """
 from __future__ import annotations
@@ -23,6 +25,7 @@ HEARTBEAT_STALE_MS: Final = 10_000
 TRADE_STALE_MS: Final = 5_000
 RED_STATES: Final = ("disconnected", "stopped")
 PAUSED_STATE: Final = "paused"
+UNREACHABLE_PREFIX: Final = "connection failed"  # the ingestor's last_error when connecting failed outright
 
 Colour = Literal["green", "amber", "red", "grey"]
 LABELS: Final[dict[str, str]] = {"green": "live", "amber": "delayed", "red": "disconnected", "grey": "paused"}
@@ -31,8 +34,9 @@ RULES_MARKDOWN: Final = f"""
 - :green-badge[live] the feed state is `live`, the heartbeat is at most {HEARTBEAT_STALE_MS // 1000} s old,
   a trade arrived in the last {TRADE_STALE_MS // 1000} s and no gap is open.
 - :orange-badge[delayed] the ingestor is writing (heartbeat at most {HEARTBEAT_STALE_MS // 1000} s old) but the
-  feed is `starting`, `connecting`, `silent` or `polling` (REST fallback), or no trade arrived for
-  {TRADE_STALE_MS // 1000} s or more, or gaps in the trade ids are still open.
+  feed is `starting`, `connecting`, `silent` or `polling` (REST fallback), or no new trade was stored for
+  {TRADE_STALE_MS // 1000} s or more (trades received that were already stored do not count), or gaps in
+  the trade ids are still open.
 - :red-badge[disconnected] the feed is `disconnected` or `stopped`, or its heartbeat is more than
   {HEARTBEAT_STALE_MS // 1000} s old (no ingestor is writing), or the symbol has no status row.
 - :gray-badge[paused] collection of the symbol is paused (the sidebar's pause control or `POST /api/stop`);
@@ -87,6 +91,8 @@ def feed_health(symbol: str, row: Mapping[str, Any] | None, now_ms: int) -> Feed
     state = row.get("state")
     if state in RED_STATES:
         error = row.get("last_error") or ""
+        if error.startswith(UNREACHABLE_PREFIX):
+            return FeedHealth(symbol, "red", f"cannot reach the exchange ({error})")
         return FeedHealth(symbol, "red", f"feed {state}" + (f": {error}" if error else ""))
     if state == PAUSED_STATE:
         return FeedHealth(symbol, "grey", "collection paused: resume it from the sidebar or POST /api/start")
@@ -96,7 +102,12 @@ def feed_health(symbol: str, row: Mapping[str, Any] | None, now_ms: int) -> Feed
     if last_trade is None or now_ms - last_trade >= TRADE_STALE_MS:
         reason = "no trade yet" if last_trade is None else f"no trade for {format_age(now_ms - last_trade)}"
         last_message = _number(row, "last_message_ms")
-        if last_message is not None and (last_trade is None or last_message > last_trade):
+        duplicate_rate = _number(row, "duplicate_rate") or 0.0
+        if duplicate_rate > 0:
+            reason += (f": frames keep coming ({duplicate_rate:.1f} trades/s) but every trade in them is already "
+                       f"stored (the exchange's trade ids are at or behind the newest stored id "
+                       f"{int(_number(row, 'last_trade_id') or 0)})")
+        elif last_message is not None and (last_trade is None or last_message > last_trade):
             reason += f" (connection alive: last message {format_age(now_ms - last_message)} ago)"
         return FeedHealth(symbol, "amber", reason)
     open_gaps = int(_number(row, "open_gaps") or 0)

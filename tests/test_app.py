@@ -259,7 +259,8 @@ def test_empty_database_says_there_is_no_data(monkeypatch, db_path):
     store.write_trades(db_path, [])
     page = run_page(monkeypatch, db_path)
     infos = texts(page, "info")
-    assert infos[0] == "The database holds no bars yet. Start the ingestor, or import history below."
+    assert infos[0] == ("The database holds no bars yet. Start the ingestor (`make run`), or the demo against a "
+                        "local exchange (`make demo`), or import history below.")
     assert "Rules watch symbols of the database, and it holds none yet." in infos
     assert any(text.startswith("No alerts yet.") for text in infos)
     assert texts(page, "subheader") == ["Connectivity", "Alerts", "Import history"]
@@ -377,6 +378,14 @@ def test_stale_heartbeat_turns_red_with_a_banner(monkeypatch, tmp_path):
     # the drift the shared rule fixed: messages without trades are not live
     (dict(state="live", last_trade_ms=-6_000, last_message_ms=-1_000, open_gaps=0), 500, "delayed",
      "no trade for 6.0 s (connection alive: last message 1.0 s ago)"),
+    # a restarted exchange whose ids are behind the database's: frames flow, nothing new is stored
+    (dict(state="live", last_trade_ms=-9_000, last_message_ms=-100, open_gaps=0, duplicate_rate=42.0,
+          last_trade_id=5833), 500, "delayed",
+     "no trade for 9.0 s: frames keep coming (42.0 trades/s) but every trade in them is already stored (the "
+     "exchange's trade ids are at or behind the newest stored id 5833)"),
+    (dict(state="disconnected", last_message_ms=None, open_gaps=0,
+          last_error="connection failed: [Errno -3] Temporary failure in name resolution"), 500, "disconnected",
+     "cannot reach the exchange (connection failed: [Errno -3] Temporary failure in name resolution)"),
 ])
 def test_colour_rules(fields, age_ms, light, why):
     """The documented colour rules (pairdesk.health) on the page's status rows, one case each (ages from now)."""
@@ -388,7 +397,8 @@ def test_colour_rules(fields, age_ms, light, why):
     last_trade = fields.get("last_trade_ms", fields["last_message_ms"])
     frame = pd.DataFrame([{"symbol": "BTCUSDT", "updated_ms": now - age_ms, "state": fields["state"],
                            "transport": "ws", "last_trade_ms": at(last_trade),
-                           "last_message_ms": at(fields["last_message_ms"]), "open_gaps": fields["open_gaps"]}])
+                           "last_message_ms": at(fields["last_message_ms"]), "open_gaps": fields["open_gaps"],
+                           **{k: fields[k] for k in ("duplicate_rate", "last_trade_id", "last_error") if k in fields}}])
     (result,) = health.feeds_health(status.feed_rows(frame), ["BTCUSDT"], now)
     assert (result.label, result.reason) == (light, why)
     (missing,) = health.feeds_health(status.feed_rows(frame.iloc[0:0]), ["ETHUSDT"], now)
@@ -687,3 +697,20 @@ def test_upload_goes_through_the_shared_parse_check_and_store(monkeypatch, tmp_p
     page = upload(run_page(monkeypatch, path), "SOLUSDT-trades-2024-08-09.csv", sol.encode())
     assert "10 new trades stored" in texts(page, "success")[0]
     assert calls == ["parse_history", "check_fits_database", "store_parsed"]
+
+
+def test_an_empty_database_says_whether_the_ingestor_runs_and_why_nothing_came():
+    """No bars: the note names the ingestor's state, the exchange it cannot reach, and the demo command."""
+    now = 1_000_000_000
+    row = {"symbol": "BTCUSDT", "updated_ms": now - 500, "state": "disconnected", "transport": "ws",
+           "last_trade_ms": None, "last_message_ms": None, "open_gaps": 0,
+           "last_error": "connection failed: [Errno -3] Temporary failure in name resolution"}
+    note = status.empty_database_note(pd.DataFrame([row]), now)
+    assert note == ("The ingestor is running but cannot reach the exchange (connection failed: [Errno -3] Temporary "
+                    "failure in name resolution). No internet on this machine? `make demo` runs the desk against a "
+                    "local exchange.")
+    connecting = status.empty_database_note(pd.DataFrame([{**row, "state": "connecting", "last_error": ""}]), now)
+    assert connecting == ("The ingestor is running and no trade is stored yet (BTCUSDT: feed connecting); the charts "
+                          "appear with the first bars.")
+    stale = status.empty_database_note(pd.DataFrame([{**row, "updated_ms": now - 60_000}]), now)
+    assert stale.startswith("The database holds no bars yet. Start the ingestor")

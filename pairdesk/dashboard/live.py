@@ -21,7 +21,7 @@ from pairdesk.dashboard.markers import hidden_caption
 from pairdesk.dashboard.elements import plot, shown_errors
 from pairdesk.dashboard.formatting import (format_count, format_number, format_level, format_signed, format_time,
                                            md_escape)
-from pairdesk.dashboard.status import connectivity
+from pairdesk.dashboard.status import connectivity, empty_database_note
 
 MAX_TOASTS = 5  # alerts announced one by one per refresh; more are summed up in one toast
 TOAST_ICONS = {"UP": ":material/trending_up:", "DOWN": ":material/trending_down:"}
@@ -55,7 +55,7 @@ def draw_live(db: Database, s: Settings) -> None:
         st.rerun(scope="app")
     connectivity(view.status, db.symbols, now_ms, s.tz, db.path)
     if not s.pair:
-        st.info("The database holds no bars yet. Start the ingestor, or import history below.")
+        st.info(empty_database_note(view.status, now_ms))
         return
     st.subheader("Live pair" if view.has_pair else f"Live · {s.symbol_a}")
     metrics(view)

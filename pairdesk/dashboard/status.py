@@ -41,9 +41,10 @@ def card_caption(light: health.FeedHealth, row: Mapping[str, Any] | None, now_ms
     if row is None:
         return light.reason
     last_trade = row["last_trade_ms"]
-    age = None if last_trade is None else now_ms - last_trade
+    last = ("no trade stored yet" if last_trade is None else
+            f"last trade {format_time(last_trade, tz, with_date=False)} ({format_age(now_ms - last_trade)} ago)")
     return (f"{light.reason} · {row['transport']}  \n"
-            f"last trade {format_time(last_trade, tz, with_date=False)} ({format_age(age)} ago)  \n"
+            f"{last}  \n"
             f"{float(row['message_rate'] or 0):.1f} msg/s · {int(row['reconnects'] or 0)} reconnects · "
             f"{int(row['open_gaps'] or 0)} open gaps")
 
@@ -58,6 +59,25 @@ def ingestor_banner(status: pd.DataFrame, now_ms: int, tz: str, db_path: str) ->
         return (f"No ingestor is writing: the last heartbeat was {format_age(now_ms - heartbeat)} ago "
                 f"({format_time(heartbeat, tz)}). The data shown is what is stored; {start}.")
     return None
+
+
+DEMO_COMMAND = "make demo"
+
+
+def empty_database_note(status: pd.DataFrame, now_ms: int) -> str:
+    """What to tell a trader looking at a database without bars: is an ingestor running, can it
+    reach the exchange, what to do (the feed lights' own reasons, ``pairdesk.health``)."""
+    lights = health.feeds_health(feed_rows(status), [], now_ms)
+    writing = [light for light in lights if not light.reason.startswith("no heartbeat")]
+    if not writing:
+        return ("The database holds no bars yet. Start the ingestor (`make run`), or the demo against a local "
+                f"exchange (`{DEMO_COMMAND}`), or import history below.")
+    unreachable = [light for light in writing if light.reason.startswith("cannot reach")]
+    if unreachable:
+        return (f"The ingestor is running but {unreachable[0].reason}. No internet on this machine? "
+                f"`{DEMO_COMMAND}` runs the desk against a local exchange.")
+    return (f"The ingestor is running and no trade is stored yet ({writing[0].symbol}: {writing[0].reason}); "
+            "the charts appear with the first bars.")
 
 
 def connectivity(status: pd.DataFrame, symbols: Sequence[str], now_ms: int, tz: str, db_path: str) -> None:

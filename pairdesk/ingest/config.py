@@ -66,6 +66,7 @@ class SymbolFeed:
     duplicates: int = 0
     open_gaps: int = 0
     messages_at_last_status: int = 0
+    duplicates_at_last_status: int = 0
     last_live_monotonic: float = field(default_factory=time.monotonic)  # when its last live trade came
     tail_checked: bool = False  # REST asked once since that trade for anything after it
     health_colour: str | None = None  # the light last logged (pairdesk.health)

@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
+from pairdesk import health
+
 log = logging.getLogger("data_ingestor")
 
 # Binance pings every 20 s (spot) and drops a client silent for a minute; frames stay well under 1 MiB.
@@ -23,6 +25,6 @@ async def run_connection(url: str, session: Callable[[ClientConnection], Awaitab
             log.info("%sconnected to %s", label, url)
             return await session(ws)
     except (OSError, InvalidHandshake, TimeoutError) as exc:
-        return f"{label}connection failed: {exc or type(exc).__name__}"
+        return f"{label}{health.UNREACHABLE_PREFIX}: {exc or type(exc).__name__}"
     except ConnectionClosed as exc:
         return f"{label}connection closed ({exc})"

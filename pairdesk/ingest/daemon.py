@@ -392,11 +392,13 @@ class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
         now = store.now_ms()
         for feed in self.feeds.values():
             rate = (feed.messages - feed.messages_at_last_status) / STATUS_INTERVAL_S
-            feed.messages_at_last_status = feed.messages
+            duplicate_rate = (feed.duplicates - feed.duplicates_at_last_status) / STATUS_INTERVAL_S
+            feed.messages_at_last_status, feed.duplicates_at_last_status = feed.messages, feed.duplicates
             row = dict(state=health.PAUSED_STATE if feed.paused else self.state, transport=self.transport, last_trade_ms=feed.last_trade_ms,
                        last_trade_id=feed.last_id, last_message_ms=feed.last_message_ms, messages=feed.messages,
                        trades=feed.trades, bad_frames=bad, reconnects=self.reconnects, open_gaps=feed.open_gaps,
-                       message_rate=rate, detail=detail, last_error=self.last_error)
+                       message_rate=rate, detail=detail, last_error=self.last_error, duplicates=feed.duplicates,
+                       duplicate_rate=duplicate_rate)
             store.upsert_status(conn, feed.symbol, **row)
             self._log_health_change(feed, health.feed_health(feed.symbol, {**row, "updated_ms": now}, now))
 

@@ -12,7 +12,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 STATUS_COLUMNS = ("state", "transport", "last_trade_ms", "last_trade_id", "last_message_ms", "messages", "trades",
-                  "bad_frames", "reconnects", "open_gaps", "message_rate", "detail", "last_error")
+                  "bad_frames", "reconnects", "open_gaps", "message_rate", "detail", "last_error", "duplicates",
+                  "duplicate_rate")
 
 
 def upsert_status(conn: sqlite3.Connection, symbol: str, **fields) -> None:

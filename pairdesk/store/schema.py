@@ -220,9 +220,16 @@ def _migration_6(conn: sqlite3.Connection) -> None:
     )
 
 
+def _migration_7(conn: sqlite3.Connection) -> None:
+    """Feed status counts the trades received that were already stored (and their rate): a feed
+    whose every trade is a duplicate is not live, whatever its message rate."""
+    conn.execute("ALTER TABLE feed_status ADD COLUMN duplicates INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE feed_status ADD COLUMN duplicate_rate REAL NOT NULL DEFAULT 0")
+
+
 # Numbered migrations: MIGRATIONS[i] brings the schema from user_version i to i + 1.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_3, _migration_4,
-                                                         _migration_5, _migration_6]
+                                                         _migration_5, _migration_6, _migration_7]
 
 
 SCHEMA_VERSION = len(MIGRATIONS)
