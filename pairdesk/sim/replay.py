@@ -137,18 +137,18 @@ class ReplayFeed:
     0 it jumps to each next item (as fast as possible, in chunks so the server stays responsive).
     """
 
-    def __init__(self, fills: Sequence[TapeItem], speed: float) -> None:
-        self._fills = fills
+    def __init__(self, items: Sequence[TapeItem], speed: float) -> None:
+        self._items = items
         self._speed = speed
         self._position = 0
-        self.clock_us = fills[0].time_us if fills else 0
+        self.clock_us = items[0].time_us if items else 0
         self._clock_anchor_us = self.clock_us
         self._wall_anchor_us: int | None = None
 
     @property
     def exhausted(self) -> bool:
         """True once every recorded item has been released."""
-        return self._position >= len(self._fills)
+        return self._position >= len(self._items)
 
     def restart(self, wall_us: int) -> None:
         """Start, or continue after a pause, from the current replay clock."""
@@ -161,15 +161,15 @@ class ReplayFeed:
             self.restart(wall_us)
         start = self._position
         if self._speed == 0:
-            stop = min(start + REPLAY_CHUNK_ITEMS, len(self._fills))
+            stop = min(start + REPLAY_CHUNK_ITEMS, len(self._items))
             if stop > start:
-                self.clock_us = max(self.clock_us, self._fills[stop - 1].time_us)
+                self.clock_us = max(self.clock_us, self._items[stop - 1].time_us)
         else:
             elapsed_us = (wall_us - self._wall_anchor_us) * self._speed
             self.clock_us = max(self.clock_us, int(self._clock_anchor_us + elapsed_us))
             stop = start
-            while stop < len(self._fills) and self._fills[stop].time_us <= self.clock_us:
+            while stop < len(self._items) and self._items[stop].time_us <= self.clock_us:
                 stop += 1
         self._position = stop
-        return list(self._fills[start:stop])
+        return list(self._items[start:stop])
 

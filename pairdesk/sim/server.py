@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import http
-import math
 import logging
+import math
 import random
 import time
 from collections import Counter
@@ -292,10 +292,9 @@ class ExchangeSim:
             quote = self._last_quote[symbol]
             mid_units = (units_at(quote.bid, spec.price_decimals) + units_at(quote.ask, spec.price_decimals)) / 2
             price = mid_units / 10**spec.price_decimals
-        elif self.histories[symbol].last_price_units is not None:
-            return self.histories[symbol].last_price_units or spec.tick_units
         else:
-            price = spec.start_price
+            last_units = self.histories[symbol].last_price_units
+            price = spec.start_price if last_units is None else last_units / 10**spec.price_decimals
         ticks = price * 10**spec.price_decimals / spec.tick_units
         return max(1, math.floor(ticks + 0.5)) * spec.tick_units
 
