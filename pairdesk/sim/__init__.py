@@ -1,8 +1,9 @@
 """A local exchange that speaks Binance's market-data wire format, on loopback, for tests and demos.
 
 One process serves ONE market (spot or USD-M futures) on ONE port: the WebSocket streams
-(`@trade`, `@aggTrade`, raw and combined, live SUBSCRIBE) and the REST endpoints a gap-filling
-ingestor uses, in Binance's exact shapes (key order, string prices with Binance's trailing zeros,
+(`@trade`, `@aggTrade`, `@bookTicker`, futures `@markPrice@1s`; raw and combined, live SUBSCRIBE,
+each futures stream on its route only) and the REST endpoints a gap-filling ingestor uses (and
+futures `fundingRate`, with its own limit, and `premiumIndex`), in Binance's exact shapes (key order, string prices with Binance's trailing zeros,
 error codes, weight headers). It is written from ../shared/BINANCE.md and the recorded real frames
 in tests/data (trimmed copies of ../shared/data/binance), independently of the product's own
 parser (`pairdesk.binance`, which this package never imports), so that it catches that parser's mistakes. The product must never
@@ -13,7 +14,10 @@ sources at any speed (recordings of frames, Binance dumps read by `pairdesk.hist
 database of this product read through `pairdesk.history.replay_source`), or are pre-generated and
 blasted for throughput benchmarks. The sim keeps every trade and aggregate trade it ever made (the
 ground truth) and can misbehave on demand: abrupt drops, silence, junk, duplicates, unseen gaps,
-REST 429/418, `serverShutdown`, short connection lifetimes.
+REST 429/418, `serverShutdown`, short connection lifetimes. Quotes come from the model's book (a
+1-tick spread widening in bursts; trades at its bid or ask) or from the recordings' bookTicker
+frames (dumps and databases have none: then none are sent); every bookTicker update sent is logged
+(`ExchangeSim.sent_quotes`, ``GET /sim/quotes``) as the ground truth of quote bars.
 
 Run it::
 
@@ -23,7 +27,7 @@ Run it::
 
 The first stdout line is ``exchange_sim listening on 127.0.0.1:<port>``; logs go to stderr.
 
-Not Binance (clearly marked, same port): ``GET /sim/history``, ``GET /sim/stats``,
+Not Binance (clearly marked, same port): ``GET /sim/history``, ``GET /sim/quotes``, ``GET /sim/stats``,
 ``GET|POST /sim/control``; see `ExchangeSim.control` for the switches.
 
 In-process use::
@@ -36,7 +40,8 @@ In-process use::
 
 Modules, by concern: `fixed` (decimal text), `listings` (symbols' filters and first ids),
 `tape_history` (the ground truth), `wire` (Binance's JSON), `ws_routes` (URLs, stream names),
-`faults`, `config`, `model`, `replay_sources` and `replay`, `control_messages` and `sessions`
+`faults`, `config`, `model` and `book` (its quoted book), `quotes` (book and mark records, the sent-quote
+log), `funding` and `marks`, `replay_sources`, `replay_quotes` and `replay`, `control_messages` and `sessions`
 (one WebSocket client), `rest` and `rest_routes`, `exchange_info`, `sim_api` (/sim/), `blast`,
 `server` (`ExchangeSim`), `thread_runner`, `cli`.
 """

@@ -10,7 +10,7 @@ from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 
-from pairdesk.markets import TRADE
+from pairdesk.markets import AGG_TRADE, TRADE
 from pairdesk.sim.model import MarketModel
 from pairdesk.sim.sessions import ClientSession
 from pairdesk.sim.tape_history import AggTrade, Fill, SymbolHistory, Trade
@@ -38,14 +38,15 @@ def pregenerate_fills(model: MarketModel, symbols: Collection[str], per_symbol: 
 
 
 def serialize_history(wire: WireFormat, histories: Mapping[str, SymbolHistory], session: ClientSession) -> list[bytes]:
-    """Every recorded event of the session's streams, in time order, as frames."""
+    """Every recorded trade or aggregate of the session's streams, in time order, as frames (a blast
+    sends trades only: no quotes, no mark prices)."""
     streams = []
     for (symbol, kind), stream in session.wanted.items():
         history = histories[symbol]
         records: list[Trade | AggTrade] = []
         if kind == TRADE:
             records.extend(history.trades(0, len(history)))
-        else:
+        elif kind == AGG_TRADE:
             records.extend(history.aggregates(0, history.agg_count))
         streams.append([(r.event_us, kind, stream, r) for r in records])
     micros, combined = session.route.micros, session.combined

@@ -11,7 +11,15 @@ from pathlib import Path
 
 from pairdesk import exit_codes
 from pairdesk.markets import MARKETS, SPOT
-from pairdesk.sim.config import DEFAULT_HOST, DEFAULT_RATE_PER_S, DEFAULT_SYMBOLS, SimConfig, SimConfigError
+from pairdesk.sim.config import (
+    DEFAULT_FUNDING_LIMIT_PER_5M,
+    DEFAULT_HOST,
+    DEFAULT_QUOTE_RATE_PER_S,
+    DEFAULT_RATE_PER_S,
+    DEFAULT_SYMBOLS,
+    SimConfig,
+    SimConfigError,
+)
 from pairdesk.sim.faults import RESEND_DEPTH, FaultSwitches
 from pairdesk.sim.replay_sources import replay_market
 from pairdesk.sim.server import ExchangeSim
@@ -26,10 +34,11 @@ def build_arg_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="exchange_sim.py",
         description="A local exchange on loopback speaking Binance's market-data wire format "
-                    "(WebSocket @trade/@aggTrade and the REST gap-fill endpoints) for one market. "
+                    "(WebSocket @trade/@aggTrade/@bookTicker, futures @markPrice@1s, the REST gap-fill "
+                    "endpoints, futures fundingRate and premiumIndex) for one market. "
                     "Prints 'exchange_sim listening on HOST:PORT' as its first stdout line.",
         epilog="Runtime control (not Binance): GET /sim/history?symbol=&kind=trade|aggTrade&fromId=&limit=, "
-               "GET /sim/stats, POST /sim/control with a JSON object of switches (fault switch names as "
+               "GET /sim/quotes?symbol= (the bookTicker updates sent), GET /sim/stats, POST /sim/control with a JSON object of switches (fault switch names as "
                "below with _ instead of -, seconds in *_s; plus paused, rate_per_s, server_shutdown, "
                "drop_all, shock={\"symbol\":\"ETHUSDT\",\"pct\":1.5}).",
     )
@@ -42,6 +51,9 @@ def build_arg_parser() -> argparse.ArgumentParser:
                         help="comma-separated symbols to trade in model mode (default %(default)s)")
     parser.add_argument("--rate", type=float, default=DEFAULT_RATE_PER_S,
                         help="model trades per second across all symbols, long-run average (default %(default)s)")
+    parser.add_argument("--quote-rate", type=float, default=DEFAULT_QUOTE_RATE_PER_S,
+                        help="model requotes of the top of book per symbol per second, on top of the updates "
+                             "each trade makes (default %(default)s)")
     parser.add_argument("--seed", type=int, default=None, help="random seed for a reproducible model")
     parser.add_argument("--replay", nargs="+", type=Path, default=(), metavar="FILE",
                         help="replay instead of the model: recorded frames (hftbacktest .gz, cryptofeed futures "
@@ -64,6 +76,9 @@ def build_arg_parser() -> argparse.ArgumentParser:
                         help="X-MBX-APIKEY value accepted by /fapi/v1/historicalTrades (default: none accepted)")
     parser.add_argument("--weight-limit", type=int, default=None,
                         help="REST request weight per minute before HTTP 429 (default: spot 6000, futures 2400)")
+    parser.add_argument("--funding-limit", type=int, default=DEFAULT_FUNDING_LIMIT_PER_5M, metavar="N",
+                        help="futures: /fapi/v1/fundingRate requests per 5 minutes per client before HTTP 429 "
+                             "(default %(default)s, as Binance)")
     faults = parser.add_argument_group("fault switches (per connection; 0 = off; also at runtime via /sim/control)")
     faults.add_argument("--drop-every", type=int, default=0, metavar="N",
                         help="close the TCP connection without a close frame after every N market frames")
@@ -108,10 +123,10 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
     config = SimConfig(
         host=args.host, port=args.port, market=market,
         symbols=tuple(s.strip().upper() for s in args.symbols.split(",") if s.strip()),
-        rate_per_s=args.rate, seed=args.seed, replay_files=tuple(args.replay), speed=args.speed, blast=args.blast,
+        rate_per_s=args.rate, quote_rate_per_s=args.quote_rate, seed=args.seed, replay_files=tuple(args.replay), speed=args.speed, blast=args.blast,
         wait_for_subscriber=args.wait_for_subscriber, paused=args.paused, ping_interval_s=args.ping_interval,
         ping_timeout_s=args.ping_timeout, extra_fields=args.extra_fields, api_key=args.api_key,
-        weight_limit_1m=args.weight_limit, faults=faults,
+        weight_limit_1m=args.weight_limit, funding_limit_per_5m=args.funding_limit, faults=faults,
     )
     config.validate()
     return config

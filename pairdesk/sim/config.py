@@ -11,6 +11,8 @@ from pairdesk.symbols import is_symbol
 DEFAULT_SYMBOLS = ("BTCUSDT", "ETHUSDT")
 DEFAULT_RATE_PER_S = 25.0  # trades per second across all symbols; the 2024 recordings run ~46/s
 DEFAULT_HOST = "127.0.0.1"
+DEFAULT_QUOTE_RATE_PER_S = 5.0  # model requotes per symbol per second (each taker order adds its own updates)
+DEFAULT_FUNDING_LIMIT_PER_5M = 500  # /fapi/v1/fundingRate's own limit per client, as Binance's
 
 
 class SimConfigError(ValueError):
@@ -31,6 +33,7 @@ class SimConfig:
     market: str = SPOT
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
     rate_per_s: float = DEFAULT_RATE_PER_S
+    quote_rate_per_s: float = DEFAULT_QUOTE_RATE_PER_S
     seed: int | None = None
     replay_files: tuple[Path, ...] = ()
     speed: float = 1.0  # replay: 1 = real time, 0 = as fast as possible
@@ -42,6 +45,7 @@ class SimConfig:
     extra_fields: bool = False  # futures: add "nq"/"st" as newer frames do
     api_key: str | None = None  # accepted X-MBX-APIKEY for /fapi/v1/historicalTrades
     weight_limit_1m: int | None = None  # None: the market's default
+    funding_limit_per_5m: int = DEFAULT_FUNDING_LIMIT_PER_5M
     faults: FaultSwitches = field(default_factory=FaultSwitches)
 
     def validate(self) -> None:
@@ -51,8 +55,10 @@ class SimConfig:
         bad = [s for s in self.symbols if not _is_stored_symbol(s)]
         if bad or not self.symbols:
             raise SimConfigError(f"bad symbols {bad or '(none)'}; give e.g. --symbols BTCUSDT,ETHUSDT")
-        if self.rate_per_s < 0 or self.speed < 0 or self.blast < 0:
-            raise SimConfigError("--rate, --speed and --blast must not be negative")
+        if self.rate_per_s < 0 or self.speed < 0 or self.blast < 0 or self.quote_rate_per_s < 0:
+            raise SimConfigError("--rate, --quote-rate, --speed and --blast must not be negative")
+        if self.funding_limit_per_5m < 1:
+            raise SimConfigError("--funding-limit must be at least 1 request per 5 minutes")
         for path in self.replay_files:
             if not Path(path).is_file():
                 raise SimConfigError(f"replay file not found: {path}")

@@ -5,11 +5,13 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from pairdesk.markets import TRADE
+from pairdesk.markets import AGG_TRADE, BOOK_TICKER, MARK_PRICE, TRADE
 from pairdesk.sim.wire import WireFormat
 
 RESEND_DEPTH = 5  # --resend-every sends again the frame from this many frames back
 JUNK_KINDS = ("not_json", "truncated_json", "missing_id", "non_numeric_price", "unknown_event", "binary")
+ID_KEY = {TRADE: "t", AGG_TRADE: "a", BOOK_TICKER: "u", MARK_PRICE: "E"}  # what "missing_id" removes
+PRICE_KEY = {TRADE: "p", AGG_TRADE: "p", BOOK_TICKER: "b", MARK_PRICE: "p"}  # what "non_numeric_price" spoils
 NOT_JSON_TEXT = b"<html><head><title>502 Bad Gateway</title></head><body>502 Bad Gateway</body></html>"
 
 
@@ -26,6 +28,8 @@ class FaultSwitches:
     silent_after / silent_for_s: after every N frames, send no market data for S seconds while
         staying connected (pings are still answered).
     junk_every: after every N frames, send one corrupted frame (rotating through JUNK_KINDS).
+    Every switch counts and affects all market frames of a connection alike: trades, bookTicker
+    and markPrice (a quote skipped or lost with a connection is simply never sent).
     resend_every: after every N frames, send again the frame from RESEND_DEPTH frames back.
     gap_every / gap_size: after every N frames, skip the next K market frames (they stay in REST).
     rest_429 / rest_418: answer the next K Binance REST requests with that status and Retry-After.
@@ -65,7 +69,8 @@ FAULT_SWITCH_NAMES = frozenset(f.name for f in dataclasses.fields(FaultSwitches)
 
 def junk_frame(junk_kind: str, frame: bytes, event: dict[str, Any], kind: str, stream: str,
                combined: bool) -> tuple[bytes, bool]:
-    """A corrupted frame of `junk_kind` made from the frame just sent; returns (payload, is_text)."""
+    """A corrupted frame of `junk_kind` made from the frame just sent (any market `kind`); returns
+    (payload, is_text)."""
     if junk_kind == "not_json":
         return NOT_JSON_TEXT, True
     if junk_kind == "truncated_json":
@@ -73,9 +78,9 @@ def junk_frame(junk_kind: str, frame: bytes, event: dict[str, Any], kind: str, s
     if junk_kind == "binary":
         return frame, False
     if junk_kind == "missing_id":
-        broken = {k: v for k, v in event.items() if k != ("t" if kind == TRADE else "a")}
+        broken = {k: v for k, v in event.items() if k != ID_KEY[kind]}
     elif junk_kind == "non_numeric_price":
-        broken = {**event, "p": "abc"}
-    else:
-        broken = {"e": "mystery", "E": event["E"]}
+        broken = {**event, PRICE_KEY[kind]: "abc"}
+    else:  # unknown_event; a spot bookTicker has no time to carry over
+        broken = {"e": "mystery", **({"E": event["E"]} if "E" in event else {})}
     return WireFormat.frame(broken, stream, combined), True

@@ -5,7 +5,10 @@ import math
 import random
 from collections.abc import Sequence
 
+from pairdesk.sim.book import QuotedBook, lot_qty_units
+from pairdesk.sim.config import DEFAULT_QUOTE_RATE_PER_S
 from pairdesk.sim.listings import SymbolSpec
+from pairdesk.sim.quotes import BookQuote
 from pairdesk.sim.tape_history import Fill
 
 # Model parameters (per-second units; realistic magnitudes, see the 2024-08-08 recordings).
@@ -25,17 +28,27 @@ MAX_QTY_MEDIANS = 3000.0
 
 
 class MarketModel:
-    """Model prices and taker orders.
+    """Model prices, the quoted book and taker orders.
 
     BTC (the leader) is a log random walk; ETH follows it: log ETH = c + beta * log BTC + u with u
     an Ornstein-Uhlenbeck residual, so the pair is cointegrated. Other symbols walk independently.
     Activity switches between a calm and a busy regime (market-wide). Each taker order fills one
     or more maker orders at the same millisecond, walking the book a tick at a time now and then;
     prices sit on the tick grid, sizes on the lot grid with a heavy-tailed lognormal.
+
+    Each symbol quotes a book around its fair price (`QuotedBook`), requoted `quote_rate_per_s`
+    times a second on average and whenever a taker order finds the fair price outside it. Fills
+    take the best bid or ask in force; a level used up shows the next one first, and the book
+    after an order shows what it took, so every trade agrees with the quotes published before it.
+    The book draws from its own generator (seeded from `rng`), so the trades' draws stay as they were.
     """
 
-    def __init__(self, specs: Sequence[SymbolSpec], rate_per_s: float, rng: random.Random, start_us: int) -> None:
+    def __init__(self, specs: Sequence[SymbolSpec], rate_per_s: float, rng: random.Random, start_us: int,
+                 quote_rate_per_s: float = DEFAULT_QUOTE_RATE_PER_S) -> None:
         self._rng = rng
+        self._book_rng = random.Random(rng.getrandbits(64))
+        self._books = {s.symbol: QuotedBook(s, self._book_rng, start_us) for s in specs}
+        self._quote_rate_per_s = quote_rate_per_s
         self._specs = {s.symbol: s for s in specs}
         self._level = {s.symbol: math.log(s.start_price) for s in specs}  # log price, or u for followers
         self._shock = {s.symbol: 0.0 for s in specs}
@@ -52,6 +65,7 @@ class MarketModel:
         self._time_us = start_us
         self._regime_switch_us = start_us
         self._next_order_us: dict[str, float] = {}
+        self._next_quote_us: dict[str, float] = {}
         self.restart(start_us)
 
     def restart(self, now_us: int) -> None:
@@ -59,6 +73,7 @@ class MarketModel:
         self._time_us = now_us
         self._regime_switch_us = now_us + self._regime_duration_us()
         self._next_order_us = {sym: now_us + self._order_gap_us(sym) for sym in self._specs}
+        self._next_quote_us = {sym: now_us + self._quote_gap_us() for sym in self._specs}
 
     def set_rate(self, rate_per_s: float, now_us: int) -> None:
         """Change the long-run trades per second across symbols."""
@@ -77,21 +92,40 @@ class MarketModel:
 
     def take(self, until_us: int) -> list[Fill]:
         """Advance to `until_us`; return the fills of every taker order in between, by time."""
-        fills: list[Fill] = []
+        return [event for event in self.take_events(until_us) if isinstance(event, Fill)]
+
+    def take_events(self, until_us: int) -> list[Fill | BookQuote]:
+        """Advance to `until_us`; return the book updates and fills in between, in the order they happened."""
+        events: list[Fill | BookQuote] = []
         while True:
             symbol, order_us = min(self._next_order_us.items(), key=lambda item: item[1])
-            next_us = min(order_us, self._regime_switch_us)
+            quoted, quote_us = min(self._next_quote_us.items(), key=lambda item: item[1])
+            next_us = min(order_us, self._regime_switch_us, quote_us)
             if next_us > until_us:
                 break
             self._advance_to(int(next_us))
-            if self._regime_switch_us <= order_us:
+            if self._regime_switch_us <= min(order_us, quote_us):
                 self._busy = not self._busy
                 self._regime_switch_us = self._time_us + self._regime_duration_us()
                 continue
-            fills.extend(self._taker_order(symbol, int(order_us)))
+            if quote_us < order_us:
+                events.append(self._books[quoted].requote(self._fair_ticks(quoted), int(quote_us)))
+                self._next_quote_us[quoted] = quote_us + self._quote_gap_us()
+                continue
+            events.extend(self._taker_order(symbol, int(order_us)))
             self._next_order_us[symbol] = order_us + self._order_gap_us(symbol)
         self._advance_to(until_us)
-        return fills
+        return events
+
+    def _fair_ticks(self, symbol: str) -> float:
+        spec = self._specs[symbol]
+        return self.fair_price(symbol) * 10**spec.price_decimals / spec.tick_units
+
+    def _quote_gap_us(self) -> float:
+        """Exponential wait until a symbol's next scheduled requote."""
+        if self._quote_rate_per_s <= 0:
+            return math.inf
+        return max(1.0, self._book_rng.expovariate(self._quote_rate_per_s) * 1e6)
 
     def _fair_log(self, symbol: str) -> float:
         link = self._links.get(symbol)
@@ -128,24 +162,26 @@ class MarketModel:
             return math.inf
         return max(1.0, self._rng.expovariate(orders_per_s) * 1e6)
 
-    def _taker_order(self, symbol: str, time_us: int) -> list[Fill]:
-        spec = self._specs[symbol]
-        fair_ticks = self.fair_price(symbol) * 10**spec.price_decimals / spec.tick_units
+    def _taker_order(self, symbol: str, time_us: int) -> list[Fill | BookQuote]:
+        """One taker order against the book: a requote first if the fair price has left it, the
+        fills (walking a level now and then), then the book as the order left it."""
+        spec, book = self._specs[symbol], self._books[symbol]
+        events: list[Fill | BookQuote] = []
+        fair_ticks = self._fair_ticks(symbol)
+        if not book.covers(fair_ticks):
+            events.append(book.requote(fair_ticks, time_us))
         taker_buys = self._rng.random() < 0.5
-        level = math.ceil(fair_ticks) if taker_buys else math.floor(fair_ticks)
         fill_count = 1
         while fill_count < MAX_FILLS_PER_ORDER and self._rng.random() < EXTRA_FILL_PROB:
             fill_count += 1
-        fills = []
+        at_level = 0  # quantity taken at the current best level
         for n in range(fill_count):
             if n and self._rng.random() < SWEEP_TICK_PROB:
-                level += 1 if taker_buys else -1
-            price_units = max(level, 1) * spec.tick_units
-            fills.append(Fill(symbol, price_units, self._qty_units(spec), time_us, None, not taker_buys))
-        return fills
-
-    def _qty_units(self, spec: SymbolSpec) -> int:
-        qty = min(self._rng.lognormvariate(math.log(spec.median_qty), QTY_LOG_SIGMA), spec.median_qty * MAX_QTY_MEDIANS)
-        step = spec.step_units / 10**spec.qty_decimals
-        return max(1, round(qty / step)) * spec.step_units
+                events.append(book.walk(taker_buys, time_us))
+                at_level = 0
+            qty_units = lot_qty_units(self._rng, spec, spec.median_qty, QTY_LOG_SIGMA, MAX_QTY_MEDIANS)
+            events.append(Fill(symbol, book.touch(taker_buys), qty_units, time_us, None, not taker_buys))
+            at_level += qty_units
+        events.append(book.take(taker_buys, at_level, time_us))
+        return events
 

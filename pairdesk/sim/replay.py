@@ -1,4 +1,4 @@
-"""Replay: replay sources made into a tape of fills, and the feed that releases them on the replay clock."""
+"""Replay: replay sources made into a tape of fills and quotes, and the feed that releases them on the replay clock."""
 from __future__ import annotations
 
 import dataclasses
@@ -13,30 +13,39 @@ from pairdesk.markets import AGG_TRADE, TRADE
 from pairdesk.sim.config import SimConfigError
 from pairdesk.sim.fixed import parse_fixed, units_at
 from pairdesk.sim.listings import SymbolSpec, make_spec
+from pairdesk.sim.quotes import BookQuote
+from pairdesk.sim.replay_quotes import recorded_quotes
 from pairdesk.sim.replay_sources import iter_replay_events, recorded_market
 from pairdesk.sim.tape_history import Fill
 
 logger = logging.getLogger(__name__)
 
-REPLAY_CHUNK_FILLS = 2000  # at --speed 0, publish this many trades then let the loop breathe
+REPLAY_CHUNK_ITEMS = 2000  # at --speed 0, publish this many trades and quotes, then let the loop breathe
+
+TapeItem = Fill | BookQuote
 
 
 @dataclass
 class RecordedTape:
-    """Trades read from recordings, ready to replay: per-symbol specs and time-ordered fills."""
+    """Trades (and the recordings' quotes) ready to replay: per-symbol specs, time-ordered fills and quotes."""
 
     market: str
     specs: dict[str, SymbolSpec]
     fills: list[Fill]
     stream: str = TRADE  # what the files hold natively: aggTrade when some symbol has only aggregates
+    quotes: list[BookQuote] = dataclasses.field(default_factory=list)  # see `replay_quotes`
 
+    def items(self) -> list[TapeItem]:
+        """Fills and quotes in one time order (a fill first when both share a time)."""
+        return list(heapq.merge(self.fills, self.quotes, key=lambda item: item.time_us))
 
 
 def load_tape(paths: Sequence[Path], market: str) -> RecordedTape:
     """Read recordings into a replayable tape, checking market and id contiguity.
 
     A symbol with `@trade` frames replays them as recorded (ids, prices, times, E); its aggregates
-    are derived. A symbol with only `@aggTrade` frames gets one synthetic trade per covered trade
+    are derived. The recordings' `@bookTicker` frames come along (`replay_quotes`) for the symbols
+    that trade. A symbol with only `@aggTrade` frames gets one synthetic trade per covered trade
     id (the aggregate's quantity split evenly), so the derived aggregates equal the recorded ones.
     """
     trades: dict[str, dict[int, dict[str, Any]]] = {}
@@ -63,7 +72,8 @@ def load_tape(paths: Sequence[Path], market: str) -> RecordedTape:
         specs[symbol] = spec
         per_symbol.append(fills)
     merged = list(heapq.merge(*per_symbol, key=lambda fill: fill.time_us))
-    return RecordedTape(market, specs, merged, AGG_TRADE if set(aggs) - set(trades) else TRADE)
+    quotes = [q for q in recorded_quotes(paths, market) if q.symbol in specs]
+    return RecordedTape(market, specs, merged, AGG_TRADE if set(aggs) - set(trades) else TRADE, quotes)
 
 
 def _check_contiguous(symbol: str, ids: list[int], what: str) -> None:
@@ -121,45 +131,45 @@ def _fills_from_aggs(market: str, symbol: str, by_id: dict[int, dict[str, Any]])
 
 
 class ReplayFeed:
-    """Releases recorded fills when the replay clock reaches their time.
+    """Releases recorded fills and quotes when the replay clock reaches their time.
 
-    The replay clock runs at `speed` times the wall clock from the first recorded trade; at speed
-    0 it jumps to each next trade (as fast as possible, in chunks so the server stays responsive).
+    The replay clock runs at `speed` times the wall clock from the first recorded item; at speed
+    0 it jumps to each next item (as fast as possible, in chunks so the server stays responsive).
     """
 
-    def __init__(self, fills: list[Fill], speed: float) -> None:
-        self._fills = fills
+    def __init__(self, items: Sequence[TapeItem], speed: float) -> None:
+        self._items = items
         self._speed = speed
         self._position = 0
-        self.clock_us = fills[0].time_us if fills else 0
+        self.clock_us = items[0].time_us if items else 0
         self._clock_anchor_us = self.clock_us
         self._wall_anchor_us: int | None = None
 
     @property
     def exhausted(self) -> bool:
-        """True once every recorded fill has been released."""
-        return self._position >= len(self._fills)
+        """True once every recorded item has been released."""
+        return self._position >= len(self._items)
 
     def restart(self, wall_us: int) -> None:
         """Start, or continue after a pause, from the current replay clock."""
         self._wall_anchor_us = wall_us
         self._clock_anchor_us = self.clock_us
 
-    def take(self, wall_us: int) -> list[Fill]:
-        """Fills whose recorded time the replay clock has reached."""
+    def take(self, wall_us: int) -> list[TapeItem]:
+        """Fills and quotes whose recorded time the replay clock has reached."""
         if self._wall_anchor_us is None:
             self.restart(wall_us)
         start = self._position
         if self._speed == 0:
-            stop = min(start + REPLAY_CHUNK_FILLS, len(self._fills))
+            stop = min(start + REPLAY_CHUNK_ITEMS, len(self._items))
             if stop > start:
-                self.clock_us = max(self.clock_us, self._fills[stop - 1].time_us)
+                self.clock_us = max(self.clock_us, self._items[stop - 1].time_us)
         else:
             elapsed_us = (wall_us - self._wall_anchor_us) * self._speed
             self.clock_us = max(self.clock_us, int(self._clock_anchor_us + elapsed_us))
             stop = start
-            while stop < len(self._fills) and self._fills[stop].time_us <= self.clock_us:
+            while stop < len(self._items) and self._items[stop].time_us <= self.clock_us:
                 stop += 1
         self._position = stop
-        return self._fills[start:stop]
+        return list(self._items[start:stop])
 

@@ -24,6 +24,7 @@ from pairdesk.sim.listings import make_spec
 SQLITE_MAGIC = b"SQLite format 3\x00"
 DUMP_SUFFIXES = (".csv", ".zip")
 DUMP_CHUNK_TRADES = 10_000
+DATABASE, DUMP, RECORDING = "database", "dump", "recording"
 
 TradeRow = tuple[str, int, int, float, float, bool]  # as ParsedHistory.trade_chunks and replay_source yield
 
@@ -35,16 +36,24 @@ def iter_replay_events(path: Path) -> Iterator[dict[str, Any]]:
     dump files (``BTCUSDT-trades-2024-08-09.csv`` or ``.zip``: every layout `pairdesk.history`
     accepts: spot or futures, trades or aggTrades, with or without a header, ms or µs times).
     """
+    kind = source_kind(path)
+    if kind == DATABASE:
+        return _database_events(path)
+    if kind == DUMP:
+        return _dump_events(path)
+    return iter_recorded_events(path)
+
+
+def source_kind(path: Path) -> str:
+    """What a replay source is: DATABASE (this product's), DUMP (Binance files) or RECORDING (frames)."""
     try:
         with open(path, "rb") as probe:
             head = probe.read(16)
     except OSError as exc:
         raise SimConfigError(f"replay file {path} not found or unreadable ({exc.strerror})") from None
     if head == SQLITE_MAGIC:
-        return _database_events(path)
-    if path.suffix.lower() in DUMP_SUFFIXES:
-        return _dump_events(path)
-    return iter_recorded_events(path)
+        return DATABASE
+    return DUMP if path.suffix.lower() in DUMP_SUFFIXES else RECORDING
 
 
 def iter_recorded_events(path: Path) -> Iterator[dict[str, Any]]:

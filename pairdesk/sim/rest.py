@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -63,11 +64,11 @@ class QueryParams:
                             f"Illegal characters found in parameter '{name}'; legal range is '{INT_PATTERN}'.")
         return int(value)
 
-    def limit(self) -> int:
-        """`limit`: default 500, 1..1000."""
+    def limit(self, default: int = REST_DEFAULT_LIMIT) -> int:
+        """`limit`: `default` when absent (500 for trades), 1..1000."""
         value = self.integer("limit")
         if value is None:
-            return REST_DEFAULT_LIMIT
+            return default
         if not 1 <= value <= REST_MAX_LIMIT:
             raise RestError(400, -1130, "Data sent for parameter 'limit' is not valid.")
         return value
@@ -80,13 +81,36 @@ class QueryParams:
                                         f"parameter(s) but was sent '{len(self._values)}'.")
 
 
+class WindowLimiter:
+    """An endpoint's own request limit per client, counted over a sliding window (fundingRate:
+    500 per 5 minutes per IP); a refused request does not count."""
+
+    def __init__(self, limit: int, window_s: float) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._times: dict[str, deque[float]] = {}
+
+    def admit(self, client: str) -> int | None:
+        """Count one request of `client`; None when allowed, else the Retry-After seconds."""
+        now = time.monotonic()
+        times = self._times.setdefault(client, deque())
+        while times and times[0] <= now - self.window_s:
+            times.popleft()
+        if len(times) >= self.limit:
+            return max(1, math.ceil(times[0] + self.window_s - now))
+        times.append(now)
+        return None
+
+
 @dataclass(frozen=True)
 class RestRoute:
-    """One REST endpoint: handler and request weight (`weight_all` when no symbol is given)."""
+    """One REST endpoint: handler and request weight (`weight_all` when no symbol is given), and
+    its own request limit if it has one."""
 
     handler: Callable[[QueryParams, Request], Any]
     weight: int
     weight_all: int | None = None
+    own_limit: WindowLimiter | None = None
 
 
 class WeightMeter:

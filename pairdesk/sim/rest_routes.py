@@ -1,4 +1,5 @@
-"""Binance's REST endpoints of one market (trades, aggTrades, exchangeInfo, ticker...), from the sim's histories."""
+"""Binance's REST endpoints of one market (trades, aggTrades, exchangeInfo, ticker; futures fundingRate
+and premiumIndex), from the sim's histories, funding and mark prices."""
 from __future__ import annotations
 
 import json
@@ -11,14 +12,25 @@ from websockets.http11 import Request, Response
 from pairdesk.markets import FUTURES, SPOT
 from pairdesk.sim.clock import wall_us
 from pairdesk.sim.exchange_info import exchange_info
-from pairdesk.sim.rest import SYMBOLS_PATTERN, QueryParams, RestError, RestRoute, WeightMeter, json_response
+from pairdesk.sim.rest import (
+    SYMBOLS_PATTERN,
+    QueryParams,
+    RestError,
+    RestRoute,
+    WeightMeter,
+    WindowLimiter,
+    json_response,
+)
 from pairdesk.sim.tape_history import SymbolHistory
+from pairdesk.sim.wire import premium_index, rest_funding
 
 if TYPE_CHECKING:
     from pairdesk.sim.server import ExchangeSim
 
 REST_WEIGHT_LIMIT_1M = {SPOT: 6000, FUTURES: 2400}
 AGG_TRADES_MAX_WINDOW_MS = 3_600_000
+FUNDING_DEFAULT_LIMIT = 100
+FUNDING_LIMIT_WINDOW_S = 300.0
 
 
 class BinanceRest:
@@ -46,6 +58,7 @@ class BinanceRest:
             forced = self._forced_error()
             if forced is not None:
                 raise forced
+            self._check_own_limit(route, connection)
             if used > self.weight.limit:
                 raise RestError(429, -1003, f"Too many requests; current limit of IP({self.sim.host}) request weight "
                                             f"per minute is {self.weight.limit}. Please use WebSocket Streams for "
@@ -71,6 +84,18 @@ class BinanceRest:
             self.sim.faults.rest_429 -= 1
             return RestError(429, -1003, "Too many requests; please use the websocket for live updates.", retry)
         return None
+    def _check_own_limit(self, route: RestRoute, connection: ServerConnection) -> None:
+        """429 with Retry-After when the client has used up the endpoint's own limit."""
+        if route.own_limit is None:
+            return
+        address = connection.remote_address
+        retry_after = route.own_limit.admit(address[0] if address else "?")
+        if retry_after is not None:
+            minutes = route.own_limit.window_s / 60
+            raise RestError(429, -1003, f"Too many requests; current limit of IP({self.sim.host}) is "
+                                        f"{route.own_limit.limit} requests per {minutes:g} minutes for this "
+                                        "endpoint.", {"Retry-After": str(retry_after)})
+
     def _build_routes(self) -> dict[str, RestRoute]:
         """Binance's endpoints for this market, with their request weights."""
         if self.market == SPOT:
@@ -91,6 +116,10 @@ class BinanceRest:
             "/fapi/v1/trades": RestRoute(self._rest_recent_trades, 5),
             "/fapi/v1/historicalTrades": RestRoute(self._rest_historical_trades, 20),
             "/fapi/v1/aggTrades": RestRoute(self._rest_agg_trades, 20),
+            "/fapi/v1/fundingRate": RestRoute(
+                self._rest_funding_rate, 1,
+                own_limit=WindowLimiter(self.sim.config.funding_limit_per_5m, FUNDING_LIMIT_WINDOW_S)),
+            "/fapi/v1/premiumIndex": RestRoute(self._rest_premium_index, 1, weight_all=10),
         }
 
     def _history_for(self, params: QueryParams) -> SymbolHistory:
@@ -196,4 +225,21 @@ class BinanceRest:
         return exchange_info(self.market, [self.sim.histories[s].spec for s in wanted], self.sim.now_us() // 1000,
                              self.weight.limit)
 
-    # -- /sim/ --------------------------------------------------------------------------------------
+    def _rest_funding_rate(self, params: QueryParams, request: Request) -> list[dict[str, Any]]:
+        """Settled fundings ascending: from startTime the first `limit`, else the last `limit` up to endTime."""
+        symbol = params.text("symbol")
+        if symbol is not None and symbol not in self.sim.histories:
+            raise RestError(400, -1121, "Invalid symbol.")
+        start_time, end_time = params.integer("startTime"), params.integer("endTime")
+        limit = params.limit(default=FUNDING_DEFAULT_LIMIT)
+        assert self.sim.marks is not None
+        return [rest_funding(row) for row in self.sim.marks.funding.rows(symbol, start_time, end_time, limit)]
+
+    def _rest_premium_index(self, params: QueryParams, request: Request) -> Any:
+        """The current mark, index and funding of one symbol (or of all, as a list)."""
+        assert self.sim.marks is not None
+        wanted = self._requested_symbols(params)
+        now_ms = self.sim.now_us() // 1000
+        answers = [premium_index(self.sim.marks.update(symbol, now_ms, self.sim.reference_units), now_ms)
+                   for symbol in wanted or self.sim.histories]
+        return answers[0] if wanted is not None else answers

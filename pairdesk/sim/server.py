@@ -1,10 +1,16 @@
-"""The exchange: one market on one port, WebSocket streams and REST, fed by the model, a replay or a blast."""
+"""The exchange: one market on one port, WebSocket streams and REST, fed by the model, a replay or a blast.
+
+Trades, top-of-book updates (`@bookTicker`) and, on USD-M futures, mark prices (`@markPrice@1s`)
+travel the same path: the model or the replay yields them, `_record` keeps the ground truth,
+`_publish` sends each to the sessions that want it, where the fault switches apply.
+"""
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import http
 import logging
+import math
 import random
 import time
 from collections import Counter
@@ -17,14 +23,18 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from pairdesk.markets import AGG_TRADE, FUTURES, SPOT, TRADE
+from pairdesk.markets import AGG_TRADE, BOOK_TICKER, FUTURES, MARK_PRICE, SPOT, TRADE
 from pairdesk.sim.blast import blast, pregenerate_fills
 from pairdesk.sim.clock import wall_us
 from pairdesk.sim.config import DEFAULT_SYMBOLS, SimConfig
 from pairdesk.sim.faults import FAULT_SWITCH_NAMES
+from pairdesk.sim.fixed import units_at
+from pairdesk.sim.funding import FundingHistory
 from pairdesk.sim.http_body import BodyReadingConnection
 from pairdesk.sim.listings import make_spec
+from pairdesk.sim.marks import MarkPricer
 from pairdesk.sim.model import MarketModel
+from pairdesk.sim.quotes import BookQuote, SentQuote, SentQuoteLog
 from pairdesk.sim.replay import ReplayFeed, load_tape
 from pairdesk.sim.rest_routes import BinanceRest
 from pairdesk.sim.sessions import (
@@ -34,8 +44,8 @@ from pairdesk.sim.sessions import (
     ClientSession,
 )
 from pairdesk.sim.sim_api import SimApi, validate_control
-from pairdesk.sim.tape_history import AggTrade, Fill, SymbolHistory, Trade
-from pairdesk.sim.wire import WireFormat
+from pairdesk.sim.tape_history import Fill, SymbolHistory
+from pairdesk.sim.wire import MarketRecord, WireFormat
 from pairdesk.sim.ws_routes import parse_ws_path
 
 logger = logging.getLogger(__name__)
@@ -45,6 +55,8 @@ PING_INTERVAL_S = {SPOT: 20.0, FUTURES: 180.0}
 PING_TIMEOUT_S = {SPOT: 60.0, FUTURES: 600.0}
 CLOSE_TIMEOUT_S = 1.0  # closing handshake wait; short so SIGTERM exits promptly
 TICK_S = 0.01  # how often the model and replay loops publish
+
+MarketEvent = tuple[str, str, MarketRecord]  # (stream kind, symbol, record) to publish
 
 
 class ExchangeSim:
@@ -71,6 +83,10 @@ class ExchangeSim:
         self.faults = config.faults
         self.wire = WireFormat(config.market, config.extra_fields)
         self.counters: Counter[str] = Counter()
+        self.frames_by_symbol: Counter[tuple[str, str]] = Counter()  # (symbol, kind) -> frames sent
+        self.quote_log = SentQuoteLog()
+        self.marks: MarkPricer | None = None  # futures: mark prices and funding
+        self._last_quote: dict[str, BookQuote] = {}
         self.histories: dict[str, SymbolHistory] = {}
         self.sessions: set[ClientSession] = set()
         self.host = config.host
@@ -151,10 +167,17 @@ class ExchangeSim:
             return f"replaying {len(self.config.replay_files)} file(s) at speed {self.config.speed:g}"
         if self.config.blast:
             return f"blast of {self.config.blast} trades per symbol"
-        return f"model at {self.config.rate_per_s:g} trades/s"
+        return f"model at {self.config.rate_per_s:g} trades/s, {self.config.quote_rate_per_s:g} requotes/s per symbol"
 
     def _prepare_market(self) -> None:
-        """Histories per symbol, and the model or replay feed (blast: pre-filled history)."""
+        """Histories per symbol, the model or replay feed (blast: pre-filled history), futures funding."""
+        self._prepare_feed()
+        if self.market == FUTURES:
+            specs = [history.spec for history in self.histories.values()]
+            start_ms = self.now_us() // 1000
+            self.marks = MarkPricer(specs, FundingHistory(specs, start_ms, self.config.seed), start_ms)
+
+    def _prepare_feed(self) -> None:
         if self.config.replay_files:
             tape = load_tape(self.config.replay_files, self.market)
             self.replay_stream = tape.stream
@@ -164,12 +187,12 @@ class ExchangeSim:
             if self.config.blast:
                 self._record(tape.fills, now_us=None)
             else:
-                self._replay = ReplayFeed(tape.fills, self.config.speed)
+                self._replay = ReplayFeed(tape.items(), self.config.speed)
             return
         specs = [make_spec(self.market, symbol) for symbol in self.config.symbols]
         self.histories = {spec.symbol: SymbolHistory(spec) for spec in specs}
         now_us = wall_us()
-        self._model = MarketModel(specs, self.config.rate_per_s, self._rng, now_us)
+        self._model = MarketModel(specs, self.config.rate_per_s, self._rng, now_us, self.config.quote_rate_per_s)
         if self.config.blast:
             self._pregenerate(self.config.blast, now_us)
 
@@ -201,8 +224,9 @@ class ExchangeSim:
                     await self._running.wait()
                     self._restart_feed()
                 if self._replay is not None:
-                    fills = self._replay.take(wall_us())
-                    self._publish(self._record(fills, now_us=None, clock_ms=self._replay.clock_us // 1000))
+                    items = self._replay.take(wall_us())
+                    self._publish(self._record(items, now_us=None, clock_ms=self._replay.clock_us // 1000))
+                    self._publish(self._mark_events())
                     if self._replay.exhausted:
                         self._publish(self._close_all_aggregates(None))
                         logger.info("replay finished: %s trades", sum(len(h) for h in self.histories.values()))
@@ -210,7 +234,8 @@ class ExchangeSim:
                     await asyncio.sleep(0 if self.config.speed == 0 else TICK_S)
                 elif self._model is not None:
                     now = wall_us()
-                    self._publish(self._record(self._model.take(now), now_us=now, clock_ms=now // 1000))
+                    self._publish(self._record(self._model.take_events(now), now_us=now, clock_ms=now // 1000))
+                    self._publish(self._mark_events())
                     await asyncio.sleep(TICK_S)
         except Exception:
             logger.exception("trading loop failed; the market is now idle")
@@ -223,15 +248,23 @@ class ExchangeSim:
         elif self._model is not None:
             self._model.restart(wall_us())
 
-    def _record(self, fills: Iterable[Fill], now_us: int | None,
-                clock_ms: int | None = None) -> list[tuple[str, str, Trade | AggTrade]]:
-        """Append fills to the histories; return the (kind, symbol, record) events to publish.
+    def _record(self, items: Iterable[Fill | BookQuote], now_us: int | None,
+                clock_ms: int | None = None) -> list[MarketEvent]:
+        """Append fills to the histories; return the (kind, symbol, record) events to publish, quotes
+        in their place among the trades.
 
-        `now_us` stamps E on fills without a recorded one. Aggregates whose millisecond is before
-        `clock_ms` are closed afterwards (None: leave them to the next trade or the end).
+        `now_us` stamps E on fills and quotes without a recorded one. Aggregates whose millisecond
+        is before `clock_ms` are closed afterwards (None: leave them to the next trade or the end).
         """
-        events: list[tuple[str, str, Trade | AggTrade]] = []
-        for fill in fills:
+        events: list[MarketEvent] = []
+        for fill in items:
+            if isinstance(fill, BookQuote):
+                quote = fill
+                if quote.event_us is None and now_us is not None:
+                    quote = dataclasses.replace(quote, event_us=max(now_us, quote.time_us))
+                self._last_quote[quote.symbol] = quote
+                events.append((BOOK_TICKER, quote.symbol, quote))
+                continue
             history = self.histories[fill.symbol]
             event_us = fill.event_us if fill.event_us is not None else max(now_us or fill.time_us, fill.time_us)
             for index in history.append(fill, event_us):
@@ -243,15 +276,37 @@ class ExchangeSim:
             events.extend(self._close_all_aggregates(None))
         return events
 
-    def _close_all_aggregates(self, before_ms: int | None) -> list[tuple[str, str, Trade | AggTrade]]:
-        events: list[tuple[str, str, Trade | AggTrade]] = []
+    def _mark_events(self) -> list[MarketEvent]:
+        """The mark prices due on the sim's clock (futures), settling funding on the way."""
+        if self.marks is None:
+            return []
+        return [(MARK_PRICE, m.symbol, m) for m in self.marks.due(self.now_us() // 1000, self.reference_units)]
+
+    def reference_units(self, symbol: str) -> int:
+        """The price a mark follows, in the symbol's price units on its tick grid: the model's fair
+        price; when replaying, the mid of the last quote, else the last trade (else the listing)."""
+        spec = self.histories[symbol].spec
+        if self._model is not None:
+            price = self._model.fair_price(symbol)
+        elif symbol in self._last_quote:
+            quote = self._last_quote[symbol]
+            mid_units = (units_at(quote.bid, spec.price_decimals) + units_at(quote.ask, spec.price_decimals)) / 2
+            price = mid_units / 10**spec.price_decimals
+        else:
+            last_units = self.histories[symbol].last_price_units
+            price = spec.start_price if last_units is None else last_units / 10**spec.price_decimals
+        ticks = price * 10**spec.price_decimals / spec.tick_units
+        return max(1, math.floor(ticks + 0.5)) * spec.tick_units
+
+    def _close_all_aggregates(self, before_ms: int | None) -> list[MarketEvent]:
+        events: list[MarketEvent] = []
         for symbol, history in self.histories.items():
             index = history.close_aggregate(before_ms)
             if index is not None:
                 events.append((AGG_TRADE, symbol, history.aggregate(index)))
         return events
 
-    def _publish(self, events: list[tuple[str, str, Trade | AggTrade]]) -> None:
+    def _publish(self, events: list[MarketEvent]) -> None:
         """Send each event to the sessions that want it; each frame is serialized once."""
         sessions = [s for s in self.sessions if s.wanted and not s.closed]
         if not sessions or not events:
@@ -362,6 +417,11 @@ class ExchangeSim:
         {a,p,q,f,l,T,E,m}; times in ms. `from_id` selects the first id, `limit` caps the count.
         """
         return self._call_in_loop(self.api.history_now, symbol.upper(), kind, from_id, limit)
+
+    def sent_quotes(self, symbol: str) -> list[SentQuote]:
+        """The bookTicker updates of `symbol` that went out, once each, in send order (see `SentQuoteLog`):
+        (u, ts_ms, bid, bid_qty, ask, ask_qty), `ts_ms` being `T` on futures and the send time on spot."""
+        return self._call_in_loop(self.quote_log.sent, symbol.upper())
 
     def stats(self) -> dict[str, Any]:
         """Counts per symbol, connections, frames sent, faults injected, REST use (as /sim/stats)."""

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.server import ServerConnection, broadcast
 
-from pairdesk.markets import FUTURES, SPOT
+from pairdesk.markets import BOOK_TICKER, FUTURES, SPOT
+from pairdesk.sim.clock import wall_us
 from pairdesk.sim.control_messages import answer_control
 from pairdesk.sim.faults import JUNK_KINDS, RESEND_DEPTH, junk_frame
 from pairdesk.sim.ws_routes import WsRoute, parse_stream, route_carries
@@ -92,7 +93,8 @@ class ClientSession:
     # -- sending, with faults ---------------------------------------------------------------------
 
     def deliver(self, frame: bytes, event: dict[str, Any], kind: str, stream: str) -> None:
-        """Send one market frame, applying the fault switches (see FaultSwitches)."""
+        """Send one market frame, applying the fault switches (see FaultSwitches); a bookTicker
+        frame sent goes into the sim's log of sent quotes."""
         if self.closed:
             return
         faults, stats = self.sim.faults, self.sim.counters
@@ -107,6 +109,9 @@ class ClientSession:
         self.send(frame)
         self.frames_sent += 1
         stats[f"frames_{kind}"] += 1
+        self.sim.frames_by_symbol[(event["s"], kind)] += 1
+        if kind == BOOK_TICKER:
+            self.sim.quote_log.note(event, wall_us() // 1000)
         count = self.frames_sent
         if faults.resend_every and count % faults.resend_every == 0 and self._recent:
             self.send(self._recent[0])

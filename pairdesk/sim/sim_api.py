@@ -1,4 +1,5 @@
-"""The sim's own HTTP surface (not Binance): `GET /sim/history`, `GET /sim/stats`, `GET|POST /sim/control`."""
+"""The sim's own HTTP surface (not Binance): `GET /sim/history`, `GET /sim/quotes`, `GET /sim/stats`,
+`GET|POST /sim/control`."""
 from __future__ import annotations
 
 import dataclasses
@@ -29,7 +30,8 @@ class SimApi:
     def __init__(self, sim: ExchangeSim) -> None:
         self.sim = sim
         self.routes: dict[str, Callable[[QueryParams, Request, bytes], Any]] = {
-            "/sim/history": self._history, "/sim/stats": self._stats, "/sim/control": self._control,
+            "/sim/history": self._history, "/sim/quotes": self._quotes, "/sim/stats": self._stats,
+            "/sim/control": self._control,
         }
 
     def handles(self, path: str) -> bool:
@@ -52,6 +54,13 @@ class SimApi:
         symbol = params.text("symbol") or ""
         return self.history_now(symbol.upper(), params.text("kind") or TRADE, params.integer("fromId"),
                                 params.integer("limit"))
+
+    def _quotes(self, params: QueryParams, request: Request, body: bytes) -> list[dict[str, Any]]:
+        """The bookTicker updates of `symbol` sent (see `SentQuoteLog.records`)."""
+        symbol = (params.text("symbol") or "").upper()
+        if symbol not in self.sim.histories:
+            raise ValueError(f"unknown symbol {symbol!r}; the sim trades {', '.join(self.sim.histories)}")
+        return self.sim.quote_log.records(symbol)
 
     def _stats(self, params: QueryParams, request: Request, body: bytes) -> dict[str, Any]:
         return self.stats_now()
@@ -83,6 +92,9 @@ class SimApi:
                 "first_agg_id": history.first_agg_id,
                 "last_agg_id": history.first_agg_id + history.agg_count - 1 if history.agg_count else None,
                 "last_price": last.price if last else None,
+                "quotes_sent": sim.quote_log.count(symbol),
+                "last_update_id": sim.quote_log.last_update_id(symbol),
+                "frames_sent": {kind: n for (s, kind), n in sim.frames_by_symbol.items() if s == symbol},
             }
         counters = dict(sim.counters)
         return {

@@ -5,10 +5,14 @@ from typing import Any
 
 import orjson
 
-from pairdesk.markets import SPOT, TRADE
+from pairdesk.markets import BOOK_TICKER, MARK_PRICE, SPOT, TRADE
 from pairdesk.sim.fixed import format_fixed, parse_fixed, rescale_units
+from pairdesk.sim.funding import MARK_DECIMALS, FundingRow, rate_text
 from pairdesk.sim.listings import SPOT_WIRE_DECIMALS, SymbolSpec
+from pairdesk.sim.quotes import BookQuote, MarkUpdate
 from pairdesk.sim.tape_history import AggTrade, Trade
+
+MarketRecord = Trade | AggTrade | BookQuote | MarkUpdate
 
 SERVER_SHUTDOWN_STREAM = "!serverShutdown"
 
@@ -22,20 +26,37 @@ class WireFormat:
 
     Key order follows the recordings: spot `@trade` e,E,s,t,p,q,T,m,M (hftbacktest spot 2024);
     futures `@trade` e,E,T,s,t,p,q,X,m (hftbacktest usdm); futures `@aggTrade` e,E,a,s,p,q,f,l,T,m
-    (cryptofeed BINANCE_FUTURES); spot `@aggTrade` e,E,s,a,p,q,f,l,T,m,M (Binance's docs).
+    (cryptofeed BINANCE_FUTURES); spot `@aggTrade` e,E,s,a,p,q,f,l,T,m,M (Binance's docs); spot
+    `@bookTicker` u,s,b,B,a,A (no event name, no time) and futures e,u,s,b,B,a,A,T,E (hftbacktest);
+    `@markPrice@1s` e,E,s,p,i,P,r,T and REST fundingRate symbol,fundingRate,fundingTime,markPrice,
+    premiumIndex symbol,markPrice,indexPrice,estimatedSettlePrice,lastFundingRate,interestRate,
+    nextFundingTime,time (Binance's docs; prices with 8 decimals).
     """
 
     def __init__(self, market: str, extra_fields: bool = False) -> None:
         self.market = market
         self.extra_fields = extra_fields  # futures only: the newer "nq" / "st" keys
 
-    def event(self, kind: str, record: Trade | AggTrade, micros: bool = False) -> dict[str, Any]:
-        """The raw stream event for a trade or an aggregate trade."""
+    def event(self, kind: str, record: MarketRecord, micros: bool = False) -> dict[str, Any]:
+        """The raw stream event for a trade, an aggregate trade, a book update or a mark price."""
         if kind == TRADE:
             assert isinstance(record, Trade)
             return self._trade_event(record, micros)
+        if kind == BOOK_TICKER:
+            assert isinstance(record, BookQuote)
+            return self._book_ticker_event(record)
+        if kind == MARK_PRICE:
+            assert isinstance(record, MarkUpdate)
+            return mark_price_event(record)
         assert isinstance(record, AggTrade)
         return self._agg_event(record, micros)
+
+    def _book_ticker_event(self, q: BookQuote) -> dict[str, Any]:
+        if self.market == SPOT:
+            return {"u": q.update_id, "s": q.symbol, "b": q.bid, "B": q.bid_qty, "a": q.ask, "A": q.ask_qty}
+        event_us = q.time_us if q.event_us is None else q.event_us
+        return {"e": "bookTicker", "u": q.update_id, "s": q.symbol, "b": q.bid, "B": q.bid_qty, "a": q.ask,
+                "A": q.ask_qty, "T": q.time_us // 1000, "E": event_us // 1000}
 
     def _trade_event(self, t: Trade, micros: bool) -> dict[str, Any]:
         event_time, trade_time = _time(t.event_us, micros), _time(t.time_us, micros)
@@ -89,6 +110,28 @@ class WireFormat:
         if self.market == SPOT:
             record["M"] = True
         return record
+
+
+def mark_price_event(m: MarkUpdate) -> dict[str, Any]:
+    """A USD-M `markPriceUpdate` event."""
+    return {"e": "markPriceUpdate", "E": m.event_ms, "s": m.symbol, "p": m.mark, "i": m.index, "P": m.settle,
+            "r": m.funding_rate, "T": m.next_funding_ms}
+
+
+def rest_funding(row: FundingRow) -> dict[str, Any]:
+    """One element of `/fapi/v1/fundingRate`."""
+    return {"symbol": row.symbol, "fundingRate": rate_text(row.rate_units), "fundingTime": row.funding_time_ms,
+            "markPrice": format_fixed(row.mark_units, MARK_DECIMALS)}
+
+
+INTEREST_RATE = "0.00010000"  # premiumIndex's interestRate, Binance's usual 0.01 % per 8 h
+
+
+def premium_index(m: MarkUpdate, time_ms: int) -> dict[str, Any]:
+    """`/fapi/v1/premiumIndex` of one symbol; `lastFundingRate` is the rate now announced (markPrice `r`)."""
+    return {"symbol": m.symbol, "markPrice": m.mark, "indexPrice": m.index, "estimatedSettlePrice": m.settle,
+            "lastFundingRate": m.funding_rate, "interestRate": INTEREST_RATE,
+            "nextFundingTime": m.next_funding_ms, "time": time_ms}
 
 
 def wrap_combined(stream: str, raw: bytes) -> bytes:

@@ -4,7 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
-from pairdesk.markets import AGG_TRADE, FUTURES, SPOT, STREAM_KINDS, TRADE
+from pairdesk.markets import AGG_TRADE, BOOK_TICKER, FUTURES, MARK_PRICE, SPOT, STREAM_KINDS, TRADE
+
+SIM_STREAM_KINDS = (*STREAM_KINDS, BOOK_TICKER, MARK_PRICE)  # what this sim can fill
+SPOT_STREAM_KINDS = frozenset({TRADE, AGG_TRADE, BOOK_TICKER})  # spot has no mark price
 
 
 @dataclass(frozen=True)
@@ -39,22 +42,26 @@ def parse_ws_path(market: str, path: str) -> WsRoute | None:
 
 
 def parse_stream(name: str) -> tuple[str, str] | None:
-    """"btcusdt@trade" -> ("BTCUSDT", "trade"); None for streams this sim never produces.
+    """"btcusdt@trade" -> ("BTCUSDT", "trade"), "btcusdt@markPrice@1s" -> ("BTCUSDT", "markPrice@1s");
+    None for streams this sim never produces.
 
     Binance stream names are lower case; an upper-case name is accepted and stays silent.
     """
     symbol, _, kind = name.partition("@")
-    if kind not in STREAM_KINDS or not symbol or symbol != symbol.lower():
+    if kind not in SIM_STREAM_KINDS or not symbol or symbol != symbol.lower():
         return None
     return symbol.upper(), kind
 
 
-# USD-M futures since 2026-04-23: aggTrade on /market, trade on /public (newest ccxt routing); the
-# retired root paths and the wrong prefix complete the handshake, acknowledge SUBSCRIBE, send nothing.
-FUTURES_ROUTING = frozenset({("market", AGG_TRADE), ("public", TRADE)})
+# USD-M futures since 2026-04-23: aggTrade and markPrice on /market, trade (newest ccxt routing) and
+# bookTicker on /public; the retired root paths and the wrong prefix complete the handshake,
+# acknowledge SUBSCRIBE, send nothing.
+FUTURES_ROUTING = frozenset({("market", AGG_TRADE), ("public", TRADE), ("public", BOOK_TICKER),
+                             ("market", MARK_PRICE)})
 
 
 def route_carries(market: str, prefix: str, kind: str) -> bool:
-    """Whether a connection on `prefix` receives `kind` events (futures split them by path)."""
-    return market == SPOT or (prefix, kind) in FUTURES_ROUTING
+    """Whether a connection on `prefix` receives `kind` events (futures split them by path; spot
+    carries everything but the mark price, which it does not have)."""
+    return kind in SPOT_STREAM_KINDS if market == SPOT else (prefix, kind) in FUTURES_ROUTING
 
