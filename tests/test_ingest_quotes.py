@@ -64,10 +64,10 @@ def reference(sim: ExchangeSim, symbol: str) -> list[tuple]:
 
 
 def assert_same_bars(got: list[tuple], want: list[tuple]) -> None:
-    assert [g[:7] for g in got] == [w[:7] for w in want]  # second, bid, ask, sizes
-    assert [g[9] for g in got] == [w[8] for w in want]  # updates
+    assert [g[:6] for g in got] == [w[:6] for w in want]  # symbol, second, bid, ask, sizes
+    assert [g[8] for g in got] == [w[8] for w in want]  # updates
     for g, w in zip(got, want):
-        assert g[7] == pytest.approx(w[6], rel=1e-9, abs=1e-12) and g[8] == pytest.approx(w[7])  # mean, max spread
+        assert g[6] == pytest.approx(w[6], rel=1e-9, abs=1e-12) and g[7] == pytest.approx(w[7])  # mean, max spread
 
 
 @pytest.fixture
@@ -120,8 +120,8 @@ def test_drops_junk_and_resends_lose_nothing_that_arrived_and_invent_nothing(exc
             second = bar[1]
             updates = by_second[second]  # a stored second had updates sent in it
             assert (bar[2], bar[3], bar[4], bar[5]) in {(q[2], q[4], q[3], q[5]) for q in updates}
-            assert bar[9] <= len(updates)
-            assert not any(f <= second < t for f, t in [(f + 1000, t - 1000) for f, t in spans])  # none inside a gap
+            assert bar[8] <= len(updates)
+            assert not any(f + 1000 <= second and second + 1000 <= t - 1000 for f, t in spans)  # none inside a gap
             if not any(f <= second < t for f, t in spans) and second - 1000 in want and second in want:
                 assert_same_bars([bar], [want[second]])
                 exact += 1
@@ -148,6 +148,6 @@ def test_spot_quotes_ride_on_the_trade_connection_timed_on_receipt(exchange, db_
     for symbol in SYMBOLS:
         sent = exchange.sent_quotes(symbol)
         got = stored_bars(db_path, symbol)
-        assert sum(bar[9] for bar in got) == len(sent)
+        assert sum(bar[8] for bar in got) == len(sent)
         sent_books = {(q[2], q[4], q[3], q[5]) for q in sent}
         assert all((bar[2], bar[3], bar[4], bar[5]) in sent_books for bar in got)

@@ -77,8 +77,7 @@ def test_a_start_up_gap_runs_from_the_stored_quotes():
 def reference_bars(updates: list[tuple[int, int, float, float, float, float]], symbol: str) -> list[QuoteBar]:
     """Brute force: the book's spread at every millisecond from the first update on, by second (the
     maximum also counts quotes replaced within the millisecond they appeared)."""
-    updates = sorted(updates)  # by update id
-    kept, last_u, last_t = [], -1, 0
+    kept, last_u, last_t = [], -1, 0  # in arrival order: an update older (by u) than one seen is stale
     for u, t, bid, bid_qty, ask, ask_qty in updates:
         if u > last_u:
             last_t = max(last_t, t)

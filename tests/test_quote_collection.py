@@ -32,9 +32,9 @@ def committed(writer, fn):
 def test_closed_seconds_marks_and_gaps_reach_the_store_once(writer):
     collector = QuoteCollector(writer)
     collector.follow("BTCUSDT", stored_until_ms=T0 - 60_000)
-    collector.on_quote(Quote("BTCUSDT", 10, T0 + 100, 100.0, 1.0, 100.5, 2.0))
-    collector.on_quote(Quote("BTCUSDT", 11, T0 + 600, 100.0, 1.0, 101.0, 2.0))
-    collector.on_quote(Quote("ETHUSDT", 1, T0 + 600, 10.0, 1.0, 10.1, 2.0))  # not followed: ignored
+    collector.on_quote(Quote("BTCUSDT", 10, T0 + 100, 100.0, 1.0, 100.5, 2.0), T0 + 100)
+    collector.on_quote(Quote("BTCUSDT", 11, T0 + 600, 100.0, 1.0, 101.0, 2.0), T0 + 600)
+    collector.on_quote(Quote("ETHUSDT", 1, T0 + 600, 10.0, 1.0, 10.1, 2.0), T0 + 600)  # not followed: ignored
     collector.on_mark(MarkPrice("BTCUSDT", T0 + 5, 100.2, 100.3, 0.0001, T0 + 8 * 3600_000))
     collector.on_mark(MarkPrice("BTCUSDT", T0 + 900, 100.4, 100.3, 0.0001, T0 + 8 * 3600_000))  # same second: last wins
     collector.flush(T0 + 1000)  # the second is not over by the grace yet
@@ -56,11 +56,11 @@ def test_closed_seconds_marks_and_gaps_reach_the_store_once(writer):
 def test_a_paused_symbol_records_the_gap_until_it_is_followed_again(writer):
     collector = QuoteCollector(writer)
     collector.follow("BTCUSDT")
-    collector.on_quote(Quote("BTCUSDT", 1, T0 + 200, 100.0, 1.0, 100.5, 2.0))
+    collector.on_quote(Quote("BTCUSDT", 1, T0 + 200, 100.0, 1.0, 100.5, 2.0), T0 + 200)
     collector.unfollow("BTCUSDT", T0 + 1500, "collection paused")
-    collector.on_quote(Quote("BTCUSDT", 2, T0 + 3000, 100.0, 1.0, 100.5, 2.0))  # in flight: ignored
+    collector.on_quote(Quote("BTCUSDT", 2, T0 + 3000, 100.0, 1.0, 100.5, 2.0), T0 + 3000)  # in flight: ignored
     collector.follow("BTCUSDT")
-    collector.on_quote(Quote("BTCUSDT", 3, T0 + 9000, 100.0, 1.0, 100.5, 2.0))
+    collector.on_quote(Quote("BTCUSDT", 3, T0 + 9000, 100.0, 1.0, 100.5, 2.0), T0 + 9000)
     collector.flush(T0 + 20_000)
     gaps = committed(writer, lambda c: store.read_quote_gaps(c, ["BTCUSDT"]))
     assert gaps.values.tolist() == [["BTCUSDT", T0 + 1500, T0 + 9000, "collection paused"]]
@@ -131,3 +131,17 @@ def test_funding_history_is_stored_once_through_429s_and_restarts(tmp_path, monk
 def test_settlement_boundaries():
     assert next_boundary_ms(T0) == T0 + 8 * 3600_000
     assert next_boundary_ms(T0 - 1) == T0
+
+
+def test_seconds_close_on_the_exchanges_clock_not_the_local_one(writer):
+    """Frames timed years before the local clock (a replay, a skewed clock) still close only when
+    their second is over on the exchange's timeline."""
+    local = T0 + 2 * 365 * 86_400_000
+    collector = QuoteCollector(writer)
+    collector.follow("BTCUSDT")
+    collector.on_quote(Quote("BTCUSDT", 1, T0 + 100, 100.0, 1.0, 100.5, 2.0), local)
+    collector.flush(local + 1000)  # exchange time T0 + 1100: the second ended 100 ms ago, within the grace
+    collector.on_quote(Quote("BTCUSDT", 2, T0 + 900, 100.0, 1.0, 101.0, 2.0), local + 1000)  # late, same second
+    collector.flush(local + 2600)
+    quotes = committed(writer, lambda c: store.read_quotes(c, "BTCUSDT"))
+    assert quotes[["ts_ms", "ask", "updates"]].values.tolist() == [[T0, 101.0, 2]]

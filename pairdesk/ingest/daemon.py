@@ -208,7 +208,8 @@ class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
         try:
             async for raw in ws:
                 try:
-                    item = binance.parse_message(raw, kind, store.now_ms())
+                    received_ms = store.now_ms()
+                    item = binance.parse_message(raw, kind, received_ms)
                 except BadFrame as exc:
                     self._count_bad_frame(exc)
                     continue
@@ -217,7 +218,7 @@ class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
                     if self.writer.backlog > MAX_WRITER_BACKLOG:
                         await self._wait_for_writer()
                 elif type(item) is Quote:
-                    self.quotes.on_quote(item)
+                    self.quotes.on_quote(item, received_ms)
                 elif type(item) is MarkPrice:
                     self.quotes.on_mark(item)
                 elif type(item) is Control:

@@ -72,14 +72,15 @@ class QuoteStream:
         try:
             async for raw in ws:
                 try:
-                    item = binance.parse_message(raw, kind, store.now_ms())
+                    received_ms = store.now_ms()
+                    item = binance.parse_message(raw, kind, received_ms)
                 except BadFrame as exc:
                     self.ingestor._count_bad_frame(exc)
                     continue
                 if type(item) is Quote:
                     self._frames_on_connection += 1
                     self._last_frame_monotonic = time.monotonic()
-                    collector.on_quote(item)
+                    collector.on_quote(item, received_ms)
                 elif type(item) is MarkPrice:
                     self._frames_on_connection += 1
                     self._last_frame_monotonic = time.monotonic()

@@ -4,8 +4,10 @@ quotes recorded as quote gaps (quotes cannot be fetched back from REST: a gap is
 invented). Everything is handed to the ingestor's one writer, committed in its batches.
 
 Times: futures quotes carry the exchange's ``T``; spot bookTicker frames carry no time, so they
-are timed by the local receive time. A second is closed (and written) once it ended
-``CLOSE_GRACE_MS`` ago, or when a later update arrives.
+are timed by the local receive time. A second is closed (and written) when a later update of its
+symbol arrives, or once it ended ``CLOSE_GRACE_MS`` ago on the exchange's clock, estimated as the
+newest quote time seen plus the local time elapsed since it came (so a skewed local clock, or a
+replay of old frames, never closes a second early).
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ class QuoteCollector:
         self._gaps: list[QuoteGap] = []
         self.next_funding_ms: dict[str, int] = {}  # from the mark-price stream: when funding settles next
         self._stopped_at: dict[str, tuple[int, str]] = {}  # unfollowed symbols: where their quotes stopped, why
+        self._exchange_clock = (None, 0)  # (newest quote time seen, local time when it came)
         self.updates = 0
         self.bars_written = 0
         self.marks_written = 0
@@ -53,10 +56,12 @@ class QuoteCollector:
             if builder.gap_from_ms is not None:
                 self._stopped_at[symbol] = (builder.gap_from_ms, reason)
 
-    def on_quote(self, quote: Quote) -> None:
+    def on_quote(self, quote: Quote, received_ms: int) -> None:
         builder = self.builders.get(quote.symbol)
         if builder is None:  # not followed (unsubscribed, in flight)
             return
+        if self._exchange_clock[0] is None or quote.ts_ms > self._exchange_clock[0]:
+            self._exchange_clock = (quote.ts_ms, received_ms)
         self.updates += 1
         bars, gap = builder.update(quote.update_id, quote.ts_ms, quote.bid, quote.bid_qty, quote.ask, quote.ask_qty)
         self._bars.extend(bars)
@@ -75,10 +80,17 @@ class QuoteCollector:
             if builder is not None:
                 self._bars.extend(builder.interrupt(at_ms, reason))
 
+    def exchange_now_ms(self, now_ms: int) -> int:
+        """The exchange's time now, from the newest quote time seen (local time before any quote)."""
+        newest, received = self._exchange_clock
+        return now_ms if newest is None else newest + max(0, now_ms - received)
+
     def flush(self, now_ms: int) -> None:
-        """Close the seconds that ended ``CLOSE_GRACE_MS`` ago and hand everything waiting to the writer."""
+        """Close the seconds that ended ``CLOSE_GRACE_MS`` ago (exchange time) and hand everything
+        waiting to the writer."""
+        until = self.exchange_now_ms(now_ms) - CLOSE_GRACE_MS
         for builder in self.builders.values():
-            self._bars.extend(builder.close_before(now_ms - CLOSE_GRACE_MS))
+            self._bars.extend(builder.close_before(until))
         if not (self._bars or self._marks or self._gaps):
             return
         bars, gaps = self._bars, self._gaps
