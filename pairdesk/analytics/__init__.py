@@ -1,5 +1,6 @@
 """Pairs-trading statistics on pandas objects: bars, alignment in time, causal hedges, the residual
-spread and its z-score, correlations, tests of mean reversion, summaries and a walk-forward backtest.
+spread and its z-score, correlations, tests of mean reversion, summaries, a walk-forward backtest, and
+what a pair costs to trade (quoted spreads, the executable spread, the round trip, funding carry).
 
 Pure: DataFrames and arrays in, DataFrames, arrays and small frozen dataclasses out; no I/O, no
 asyncio, sqlite3 or streamlit. The CSV export CLI lives in ``pairdesk.analytics_cli``.
@@ -24,7 +25,9 @@ segments), ``rolling`` (exact rolling moments), ``hedges`` (static and rolling f
 ``causal_hedge`` (the hedge known before each bar), ``kalman`` (the Kalman hedge), ``signal`` (the
 residual and its z-score), ``panel`` (the pair table every view uses); the tests of mean reversion
 ``inputs``, ``cointegration`` (the headline verdict), ``johansen``, ``half_life``,
-``mean_reversion``; ``summaries``; the backtest ``fills``, ``backtest_report``, ``backtest``.
+``mean_reversion``; ``summaries``; the backtest ``fills``, ``backtest_report``, ``backtest``; what a
+pair costs to trade: ``quotes`` (quote bars at a timeframe, a pair's quotes on its panel), ``costs``
+(quoted and executable spreads, the round trip), ``funding`` (the funding carry of perpetuals).
 """
 from __future__ import annotations
 
@@ -102,13 +105,31 @@ from pairdesk.analytics.common import (
     Hedge,
     timeframe_ms,
 )
+from pairdesk.analytics.costs import (
+    COST_COLUMNS,
+    pair_costs,
+)
 from pairdesk.analytics.fills import (
     BPS,
     QUOTE_COLUMNS,
     Book,
     Fill,
+    Fills,
+    at_touch,
     build_book,
     fill_order,
+    fill_orders,
+)
+from pairdesk.analytics.funding import (
+    CARRY_COLUMNS,
+    EXPECTED_CARRY_COLUMNS,
+    FUNDING_INTERVAL_MS,
+    expected_carry_per_day,
+    funding_carry,
+    funding_payment,
+    held_settlements,
+    settlement_interval_ms,
+    settlement_marks,
 )
 from pairdesk.analytics.half_life import (
     HALF_LIFE_NO_REVERSION,
@@ -158,6 +179,14 @@ from pairdesk.analytics.panel import (
     pair_panel,
     pair_panel_since,
 )
+from pairdesk.analytics.quotes import (
+    PAIR_QUOTE_FIELDS,
+    QUOTE_1S_COLUMNS,
+    QUOTE_BAR_COLUMNS,
+    pair_quotes,
+    quote_bars_at,
+    spread_bps,
+)
 from pairdesk.analytics.rolling import (
     rolling_correlation,
     rolling_mean_std,
@@ -198,14 +227,18 @@ __all__ = [
     "DEFAULT_HEDGE_WINDOW_ROWS", "DEFAULT_MAX_STALE_S", "DEFAULT_WINDOW_ROWS", "HEAVY_TEST_WINDOW_ROWS",
     "HEDGE_METHODS", "HOUR_MS", "HURST_MAX_LAG", "MIN_ROWS_FOR_FIT", "MIN_ROWS_FOR_TESTS", "PANEL_COLUMNS",
     "SECONDS_PER_YEAR", "SPREAD_KINDS", "THEILSEN_MAX_ROWS", "TIMEFRAME_MS", "ZERO_STD_RTOL", "Hedge",
-    "timeframe_ms", "BPS", "QUOTE_COLUMNS", "Book", "Fill", "build_book", "fill_order", "HALF_LIFE_NO_REVERSION",
+    "timeframe_ms", "COST_COLUMNS", "pair_costs", "BPS", "QUOTE_COLUMNS", "Book", "Fill", "Fills", "at_touch",
+    "build_book", "fill_order", "fill_orders", "CARRY_COLUMNS", "EXPECTED_CARRY_COLUMNS", "FUNDING_INTERVAL_MS",
+    "expected_carry_per_day", "funding_carry", "funding_payment", "held_settlements", "settlement_interval_ms",
+    "settlement_marks", "HALF_LIFE_NO_REVERSION",
     "HalfLifeResult", "half_life", "half_life_interval", "HedgeFit", "hedge_ratio_huber", "hedge_ratio_ols",
     "hedge_ratio_theilsen", "rolling_ols", "SIGNIFICANCE_LEVEL", "critical_values", "normal_quantile",
     "pair_input", "run_test", "series_input", "JOHANSEN_LAGGED_DIFFERENCES", "OSTERWALD_LENUM_TRACE_CONSTANT",
     "JohansenResult", "johansen_test", "rank_conclusion", "VARIANCE_MEMORY_BARS", "kalman_signal",
     "ADF_SPREAD_LABEL", "HURST_RANDOM_WALKS", "HURST_RANDOM_WALK_SEED", "AdfResult", "HurstResult",
     "MeanReversionReport", "adf_test", "hurst_exponent", "mean_reversion_tests", "tested_rows", "pair_panel",
-    "pair_panel_since", "rolling_correlation", "rolling_mean_std", "rolling_zscore", "CAUSAL_HEDGES",
+    "pair_panel_since", "PAIR_QUOTE_FIELDS", "QUOTE_1S_COLUMNS", "QUOTE_BAR_COLUMNS", "pair_quotes",
+    "quote_bars_at", "spread_bps", "rolling_correlation", "rolling_mean_std", "rolling_zscore", "CAUSAL_HEDGES",
     "HEDGE_NAMES", "INSAMPLE_HEDGES", "INSAMPLE_LABEL", "causal_hedge", "hedge_label", "is_causal",
     "residual_signal", "residual_zscore", "segment_correlations", "segment_signal", "warmup_rows",
     "SymbolSummary", "annualisation_factor", "correlation_matrix", "hourly_summary", "summary_table",

@@ -15,6 +15,7 @@ import pandas as pd
 from pairdesk.analytics.backtest_report import BacktestReport, stretch_report
 from pairdesk.analytics.common import BACKTEST_ENTRY_Z, BACKTEST_EXIT_Z, BACKTEST_FEE_BPS, BACKTEST_STOP_Z, timeframe_ms
 from pairdesk.analytics.fills import BPS, Book, build_book, fill_order
+from pairdesk.analytics.funding import checked_funding, held_settlements
 
 # Modelled fills without quotes: half the bid-ask spread and the slippage, in bps of the price, per leg
 # per fill. Conservative for BTC / ETH spot (quoted half-spreads well under 0.1 bp), about right for
@@ -26,7 +27,7 @@ PARTS = {0: "all", 1: "in_sample", 2: "out_of_sample"}
 TRADE_COLUMNS = ["entry_signal_ts_ms", "entry_ts_ms", "exit_signal_ts_ms", "exit_ts_ms", "side", "entry_z",
                  "exit_z", "hedge_ratio", "qty_a", "qty_b", "entry_price_a", "entry_price_b", "exit_price_a",
                  "exit_price_b", "notional", "traded_notional", "gross_pnl", "fees", "spread_cost",
-                 "slippage_cost", "pnl", "return", "reason", "part", "fills"]
+                 "slippage_cost", "funding", "pnl", "return", "reason", "part", "fills"]
 EQUITY_COLUMNS = ["ts_ms", "segment", "part", "position", "pnl", "equity"]
 
 
@@ -68,11 +69,14 @@ class BacktestResult:
     trades: one row per round trip, TRADE_COLUMNS: signal and fill times of entry and exit (UTC ms),
       side (+1 long the spread: +1 A, -beta B; -1 short), z at the signals, hedge_ratio (beta, fixed
       at entry), qty_a / qty_b (signed units), fill prices, notional (gross, at the entry marks),
-      traded_notional (both fills), gross_pnl, fees, spread_cost, slippage_cost, pnl (net), return
-      (pnl / notional), reason ("exit", "stop", "segment", "split", "end"), part ("all", "in_sample",
-      "out_of_sample") and fills ("quotes", "model" or "mixed": where the four leg fills came from).
+      traded_notional (both fills), gross_pnl, fees, spread_cost, slippage_cost, funding (received
+      at the settlements held, < 0 when paid; 0 without ``funding``), pnl (net: gross_pnl - fees -
+      spread_cost - slippage_cost + funding), return (pnl / notional), reason ("exit", "stop",
+      "segment", "split", "end"), part ("all", "in_sample", "out_of_sample") and fills ("quotes",
+      "model" or "mixed": where the four leg fills came from).
     equity: one row per panel row, EQUITY_COLUMNS: position (+1 / 0 / -1 from the entry fill row to
-      the exit fill row), pnl (net, that row), equity (1 + cumulative pnl / capital).
+      the exit fill row), pnl (net, that row; a settlement's funding on the first row whose bar
+      closes after it), equity (1 + cumulative pnl / capital).
     capital: gross notional of the first position at its entry marks (None: no trades).
     report: figures of every row; in_sample / out_of_sample: of each part (None without a split).
     reason: why there is nothing to show (None when there are trades).
@@ -164,8 +168,25 @@ def _fill_source(entry_quoted: bool, exit_quoted: bool, entry_model: bool, exit_
     return "model" if entry_model and exit_model else "mixed"
 
 
-def _trade(book: Book, ts: np.ndarray, z: np.ndarray, beta: float, trip: tuple[int, int, int, int, int, str],
-           p: BacktestParams, part: str) -> tuple[dict, np.ndarray]:
+def _funding(funding: tuple[pd.DataFrame | None, pd.DataFrame | None], marks: np.ndarray, close_ms: np.ndarray,
+             qty: np.ndarray) -> np.ndarray:
+    """Funding received on each row of a position held from the close of its first row (the entry
+    fill) to the close of its last (the exit fill); ``close_ms`` and ``marks`` (rows, 2): those rows'
+    bar closes and marks. A settlement at or after the entry fill and before the exit fill counts on
+    the first row whose bar closes after it, priced at its own mark price, else at the position's
+    last mark at or before it."""
+    per_row = np.zeros(len(close_ms))
+    for leg, rows in enumerate(funding):
+        if rows is not None:
+            times, payment = held_settlements(rows, float(qty[leg]), int(close_ms[0]), int(close_ms[-1]), close_ms,
+                                              marks[:, leg])
+            np.add.at(per_row, np.searchsorted(close_ms, times, side="right"), payment)
+    return per_row
+
+
+def _trade(book: Book, ts: np.ndarray, tf_ms: int, z: np.ndarray, beta: float,
+           trip: tuple[int, int, int, int, int, str], p: BacktestParams, part: str,
+           funding: tuple[pd.DataFrame | None, pd.DataFrame | None]) -> tuple[dict, np.ndarray]:
     """One round trip's row of the trades table and its net P&L on rows entry fill .. exit fill."""
     sig_in, i, sig_out, j, side, reason = trip
     qty = np.array([float(side), -side * beta])
@@ -175,6 +196,8 @@ def _trade(book: Book, ts: np.ndarray, z: np.ndarray, beta: float, trip: tuple[i
     pnl = np.r_[0.0, np.diff(marks, axis=0) @ qty]
     pnl[0] -= entry.costs
     pnl[-1] -= exit_.costs
+    received = _funding(funding, marks, ts[i:j + 1] + tf_ms, qty)
+    pnl += received
     notional = float(np.abs(qty) @ book.mark[i])
     row = {"entry_signal_ts_ms": ts[sig_in], "entry_ts_ms": ts[i], "exit_signal_ts_ms": ts[sig_out],
            "exit_ts_ms": ts[j], "side": side, "entry_z": z[sig_in], "exit_z": z[sig_out], "hedge_ratio": beta,
@@ -182,7 +205,7 @@ def _trade(book: Book, ts: np.ndarray, z: np.ndarray, beta: float, trip: tuple[i
            "exit_price_a": exit_.price[0], "exit_price_b": exit_.price[1], "notional": notional,
            "traded_notional": entry.notional + exit_.notional, "gross_pnl": float(qty @ (book.mark[j] - book.mark[i])),
            "fees": entry.fee + exit_.fee, "spread_cost": entry.spread + exit_.spread,
-           "slippage_cost": entry.slippage + exit_.slippage, "pnl": float(pnl.sum()),
+           "slippage_cost": entry.slippage + exit_.slippage, "funding": float(received.sum()), "pnl": float(pnl.sum()),
            "return": float(pnl.sum()) / notional if notional else math.nan, "reason": reason, "part": part,
            "fills": _fill_source(entry.quoted, exit_.quoted, not book.quoted[i].any(), not book.quoted[j].any())}
     return row, pnl
@@ -192,7 +215,8 @@ def backtest_zscore(panel: pd.DataFrame, timeframe: str, entry: float = BACKTEST
                     exit: float = BACKTEST_EXIT_Z, stop: float = BACKTEST_STOP_Z,
                     fee_bps: float = BACKTEST_FEE_BPS, *, slippage_bps: float = BACKTEST_SLIPPAGE_BPS,
                     half_spread_bps: float = BACKTEST_HALF_SPREAD_BPS, oos_fraction: float | None = None,
-                    quotes: pd.DataFrame | None = None) -> BacktestResult:
+                    quotes: pd.DataFrame | None = None,
+                    funding: tuple[pd.DataFrame | None, pd.DataFrame | None] | None = None) -> BacktestResult:
     """Walk-forward z-score mean-reversion backtest of a ``pair_panel`` (columns ts_ms, price_a,
     price_b, hedge_ratio, zscore; optional ``segment``: rows of one contiguous stretch share it).
 
@@ -203,10 +227,17 @@ def backtest_zscore(panel: pd.DataFrame, timeframe: str, entry: float = BACKTEST
     out-of-sample split: it is closed on the stretch's last row ("segment", "split"; "end" on the
     panel's last row). Fills and costs: ``pairdesk.analytics.fills`` (``quotes``: ts_ms, bid_a, ask_a,
     bid_b, ask_b, matched to the panel by ts_ms; without it, or where a leg's quote is missing, the
-    last price +- ``half_spread_bps``), then ``slippage_bps`` and ``fee_bps`` per leg per fill.
-    ``oos_fraction``: the last share of rows is reported apart as out-of-sample; the signal there is
-    the same causal one (nothing is fitted on either part). Figures: ``BacktestReport``.
-    ValueError on inconsistent parameters (``BacktestParams``).
+    last price +- ``half_spread_bps``), then ``slippage_bps`` and ``fee_bps`` per leg per fill;
+    ``pair_quotes`` builds ``quotes`` from both legs' quote bars (the book at the fill row's close).
+    ``funding`` (USD-M perpetuals; None for spot: no funding): (funding_a, funding_b), each leg's
+    settled rows (funding_time_ms, rate, mark_price: ``store.read_funding``; None: that leg pays
+    none). A position pays or earns -rate * qty * mark at every settlement from its entry fill (the
+    close of the entry fill row's bar, inclusive) to its exit fill (exclusive), mark = the row's
+    mark_price, else the position's last mark at or before the settlement (``pairdesk.analytics.funding``);
+    it goes into the trade's ``funding`` and ``pnl`` and into the equity curve on the first row whose
+    bar closes after the settlement. ``oos_fraction``: the last share of rows is reported apart as
+    out-of-sample; the signal there is the same causal one (nothing is fitted on either part).
+    Figures: ``BacktestReport``. ValueError on inconsistent parameters (``BacktestParams``).
     """
     p = BacktestParams(entry, exit, stop, fee_bps, slippage_bps, half_spread_bps, oos_fraction)
     tf_ms = timeframe_ms(timeframe)
@@ -216,10 +247,13 @@ def backtest_zscore(panel: pd.DataFrame, timeframe: str, entry: float = BACKTEST
     segment = panel["segment"].to_numpy() if "segment" in panel.columns else np.zeros(n, np.int64)
     part = _parts(n, oos_fraction)
     book = build_book(panel, quotes, half_spread_bps)
+    if funding is not None and not (isinstance(funding, (tuple, list)) and len(funding) == 2):
+        raise ValueError("funding is (funding_a, funding_b): one frame (or None) per leg")
+    legs = tuple(None if rows is None else checked_funding(rows) for rows in (funding or (None, None)))
     position, bar_pnl, rows = np.zeros(n, np.int64), np.zeros(n), []
     for trip in _round_trips(z, beta, _block_ends(segment, part), p):
         sig_in, i, _, j, side, _ = trip
-        row, pnl = _trade(book, ts, z, float(beta[sig_in]), trip, p, PARTS[int(part[i])])
+        row, pnl = _trade(book, ts, tf_ms, z, float(beta[sig_in]), trip, p, PARTS[int(part[i])], legs)
         position[i:j + 1] = side
         bar_pnl[i:j + 1] += pnl
         rows.append(row)

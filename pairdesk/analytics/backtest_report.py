@@ -28,7 +28,9 @@ class BacktestReport:
 
     bars, days: bars in the stretch and the time they cover (bars x bar length, in days; holes excluded).
     gross_pnl: P&L at the marks (quote mids, or last prices without quotes); fees, spread_cost,
-      slippage_cost: the costs of every fill, each >= 0; costs: their sum; net_pnl = gross_pnl - costs.
+      slippage_cost: the costs of every fill, each >= 0; costs: their sum; funding: received at the
+      settlements positions were held through (< 0 when paid; 0 on spot); net_pnl = gross_pnl - costs
+      + funding.
     total_return: net_pnl / capital (0 with no trades). turnover: notional traded (both legs, every
       fill) / capital. trades: trades closed in the stretch; hit_rate: share of them with net P&L > 0
       (None without trades).
@@ -48,6 +50,7 @@ class BacktestReport:
     spread_cost: float
     slippage_cost: float
     costs: float
+    funding: float
     net_pnl: float
     total_return: float
     turnover: float
@@ -86,12 +89,14 @@ def stretch_report(ts_ms: np.ndarray, pnl: np.ndarray, tf_ms: int, trades: pd.Da
     fees, spread, slippage = (float(trades[c].sum()) for c in ("fees", "spread_cost", "slippage_cost"))
     costs = fees + spread + slippage
     gross = float(trades["gross_pnl"].sum())
+    funding = float(trades["funding"].sum())
+    net = gross - costs + funding
     scale = capital if capital else 1.0  # no trades: no capital, and every P&L is 0
     equity = 1.0 + np.cumsum(pnl) / scale
     traded = float(trades["traded_notional"].sum())
     sharpe, why = sharpe_ratio(ts_ms, pnl, scale, days, count)
     return BacktestReport(
         bars=len(ts_ms), days=days, trades=count, gross_pnl=gross, fees=fees, spread_cost=spread,
-        slippage_cost=slippage, costs=costs, net_pnl=gross - costs, total_return=(gross - costs) / scale,
+        slippage_cost=slippage, costs=costs, funding=funding, net_pnl=net, total_return=net / scale,
         turnover=traded / scale, hit_rate=float((trades["pnl"] > 0).mean()) if count else None,
         max_drawdown=max_drawdown(equity), sharpe=sharpe, sharpe_reason=why)

@@ -76,14 +76,43 @@ def build_book(panel: pd.DataFrame, quotes: pd.DataFrame | None, half_spread_bps
                 quoted=quoted)
 
 
+def at_touch(qty: np.ndarray, bid_side: np.ndarray, ask_side: np.ndarray) -> np.ndarray:
+    """What an order of ``qty`` units meets, per leg: the ask side to buy (qty > 0), the bid side to sell.
+    The same rule picks the touch's price (bid / ask) and its size (bid_qty / ask_qty)."""
+    return np.where(qty > 0, ask_side, bid_side)
+
+
+@dataclass(frozen=True)
+class Fills:
+    """Orders of both legs at every row at once (``fill_orders``): arrays over rows, as in ``Fill``."""
+
+    price: np.ndarray  # (rows, 2)
+    notional: np.ndarray
+    spread: np.ndarray
+    slippage: np.ndarray
+    fee: np.ndarray
+
+
+def _fill(mark: np.ndarray, bid: np.ndarray, ask: np.ndarray, qty: np.ndarray, slippage_bps: float,
+          fee_bps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(price, notional, spread, slippage, fee) of orders ``qty`` (legs on the last axis)."""
+    touch = at_touch(qty, bid, ask)
+    s = slippage_bps / BPS
+    price = touch * np.where(qty > 0, 1 + s, 1 - s)
+    size = np.abs(qty)
+    notional = (size * price).sum(axis=-1)
+    return (price, notional, (size * np.abs(touch - mark)).sum(axis=-1), (size * np.abs(price - touch)).sum(axis=-1),
+            fee_bps / BPS * notional)
+
+
+def fill_orders(book: Book, qty: np.ndarray, slippage_bps: float, fee_bps: float) -> Fills:
+    """Buy ``qty[t, leg] > 0`` / sell ``qty[t, leg] < 0`` units of both legs at every row t of ``book``."""
+    return Fills(*_fill(book.mark, book.bid, book.ask, np.asarray(qty, np.float64), slippage_bps, fee_bps))
+
+
 def fill_order(book: Book, row: int, qty: np.ndarray, slippage_bps: float, fee_bps: float) -> Fill:
     """Buy ``qty[leg] > 0`` / sell ``qty[leg] < 0`` units of both legs at ``row``."""
-    buy = qty > 0
-    touch = np.where(buy, book.ask[row], book.bid[row])
-    s = slippage_bps / BPS
-    price = touch * np.where(buy, 1 + s, 1 - s)
-    size = np.abs(qty)
-    notional = float(size @ price)
-    return Fill(price=price, notional=notional, spread=float(size @ np.abs(touch - book.mark[row])),
-                slippage=float(size @ np.abs(price - touch)), fee=fee_bps / BPS * notional,
-                quoted=bool(book.quoted[row][size > 0].all()))
+    price, notional, spread, slippage, fee = _fill(book.mark[row], book.bid[row], book.ask[row], qty, slippage_bps,
+                                                   fee_bps)
+    return Fill(price=price, notional=float(notional), spread=float(spread), slippage=float(slippage), fee=float(fee),
+                quoted=bool(book.quoted[row][np.abs(qty) > 0].all()))

@@ -29,7 +29,8 @@ class BacktestFigures(Model):
     spread_cost: float
     slippage_cost: float
     costs: float = Field(description="fees + spread_cost + slippage_cost")
-    net_pnl: float = Field(description="gross_pnl - costs")
+    funding: float = Field(description="funding received at the settlements held (< 0 when paid; 0 on spot)")
+    net_pnl: float = Field(description="gross_pnl - costs + funding")
     total_return: float = Field(description="net_pnl / capital")
     turnover: float = Field(description="notional traded (both legs, every fill) / capital")
     hit_rate: float | None = Field(description="share of trades with net P&L > 0 (null without trades)")
@@ -59,7 +60,8 @@ class BacktestTrade(Model):
     fees: float
     spread_cost: float
     slippage_cost: float
-    pnl: float = Field(description="net P&L")
+    funding: float = Field(description="funding received at the settlements held (< 0 when paid; 0 on spot)")
+    pnl: float = Field(description="net P&L: gross_pnl - fees - spread_cost - slippage_cost + funding")
     return_: float | None = Field(alias="return", description="pnl / notional")
     reason: Literal["exit", "stop", "segment", "split", "end"]
     part: Literal["all", "in_sample", "out_of_sample"]
