@@ -10,8 +10,10 @@ from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 
-from pairdesk.markets import AGG_TRADE, TRADE
+from pairdesk.markets import AGG_TRADE, BOOK_TICKER, TRADE
+from pairdesk.sim.listings import SymbolSpec
 from pairdesk.sim.model import MarketModel
+from pairdesk.sim.quotes import BookQuote
 from pairdesk.sim.sessions import ClientSession
 from pairdesk.sim.tape_history import AggTrade, Fill, SymbolHistory, Trade
 from pairdesk.sim.wire import WireFormat
@@ -37,27 +39,55 @@ def pregenerate_fills(model: MarketModel, symbols: Collection[str], per_symbol: 
             for f in fills]
 
 
-def serialize_history(wire: WireFormat, histories: Mapping[str, SymbolHistory], session: ClientSession) -> list[bytes]:
-    """Every recorded trade or aggregate of the session's streams, in time order, as frames (a blast
-    sends trades only: no quotes, no mark prices)."""
+def pregenerate_quotes(fills: list[Fill], specs: Mapping[str, SymbolSpec], per_symbol: int) -> dict[str, list[BookQuote]]:
+    """`per_symbol` bookTicker updates of each symbol, evenly spread over the time of its fills: a
+    one-tick book at the last trade price, its sizes cycling through a few lot multiples, update ids
+    strictly increasing (a blast's quote load, not a model of the book)."""
+    quotes: dict[str, list[BookQuote]] = {}
+    for symbol, spec in specs.items():
+        own = [f for f in fills if f.symbol == symbol]
+        if not own or per_symbol <= 0:
+            continue
+        first, last = own[0].time_us, own[-1].time_us
+        step = max(1, (last - first) // per_symbol)
+        out, k = [], 0
+        for i in range(per_symbol):
+            time_us = first + i * step
+            while k + 1 < len(own) and own[k + 1].time_us <= time_us:
+                k += 1
+            bid = own[k].price_units - own[k].price_units % spec.tick_units
+            size = spec.qty_text(spec.step_units * (1 + i % 7))
+            out.append(BookQuote(symbol, spec.first_trade_id + i, spec.price_text(bid), size,
+                                 spec.price_text(bid + spec.tick_units), size, time_us, time_us + BLAST_EVENT_SPACING_US))
+        quotes[symbol] = out
+    return quotes
+
+
+def serialize_history(wire: WireFormat, histories: Mapping[str, SymbolHistory], session: ClientSession,
+                      quotes: Mapping[str, list[BookQuote]] | None = None) -> list[bytes]:
+    """Every recorded trade or aggregate of the session's streams, and the blast's bookTicker
+    updates (``quotes``) where the session wants them, in time order, as frames (no mark prices)."""
     streams = []
     for (symbol, kind), stream in session.wanted.items():
         history = histories[symbol]
-        records: list[Trade | AggTrade] = []
+        records: list[Trade | AggTrade | BookQuote] = []
         if kind == TRADE:
             records.extend(history.trades(0, len(history)))
         elif kind == AGG_TRADE:
             records.extend(history.aggregates(0, history.agg_count))
+        elif kind == BOOK_TICKER and quotes:
+            records.extend(quotes.get(symbol, ()))
         streams.append([(r.event_us, kind, stream, r) for r in records])
     micros, combined = session.route.micros, session.combined
     return [WireFormat.frame(wire.event(kind, record, micros), stream, combined)
             for _, kind, stream, record in heapq.merge(*streams, key=lambda item: item[0])]
 
 
-async def blast(wire: WireFormat, histories: Mapping[str, SymbolHistory], session: ClientSession) -> dict[str, Any]:
+async def blast(wire: WireFormat, histories: Mapping[str, SymbolHistory], session: ClientSession,
+                quotes: Mapping[str, list[BookQuote]] | None = None) -> dict[str, Any]:
     """Send the whole history of the session's streams as fast as possible; returns the timings."""
     started = time.perf_counter()
-    frames = serialize_history(wire, histories, session)
+    frames = serialize_history(wire, histories, session, quotes)
     serialized = time.perf_counter()
     try:
         for frame in frames:

@@ -38,6 +38,7 @@ class SimConfig:
     replay_files: tuple[Path, ...] = ()
     speed: float = 1.0  # replay: 1 = real time, 0 = as fast as possible
     blast: int = 0  # pre-generate N trades per symbol and blast them to the first subscriber
+    blast_quotes: int = 0  # ... and N bookTicker updates per symbol among them
     wait_for_subscriber: bool = False  # start trading when the first stream is subscribed
     paused: bool = False
     ping_interval_s: float | None = None  # None: the market's default
@@ -55,7 +56,7 @@ class SimConfig:
         bad = [s for s in self.symbols if not _is_stored_symbol(s)]
         if bad or not self.symbols:
             raise SimConfigError(f"bad symbols {bad or '(none)'}; give e.g. --symbols BTCUSDT,ETHUSDT")
-        if self.rate_per_s < 0 or self.speed < 0 or self.blast < 0 or self.quote_rate_per_s < 0:
+        if self.rate_per_s < 0 or self.speed < 0 or self.blast < 0 or self.blast_quotes < 0 or self.quote_rate_per_s < 0:
             raise SimConfigError("--rate, --quote-rate, --speed and --blast must not be negative")
         if self.funding_limit_per_5m < 1:
             raise SimConfigError("--funding-limit must be at least 1 request per 5 minutes")

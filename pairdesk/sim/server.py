@@ -24,7 +24,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from pairdesk.markets import AGG_TRADE, BOOK_TICKER, FUTURES, MARK_PRICE, SPOT, TRADE
-from pairdesk.sim.blast import blast, pregenerate_fills
+from pairdesk.sim.blast import blast, pregenerate_fills, pregenerate_quotes
 from pairdesk.sim.clock import wall_us
 from pairdesk.sim.config import DEFAULT_SYMBOLS, SimConfig
 from pairdesk.sim.faults import FAULT_SWITCH_NAMES
@@ -106,6 +106,7 @@ class ExchangeSim:
         self._subscribed = asyncio.Event()
         self._paused = config.paused
         self._blast_claimed = False
+        self._blast_quotes: dict[str, list[BookQuote]] = {}
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -203,6 +204,8 @@ class ExchangeSim:
         started = time.perf_counter()
         fills = pregenerate_fills(self._model, list(self.histories), per_symbol, now_us)
         self._record(fills, now_us=None)
+        self._blast_quotes = pregenerate_quotes(fills, {s: h.spec for s, h in self.histories.items()},
+                                                self.config.blast_quotes)
         self._model.restart(wall_us())
         logger.info("blast: generated %s trades in %.2f s", len(fills), time.perf_counter() - started)
 
@@ -335,7 +338,7 @@ class ExchangeSim:
 
     async def _blast(self, session: ClientSession) -> None:
         await asyncio.sleep(0)  # let the subscription reply go first
-        self.blast_result = await blast(self.wire, self.histories, session)
+        self.blast_result = await blast(self.wire, self.histories, session, self._blast_quotes)
         self.counters["frames_blast"] += self.blast_result["frames"]
 
     # -- WebSocket connections --------------------------------------------------------------------
