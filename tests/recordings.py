@@ -68,3 +68,16 @@ def last_price(symbol: str, *relatives: str) -> float:
 def dump_rows(relative: str) -> list[list[str]]:
     """The rows of a Binance CSV dump (no header in the spot dumps), fields as text."""
     return [line.split(",") for line in binance_file(relative).read_text().splitlines() if line]
+
+
+def book_ticker_events(relative: str) -> list[dict]:
+    """The ``data`` of every @bookTicker frame of a recording, in file order (decoded with json alone).
+
+    USD-M frames carry e, u, s, b, B, a, A, T, E; spot frames carry no ``e`` and no time.
+    """
+    events = []
+    for frame in recorded_frames(binance_file(relative)):
+        message = json.loads(frame)
+        if message.get("stream", "").endswith("@bookTicker"):
+            events.append(message["data"])
+    return events

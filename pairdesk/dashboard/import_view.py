@@ -21,21 +21,24 @@ PARSED_SHARE = 0.5  # of the progress bar: parsing and checking; storing fills t
 
 IMPORT_HELP = """
 Binance dumps (data.binance.vision) as they come, `.csv` or `.zip`: spot or futures **trades** and
-**aggTrades**, and **klines** of any interval; times in ms or µs, a header row or none. Or the
+**aggTrades**, and **klines** of any interval; times in ms or µs, a header row or none; into a
+futures database also USD-M **bookTicker** dumps (stored as one-second quote bars) and
+**fundingRate** dumps (settled funding rates). Or the
 **simple format**: a header `time,open,high,low,close,volume`, then one bar per row, `time` in
 epoch ms / µs or ISO 8601 (UTC unless an offset is given). The symbol comes from a Binance file name
 (`BTCUSDT-trades-2024-01-01.csv`) or is chosen here. The whole file is checked before anything is
-stored; trades already stored (live) are never overwritten, and bars are added only where none exist.
+stored; trades already stored (live) are never overwritten, and bars, quote seconds and funding
+rates are added only where none exist.
 """
 
 
 def import_section(db: Database, tz: str) -> None:
-    """Upload historical trades or bars (Binance dump CSVs or the simple format) into the database."""
+    """Upload historical trades, bars, quotes or funding (Binance dump CSVs or the simple format) into the database."""
     st.subheader("Import history")
     done = st.session_state.pop("import_result", None)
     if done:
         show_notice(*done)
-    with st.expander("Upload a CSV of trades or bars", expanded=False):
+    with st.expander("Upload a CSV of trades, bars, quotes or funding", expanded=False):
         st.markdown(IMPORT_HELP)
         upload = st.file_uploader("CSV or zip file", type=["csv", "zip"], key="import_file")
         if upload is None:
@@ -74,8 +77,9 @@ def import_file(db: Database, file_name: str, content: bytes, symbol: str, tz: s
         progress.empty()
         return "error", f"{file_name}: could not store ({exc}). Trades already stored stay; importing again is safe."
     progress.empty()
-    what = "trades" if parsed.kind != history.BARS else "bars"
+    what = history.stored_unit(parsed.kind)
     span = f"{format_time(parsed.first_ms, tz)} → {format_time(parsed.last_ms, tz)}"
+    dropped = f" {format_count(stored.stale)} updates too far out of order were dropped." if stored.stale else ""
     return "success", (f"{file_name}: {parsed.format.name}, {format_count(parsed.rows)} rows of {parsed.symbol} "
-                       f"({span}); {format_count(stored)} new {what} stored, {format_count(parsed.rows - stored)} "
-                       f"were already there.")
+                       f"({span}); {format_count(stored.new)} new {what} stored, {format_count(stored.already)} "
+                       f"were already there.{dropped}")

@@ -1,11 +1,13 @@
 """What the parser hands out: typed columns of a run of consecutive rows (numpy arrays, 8 bytes a field).
 
 A chunk is validated whole: every value in it passed the file's rules. Callers that store trades
-take ``trade_tuples()``; the simulator's replay reads the columns directly.
+take ``trade_tuples()``; the simulator's replay reads the columns directly. ``joined`` puts the
+chunks of one file back together (an upload held in memory whole).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
 from itertools import repeat
 
 import numpy as np
@@ -51,12 +53,7 @@ class TradeChunk:
 
     def sliced(self, start: int, stop: int) -> TradeChunk:
         """Rows start..stop-1 (views, no copy)."""
-        def cut(column):
-            return None if column is None else column[start:stop]
-        return TradeChunk(self.format, self.symbol, self.first_line + start, self.ids[start:stop],
-                          self.times_ms[start:stop], self.prices[start:stop], self.qtys[start:stop],
-                          self.makers[start:stop], cut(self.first_ids), cut(self.last_ids), cut(self.price_texts),
-                          cut(self.qty_texts))
+        return _sliced(self, start, stop)
 
 
 @dataclass(frozen=True)
@@ -82,8 +79,88 @@ class BarChunk:
         return [(t, *values[:6], int(values[6])) for t, values in zip(self.times_ms.tolist(), self.values.tolist())]
 
     def sliced(self, start: int, stop: int) -> BarChunk:
-        return BarChunk(self.format, self.symbol, self.first_line + start, self.times_ms[start:stop],
-                        self.values[start:stop])
+        return _sliced(self, start, stop)
 
 
-Chunk = TradeChunk | BarChunk
+@dataclass(frozen=True)
+class QuoteChunk:
+    """Top-of-book updates of one symbol (a bookTicker dump), in file order: not necessarily in the
+    order of ``update_ids``. ``times_ms`` is the transaction time (epoch ms); ``bids <= asks``."""
+
+    format: CsvFormat
+    symbol: str
+    first_line: int
+    update_ids: np.ndarray  # int64: the book's update id ``u``
+    times_ms: np.ndarray  # int64
+    bids: np.ndarray  # float64
+    bid_qtys: np.ndarray  # float64
+    asks: np.ndarray  # float64
+    ask_qtys: np.ndarray  # float64
+
+    def __len__(self) -> int:
+        return len(self.update_ids)
+
+    @property
+    def kind(self) -> str:
+        return self.format.kind
+
+    def sliced(self, start: int, stop: int) -> QuoteChunk:
+        return _sliced(self, start, stop)
+
+
+@dataclass(frozen=True)
+class FundingChunk:
+    """Settled funding rates of one symbol (a fundingRate dump): ``times_ms`` the settlement
+    (``calc_time``, epoch ms), ``interval_hours`` the funding interval, ``rates`` the rate (a fraction,
+    may be negative). The dumps carry no mark price."""
+
+    format: CsvFormat
+    symbol: str
+    first_line: int
+    times_ms: np.ndarray  # int64
+    interval_hours: np.ndarray  # int64
+    rates: np.ndarray  # float64
+
+    def __len__(self) -> int:
+        return len(self.times_ms)
+
+    @property
+    def kind(self) -> str:
+        return self.format.kind
+
+    def funding_rows(self) -> list[tuple]:
+        """``(symbol, funding_time_ms, rate, mark_price=None)`` per settlement, as the store takes them."""
+        return list(zip(repeat(self.symbol), self.times_ms.tolist(), self.rates.tolist(), repeat(None)))
+
+    def sliced(self, start: int, stop: int) -> FundingChunk:
+        return _sliced(self, start, stop)
+
+
+Chunk = TradeChunk | BarChunk | QuoteChunk | FundingChunk
+_HEAD = ("format", "symbol", "first_line")  # the fields of a chunk that are not columns
+
+
+def _sliced(chunk, start: int, stop: int):
+    """Rows start..stop-1 of a chunk whose other fields are all columns or None (views, no copy)."""
+    columns = {f.name: None if (column := getattr(chunk, f.name)) is None else column[start:stop]
+               for f in fields(chunk) if f.name not in _HEAD}
+    return replace(chunk, first_line=chunk.first_line + start, **columns)
+
+
+def joined(chunks: Sequence[Chunk]) -> Chunk:
+    """The chunks of one file (at least one, all of one type) as one chunk, in file order."""
+    first = chunks[0]
+    if len(chunks) == 1:
+        return first
+    columns = {}
+    for f in fields(first):
+        if f.name in _HEAD:
+            continue
+        parts = [getattr(chunk, f.name) for chunk in chunks]
+        if parts[0] is None:
+            columns[f.name] = None
+        elif isinstance(parts[0], list):
+            columns[f.name] = [value for part in parts for value in part]
+        else:
+            columns[f.name] = np.concatenate(parts)
+    return replace(first, **columns)

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from pairdesk.history.chunks import BarChunk, Chunk, TradeChunk
+from pairdesk.history.chunks import BarChunk, Chunk, FundingChunk, QuoteChunk, TradeChunk
 from pairdesk.history.errors import HistoryImportError, quote
-from pairdesk.history.formats import AGG_TRADE, BARS, SIMPLE_BARS, CsvFormat
+from pairdesk.history.formats import AGG_TRADE, BARS, FUNDING, QUOTES, SIMPLE_BARS, CsvFormat
 
 MICROSECONDS_ABOVE = 10**14  # an epoch in ms reaches 1e14 only in the year 5138
 EARLIEST_MS = 1_230_768_000_000  # 2009-01-01: anything earlier is not a crypto trade time
@@ -26,13 +26,19 @@ MAX_ID = 2**63 - 1  # ids are stored as signed 64-bit integers
 # --------------------------------------------------------------------------- fields
 
 
-def number(text: str, name: str, positive: bool) -> float:
+def finite(text: str, name: str) -> float:
+    """A finite number of either sign."""
     try:
         value = float(text)
     except ValueError:
         raise ValueError(f"{name} {quote(text)} is not a number") from None
     if not math.isfinite(value):
         raise ValueError(f"{name} {quote(text)} is not a finite number")
+    return value
+
+
+def number(text: str, name: str, positive: bool) -> float:
+    value = finite(text, name)
     if value < 0 or (positive and value == 0):
         raise ValueError(f"{name} {quote(text)} must be {'positive' if positive else 'zero or more'}")
     return value
@@ -127,6 +133,50 @@ def _bar_reader(fmt: CsvFormat) -> Callable[[list[str]], tuple]:
     return read
 
 
+def _quote_reader(fmt: CsvFormat) -> Callable[[list[str]], tuple]:
+    """A function row -> (update id, transaction ms, bid, bid qty, ask, ask qty); a crossed book is refused."""
+    col = fmt.fields
+
+    def read(row: list[str]) -> tuple:
+        update_id = integer(row[col["id"]], "update id")
+        ts_ms = epoch_time(row[col["time"]], "transaction time")
+        epoch_time(row[col["event_time"]], "event time")
+        bid = number(row[col["bid"]], "best bid price", positive=True)
+        bid_qty = number(row[col["bid_qty"]], "best bid quantity", positive=False)
+        ask = number(row[col["ask"]], "best ask price", positive=True)
+        ask_qty = number(row[col["ask_qty"]], "best ask quantity", positive=False)
+        if bid > ask:
+            raise ValueError(f"crossed book: best bid {quote(row[col['bid']])} is above best ask "
+                             f"{quote(row[col['ask']])}")
+        return update_id, ts_ms, bid, bid_qty, ask, ask_qty
+
+    return read
+
+
+def _funding_reader(fmt: CsvFormat) -> Callable[[list[str]], tuple]:
+    """A function row -> (settlement ms, funding interval in hours, rate)."""
+    col = fmt.fields
+
+    def read(row: list[str]) -> tuple:
+        ts_ms = epoch_time(row[col["time"]], "calc time")
+        hours = integer(row[col["interval_hours"]], "funding interval hours")
+        if hours == 0:
+            raise ValueError(f"funding interval hours {quote(row[col['interval_hours']])} must be positive")
+        return ts_ms, hours, finite(row[col["rate"]], "funding rate")
+
+    return read
+
+
+def _row_reader(fmt: CsvFormat, for_replay: bool) -> Callable[[list[str]], tuple]:
+    if fmt.kind == BARS:
+        return _bar_reader(fmt)
+    if fmt.kind == QUOTES:
+        return _quote_reader(fmt)
+    if fmt.kind == FUNDING:
+        return _funding_reader(fmt)
+    return _trade_reader(fmt, for_replay)
+
+
 def decode(block: bytes, offset: int) -> str:
     """A block as text; ``offset`` (bytes before the block) places a bad byte in the file."""
     try:
@@ -146,7 +196,7 @@ def parse_block(block: bytes, offset: int, fmt: CsvFormat, symbol: str, first_li
     Returns None when the block holds only blank lines; raises HistoryImportError at the first bad line.
     """
     reader = csv.reader(io.StringIO(decode(block, offset)))
-    read_row = _bar_reader(fmt) if fmt.kind == BARS else _trade_reader(fmt, for_replay)
+    read_row = _row_reader(fmt, for_replay)
     rows: list[tuple] = []
     first_data_line = None
     try:
@@ -170,6 +220,16 @@ def parse_block(block: bytes, offset: int, fmt: CsvFormat, symbol: str, first_li
     if fmt.kind == BARS:
         return BarChunk(fmt, symbol, first_data_line, np.array(columns[0], np.int64),
                         np.array(columns[1:], np.float64).T.copy())
+    if fmt.kind == QUOTES:
+        return QuoteChunk(fmt, symbol, first_data_line, np.array(columns[0], np.int64),
+                          np.array(columns[1], np.int64), *(np.array(c, np.float64) for c in columns[2:]))
+    if fmt.kind == FUNDING:
+        return FundingChunk(fmt, symbol, first_data_line, np.array(columns[0], np.int64),
+                            np.array(columns[1], np.int64), np.array(columns[2], np.float64))
+    return _trade_chunk(fmt, symbol, first_data_line, columns, for_replay)
+
+
+def _trade_chunk(fmt: CsvFormat, symbol: str, first_line: int, columns: list[tuple], for_replay: bool) -> TradeChunk:
     ids, times, prices, qtys, makers = (np.array(columns[0], np.int64), np.array(columns[1], np.int64),
                                         np.array(columns[2], np.float64), np.array(columns[3], np.float64),
                                         np.array(columns[4], bool))
@@ -179,5 +239,5 @@ def parse_block(block: bytes, offset: int, fmt: CsvFormat, symbol: str, first_li
         first_ids, last_ids, extra = np.array(extra[0], np.int64), np.array(extra[1], np.int64), extra[2:]
     if for_replay:
         price_texts, qty_texts = list(extra[0]), list(extra[1])
-    return TradeChunk(fmt, symbol, first_data_line, ids, times, prices, qtys, makers, first_ids, last_ids,
+    return TradeChunk(fmt, symbol, first_line, ids, times, prices, qtys, makers, first_ids, last_ids,
                       price_texts, qty_texts)

@@ -5,6 +5,7 @@ ASCII only, no quotes, every line with exactly the format's number of fields, wh
 digits alone, every value inside its bounds. Anything else (a blank line, a bad value, ``1_000``,
 `` True``) returns None and the block is read by ``exact.parse_block``, which accepts what it
 accepts and names the first bad line. Floats are read by pandas exactly as ``float()`` reads them.
+fundingRate dumps (a hundred rows a month) always take the exact rules.
 """
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pairdesk.history.chunks import BarChunk, Chunk, TradeChunk
+from pairdesk.history.chunks import BarChunk, Chunk, QuoteChunk, TradeChunk
 from pairdesk.history.exact import EARLIEST_MS, LATEST_MS, MICROSECONDS_ABOVE
-from pairdesk.history.formats import AGG_TRADE, BARS, CsvFormat
+from pairdesk.history.formats import AGG_TRADE, BARS, FUNDING, QUOTES, CsvFormat
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -105,7 +106,7 @@ def parse_block_fast(block: bytes, fmt: CsvFormat, symbol: str, first_line: int,
                      for_replay: bool = False) -> Chunk | None:
     """The block's rows (whole lines, the first being line ``first_line``) when every one is plainly
     valid; None when any needs the exact rules."""
-    if not block or not block.isascii() or b'"' in block:
+    if fmt.kind == FUNDING or not block or not block.isascii() or b'"' in block:
         return None
     if not block.endswith(b"\n"):
         block += b"\n"
@@ -114,6 +115,8 @@ def parse_block_fast(block: bytes, fmt: CsvFormat, symbol: str, first_line: int,
         return None
     if fmt.kind == BARS:
         return _bars(block, fields, fmt, symbol, first_line)
+    if fmt.kind == QUOTES:
+        return _quotes(block, fields, fmt, symbol, first_line)
     return _trades(block, fields, fmt, symbol, first_line, for_replay)
 
 
@@ -171,3 +174,23 @@ def _bars(block: bytes, fields: _Fields, fmt: CsvFormat, symbol: str, first_line
         quote_volume, count = volume * c, np.zeros(len(c))
     return BarChunk(fmt, symbol, first_line, times_ms - times_ms % 1000,
                     np.column_stack((o, h, l, c, volume, quote_volume, count)))
+
+
+def _quotes(block: bytes, fields: _Fields, fmt: CsvFormat, symbol: str, first_line: int) -> QuoteChunk | None:
+    col = fmt.fields
+    whole = [col["id"], col["time"], col["event_time"]]
+    if not all(fields.all_digits(c) for c in whole):
+        return None
+    prices = ["bid", "bid_qty", "ask", "ask_qty"]
+    frame = _read(block, fmt, {c: "int64" for c in whole} | {col[name]: "float64" for name in prices})
+    if frame is None or len(frame) != len(fields.ends):
+        return None
+    update_ids = frame[col["id"]].to_numpy(np.int64)
+    bid, bid_qty, ask, ask_qty = (frame[col[name]].to_numpy(np.float64) for name in prices)
+    times_ms = _epoch_ms(frame[col["time"]].to_numpy(np.int64))
+    if times_ms is None or _epoch_ms(frame[col["event_time"]].to_numpy(np.int64)) is None:
+        return None
+    if not (_finite(bid, positive=True) and _finite(ask, positive=True) and _finite(bid_qty, positive=False)
+            and _finite(ask_qty, positive=False)) or (bid > ask).any():
+        return None
+    return QuoteChunk(fmt, symbol, first_line, update_ids, times_ms, bid, bid_qty, ask, ask_qty)

@@ -5,11 +5,13 @@ import re
 from dataclasses import dataclass
 
 from pairdesk.history.errors import HistoryImportError, quote
-from pairdesk.markets import AGG_TRADE, FUTURES, SPOT, STREAM_KINDS, TRADE
+from pairdesk.markets import AGG_TRADE, BOOK_TICKER, FUTURES, SPOT, STREAM_KINDS, TRADE
 from pairdesk.symbols import SYMBOL_PATTERN
 
 TRADE_KINDS = STREAM_KINDS  # ("trade", "aggTrade"): what the ids of a trades file are
 BARS = "bars"
+QUOTES = BOOK_TICKER  # top-of-book updates, folded into one-second quote bars
+FUNDING = "fundingRate"  # settled funding rates
 
 
 @dataclass(frozen=True)
@@ -17,8 +19,8 @@ class CsvFormat:
     """One accepted file layout: what its rows hold and where each field is."""
 
     name: str
-    kind: str  # "trade" (trade ids), "aggTrade" (aggregate ids) or "bars"
-    market: str | None  # "spot" / "futures" for trades files; None for bars (they fit any database)
+    kind: str  # "trade" (trade ids), "aggTrade" (aggregate ids), "bars", "bookTicker" or "fundingRate"
+    market: str | None  # the market a file belongs to (trades, quotes, funding); None for bars (they fit any database)
     header: tuple[str, ...]  # column names as Binance writes them (matched case-insensitively)
     fields: dict[str, int]  # field name -> column index
     header_required: bool = False
@@ -50,13 +52,28 @@ KLINES = CsvFormat(
 SIMPLE_BARS = CsvFormat("simple bars", BARS, None, ("time", "open", "high", "low", "close", "volume"),
                         {"time": 0, "open": 1, "high": 2, "low": 3, "close": 4, "volume": 5},
                         header_required=True)
-FORMATS = (SPOT_TRADES, SPOT_AGG_TRADES, FUTURES_TRADES, FUTURES_AGG_TRADES, KLINES, SIMPLE_BARS)
+# USD-M daily top-of-book dumps; rows may be out of update-id order. Times are the transaction time.
+FUTURES_BOOK_TICKER = CsvFormat(
+    "futures bookTicker", QUOTES, FUTURES,
+    ("update_id", "best_bid_price", "best_bid_qty", "best_ask_price", "best_ask_qty", "transaction_time",
+     "event_time"),
+    {"id": 0, "bid": 1, "bid_qty": 2, "ask": 3, "ask_qty": 4, "time": 5, "event_time": 6})
+# USD-M monthly funding dumps: one row per settlement, no mark price; told by their header only.
+FUTURES_FUNDING = CsvFormat("futures fundingRate", FUNDING, FUTURES,
+                            ("calc_time", "funding_interval_hours", "last_funding_rate"),
+                            {"time": 0, "interval_hours": 1, "rate": 2}, header_required=True)
+FORMATS = (SPOT_TRADES, SPOT_AGG_TRADES, FUTURES_TRADES, FUTURES_AGG_TRADES, KLINES, SIMPLE_BARS,
+           FUTURES_BOOK_TICKER, FUTURES_FUNDING)
 
 # data.binance.vision names: BTCUSDT-trades-2024-01-01.csv, BTCUSDT-aggTrades-2024-01.zip,
-# BTCUSDT-1m-2024-01-01.csv (klines).
-_FILE_NAME = re.compile(rf"^(?P<symbol>{SYMBOL_PATTERN})-(?P<kind>trades|aggTrades|\d+(?:mo|[smhdwM]))"
-                        r"-\d{4}-\d{2}(-\d{2})?(\s*\(\d+\))?\.(csv|zip)$")
-_FILE_NAME_KIND = {"trades": TRADE, "aggTrades": AGG_TRADE}
+# BTCUSDT-1m-2024-01-01.csv (klines), BTCUSDT-bookTicker-2024-08-08.zip, BTCUSDT-fundingRate-2024-08.zip.
+_FILE_NAME = re.compile(rf"^(?P<symbol>{SYMBOL_PATTERN})-(?P<kind>trades|aggTrades|bookTicker|fundingRate|"
+                        r"\d+(?:mo|[smhdwM]))-\d{4}-\d{2}(-\d{2})?(\s*\(\d+\))?\.(csv|zip)$")
+_FILE_NAME_KIND = {"trades": TRADE, "aggTrades": AGG_TRADE, "bookTicker": QUOTES, "fundingRate": FUNDING}
+_KIND_NAMES = {TRADE: "trades", AGG_TRADE: "aggTrades", BARS: "klines", QUOTES: "bookTicker", FUNDING: "fundingRate"}
+# What the store keeps of each kind of file (the unit of "N new ..." messages).
+_STORED_UNITS = {TRADE: "trades", AGG_TRADE: "trades", BARS: "bars", QUOTES: "quote seconds",
+                 FUNDING: "funding rates"}
 _BOOLS = ("true", "false")
 
 
@@ -67,7 +84,7 @@ def symbol_from_file_name(file_name: str) -> str | None:
 
 
 def kind_from_file_name(file_name: str) -> str | None:
-    """"trade", "aggTrade" or "bars" as a Binance dump name says; None for other names."""
+    """"trade", "aggTrade", "bars", "bookTicker" or "fundingRate" as a Binance dump name says; None for other names."""
     match = _FILE_NAME.match(file_name.rsplit("/", 1)[-1])
     if not match:
         return None
@@ -75,11 +92,26 @@ def kind_from_file_name(file_name: str) -> str | None:
 
 
 def describe_kind(kind: str) -> str:
-    return {TRADE: "trades", AGG_TRADE: "aggTrades", BARS: "klines"}[kind]
+    """A kind as Binance names its dumps: ``aggTrades``, ``klines``, ``bookTicker``..."""
+    return _KIND_NAMES[kind]
+
+
+def stored_unit(kind: str) -> str:
+    """What a file of ``kind`` is stored as, in words: trades, bars, quote seconds or funding rates."""
+    return _STORED_UNITS[kind]
 
 
 def _is_flag(text: str) -> bool:
     return text.strip().lower() in _BOOLS
+
+
+def _all_numbers(row: list[str]) -> bool:
+    try:
+        for text in row:
+            float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _format_by_header(names: list[str]) -> CsvFormat | None:
@@ -99,6 +131,8 @@ def _format_by_shape(row: list[str]) -> CsvFormat | None:
             return SPOT_TRADES
         if _is_flag(row[6]):
             return FUTURES_AGG_TRADES
+        if _all_numbers(row):
+            return FUTURES_BOOK_TICKER
     if n == 6:
         return FUTURES_TRADES if _is_flag(row[5]) else SIMPLE_BARS
     return None

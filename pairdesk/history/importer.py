@@ -2,10 +2,11 @@
 
 Each file is verified (its ``.CHECKSUM`` when one lies beside it), then read twice, a block at a
 time, in bounded memory whatever its size: first validated whole (spot/futures trades and
-aggTrades, klines; zip or csv; with or without a header; ms or µs times) and checked against the
-database's market and stream kind, then stored chunk by chunk. A broken file stores nothing, and
-importing a file twice adds nothing (trades are unique on symbol + id; bars from trades are kept
-in the same transaction; klines only fill seconds that have no bar). ``store_parsed`` is the one
+aggTrades, klines, USD-M bookTicker and fundingRate; zip or csv; with or without a header; ms or
+µs times) and checked against the database's market and stream kind, then stored chunk by chunk.
+A broken file stores nothing, and importing a file twice adds nothing (trades are unique on
+symbol + id; bars from trades are kept in the same transaction; klines only fill seconds that
+have no bar; quote seconds and funding settlements are stored once). ``store_parsed`` is the one
 way an in-memory file is stored: the dashboard's and the API's uploads use it.
 """
 from __future__ import annotations
@@ -19,11 +20,12 @@ from pathlib import Path
 from pairdesk import exit_codes, history, store
 from pairdesk.history.checksum import ChecksumMismatch, verify_checksum
 from pairdesk.history.errors import HistoryImportError
+from pairdesk.history.formats import stored_unit
 from pairdesk.history.parsed import HasFormat
-from pairdesk.history.storing import STORE_CHUNK_TRADES, store_chunks, store_parsed
+from pairdesk.history.storing import STORE_CHUNK_TRADES, Stored, store_file, store_parsed
 from pairdesk.markets import DEFAULT_STREAM, MARKETS, SPOT, STREAM_KINDS
 
-__all__ = ["STORE_CHUNK_TRADES", "ImportFailure", "ImportResult", "database_kind", "import_file", "main",
+__all__ = ["STORE_CHUNK_TRADES", "ImportFailure", "ImportResult", "Stored", "database_kind", "import_file", "main",
            "parse_args", "store_parsed", "verify_checksum"]
 
 
@@ -34,11 +36,21 @@ class ImportFailure(Exception):
 @dataclass
 class ImportResult:
     file: str
-    kind: str
+    kind: str  # the format's name, e.g. "futures bookTicker"
     symbol: str
     rows: int
-    new_rows: int  # new trades, or new bars for a klines / simple bars file
+    new_rows: int  # new trades, bars (klines / simple bars), quote seconds (bookTicker) or funding rates
     checksum: str
+    unit: str = "trades"  # what new_rows counts (``formats.stored_unit``)
+    stale: int = 0  # bookTicker updates dropped as out of order
+
+    def describe(self) -> str:
+        """The line the command prints for this file."""
+        added = f"{self.new_rows:,} new {self.unit}" if self.new_rows else f"no new {self.unit}"
+        dropped = (f", {self.stale:,} update{'s' * (self.stale != 1)} too far out of order dropped"
+                   if self.stale else "")
+        return (f"{self.file}: {self.kind} of {self.symbol}, {self.rows:,} rows, {added}{dropped} "
+                f"(checksum: {self.checksum})")
 
 
 def database_kind(db: Path, parsed: HasFormat, market: str | None, stream: str | None) -> tuple[str, str]:
@@ -94,27 +106,31 @@ def import_file(db: Path, path: Path, market: str | None = None, stream: str | N
             raise ImportFailure(f"{path}: {exc}") from None
         try:
             with history.open_history(path, on_progress=lambda f: progress("storing", f)) as reader:
-                new_rows = store_chunks(db, reader, db_market, db_stream)
+                stored = store_file(db, reader, db_market, db_stream)
         except HistoryImportError as exc:  # it was valid a moment ago
             raise ImportFailure(f"{path}: {exc} (the file changed while it was imported; what was stored before "
                                 "that line stays: import it again once it is complete)") from None
     finally:
         progress.done()
-    return ImportResult(path.name, summary.format.name, summary.symbol, summary.rows, new_rows, checksum)
+    return ImportResult(path.name, summary.format.name, summary.symbol, summary.rows, stored.new, checksum,
+                        stored_unit(summary.kind), stored.stale)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="data_ingestor.py import",
-        description="Import Binance historical dump files (data.binance.vision: trades, aggTrades, klines; "
-                    ".zip or .csv) into the tick store. Importing a file twice adds nothing.")
+        description="Import Binance historical dump files (data.binance.vision: trades, aggTrades, klines, "
+                    "USD-M bookTicker and fundingRate; .zip or .csv) into the tick store. Importing a file twice "
+                    "adds nothing.")
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="dump files, e.g. "
                         "BTCUSDT-trades-2024-01-01.zip (the symbol comes from the name)")
     parser.add_argument("--db", type=Path, default=Path("ticks.db"), help="SQLite database file (default: ticks.db)")
     parser.add_argument("--market", choices=MARKETS,
-                        help="for a new database filled from klines only (trades files tell their market)")
+                        help="for a new database filled from klines only (trades, bookTicker and fundingRate "
+                             "files tell their market)")
     parser.add_argument("--stream", choices=STREAM_KINDS,
-                        help="for a new database filled from klines only (trades files tell their kind)")
+                        help="for a new database filled from klines, bookTicker or fundingRate files only "
+                             "(trades files tell their kind)")
     return parser.parse_args(argv)
 
 
@@ -126,8 +142,5 @@ def main(argv: list[str]) -> int:
         except (ImportFailure, store.StoreError) as exc:
             print(f"data_ingestor import: error: {exc}", file=sys.stderr)
             return exit_codes.CONFIG_ERROR
-        unit = "bars" if result.kind in ("klines", "simple bars") else "trades"
-        added = f"{result.new_rows:,} new {unit}" if result.new_rows else f"no new {unit}"
-        print(f"{result.file}: {result.kind} of {result.symbol}, {result.rows:,} rows, {added} "
-              f"(checksum: {result.checksum})")
+        print(result.describe())
     return exit_codes.OK

@@ -2,45 +2,56 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
-from pairdesk.history.chunks import BAR_VALUES, BarChunk, Chunk, TradeChunk
+from pairdesk.history.chunks import Chunk, joined
 from pairdesk.history.errors import HistoryImportError
-from pairdesk.history.formats import BARS, CsvFormat, describe_kind
+from pairdesk.history.formats import BARS, FUNDING, QUOTES, CsvFormat, describe_kind
 from pairdesk.history.reader import open_history
-
-
-def _empty(dtype) -> np.ndarray:
-    return np.empty(0, dtype)
 
 
 @dataclass
 class ParsedHistory:
-    """The validated content of one file, held as compact columns (numpy, 8 bytes a field).
+    """The validated content of one file, held as compact columns (numpy, 8 bytes a field): ``whole``,
+    one chunk of the file's kind (TradeChunk, BarChunk, QuoteChunk or FundingChunk) holding every row.
 
-    Trades files fill ``ids``, ``times_ms``, ``prices``, ``qtys`` and ``makers``; bars files fill
-    ``times_ms`` and ``bar_values`` (open, high, low, close, volume, quote_volume, trades per row,
-    flattened). For files of any size, stream them with ``open_history`` instead.
+    ``times_ms``, and for trades ``ids``, ``prices``, ``qtys`` and ``makers``, are its columns. For
+    files of any size, stream them with ``open_history`` instead.
     """
 
     format: CsvFormat
     symbol: str
+    whole: Chunk
     rows: int = 0
     header: bool = False
     format_line: int | None = None  # the line the format was read from (what a refusal is about)
-    times_ms: np.ndarray = field(default_factory=lambda: _empty(np.int64))
-    ids: np.ndarray = field(default_factory=lambda: _empty(np.int64))
-    prices: np.ndarray = field(default_factory=lambda: _empty(np.float64))
-    qtys: np.ndarray = field(default_factory=lambda: _empty(np.float64))
-    makers: np.ndarray = field(default_factory=lambda: _empty(bool))
-    bar_values: np.ndarray = field(default_factory=lambda: _empty(np.float64))
 
     @property
     def kind(self) -> str:
         return self.format.kind
+
+    @property
+    def times_ms(self) -> np.ndarray:
+        return self.whole.times_ms
+
+    @property
+    def ids(self) -> np.ndarray:
+        return self.whole.ids
+
+    @property
+    def prices(self) -> np.ndarray:
+        return self.whole.prices
+
+    @property
+    def qtys(self) -> np.ndarray:
+        return self.whole.qtys
+
+    @property
+    def makers(self) -> np.ndarray:
+        return self.whole.makers
 
     @property
     def first_ms(self) -> int | None:
@@ -51,15 +62,9 @@ class ParsedHistory:
         return int(self.times_ms.max()) if self.rows else None
 
     def chunks(self, size: int) -> Iterator[Chunk]:
-        """The rows as TradeChunk / BarChunk views of ``size`` rows (the last one shorter)."""
-        whole: Chunk
-        if self.kind == BARS:
-            whole = BarChunk(self.format, self.symbol, 1, self.times_ms, self.bar_values.reshape(-1, len(BAR_VALUES)))
-        else:
-            whole = TradeChunk(self.format, self.symbol, 1, self.ids, self.times_ms, self.prices, self.qtys,
-                               self.makers)
+        """The rows as chunk views of ``size`` rows (the last one shorter), in file order."""
         for start in range(0, self.rows, size):
-            yield whole.sliced(start, start + size)
+            yield self.whole.sliced(start, start + size)
 
     def trade_chunks(self, size: int) -> Iterator[list[tuple]]:
         """Trades as ``(symbol, trade_id, ts_ms, price, qty, is_buyer_maker)`` tuples, ``size`` at a time."""
@@ -68,11 +73,7 @@ class ParsedHistory:
 
     def bar_rows(self) -> list[tuple]:
         """Bars as ``(ts_ms, open, high, low, close, volume, quote_volume, trades)`` tuples."""
-        return [row for chunk in self.chunks(max(self.rows, 1)) for row in chunk.bar_rows()]
-
-
-def _joined(chunks: list, name: str, dtype) -> np.ndarray:
-    return np.concatenate([getattr(c, name) for c in chunks]) if chunks else _empty(dtype)
+        return self.whole.bar_rows()
 
 
 def parse_history(data: bytes | str, file_name: str = "", symbol: str | None = None,
@@ -87,17 +88,8 @@ def parse_history(data: bytes | str, file_name: str = "", symbol: str | None = N
         data = data.encode("utf-8")
     with open_history(data, file_name, symbol, on_progress=on_progress) as reader:
         chunks = list(reader)
-    parsed = ParsedHistory(format=reader.format, symbol=reader.symbol, rows=reader.rows, header=reader.header,
-                           format_line=reader.format_line,
-                           times_ms=_joined(chunks, "times_ms", np.int64))
-    if parsed.kind == BARS:
-        parsed.bar_values = np.concatenate([c.values for c in chunks]).ravel()
-    else:
-        parsed.ids = _joined(chunks, "ids", np.int64)
-        parsed.prices = _joined(chunks, "prices", np.float64)
-        parsed.qtys = _joined(chunks, "qtys", np.float64)
-        parsed.makers = _joined(chunks, "makers", bool)
-    return parsed
+    return ParsedHistory(format=reader.format, symbol=reader.symbol, whole=joined(chunks), rows=reader.rows,
+                         header=reader.header, format_line=reader.format_line)
 
 
 class HasFormat(Protocol):
@@ -110,10 +102,17 @@ def check_fits_database(parsed: HasFormat, market: str, stream: str) -> None:
     ``parsed`` is anything with the file's ``format`` (a ParsedHistory, a HistoryReader, a chunk,
     a HistorySummary). A database keyed on trade ids must not receive aggregate ids (the numbers
     would collide and mean different things), and a spot database must not receive futures
-    trades. Bars fit any database. Raises HistoryImportError with what to do instead.
+    trades. Bars fit any database; bookTicker and fundingRate dumps (USD-M only) fit any futures
+    database. Raises HistoryImportError with what to do instead.
     """
     fmt, line = parsed.format, getattr(parsed, "format_line", None)
     if fmt.kind == BARS:
+        return
+    if fmt.kind in (QUOTES, FUNDING):
+        if fmt.market != market:
+            raise HistoryImportError(
+                f"this is a {fmt.name} file but the database stores {market} data; {describe_kind(fmt.kind)} "
+                f"dumps are USD-M futures only: import them into a futures database", line)
         return
     if fmt.kind != stream:
         ids = "aggregate trade ids" if fmt.kind == "aggTrade" else "individual trade ids"

@@ -28,17 +28,19 @@ def refused(file_name: str, error: history.HistoryImportError) -> HTTPException:
              summary="Import a history CSV")
 def upload_history(
     db: DatabaseDep,
-    file: Annotated[UploadFile, File(description="a Binance dump (spot / futures trades or aggTrades, klines; "
-                                                 ".csv or .zip) or a simple bar file with the header "
-                                                 "time,open,high,low,close,volume")],
+    file: Annotated[UploadFile, File(description="a Binance dump (spot / futures trades or aggTrades, klines, "
+                                                 "USD-M bookTicker or fundingRate; .csv or .zip) or a simple bar "
+                                                 "file with the header time,open,high,low,close,volume")],
     symbol: Annotated[str | None, Form(description="the file's symbol; default: from a Binance dump name such "
                                                    "as BTCUSDT-trades-2024-08-08.csv",
                                        pattern=SYMBOL_PARAM_PATTERN)] = None,
 ) -> dict[str, Any]:
     """Check the whole file (format, every line, that it fits this database's market and trade-id
     kind), then store it. Trades already in the database, live ones included, are never
-    overwritten; bars are added only where no bar exists. A bad file is a 422 naming the problem and
-    its line, and nothing is stored."""
+    overwritten; bars are added only where no bar exists. A bookTicker dump (futures databases
+    only) is stored as one-second quote bars, a fundingRate dump as settled funding rates, each
+    second or settlement once. A bad file is a 422 naming the problem and its line, and nothing is
+    stored."""
     file_name = file.filename or "upload.csv"
     data = file.file.read()
     meta = database_metadata(db)
@@ -51,8 +53,9 @@ def upload_history(
     except history.HistoryImportError as exc:
         raise refused(file_name, exc) from None
     stored = importer.store_parsed(db.path, parsed, meta["market"], meta["stream"])
-    log.info("upload %s: %s, %d rows of %s, %d new", file_name, parsed.format.name, parsed.rows, parsed.symbol,
-             stored)
+    log.info("upload %s: %s, %d rows of %s, %d new %s", file_name, parsed.format.name, parsed.rows, parsed.symbol,
+             stored.new, history.stored_unit(parsed.kind))
     return {"file_name": file_name, "format": parsed.format.name, "kind": parsed.kind, "symbol": parsed.symbol,
-            "rows": parsed.rows, "stored": stored, "already_stored": parsed.rows - stored,
+            "rows": parsed.rows, "unit": history.stored_unit(parsed.kind), "stored": stored.new,
+            "already_stored": stored.already, "stale_updates": stored.stale,
             "first_ms": parsed.first_ms, "last_ms": parsed.last_ms}
