@@ -170,6 +170,12 @@ class Supervisor:
             argv += ["--ws-url", ws_url, "--rest-url", rest_url]
         return argv
 
+    def dashboard_argv(self) -> list[str]:
+        """``streamlit run app.py`` on --host (loopback unless told otherwise) and --port."""
+        return [PYTHON, "-m", "streamlit", "run", "app.py", "--server.address", self.args.host,
+                "--server.port", str(self.args.port), "--server.headless", "true",
+                "--browser.gatherUsageStats", "false", "--", "--db", self.db]
+
     def start_exchange(self) -> int:
         if self.args.replay:
             source = ["--replay", *self.args.replay, "--speed", str(self.args.speed), "--wait-for-subscriber"]
@@ -231,10 +237,7 @@ class Supervisor:
                       f"({'replaying ' + ' '.join(self.args.replay) if self.args.replay else 'demo data'})",
                       flush=True)
             ingestor = Child("ingestor", self.ingestor_argv(ws_url, rest_url), restart=True)
-            dashboard = Child("dashboard", [
-                PYTHON, "-m", "streamlit", "run", "app.py", "--server.address", self.args.host,
-                "--server.port", str(self.args.port), "--server.headless", "true",
-                "--browser.gatherUsageStats", "false", "--", "--db", self.db])
+            dashboard = Child("dashboard", self.dashboard_argv())
             for child in (ingestor, dashboard):
                 child.start()
                 self.children.append(child)

@@ -1,11 +1,11 @@
 """The FastAPI application: its description and tags, the error handlers, and the routers."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi_offline import FastAPIOffline
 
@@ -45,6 +45,11 @@ TAGS = [
     {"name": "compatibility", "description": "the calls of the systems this desk replaces, each a thin alias of "
                                              "the desk's own endpoint (README: REST API, Compatibility)"},
 ]
+DOCS_PAGES = ("/docs", "/redoc")
+# The docs pages may load only what this server serves: ReDoc's bundle still shows Redocly's logo from
+# its CDN, and this policy makes the browser drop that request instead of sending it off the machine.
+DOCS_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+               "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'")
 ROUTES = (status, market_data, analytics, exports, uploads, summaries, watchlist, alerts)  # the OpenAPI page's order
 
 
@@ -59,6 +64,14 @@ def create_app(db_path: str | Path, token: str | None = None, host: str = access
     app = FastAPIOffline(title="Pairs desk REST API", version=API_VERSION, description=DESCRIPTION,
                          openapi_tags=TAGS, dependencies=[Depends(write_access)])
     app.state.database = Database(Path(db_path), token or None, host)
+
+    @app.middleware("http")
+    async def docs_stay_local(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        if request.url.path in DOCS_PAGES:
+            response.headers["Content-Security-Policy"] = DOCS_POLICY
+        return response
+
     install_error_handlers(app)
     for feature in ROUTES:
         app.include_router(feature.router, responses=UNAVAILABLE)

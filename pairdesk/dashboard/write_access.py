@@ -61,7 +61,9 @@ def token_field() -> None:
     """The sidebar's password field, drawn only when the page listens beyond loopback."""
     if not access.listens_beyond_loopback(listening_host()):
         return
-    with st.sidebar.expander("Write access", icon=":material/lock:", expanded=locked()):
+    closed = locked()
+    with st.sidebar.expander("Write access", icon=":material/lock:" if closed else ":material/lock_open:",
+                             expanded=closed):
         st.text_input("Desk token", type="password", key=TOKEN_KEY,
                       help="This dashboard is reachable from the network: rules, acknowledgements, the watchlist, "
                            "pause / resume and uploads need the token it was started with (--token or "
