@@ -3,6 +3,7 @@
     python run_all.py                 # live Binance: ingestor + dashboard on ticks.db
     python run_all.py --demo          # no internet needed: local exchange + ingestor + dashboard on demo.db
     python run_all.py --replay ticks.db --speed 10   # stored history through the live pipeline, into replay.db
+    python run_all.py --host 192.168.1.20 --token S3CRET   # reachable from the network: writes need the token
 
 It spawns the ingestor and ``streamlit run app.py`` (and, with --demo, ``exchange_sim.py``), prints
 the dashboard's URL, restarts a crashed ingestor with backoff, and on Ctrl+C or SIGTERM stops every
@@ -26,7 +27,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from pairdesk import exit_codes
+from pairdesk import access, exit_codes
 
 REPO_ROOT = Path(__file__).resolve().parents[1]  # the entry-point scripts live there
 PYTHON = sys.executable
@@ -106,12 +107,17 @@ def port_is_free(port: int, host: str = "0.0.0.0") -> bool:
     return True
 
 
-def wait_for_port(port: int, timeout_s: float, alive) -> bool:
-    """True once something accepts connections on 127.0.0.1:port; False on timeout or if ``alive()`` fails."""
+def reachable_host(host: str) -> str:
+    """Where to connect to a server listening on ``host``: every interface is reached on loopback."""
+    return access.LOOPBACK_HOST if host in ("", "0.0.0.0", "::") else host
+
+
+def wait_for_port(port: int, timeout_s: float, alive, host: str = access.LOOPBACK_HOST) -> bool:
+    """True once something accepts connections on host:port; False on timeout or if ``alive()`` fails."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and alive():
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            with socket.create_connection((reachable_host(host), port), timeout=0.5):
                 return True
         except OSError:
             time.sleep(0.2)
@@ -129,12 +135,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--stream", choices=("trade", "aggTrade"),
                         help="default: trade for spot, aggTrade for futures")
     parser.add_argument("--port", type=int, default=8501, help="dashboard port (default: %(default)s)")
+    parser.add_argument("--host", default=access.LOOPBACK_HOST,
+                        help="address the dashboard (and with --api the API) listens on (default: %(default)s, "
+                             "this machine only); beyond loopback every write on the page and the API needs --token")
+    parser.add_argument("--token", "--api-token", dest="token",
+                        help=f"the desk's token (default: ${access.TOKEN_ENV}): the API's admin, watchlist and "
+                             "collection endpoints, and every write when --host is beyond loopback; given to the "
+                             "children through the environment")
     parser.add_argument("--sim-rate", type=float, default=25.0,
                         help="with --demo: simulated trades per second (default: %(default)s)")
-    parser.add_argument("--api", action="store_true", help="also start the REST API (api.py) on 127.0.0.1")
+    parser.add_argument("--api", action="store_true", help="also start the REST API (api.py) on --host")
     parser.add_argument("--api-port", type=int, default=8000, help="with --api: its port (default: %(default)s)")
-    parser.add_argument("--api-token", help="with --api: the token for its admin and watchlist endpoints "
-                                            "(default: $API_TOKEN; without one those endpoints are off)")
     parser.add_argument("--replay", nargs="+", metavar="SOURCE",
                         help="play a stored database or Binance dump files through the local exchange and the real "
                              "ingestor into a separate database (replay.db by default), with the dashboard on it")
@@ -159,6 +170,12 @@ class Supervisor:
             argv += ["--ws-url", ws_url, "--rest-url", rest_url]
         return argv
 
+    def dashboard_argv(self) -> list[str]:
+        """``streamlit run app.py`` on --host (loopback unless told otherwise) and --port."""
+        return [PYTHON, "-m", "streamlit", "run", "app.py", "--server.address", self.args.host,
+                "--server.port", str(self.args.port), "--server.headless", "true",
+                "--browser.gatherUsageStats", "false", "--", "--db", self.db]
+
     def start_exchange(self) -> int:
         if self.args.replay:
             source = ["--replay", *self.args.replay, "--speed", str(self.args.speed), "--wait-for-subscriber"]
@@ -180,12 +197,11 @@ class Supervisor:
         deadline = time.monotonic() + DATABASE_WAIT_S
         while not Path(self.db).exists() and time.monotonic() < deadline and ingestor.running():
             time.sleep(0.2)
-        if self.args.api_token:  # through the environment: a command line shows in ps
-            CHILD_ENV["API_TOKEN"] = self.args.api_token
-        api = Child("api", [PYTHON, "api.py", "--db", self.db, "--port", str(self.args.api_port)], restart=True)
+        api = Child("api", [PYTHON, "api.py", "--db", self.db, "--host", self.args.host,
+                            "--port", str(self.args.api_port)], restart=True)
         api.start()
         self.children.append(api)
-        print(f"run_all: REST API at http://127.0.0.1:{self.args.api_port}/docs", flush=True)
+        print(f"run_all: REST API at http://{self.args.host}:{self.args.api_port}/docs", flush=True)
 
     def follow_replay(self, rest_url: str) -> None:
         """Point the ingestor at what the exchange replays: its market, symbols and stream kind."""
@@ -197,6 +213,13 @@ class Supervisor:
 
     def run(self) -> int:
         ports = [("--port", self.args.port)] + ([("--api-port", self.args.api_port)] if self.args.api else [])
+        token = access.configured_token(self.args.token)
+        if token:  # through the environment: a command line shows in ps
+            CHILD_ENV[access.TOKEN_ENV] = token
+        if access.listens_beyond_loopback(self.args.host):
+            print(f"run_all: listening on {self.args.host}, beyond this machine: " +
+                  ("every write needs the token" if token else
+                   f"no --token / ${access.TOKEN_ENV} given, so every write is refused"), flush=True)
         for flag, port in ports:
             if not port_is_free(port):
                 print(f"run_all: error: port {port} is in use; stop what uses it or pass {flag} N", file=sys.stderr)
@@ -214,17 +237,16 @@ class Supervisor:
                       f"({'replaying ' + ' '.join(self.args.replay) if self.args.replay else 'demo data'})",
                       flush=True)
             ingestor = Child("ingestor", self.ingestor_argv(ws_url, rest_url), restart=True)
-            dashboard = Child("dashboard", [
-                PYTHON, "-m", "streamlit", "run", "app.py", "--server.port", str(self.args.port),
-                "--server.headless", "true", "--browser.gatherUsageStats", "false", "--", "--db", self.db])
+            dashboard = Child("dashboard", self.dashboard_argv())
             for child in (ingestor, dashboard):
                 child.start()
                 self.children.append(child)
             if self.args.api:
                 self.start_api(ingestor)
             if wait_for_port(self.args.port, DASHBOARD_START_TIMEOUT_S,
-                             lambda: dashboard.running() and not self.stopping):
-                print(f"run_all: dashboard at http://localhost:{self.args.port} (database {self.db}); "
+                             lambda: dashboard.running() and not self.stopping, self.args.host):
+                shown = "localhost" if not access.listens_beyond_loopback(self.args.host) else self.args.host
+                print(f"run_all: dashboard at http://{shown}:{self.args.port} (database {self.db}); "
                       f"Ctrl+C stops everything", flush=True)
             return self.supervise(ingestor)
         finally:

@@ -159,7 +159,7 @@ def test_token_endpoints_are_off_without_a_start_up_token(db_copy, method, url, 
     """Started without a token, admin and watchlist endpoints answer 403 saying how to set one."""
     response = client_for(db_copy).request(method, url, json=body, headers=AUTH)
     assert response.status_code == 403
-    assert "--token" in response.json()["detail"] and "API_TOKEN" in response.json()["detail"]
+    assert "--token" in response.json()["detail"] and "PAIRDESK_TOKEN" in response.json()["detail"]
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}])
@@ -223,15 +223,17 @@ def test_hourly_summary_of_an_unknown_pair_is_404(db_copy):
 def test_watchlist_is_stored_normalised_and_read_back(db_copy):
     """PUT replaces the list (upper case, duplicates dropped), reports the change; GET reads it back."""
     client = client_for(db_copy, TOKEN)
-    assert client.get("/api/watchlist", headers=AUTH).json() == {"symbols": [], "updated_ms": None}
+    assert client.get("/api/watchlist", headers=AUTH).json() == {"symbols": [], "updated_ms": None, "states": {}}
     first = client.put("/api/watchlist", json={"symbols": ["ethusdt", "BTCUSDT", " ETHUSDT "]}, headers=AUTH).json()
     assert first["symbols"] == ["BTCUSDT", "ETHUSDT"] and first["added"] == ["BTCUSDT", "ETHUSDT"]
     second = client.put("/api/watchlist", json={"symbols": ["SOLUSDT", "BTCUSDT"]}, headers=AUTH).json()
     assert (second["added"], second["removed"]) == (["SOLUSDT"], ["ETHUSDT"])
     assert second["updated_ms"] > first["updated_ms"]  # grows with every write: what the ingestor polls
     assert rows_of(db_copy, "SELECT symbol FROM watchlist ORDER BY symbol") == [("BTCUSDT",), ("SOLUSDT",)]
+    followed = {symbol for (symbol,) in rows_of(db_copy, "SELECT symbol FROM feed_status")}
+    states = {s: "followed" if s in followed else "pending" for s in ("BTCUSDT", "SOLUSDT")}
     assert client.get("/api/watchlist", headers=AUTH).json() == {"symbols": ["BTCUSDT", "SOLUSDT"],
-                                                                 "updated_ms": second["updated_ms"]}
+                                                                 "updated_ms": second["updated_ms"], "states": states}
 
 
 def test_watchlist_is_checked_by_the_shared_watchlist_rule(db_copy):

@@ -268,7 +268,8 @@ def test_help_documents_every_flag():
 
 @pytest.mark.exchange(symbols=("BTCUSDT", "ETHUSDT", "SOLUSDT"))
 def test_watchlist_change_is_applied_live_on_the_open_connection(exchange, db_path):
-    """A watchlist edit (API, dashboard) subscribes and unsubscribes live, with the new symbol's history."""
+    """A watchlist edit (API, dashboard) subscribes and unsubscribes live, with the new symbol's history; a
+    symbol not trading is dropped and recorded with the reason."""
     ingestor = IngestorProcess(db_path, exchange.port).start()
     ingestor.wait_connected()
     wait_until(lambda: stored_rows(db_path, "ETHUSDT"), 15, ingestor.log)
@@ -287,6 +288,9 @@ def test_watchlist_change_is_applied_live_on_the_open_connection(exchange, db_pa
     log = ingestor.log()
     assert "UNSUBSCRIBE ethusdt@trade" in log and "NOSUCHCOIN not TRADING" in log
     assert [s for s, _ in store.read_watchlist(conn)] == ["BTCUSDT", "SOLUSDT"]
+    # why it left the list, and where the API and the page ask the exchange, are recorded for them
+    assert store.read_refusals(conn) == {"NOSUCHCOIN": "refused: not trading on spot"}
+    assert store.read_rest_url(conn) == f"http://127.0.0.1:{exchange.port}"
     status = store.read_feed_status(store.open_reader(db_path))
     assert set(status["symbol"]) == {"BTCUSDT", "SOLUSDT"}
     assert stored_rows(db_path, "ETHUSDT")[-1][0] < truth_rows(exchange, "ETHUSDT")[-1][0]

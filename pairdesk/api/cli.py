@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import socket
 import sys
 from collections.abc import Sequence
 from contextlib import closing
 
-from pairdesk import exit_codes, store
+from pairdesk import access, exit_codes, store
 from pairdesk.api.deps import TOKEN_ENV
 from pairdesk.api.main import create_app
 
@@ -34,11 +33,13 @@ def build_parser() -> _ArgumentParser:
                                                         "(OpenAPI docs at /docs).")
     parser.add_argument("--db", default="ticks.db", help="tick database written by the ingestor (default: ticks.db)")
     parser.add_argument("--host", default=DEFAULT_HOST,
-                        help=f"address to listen on (default: {DEFAULT_HOST}, this machine only)")
+                        help=f"address to listen on (default: {DEFAULT_HOST}, this machine only; beyond it every "
+                             "write needs the token)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT,
                         help=f"port to listen on, 0 for any free one (default: {DEFAULT_PORT})")
     parser.add_argument("--token", default=None,
-                        help=f"token for the admin and watchlist endpoints (default: ${TOKEN_ENV}; without one "
+                        help=f"token for the admin and watchlist endpoints, and for every write when --host is "
+                             f"beyond loopback (default: ${TOKEN_ENV}, else ${access.LEGACY_TOKEN_ENV}; without one "
                              "they answer 403)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
                         help="log level (default: info)")
@@ -69,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not 0 <= args.port <= 65535:
         parser.error(f"--port must be 0..65535, got {args.port}")
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    token = args.token if args.token is not None else os.environ.get(TOKEN_ENV)
+    token = access.configured_token(args.token)
     try:
         with closing(store.open_reader(args.db)):
             pass
@@ -87,10 +88,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, _exit_after_shutdown)
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(args.db, token), host=args.host, port=port, log_level=args.log_level)
+    # proxy_headers off: no X-Forwarded-For rewrites the client; writes are judged by args.host anyway
+    config = uvicorn.Config(create_app(args.db, token, args.host), host=args.host, port=port,
+                            log_level=args.log_level, proxy_headers=False)
     endpoints = "on" if token else f"off (no --token / ${TOKEN_ENV})"
+    exposed = ("; listening beyond loopback: every write needs the token" if token else
+               "; listening beyond loopback without a token: every write is refused") \
+        if access.listens_beyond_loopback(args.host) else ""
     print(f"REST API for {args.db} on http://{args.host}:{port} (docs: http://{args.host}:{port}/docs); "
-          f"admin and watchlist endpoints {endpoints}", flush=True)
+          f"admin and watchlist endpoints {endpoints}{exposed}", flush=True)
     uvicorn.Server(config).run(sockets=[sock])
     return exit_codes.OK
 

@@ -3,7 +3,6 @@ transaction), the admin token, symbols parsed by ``pairdesk.symbols`` and known 
 and a pair's analytics parameters."""
 from __future__ import annotations
 
-import secrets
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -15,7 +14,7 @@ import pandas as pd
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from pairdesk import analytics, store
+from pairdesk import access, analytics, store
 from pairdesk.api.errors import not_found, unprocessable
 from pairdesk.api.params import (
     HedgeWindowParam,
@@ -31,7 +30,8 @@ from pairdesk.api.params import (
 )
 from pairdesk.symbols import SymbolError, normalise_symbol, parse_symbol_list
 
-TOKEN_ENV = "API_TOKEN"
+TOKEN_ENV = access.TOKEN_ENV
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_KNOWN_SYMBOLS_SHOWN = 20  # in an "unknown symbol" message
 
 # --------------------------------------------------------------------------- the database
@@ -39,10 +39,12 @@ MAX_KNOWN_SYMBOLS_SHOWN = 20  # in an "unknown symbol" message
 
 @dataclass(frozen=True)
 class Database:
-    """What the app serves: the database file and the admin token (None: admin endpoints off)."""
+    """What the app serves: the database file, the admin token (None: admin endpoints off) and the
+    address the server listens on (beyond loopback, every write needs the token: ``pairdesk.access``)."""
 
     path: Path
     token: str | None = None
+    host: str = access.LOOPBACK_HOST
 
 
 def database(request: Request) -> Database:
@@ -87,12 +89,25 @@ def require_token(db: DatabaseDep,
     if not db.token:
         raise HTTPException(403, f"this endpoint is off: start the API with --token TOKEN (or set {TOKEN_ENV}) "
                                  "and send 'Authorization: Bearer TOKEN'")
-    if credentials is None or not secrets.compare_digest(credentials.credentials.encode(), db.token.encode()):
+    if credentials is None or not access.token_matches(credentials.credentials, db.token):
         raise HTTPException(401, "missing or wrong token: send 'Authorization: Bearer <the token given at start-up>'",
                             headers={"WWW-Authenticate": "Bearer"})
 
 
 TokenRequired = [Depends(require_token)]
+
+
+async def write_access(request: Request) -> None:
+    """Every route's guard (an app-wide dependency): on a server listening beyond loopback a write
+    (POST, PUT, PATCH, DELETE) needs the token, as ``require_token`` asks for it (403 without one
+    configured, 401 when the request does not carry it); reads and a loopback server pass."""
+    db: Database = request.app.state.database
+    if request.method in WRITE_METHODS and access.listens_beyond_loopback(db.host):
+        credentials = await bearer(request)  # read here, not declared: GET routes must not show a lock
+        refusal = access.write_refusal(db.host, db.token, credentials.credentials if credentials else None)
+        if refusal:
+            raise HTTPException(401 if db.token else 403, f"{refusal}: send 'Authorization: Bearer TOKEN'",
+                                headers={"WWW-Authenticate": "Bearer"} if db.token else None)
 
 # --------------------------------------------------------------------------- symbols
 

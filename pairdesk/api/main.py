@@ -1,14 +1,16 @@
 """The FastAPI application: its description and tags, the error handlers, and the routers."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
+from fastapi_offline import FastAPIOffline
 
-from pairdesk.api.deps import Database
+from pairdesk import access
+from pairdesk.api.deps import Database, write_access
 from pairdesk.api.errors import UNAVAILABLE, install_error_handlers
 from pairdesk.api.routes import alerts, analytics, compat, exports, market_data, status, summaries, uploads, watchlist
 from pairdesk.api.routes import backtest as backtest_routes
@@ -25,8 +27,11 @@ watchlist.
 * Symbols are Binance's (`BTCUSDT`), any case. A symbol the database does not hold is a 404.
 * A pair `symbols=A,B` regresses A on B: spread = price_a - hedge_ratio * price_b.
 * Errors are `{"detail": "..."}`: 422 for a bad parameter, 404 for an unknown symbol or rule.
-* `/api/admin/*` and `/api/watchlist` need the token given at start-up (`--token` or `$API_TOKEN`),
-  sent as `Authorization: Bearer <token>`; without one they answer 403.
+* `/api/admin/*`, `/api/watchlist`, `/api/stop` and `/api/start` need the token given at start-up
+  (`--token` or `$PAIRDESK_TOKEN`), sent as `Authorization: Bearer <token>`; without one they answer 403.
+* When the API listens beyond loopback (`--host` other than 127.0.0.1), **every** write (POST, PUT,
+  PATCH, DELETE: alert rules, acknowledgements, uploads, the watchlist, collection control) needs the
+  token too: 401 without it, 403 when no token was given at start-up.
 """
 TAGS = [
     {"name": "status", "description": "what the database holds and how the feeds are doing"},
@@ -40,16 +45,33 @@ TAGS = [
     {"name": "compatibility", "description": "the calls of the systems this desk replaces, each a thin alias of "
                                              "the desk's own endpoint (README: REST API, Compatibility)"},
 ]
+DOCS_PAGES = ("/docs", "/redoc")
+# The docs pages may load only what this server serves: ReDoc's bundle still shows Redocly's logo from
+# its CDN, and this policy makes the browser drop that request instead of sending it off the machine.
+DOCS_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+               "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'")
 ROUTES = (status, market_data, analytics, exports, uploads, summaries, watchlist, alerts)  # the OpenAPI page's order
 
 
-def create_app(db_path: str | Path, token: str | None = None) -> FastAPI:
-    """The API over the tick database at ``db_path``; ``token`` enables the admin and watchlist endpoints.
+def create_app(db_path: str | Path, token: str | None = None, host: str = access.LOOPBACK_HOST) -> FastAPI:
+    """The API over the tick database at ``db_path``; ``token`` enables the admin and watchlist endpoints;
+    ``host`` is the address it listens on (beyond loopback every write needs the token).
 
     The database is opened per request, so the app can be created before the ingestor makes the file.
+    /docs and /redoc load Swagger UI and ReDoc from the package ``fastapi_offline`` (served under
+    /static-offline-docs), not from a CDN: they work with no internet.
     """
-    app = FastAPI(title="Pairs desk REST API", version=API_VERSION, description=DESCRIPTION, openapi_tags=TAGS)
-    app.state.database = Database(Path(db_path), token or None)
+    app = FastAPIOffline(title="Pairs desk REST API", version=API_VERSION, description=DESCRIPTION,
+                         openapi_tags=TAGS, dependencies=[Depends(write_access)])
+    app.state.database = Database(Path(db_path), token or None, host)
+
+    @app.middleware("http")
+    async def docs_stay_local(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        if request.url.path in DOCS_PAGES:
+            response.headers["Content-Security-Policy"] = DOCS_POLICY
+        return response
+
     install_error_handlers(app)
     for feature in ROUTES:
         app.include_router(feature.router, responses=UNAVAILABLE)

@@ -4,6 +4,7 @@
 - ``frames``   the pure frame parsers (WebSocket events and REST rows -> typed ``Trade``,
                ``Quote``, ``MarkPrice``, ``FundingRate``)
 - ``rest``     the paced REST client that fills gaps
+- ``listing``  which symbols exchangeInfo lists as trading (and a quick unpaced check of it)
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pairdesk.binance.frames import (IGNORED_EVENTS, BadFrame, Control, FundingR
 from pairdesk.binance.markets import (DEFAULT_REST_URL, DEFAULT_WS_URL, MARKET_SPECS, REST_PAGE_LIMIT, WEIGHT_SHARE,
                                       Endpoint, MarketSpec, combined_stream_url, connections_for, raw_stream_url,
                                       route_of, stream_name, streams_url)
+from pairdesk.binance.listing import LISTING_TIMEOUT_S, listed_or_none, trading_symbols_in
 from pairdesk.binance.rest import BinanceRest, RestError, WeightPacer
 from pairdesk.markets import DEFAULT_STREAM
 
@@ -21,4 +23,4 @@ __all__ = ["IGNORED_EVENTS", "BadFrame", "Control", "FundingRate", "MarkPrice", 
            "parse_book_ticker_event", "parse_mark_price_event", "parse_rest_funding", "parse_agg_trade_event", "parse_message",
            "parse_rest_agg_trade", "parse_rest_trade", "parse_trade_event", "DEFAULT_REST_URL", "DEFAULT_WS_URL",
            "MARKET_SPECS", "REST_PAGE_LIMIT", "WEIGHT_SHARE", "Endpoint", "MarketSpec", "combined_stream_url", "connections_for", "route_of", "streams_url",
-           "raw_stream_url", "stream_name", "BinanceRest", "RestError", "WeightPacer", "DEFAULT_STREAM"]
+           "raw_stream_url", "stream_name", "LISTING_TIMEOUT_S", "listed_or_none", "trading_symbols_in", "BinanceRest", "RestError", "WeightPacer", "DEFAULT_STREAM"]

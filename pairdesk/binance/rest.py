@@ -13,6 +13,7 @@ import time
 import httpx
 
 from pairdesk.binance.frames import _REST_PARSERS, BadFrame, FundingRate, Trade, parse_rest_funding
+from pairdesk.binance.listing import trading_symbols_in
 from pairdesk.binance.markets import HTTP_TIMEOUT_S, MARKET_SPECS, REST_PAGE_LIMIT, WEIGHT_SHARE
 
 log = logging.getLogger("pairdesk.binance")
@@ -126,11 +127,7 @@ class BinanceRest:
 
     async def trading_symbols(self) -> set[str]:
         """Symbols the exchange lists as TRADING (``exchangeInfo``)."""
-        info = await self.get(self.spec.exchange_info.path, self.spec.exchange_info.weight)
-        symbols = info.get("symbols", []) if isinstance(info, dict) else []
-        # a listing without "status" (some mirrors trim it) counts as trading
-        return {s["symbol"] for s in symbols if isinstance(s, dict) and "symbol" in s
-                and s.get("status", "TRADING") == "TRADING"}
+        return trading_symbols_in(await self.get(self.spec.exchange_info.path, self.spec.exchange_info.weight))
 
     async def fetch_from(self, symbol: str, from_id: int, limit: int = REST_PAGE_LIMIT) -> list[Trade]:
         """Up to ``limit`` trades of ``symbol`` from id ``from_id`` on, oldest first."""

@@ -12,7 +12,7 @@ from typing import Any
 import streamlit as st
 
 from pairdesk import alerts
-from pairdesk.dashboard import alerts_data, data
+from pairdesk.dashboard import alerts_data, data, write_access
 from pairdesk.dashboard.alert_history_view import history_panel
 from pairdesk.dashboard.data import Database, Settings
 from pairdesk.dashboard.elements import attempt, show_outcome, shown_errors
@@ -30,6 +30,7 @@ RULE_COLUMNS = {"Rule": 2.4, "Kind": 1.9, "Symbols": 2.2, "Timeframe": 1.6, "Win
 def alerts_section(db: Database, s: Settings) -> None:
     """Alert rules (create, edit, switch on and off, delete) and the alert history."""
     st.subheader("Alerts", help=ALERTS_HELP)
+    write_access.explain()
     rules_tab, history_tab = st.tabs(["Rules", "History"], key="alerts_tabs")
     with rules_tab:
         st.fragment(rules_panel)(db, s)

@@ -13,7 +13,7 @@ history: the rows charted at one refresh are the same numbers at the next. The h
 Writing. The page is otherwise read-only; alert rules, acknowledgements, the watchlist and
 uploads are written through ``writer``: a writer connection opened with the database's own market
 and stream, one short transaction, closed at once, so the ingestor (the usual writer) is never
-held up. The running ingestor picks rule and watchlist changes up by itself.
+held up. ``writer`` first asks ``write_access.guard`` (beyond loopback, writes need the token). The running ingestor picks rule and watchlist changes up by itself.
 
 Nothing here draws: SQL comes from ``pairdesk.store``, statistics from ``pairdesk.analytics``.
 Alert rules and history are read and written in ``alerts_data``, CSV files built in ``downloads``.
@@ -31,9 +31,10 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from pairdesk import analytics
+from pairdesk import analytics, binance, watchlist
 from pairdesk import store
 from pairdesk.alerts import repository
+from pairdesk.dashboard import write_access
 from pairdesk.dashboard.markers import split_markers
 
 # --------------------------------------------------------------------------- constants
@@ -114,7 +115,9 @@ def reader(path: str) -> Iterator[sqlite3.Connection]:
 
 
 def writer(path: str) -> AbstractContextManager[sqlite3.Connection]:
-    """One brief write transaction, opened as the database's metadata records (``store.write_session``)."""
+    """One brief write transaction, opened as the database's metadata records (``store.write_session``);
+    WriteRefused when this session may not write (``write_access``)."""
+    write_access.guard()
     return store.write_session(path)
 
 
@@ -356,9 +359,24 @@ def read_watchlist(path: str) -> list[str]:
         return [symbol for symbol, _updated_ms in store.read_watchlist(conn)]
 
 
-def save_watchlist(path: str, symbols: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Make the watchlist exactly ``symbols`` (checked by ``pairdesk.watchlist``); returns (added, removed)."""
+def watchlist_states(path: str, market: str, symbols: Sequence[str] = (), ask_exchange: bool = False) -> dict[str, str]:
+    """``pairdesk.watchlist.symbol_states`` of the stored list, ``symbols`` and the ingestor's refusals; with
+    ``ask_exchange``, checked against the listing at the REST URL the ingestor recorded (as ``PUT
+    /api/watchlist`` does; an exchange that cannot be asked within a short timeout leaves them pending)."""
+    with reader(path) as conn:
+        refusals = store.read_refusals(conn)
+        shown = dict.fromkeys([*(s for s, _ in store.read_watchlist(conn)), *symbols, *refusals])
+        url, followed = store.read_rest_url(conn), store.followed_symbols(conn)
+    listed = binance.listed_or_none(url, market) if ask_exchange else None
+    return watchlist.symbol_states(shown, market, followed, listed, refusals)
+
+
+def save_watchlist(path: str, symbols: Sequence[str], refused: Mapping[str, str] | None = None
+                   ) -> tuple[list[str], list[str]]:
+    """Make the watchlist exactly ``symbols`` (checked by ``pairdesk.watchlist``), recording ``refused``
+    (symbol -> reason) beside the ingestor's refusals; returns (added, removed)."""
     with writer(path) as conn:
         before = [symbol for symbol, _ in store.read_watchlist(conn)]
         store.replace_watchlist(conn, symbols)
+        store.record_refusals(conn, refused or {}, symbols)
     return [s for s in symbols if s not in before], [s for s in before if s not in symbols]

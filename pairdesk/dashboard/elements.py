@@ -17,6 +17,7 @@ import streamlit as st
 
 from pairdesk import alerts
 from pairdesk import store
+from pairdesk.dashboard.write_access import WriteRefused
 from pairdesk.watchlist import WatchlistError
 
 if TYPE_CHECKING:
@@ -52,6 +53,8 @@ def attempt(outcome_key: str, write: Callable[[], str]) -> bool:
         return True
     except (alerts.RuleError, WatchlistError) as exc:
         st.session_state[outcome_key] = ("error", f"Not saved: {exc}.")
+    except WriteRefused as exc:
+        st.session_state[outcome_key] = ("error", f"Not saved. {exc}")
     except (store.StoreError, sqlite3.Error) as exc:
         st.session_state[outcome_key] = ("error", f"Could not write to the database ({exc}); nothing was changed. "
                                                   f"Try again.")

@@ -2,7 +2,8 @@
 
 Parse -> check -> store is the one shared path of every import (the CLI and the API use it too):
 ``history.parse_history``, ``history.check_fits_database``, ``importer.store_parsed``. This
-section only adds the widgets, a progress bar and the message that says what was stored.
+section only adds the widgets, a progress bar and the message that says what was stored. Beyond
+loopback an upload needs the desk's token (``write_access``): the uploader is disabled without it.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import streamlit as st
 
 from pairdesk import history
 from pairdesk import store
+from pairdesk.dashboard import write_access
 from pairdesk.dashboard.data import Database
 from pairdesk.dashboard.elements import show_notice
 from pairdesk.dashboard.formatting import format_count, format_time
@@ -40,7 +42,9 @@ def import_section(db: Database, tz: str) -> None:
         show_notice(*done)
     with st.expander("Upload a CSV of trades, bars, quotes or funding", expanded=False):
         st.markdown(IMPORT_HELP)
-        upload = st.file_uploader("CSV or zip file", type=["csv", "zip"], key="import_file")
+        write_access.explain()
+        upload = st.file_uploader("CSV or zip file", type=["csv", "zip"], key="import_file",
+                                  disabled=write_access.locked())
         if upload is None:
             return
         named = history.symbol_from_file_name(upload.name)
@@ -50,7 +54,7 @@ def import_section(db: Database, tz: str) -> None:
         else:
             symbol = st.selectbox("Symbol of this file", db.symbols, key="import_symbol", accept_new_options=True,
                                   index=None, placeholder="Choose or type a symbol, e.g. BTCUSDT")
-        if st.button("Import", key="import_go", type="primary", disabled=not symbol):
+        if st.button("Import", key="import_go", type="primary", disabled=not symbol or write_access.locked()):
             kind, message = import_file(db, upload.name, upload.getvalue(), symbol, tz)
             if kind != "success":
                 show_notice(kind, message)
@@ -61,6 +65,10 @@ def import_section(db: Database, tz: str) -> None:
 
 def import_file(db: Database, file_name: str, content: bytes, symbol: str, tz: str) -> tuple[str, str]:
     """Parse, check and store one uploaded file with a progress bar; returns the (kind, message) to show."""
+    try:
+        write_access.guard()
+    except write_access.WriteRefused as exc:
+        return "error", f"{file_name}: not imported. {exc}"
     progress = st.progress(0.0, text=f"Checking {file_name}…")
     try:
         parsed = history.parse_history(content, file_name, symbol,

@@ -14,7 +14,7 @@ import numpy as np
 import streamlit as st
 
 from pairdesk import alerts
-from pairdesk.dashboard import alerts_data, data
+from pairdesk.dashboard import alerts_data, data, write_access
 from pairdesk.dashboard.data import Database, Settings
 from pairdesk.dashboard.elements import attempt, keep_choice, show_outcome
 
@@ -157,6 +157,7 @@ def submit_rule(path: str, editing: int | None, defaults: Sequence[str]) -> None
     spec = form_spec()
 
     def write() -> str:
+        write_access.guard()
         rule_id = alerts_data.save_rule(path, spec, editing)
         return f"Rule #{rule_id} saved: the ingestor evaluates it from the newest bar on."
 

@@ -4,6 +4,7 @@
 The watchlist panel is a fragment refreshed with the live view; saving it checks the list with
 ``pairdesk.watchlist`` (the rule ``PUT /api/watchlist`` applies) before anything is written. Its
 pause / resume control writes through ``store.set_collection``, as ``POST /api/stop`` / ``/api/start`` do.
+Beyond loopback both need the desk's token (``write_access``: the "Write access" field, drawn first).
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import streamlit as st
 
 from pairdesk import analytics, store
 from pairdesk import watchlist
-from pairdesk.dashboard import data
+from pairdesk.dashboard import data, write_access
 from pairdesk.dashboard.data import Database, Settings
 from pairdesk.dashboard.elements import attempt, keep_choice, show_outcome, shown_errors
 from pairdesk.dashboard.formatting import format_count
@@ -38,16 +39,17 @@ HEDGE_HELP = ("Each bar's hedge (α, β) is estimated from earlier bars only, so
               "whole sample at once: a research view, never used by alerts or the backtest.")
 
 MAX_LISTED_SYMBOLS = 30  # symbols named in the watchlist's caption; the box holds them all
-WATCHLIST_HELP = (f"1 to {watchlist.MAX_WATCHLIST} Binance symbols (letters and digits, any case). The running "
-                  "ingestor subscribes to added symbols and unsubscribes from removed ones within a few seconds; a "
-                  "symbol Binance does not list is dropped (the ingestor logs it) and leaves this list at the next "
-                  "refresh.")
+WATCHLIST_HELP = (f"1 to {watchlist.MAX_WATCHLIST} Binance symbols (letters and digits, any case). Saving checks "
+                  "them against the exchange's listing: a symbol it does not list as trading is refused (not "
+                  "saved; the reason is shown), the others are saved. The running ingestor subscribes to added "
+                  "symbols (pending until it does) and unsubscribes from removed ones within a few seconds.")
 
 
 def sidebar(db: Database) -> Settings:
     """The controls; returns what they chose. Every widget has a stable key."""
     side = st.sidebar
     side.header("Pairs desk")
+    write_access.token_field()
     symbols = list(db.symbols)
     keep_choice("symbol_a", symbols, PREFERRED_PAIR[0])
     symbol_a = side.selectbox("Symbol A (dependent leg)", symbols, key="symbol_a", disabled=not symbols,
@@ -99,16 +101,17 @@ def watchlist_panel(db: Database) -> None:
         if st.session_state.get("watchlist_shown") != stored:  # first look, or the list changed: show what is stored
             st.session_state["watchlist_shown"] = stored
             st.session_state["watchlist_text"] = ", ".join(stored)
-        if stored:
-            more = f" … and {len(stored) - MAX_LISTED_SYMBOLS} more" if len(stored) > MAX_LISTED_SYMBOLS else ""
-            st.caption(f"Following {len(stored)}: {', '.join(stored[:MAX_LISTED_SYMBOLS])}{more}")
-        else:
+        if not stored:
             st.caption("No list stored yet: the ingestor follows the symbols it was started with (`--symbols`).")
+        for state, symbols in states_by_kind(data.watchlist_states(db.path, db.market)).items():
+            more = f" … and {len(symbols) - MAX_LISTED_SYMBOLS} more" if len(symbols) > MAX_LISTED_SYMBOLS else ""
+            st.caption(f"{state.capitalize()} ({len(symbols)}): {', '.join(symbols[:MAX_LISTED_SYMBOLS])}{more}")
         st.text_area("Symbols, separated by commas or spaces", key="watchlist_text", height=90,
                      placeholder="BTCUSDT, ETHUSDT", help=WATCHLIST_HELP,
                      on_change=st.session_state.pop, args=("watchlist_outcome", None))
+        write_access.explain()
         st.button("Save watchlist", key="watchlist_save", icon=":material/save:", on_click=save_watchlist,
-                  args=(db.path,))
+                  args=(db.path, db.market), disabled=write_access.locked())
         show_outcome("watchlist_outcome")
         collection_control(db.path, stored)
 
@@ -126,10 +129,11 @@ def collection_control(path: str, followed: list[str]) -> None:
     st.multiselect("Symbols to pause or resume (none: all)", followed, key="collection_symbols", help=PAUSE_HELP)
     st.checkbox("On resume, fetch missed trades", key="collection_backfill")
     pause_col, resume_col = st.columns(2)
+    locked = write_access.locked()
     pause_col.button("Pause", key="collection_pause", icon=":material/pause:", on_click=change_collection,
-                     args=(path, True), disabled=not followed)
+                     args=(path, True), disabled=not followed or locked)
     resume_col.button("Resume", key="collection_resume", icon=":material/play_arrow:", on_click=change_collection,
-                      args=(path, False), disabled=not followed)
+                      args=(path, False), disabled=not followed or locked)
     show_outcome("collection_outcome")
 
 
@@ -146,12 +150,29 @@ def change_collection(path: str, pause: bool) -> None:
     attempt("collection_outcome", write)
 
 
-def save_watchlist(path: str) -> None:
-    """Save-button callback: check the typed symbols, then replace the watchlist (nothing is saved on an error)."""
-    def write() -> str:
-        symbols = watchlist.parse_watchlist(st.session_state.get("watchlist_text", ""))
-        added, removed = data.save_watchlist(path, symbols)
-        return (f"Watchlist saved: {len(symbols)} symbol(s); added {', '.join(added) or 'none'}, removed "
-                f"{', '.join(removed) or 'none'}. The running ingestor follows it within a few seconds.")
+def states_by_kind(states: dict[str, str]) -> dict[str, list[str]]:
+    """Symbols grouped by state, followed first, then pending, then each refusal."""
+    groups: dict[str, list[str]] = {watchlist.FOLLOWED: [], watchlist.PENDING: []}
+    for symbol, state in states.items():
+        groups.setdefault(state, []).append(symbol)
+    return {state: symbols for state, symbols in groups.items() if symbols}
 
-    attempt("watchlist_outcome", write)
+
+def save_watchlist(path: str, market: str) -> None:
+    """Save-button callback: check the typed symbols (the watchlist rule, then the exchange's listing), then
+    replace the watchlist with those not refused (nothing is saved on an error or when all are refused)."""
+    def write() -> str:
+        write_access.guard()
+        symbols = watchlist.parse_watchlist(st.session_state.get("watchlist_text", ""))
+        states = data.watchlist_states(path, market, symbols, ask_exchange=True)
+        keep = [s for s in watchlist.accepted(states) if s in symbols]
+        refused = [s for s in symbols if s not in keep]
+        if not keep:
+            raise watchlist.WatchlistError(f"{', '.join(refused)}: {watchlist.refused_state(market)}")
+        added, removed = data.save_watchlist(path, keep, {s: states[s] for s in refused})
+        told = "; ".join(f"{s} {states[s]}" for s in symbols)
+        return (f"Watchlist saved: {len(keep)} symbol(s); added {', '.join(added) or 'none'}, removed "
+                f"{', '.join(removed) or 'none'}. {told}.")
+
+    if attempt("watchlist_outcome", write):
+        st.session_state.pop("watchlist_shown", None)  # show what was stored, without the refused

@@ -109,6 +109,8 @@ async def _ingest(config: IngestorConfig) -> int:
             print(f"data_ingestor: error: {error}", file=sys.stderr)
             return exit_codes.CONFIG_ERROR
         writer = store.TradeWriter(config.db, config.market, config.stream, config.source).start()
+        # the API and the dashboard check a new watchlist against this exchange's listing
+        writer.call(lambda conn: store.record_rest_url(conn, config.rest_url))
         monitor = None
         if config.alerts:
             # pandas loads pyarrow (34 MB) whenever it is installed (the dashboard needs it); the

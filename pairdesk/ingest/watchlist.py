@@ -8,7 +8,7 @@ import logging
 
 import httpx
 
-from pairdesk import binance, store
+from pairdesk import binance, store, watchlist
 from pairdesk.binance import RestError
 from pairdesk.ingest.config import WATCHLIST_POLL_INTERVAL_S, SymbolFeed
 
@@ -42,7 +42,15 @@ class WatchlistMixin:
                 log.error("watchlist: %s not TRADING on %s; not followed", ", ".join(unknown), self.config.market)
                 added = [s for s in added if s in listed]
                 keep = [s for s in wanted if s not in unknown]
-                await asyncio.wrap_future(self.writer.call(lambda conn: store.replace_watchlist(conn, keep)))
+                reason = watchlist.refused_state(self.config.market)
+
+                def drop_unknown(conn) -> None:  # the page and the API say why they left the list
+                    store.replace_watchlist(conn, keep)
+                    store.record_refusals(conn, dict.fromkeys(unknown, reason), added)
+
+                await asyncio.wrap_future(self.writer.call(drop_unknown))
+            else:  # a symbol refused before and listed now is no longer refused
+                await asyncio.wrap_future(self.writer.call(lambda conn: store.record_refusals(conn, {}, added)))
         if not added and not removed:
             return
         for symbol in removed:

@@ -31,7 +31,9 @@ from pairdesk.store.collection import (CollectionError, CollectionRow, choose_sy
 from pairdesk.store.database import (BUSY_TIMEOUT_MS, DEFAULT_SOURCE, now_ms, open_reader, open_writer,
                                      open_writer_as_recorded, read_metadata, recorded_metadata,
                                      write_session)
-from pairdesk.store.desk import read_hourly_summaries, read_watchlist, replace_watchlist, write_hourly_summaries
+from pairdesk.store.desk import (followed_symbols, read_hourly_summaries, read_refusals, read_rest_url,
+                                 read_watchlist, record_refusals, record_rest_url, replace_watchlist,
+                                 write_hourly_summaries)
 from pairdesk.store.errors import StoreError, StoreMismatch, WriterBusy
 from pairdesk.store.feed import (STATUS_COLUMNS, close_gap, count_missing, delete_status, list_open_gaps, open_gap,
                                  read_feed_status, record_paused_gap, read_gap_spans, read_gaps, set_gap_detail, upsert_status)
@@ -53,6 +55,7 @@ __all__ = [
     "save_alert_progress", "seed_alert_rules", "set_alert_delivery", "set_alert_rule_enabled", "update_alert_rule",
     "atomic", "data_version", "snapshot", "transaction", "set_gap_detail", "BUSY_TIMEOUT_MS", "DEFAULT_SOURCE", "now_ms", "open_reader", "open_writer",
     "open_writer_as_recorded", "read_metadata", "recorded_metadata", "write_session", "read_hourly_summaries", "read_watchlist",
+    "followed_symbols", "read_refusals", "read_rest_url", "record_refusals", "record_rest_url",
     "replace_watchlist", "write_hourly_summaries", "StoreError", "StoreMismatch", "WriterBusy", "STATUS_COLUMNS",
     "close_gap", "count_missing", "delete_status", "list_open_gaps", "open_gap", "read_feed_status", "read_gap_spans",
     "read_gaps", "upsert_status", "Owner", "Ownership", "claim_ownership", "owner_file", "read_owner", "BAR_COLUMNS",

@@ -1,9 +1,14 @@
-"""The watchlist (symbols the ingestor is asked to follow) and stored hourly summaries.
-Plain tuples, no pandas: the API streams some of these straight into CSV."""
+"""The watchlist (symbols the ingestor is asked to follow), what the ingestor made of it, and stored
+hourly summaries. Plain tuples, no pandas: the API streams some of these straight into CSV.
+
+What the ingestor made of the watchlist lives in ``meta`` (no migration): ``rest_url``, the REST base
+of the exchange it follows (so the API and the dashboard can check a new list against the same
+listing), and ``watchlist_refused``, the symbols it refused with the reason (JSON)."""
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from pairdesk.store.database import now_ms
 from pairdesk.store.readers import _time_filter
@@ -11,6 +16,41 @@ from pairdesk.store.readers import _time_filter
 def read_watchlist(conn: sqlite3.Connection) -> list[tuple[str, int]]:
     """(symbol, updated_ms) of every symbol the ingestor is asked to follow, by symbol."""
     return conn.execute("SELECT symbol, updated_ms FROM watchlist ORDER BY symbol").fetchall()
+
+
+REST_URL_KEY = "rest_url"
+REFUSED_KEY = "watchlist_refused"
+
+
+def record_rest_url(conn: sqlite3.Connection, url: str) -> None:
+    """Record the REST base URL of the exchange the ingestor follows."""
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (REST_URL_KEY, url))
+
+
+def read_rest_url(conn: sqlite3.Connection) -> str | None:
+    """The REST base URL the ingestor recorded (None: no ingestor recorded one yet)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (REST_URL_KEY,)).fetchone()
+    return row[0] if row else None
+
+
+def record_refusals(conn: sqlite3.Connection, refused: Mapping[str, str], cleared: Iterable[str] = ()) -> None:
+    """Add ``refused`` (symbol -> reason) to the recorded refusals and drop those of ``cleared`` symbols
+    (accepted or followed since)."""
+    kept = {**read_refusals(conn), **refused}
+    for symbol in cleared:
+        kept.pop(symbol, None)
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (REFUSED_KEY, json.dumps(kept)))
+
+
+def read_refusals(conn: sqlite3.Connection) -> dict[str, str]:
+    """Symbol -> why the ingestor refused to follow it (empty: none refused)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (REFUSED_KEY,)).fetchone()
+    return json.loads(row[0]) if row else {}
+
+
+def followed_symbols(conn: sqlite3.Connection) -> list[str]:
+    """The symbols the ingestor follows: those it writes a feed status row for."""
+    return [symbol for (symbol,) in conn.execute("SELECT symbol FROM feed_status ORDER BY symbol")]
 
 
 def replace_watchlist(conn: sqlite3.Connection, symbols: Sequence[str]) -> None:

@@ -10,9 +10,14 @@ from pairdesk.symbols import MAX_SYMBOL_LENGTH, MIN_SYMBOL_LENGTH, normalise_sym
 from pairdesk.watchlist import MAX_WATCHLIST, check_watchlist
 
 
+STATES_DOC = ('per symbol: "followed" (the ingestor follows it), "pending" (accepted; the running ingestor has '
+              'not picked it up yet, or the exchange could not be asked) or "refused: not trading on <market>"')
+
+
 class WatchlistResponse(Model):
     symbols: list[str]
     updated_ms: int | None = Field(description="when the list was last written (null: never)")
+    states: dict[str, str] = Field(description=STATES_DOC + "; with the symbols the ingestor refused lately")
 
 
 # Each item through the symbol rule (so an error names its index), the list through the watchlist rule.
@@ -30,3 +35,4 @@ class WatchlistUpdate(Model):
 class WatchlistChange(WatchlistResponse):
     added: list[str]
     removed: list[str]
+    refused: list[str] = Field(description="asked for, but not stored: the exchange does not list them as trading")
