@@ -336,13 +336,14 @@ def test_watchlist_is_saved_and_shown(monkeypatch, db):
     page = act(page, watchlist_text="btcusdt, ethusdt solusdt\nBTCUSDT", watchlist_save="click")
     assert [symbol for symbol, _ in read_db(db, store.read_watchlist)] == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
     assert any(toast.startswith("Watchlist saved: 3 symbol(s)") for toast in texts(page, "toast"))
-    assert "Following 3: BTCUSDT, ETHUSDT, SOLUSDT" in texts(page, "caption")
+    # no ingestor has picked them up yet (no feed-status rows): pending, not followed
+    assert "Pending (3): BTCUSDT, ETHUSDT, SOLUSDT" in texts(page, "caption")
     conn = store.open_writer(db, "spot", "trade")  # the ingestor drops a symbol Binance does not list
     with store.transaction(conn):
         store.replace_watchlist(conn, ["BTCUSDT", "ETHUSDT"])
     conn.close()
     page = act(page)
-    assert "Following 2: BTCUSDT, ETHUSDT" in texts(page, "caption")
+    assert "Pending (2): BTCUSDT, ETHUSDT" in texts(page, "caption")
     assert page.text_area(key="watchlist_text").value == "BTCUSDT, ETHUSDT"
 
 
