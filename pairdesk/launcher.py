@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pairdesk import access, exit_codes
+from pairdesk.history import HistoryImportError, replay_source
 
 REPO_ROOT = Path(__file__).resolve().parents[1]  # the entry-point scripts live there
 PYTHON = sys.executable
@@ -38,6 +39,7 @@ STABLE_RUN_S = 60.0  # an ingestor that ran this long starts its backoff afresh 
 SIM_START_TIMEOUT_S = 15.0
 DASHBOARD_START_TIMEOUT_S = 60.0
 DATABASE_WAIT_S = 15.0  # for the ingestor to create the database before the API starts
+DEMO_HISTORY_S = 3600  # the local exchange's trading behind its live tape: every panel has data at once
 PR_SET_PDEATHSIG = 1
 # One BLAS thread per process: on 2 cores a multithreaded OpenBLAS made the 2,000-row ADF take
 # up to 2.3 s instead of 40 ms while the ingestor was busy.
@@ -181,7 +183,8 @@ class Supervisor:
             source = ["--replay", *self.args.replay, "--speed", str(self.args.speed), "--wait-for-subscriber"]
         else:
             source = ["--market", self.args.market, "--symbols", self.args.symbols.upper(),
-                      "--rate", str(self.args.sim_rate)]
+                      "--rate", str(self.args.sim_rate), "--history", str(DEMO_HISTORY_S),
+                      *self.demo_continuation()]
         sim = Child("exchange_sim", [PYTHON, "exchange_sim.py", "--port", "0", *source], stdout_pipe=True)
         sim.start()
         self.children.append(sim)
@@ -191,6 +194,33 @@ class Supervisor:
         # keep draining its stdout so that it never blocks on a full pipe
         threading.Thread(target=shutil.copyfileobj, args=(sim.proc.stdout, sys.stdout), daemon=True).start()
         return int(line.rsplit(":", 1)[1])
+
+    def demo_continuation(self) -> list[str]:
+        """``--continue-from`` the demo database when it holds this market's tape (a restarted demo goes
+        on with ids after the stored ones); a database of another market (or not a tick database) is
+        moved aside, saying so, and the demo starts a new one."""
+        path = Path(self.db)
+        if not path.exists():
+            return []
+        try:
+            end = replay_source.tape_end(path)
+        except HistoryImportError as exc:
+            end, why = None, str(exc)
+        else:
+            why = f"it holds {end.market} trades and this demo runs {self.args.market}"
+        if end is not None and end.market == self.args.market:
+            if end.last:
+                print(f"run_all: continuing the demo tape of {path} (after trade ids "
+                      f"{', '.join(f'{s} {last[0]}' for s, last in sorted(end.last.items()))})", flush=True)
+                return ["--continue-from", str(path)]
+            return []
+        kept = path.with_name(f"{path.name}.{time.strftime('%Y%m%d-%H%M%S')}.old")
+        for suffix in ("", "-wal", "-shm"):
+            if Path(f"{path}{suffix}").exists():
+                Path(f"{path}{suffix}").rename(f"{kept}{suffix}")
+        print(f"run_all: {path} cannot be continued ({why}): moved it to {kept}; starting a new demo database",
+              flush=True)
+        return []
 
     def start_api(self, ingestor: Child) -> None:
         """The API serves an existing database: start it once the ingestor has created the file."""

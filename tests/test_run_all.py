@@ -104,3 +104,51 @@ def test_unreachable_binance_is_reported_and_suggests_demo(tmp_path, unused_port
     log = proc.stderr.read()
     assert stopped.code == 0 and stopped.left == []
     assert "is Binance reachable? Without internet, try: python run_all.py --demo" in log
+
+
+def stored_trades(db) -> dict[str, tuple[int, int, int]]:
+    """{symbol: (trades, first id, last id)} of a database (empty while it is being created)."""
+    try:
+        conn = store.open_reader(db)
+    except store.StoreError:
+        return {}
+    try:
+        return {s: n for s, *n in conn.execute(
+            "SELECT symbol, count(*), min(trade_id), max(trade_id) FROM trades GROUP BY symbol")}
+    except Exception:  # mid-creation
+        return {}
+    finally:
+        conn.close()
+
+
+def test_demo_starts_with_an_hour_of_history_and_a_restart_continues_the_tape(tmp_path, unused_port):
+    """The first refresh already has history (the local exchange's hour behind its tape, fetched by the
+    ingestor's start-up catch-up); a second demo on the same database goes on after the stored ids,
+    every id once, no freeze; a database of another market is moved aside, saying so."""
+    db = tmp_path / "demo.db"
+    run_all = start_run_all("--demo", "--db", str(db), "--port", str(unused_port))
+    try:
+        wait_until(lambda: all(n > 20_000 for n, _, _ in stored_trades(db).values()) and len(stored_trades(db)) == 2,
+                   STARTED_WITHIN_S)
+    finally:
+        first = stop_run_all(run_all)
+    assert first.code == 0, first.output
+    before = stored_trades(db)
+    run_all = start_run_all("--demo", "--db", str(db), "--port", str(unused_port))
+    try:
+        wait_until(lambda: all(stored_trades(db)[s][2] > before[s][2] + 20 for s in before), STARTED_WITHIN_S)
+    finally:
+        second = stop_run_all(run_all)
+    assert second.code == 0 and "continuing the demo tape of" in second.output, second.output
+    after = stored_trades(db)
+    for symbol, (count, first_id, last_id) in after.items():
+        assert first_id == before[symbol][1] and count == last_id - first_id + 1  # contiguous: every id once
+    assert "already stored" not in second.output
+    run_all = start_run_all("--demo", "--market", "futures", "--db", str(db), "--port", str(unused_port))
+    try:
+        wait_until(lambda: list(tmp_path.glob("demo.db.*.old")) and stored_trades(db) and
+                   all(n > 100 for n, _, _ in stored_trades(db).values()), STARTED_WITHIN_S)
+    finally:
+        third = stop_run_all(run_all)
+    assert "cannot be continued (it holds spot trades and this demo runs futures): moved it to" in third.output
+    assert third.code == 0 and store.read_metadata(store.open_reader(db))["market"] == "futures"

@@ -45,6 +45,33 @@ def read_stored_trades(path: str | Path) -> StoredTrades:
     return StoredTrades(Path(path), meta.get("market", SPOT), meta.get("stream", TRADE))
 
 
+@dataclass(frozen=True)
+class TapeEnd:
+    """Where a tick database's tape ends: its market and stream, and each symbol's last stored trade
+    (id, exchange time ms, price), for a local exchange that continues the same tape."""
+
+    market: str
+    stream: str
+    last: dict[str, tuple[int, int, float]]
+
+
+def tape_end(path: str | Path) -> TapeEnd:
+    """The end of the tape stored at ``path``; HistoryImportError (one line) when it is no tick database."""
+    conn = _open(path)
+    try:
+        meta = store.read_metadata(conn)
+        last = {}
+        for symbol in store.list_symbols(conn):
+            last_id = store.last_trade_id(conn, symbol)
+            if last_id is None:
+                continue
+            (_, ts_ms, price, _, _), = store.read_trade_page(conn, symbol, last_id - 1, last_id, 1)
+            last[symbol] = (last_id, ts_ms, price)
+    finally:
+        conn.close()
+    return TapeEnd(meta.get("market", SPOT), meta.get("stream", TRADE), last)
+
+
 def iter_stored_trades(path: str | Path, page_size: int = PAGE_TRADES) -> Iterator[TradeRow]:
     """Every stored trade, symbol by symbol (sorted), each symbol's in trade id order, `page_size` per read."""
     conn = _open(path)

@@ -13,6 +13,8 @@ from pairdesk.ingest.config import BACKFILL_RETRIES, BackfillJob, SymbolFeed
 
 log = logging.getLogger("data_ingestor")
 
+HISTORY_REASON = "history before the first live trade (--backfill-depth)"
+
 
 class BackfillMixin:
     """The gap-filling half of ``Ingestor`` (mixed into it; uses its ``feeds``, ``writer``, ``rest``)."""
@@ -46,6 +48,9 @@ class BackfillMixin:
                     await asyncio.sleep(delay)
 
     async def _run_job(self, feed: SymbolFeed, job: BackfillJob) -> None:
+        if job.history:
+            await self._fetch_history(feed, job)
+            return
         if job.to_id is not None:
             missing = await asyncio.wrap_future(self.writer.call(
                 lambda conn: store.count_missing(conn, feed.symbol, job.from_id, job.to_id)))
@@ -78,6 +83,23 @@ class BackfillMixin:
                 await self._record_beyond_depth(feed, next_id)
             return
         await self._settle_gap(feed, job.from_id, job.to_id, fetched, "")
+
+    async def _fetch_history(self, feed: SymbolFeed, job: BackfillJob) -> None:
+        """A new symbol's trades from ``from_id`` up to its first live trade: whatever the exchange has
+        (ids before its first trade do not exist, so nothing is missing and no gap is recorded)."""
+        next_id, fetched, first = job.from_id, 0, None
+        while next_id <= job.to_id:
+            page = await self.rest.fetch_from(feed.symbol, next_id, binance.REST_PAGE_LIMIT)
+            page = [t for t in page if next_id <= t.trade_id <= job.to_id]
+            if not page:
+                break
+            self._store_fetched(feed, page)
+            first = page[0].trade_id if first is None else first
+            fetched += len(page)
+            next_id = page[-1].trade_id + 1
+        if fetched:
+            log.info("%s: %d trades of history stored (ids %d..%d) by REST", feed.symbol, fetched, first, next_id - 1)
+            await self._record_filled(feed, first, next_id - 1, fetched, job.reason)
 
     async def _record_beyond_depth(self, feed: SymbolFeed, from_id: int) -> None:
         live_from = feed.first_live_id

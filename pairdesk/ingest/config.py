@@ -81,3 +81,4 @@ class BackfillJob:
     from_id: int
     to_id: int | None
     reason: str
+    history: bool = False  # the trades before a new symbol's first live trade (none missing: no gap)

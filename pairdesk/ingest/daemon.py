@@ -20,7 +20,7 @@ from websockets.exceptions import ConnectionClosed
 
 from pairdesk import binance, health, store
 from pairdesk.binance import BadFrame, BinanceRest, Control, MarkPrice, Quote, RestError, Trade
-from pairdesk.ingest.backfill import BackfillMixin
+from pairdesk.ingest.backfill import HISTORY_REASON, BackfillMixin
 from pairdesk.ingest.collection import CollectionMixin
 from pairdesk.ingest.config import (
     BAD_FRAME_SUMMARY_INTERVAL_S,
@@ -299,6 +299,10 @@ class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
             if self._polling is not None:
                 self._stop_polling()
         self._trades_on_connection += 1
+        if feed.last_id is None and first_on_connection and self.config.backfill_depth > 0 and trade.trade_id > 0:
+            # a symbol new to the database: its recent history first, so every panel has data at once
+            feed.jobs.put_nowait(BackfillJob(max(0, trade.trade_id - self.config.backfill_depth), trade.trade_id - 1,
+                                             HISTORY_REASON, history=True))
         seen = sequence(feed.last_id, trade.trade_id)
         if seen.step is Step.DUPLICATE:
             feed.duplicates += 1  # the store keeps one

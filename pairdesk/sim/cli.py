@@ -63,6 +63,11 @@ def build_arg_parser() -> argparse.ArgumentParser:
     parser.add_argument("--blast", type=int, default=0, metavar="N",
                         help="pre-generate N trades per symbol (or load the replay files) and send them as fast "
                              "as possible to the first subscriber; no live trading (throughput benchmarks)")
+    parser.add_argument("--history", type=float, default=0.0, metavar="SECONDS",
+                        help="model trading behind the live tape at start, served by REST (default: none)")
+    parser.add_argument("--continue-from", type=Path, metavar="DB",
+                        help="continue the tape stored in this tick database: ids after the last stored ones, "
+                             "prices from the last stored prices")
     parser.add_argument("--blast-quotes", type=int, default=0, metavar="N",
                         help="with --blast: also N bookTicker updates per symbol among the trades (default: none)")
     parser.add_argument("--wait-for-subscriber", action="store_true",
@@ -126,6 +131,7 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         host=args.host, port=args.port, market=market,
         symbols=tuple(s.strip().upper() for s in args.symbols.split(",") if s.strip()),
         rate_per_s=args.rate, quote_rate_per_s=args.quote_rate, seed=args.seed, replay_files=tuple(args.replay), speed=args.speed, blast=args.blast, blast_quotes=args.blast_quotes,
+        history_s=args.history, continue_from=args.continue_from,
         wait_for_subscriber=args.wait_for_subscriber, paused=args.paused, ping_interval_s=args.ping_interval,
         ping_timeout_s=args.ping_timeout, extra_fields=args.extra_fields, api_key=args.api_key,
         weight_limit_1m=args.weight_limit, funding_limit_per_5m=args.funding_limit, faults=faults,

@@ -39,6 +39,8 @@ class SimConfig:
     speed: float = 1.0  # replay: 1 = real time, 0 = as fast as possible
     blast: int = 0  # pre-generate N trades per symbol and blast them to the first subscriber
     blast_quotes: int = 0  # ... and N bookTicker updates per symbol among them
+    history_s: float = 0.0  # model trading behind the live tape at start (served by REST), seconds
+    continue_from: Path | None = None  # a tick database whose stored tape the model continues
     wait_for_subscriber: bool = False  # start trading when the first stream is subscribed
     paused: bool = False
     ping_interval_s: float | None = None  # None: the market's default
@@ -60,6 +62,10 @@ class SimConfig:
             raise SimConfigError("--rate, --quote-rate, --speed and --blast must not be negative")
         if self.funding_limit_per_5m < 1:
             raise SimConfigError("--funding-limit must be at least 1 request per 5 minutes")
+        if self.history_s < 0:
+            raise SimConfigError("--history must not be negative")
+        if self.continue_from is not None and (self.replay_files or self.blast):
+            raise SimConfigError("--continue-from continues the model's tape: not with --replay or --blast")
         for path in self.replay_files:
             if not Path(path).is_file():
                 raise SimConfigError(f"replay file not found: {path}")

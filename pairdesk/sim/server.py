@@ -13,6 +13,7 @@ import logging
 import math
 import random
 import time
+from pathlib import Path
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
@@ -27,6 +28,7 @@ from pairdesk.markets import AGG_TRADE, BOOK_TICKER, FUTURES, MARK_PRICE, SPOT, 
 from pairdesk.sim.blast import blast, pregenerate_fills, pregenerate_quotes
 from pairdesk.sim.clock import wall_us
 from pairdesk.sim.config import DEFAULT_SYMBOLS, SimConfig
+from pairdesk.sim.continuation import continue_tape
 from pairdesk.sim.faults import FAULT_SWITCH_NAMES
 from pairdesk.sim.fixed import units_at
 from pairdesk.sim.funding import FundingHistory
@@ -191,11 +193,18 @@ class ExchangeSim:
                 self._replay = ReplayFeed(tape.items(), self.config.speed)
             return
         specs = [make_spec(self.market, symbol) for symbol in self.config.symbols]
-        self.histories = {spec.symbol: SymbolHistory(spec) for spec in specs}
         now_us = wall_us()
-        self._model = MarketModel(specs, self.config.rate_per_s, self._rng, now_us, self.config.quote_rate_per_s)
+        start_us = now_us - int(self.config.history_s * 1e6) if not self.config.blast else now_us
+        if self.config.continue_from is not None:
+            specs, start_us = continue_tape(specs, Path(self.config.continue_from), self.market, start_us, now_us)
+        self.histories = {spec.symbol: SymbolHistory(spec) for spec in specs}
+        self._model = MarketModel(specs, self.config.rate_per_s, self._rng, start_us, self.config.quote_rate_per_s)
         if self.config.blast:
             self._pregenerate(self.config.blast, now_us)
+        elif start_us < now_us:  # the trading behind the live tape: in the histories REST serves
+            self._record(self._model.take_events(now_us), now_us=None)
+            logger.info("history: %s trades behind the live tape, from %.0f s ago",
+                        sum(len(h) for h in self.histories.values()), (now_us - start_us) / 1e6)
 
 
     def _pregenerate(self, per_symbol: int, now_us: int) -> None:
