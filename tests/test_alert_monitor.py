@@ -339,7 +339,8 @@ def test_webhook_posts_the_event_as_json_to_a_local_server(db_path, writer, moni
         assert body == {"event_id": int(stored["event_id"]), "ts_ms": T0_MS + 3000, "rule_id": rule_id,
                         "rule_name": "BTC over 105", "kind": "price_cross", "symbols": "BTCUSDT", "timeframe": "1s",
                         "value": 110.0, "threshold": 105.0, "direction": "UP",
-                        "message": "BTCUSDT price 110 crossed 105 UP (1s)"}
+                        "message": "BTCUSDT price 110 crossed 105 UP (1s)",
+                        "link": "http://127.0.0.1:8501/?a=BTCUSDT&tf=1s&tab=prices"}
         wait_until(lambda: events(db_path, rule_id)["delivery"].iloc[0] == "sent", 5)
         assert dict(sender.counts) == {"sent": 1, "retried": 1}
         sender.stop()

@@ -31,7 +31,7 @@ BUSY_WINDOW, BUSY_LOOKBACK = 30, 40  # z over 30 bars, hedge on the 40 before: e
 def busier(rule: alerts.AlertRule) -> alerts.AlertRule:
     """A default z-score rule made to fire on the 121 aligned bars of the trimmed recordings."""
     return dataclasses.replace(rule, window=BUSY_WINDOW, cooldown_s=10.0,
-                               params={**rule.params, "lookback": BUSY_LOOKBACK})
+                               params={**rule.params, "lookback": BUSY_LOOKBACK, "hysteresis": 0.5})
 
 
 def seed_rules_and_events(path: Path, rules: list[alerts.AlertRule]) -> None:
@@ -122,17 +122,18 @@ def test_rules_table_lists_every_stored_rule_with_its_switch(monkeypatch, db):
 
 
 def test_new_rule_through_the_form_is_stored(monkeypatch, db):
-    """Kind, symbols, window, parameters, cooldown and webhook typed into the form become one alert_rules row."""
+    """Kind, symbols, window, parameters, cooldown and notify URLs typed into the form become one alert_rules row."""
     page = act(run_page(monkeypatch, db), rf_kind="correlation_breakdown")
     assert page.text_input(key="rf_param_threshold").value == "0.5"  # the kind's suggested level
     page = act(page, rf_name="BTC/ETH decouple", rf_symbol_a="ETHUSDT", rf_symbol_b="BTCUSDT", rf_timeframe="5s",
                rf_window=30, rf_param_threshold="0.3", rf_param_returns=False, rf_cooldown=120.0,
-               rf_webhook="http://127.0.0.1:9/hook", rf_save="click")
+               rf_notify="http://127.0.0.1:9/hook\njson://127.0.0.1:9/hook", rf_save="click")
     rule = rules_in(db)[3]
     assert (rule.name, rule.kind, rule.symbols, rule.timeframe, rule.window) == (
         "BTC/ETH decouple", "correlation_breakdown", ("ETHUSDT", "BTCUSDT"), "5s", 30)
     assert rule.params == {"threshold": 0.3, "hysteresis": 0.1, "returns": False}
     assert (rule.cooldown_s, rule.webhook_url, rule.enabled) == (120.0, "http://127.0.0.1:9/hook", True)
+    assert rule.notify == ("http://127.0.0.1:9/hook", "json://127.0.0.1:9/hook")
     assert any(toast.startswith("Rule #3 saved") for toast in texts(page, "toast"))
     assert formatting.breakable("**#3** BTC/ETH decouple") in texts(page, "markdown")
     assert page.text_input(key="rf_name").value == "" and not page.error  # a fresh form
@@ -143,7 +144,7 @@ def test_new_rule_through_the_form_is_stored(monkeypatch, db):
     ({"rf_window": 1}, "window must be at least 2 bars, got 1"),
     ({"rf_param_hysteresis": "abc"}, "hysteresis must be a number, got 'abc'"),
     ({"rf_symbol_b": "BTCUSDT"}, "zscore needs two different symbols, got BTCUSDT/BTCUSDT"),
-    ({"rf_webhook": "ftp://example.com/x"}, "webhook_url must be an http:// or https:// URL"),
+    ({"rf_notify": "ftp://example.com/x"}, "notify URL 'ftp://example.com/x' is not one apprise can send to"),
 ])
 def test_bad_rule_is_an_error_and_nothing_is_saved(monkeypatch, db, widgets, message):
     """alerts.validate_rule's one-line message is shown as an error; alert_rules is unchanged."""

@@ -40,6 +40,7 @@ class IngestorConfig:
     backfill_depth: int = DEFAULT_BACKFILL_DEPTH
     max_connection_age_s: float = DEFAULT_MAX_CONNECTION_AGE_S
     alerts: bool = True
+    dashboard_url: str | None = None  # what alert notifications link to (None: $PAIRDESK_DASHBOARD_URL or the default)
     # attempt number (0 = first failure in a row) -> seconds to wait before reconnecting
     reconnect_delay_s: Callable[[int], float] = backoff_delay_s
 
