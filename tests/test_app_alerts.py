@@ -365,3 +365,66 @@ def test_parse_watchlist_normalises_symbols():
     assert watchlist.parse_watchlist("ethusdt,BTCUSDT  solusdt\nethusdt") == ["ETHUSDT", "BTCUSDT", "SOLUSDT"]
     with pytest.raises(watchlist.WatchlistError, match="'x' is not a symbol"):
         watchlist.parse_watchlist("x")
+
+
+# --------------------------------------------------------------------------- issue 12: saner rules, notifications
+
+
+def test_an_identical_enabled_rule_is_refused_on_the_page(monkeypatch, db):
+    """The form describing rule #1 again (same kind, symbols, timeframe, window, hedge, params) is refused with
+    the one-line message naming #1; nothing is saved."""
+    before = rules_in(db)
+    page = act(run_page(monkeypatch, db), rf_name="again", rf_window=BUSY_WINDOW, rf_param_threshold="2",
+               rf_param_hysteresis="0.5", rf_param_lookback=str(BUSY_LOOKBACK), rf_cooldown=5.0, rf_save="click")
+    (error,) = texts(page, "error")
+    assert error.startswith("Not saved: an identical enabled rule exists: #1 “z-score ±2 BTCUSDT/ETHUSDT”")
+    assert rules_in(db) == before
+
+
+def test_the_rules_table_shows_when_each_rule_last_fired_in_the_display_time_zone(monkeypatch, db):
+    """Each rule's newest alert (its bar, in the display zone) and how many it raised; 'never' for a quiet rule."""
+    page = run_page(monkeypatch, db)
+    markdown = texts(page, "markdown")
+    assert "**Last fired**" in markdown
+    for rule_id in (1, 2):
+        fired = events_in(db, rule_id=rule_id)
+        assert len(fired) > 0
+        count = len(fired)
+        expected = f"{formatting.format_time(int(fired['ts_ms'].max()), sidebar.DEFAULT_TZ)}  \n" \
+                   f"{count} alert{'s' * (count != 1)}"
+        assert expected in markdown
+    page = act(act(page, rf_kind="price_cross"), rf_param_threshold="70000", rf_save="click")
+    assert "never" in texts(page, "markdown")
+
+
+def test_send_test_delivers_to_a_local_receiver_and_says_so(monkeypatch, db, unused_port):
+    """The form's Send test posts a test message to the URLs typed (apprise json:// at a real local server),
+    linking to the form's pair; each URL's outcome is shown; nothing is saved."""
+    from test_alert_monitor import Recorder
+
+    before = rules_in(db)
+    with Recorder() as server:
+        port = server.server_address[1]
+        urls = f"json://127.0.0.1:{port}/desk\njson://127.0.0.1:{unused_port}/nobody"
+        page = act(run_page(monkeypatch, db), rf_notify=urls, rf_test="click")
+    (body,) = server.bodies
+    assert "direction: TEST" in body["message"] and "?a=BTCUSDT&b=ETHUSDT&tf=1s&tab=spread" in body["message"]
+    assert f"Test to `json://127.0.0.1:{port}/desk`: sent" in texts(page, "success")
+    (failed,) = [text for text in texts(page, "error") if "nobody" in text or "no…dy" in text]
+    assert f"json://127.0.0.1:{unused_port}/no…dy`: failed: " in failed
+    assert rules_in(db) == before
+
+
+def test_saved_destinations_are_masked_in_the_form_and_kept_when_saved_unchanged(monkeypatch, db):
+    """A rule's bot token never shows on the page; editing and saving the rule keeps the real URL."""
+    token_url = "tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/987654321"
+    conn = store.open_writer(db, "spot", "trade")
+    with store.transaction(conn):
+        rule = dataclasses.replace(rules_in(db)[1], notify=(token_url,))
+        repository.update_rule(conn, 1, rule)
+    conn.close()
+    page = act(run_page(monkeypatch, db), rule_edit_1="click")
+    assert page.text_area(key="rf_notify").value == "tgram://12…aw/98…21"
+    assert not any("AAHdqTcv" in text for text in texts(page, "markdown"))
+    page = act(page, rf_name="renamed", rf_save="click")
+    assert (rules_in(db)[1].name, rules_in(db)[1].notify) == ("renamed", (token_url,))
