@@ -22,10 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pairdesk import alerts, binance, store  # noqa: E402
-from pairdesk.sim.config import DEFAULT_RATE_PER_S  # noqa: E402
-from pairdesk.sim.listings import make_spec  # noqa: E402
-from pairdesk.sim.model import MarketModel  # noqa: E402
+from pairdesk import alerts, binance, store
+from pairdesk.sim.config import DEFAULT_RATE_PER_S
+from pairdesk.sim.listings import make_spec
+from pairdesk.sim.model import MarketModel
 
 PAIR = ("BTCUSDT", "ETHUSDT")
 RECORDINGS = tuple(f"hftbacktest/spot/{s}usdt_2024080{d}.gz" for s in ("btc", "eth") for d in (8, 9))

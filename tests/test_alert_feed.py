@@ -122,7 +122,7 @@ def test_recovery_can_be_switched_off():
     """recovery false: only UNHEALTHY events."""
     r = rule(threshold=5.0, params={"threshold": 5.0, "recovery": False})
     checks = [snapshot(row("stopped", at=NOW + s * 1000, message_age_ms=s * 1000), at=NOW + s * 1000) for s in (0, 6)]
-    events, state = run(r, [*checks, snapshot(row("live", at=NOW + 9000), at=NOW + 9000)])
+    events, _state = run(r, [*checks, snapshot(row("live", at=NOW + 9000), at=NOW + 9000)])
     assert [e.direction for e in events] == [UNHEALTHY]
 
 
@@ -152,7 +152,7 @@ def test_no_status_row_or_no_heartbeat_is_disconnected_counted_from_when_the_che
 
 def test_a_reported_outage_recovers_after_a_restart():
     """The state is stored: a monitor started after the outage was reported announces the recovery, once."""
-    (down,), state = run(rule(), [snapshot(row("disconnected", message_age_ms=40_000))])
+    (_down,), state = run(rule(), [snapshot(row("disconnected", message_age_ms=40_000))])
     restored = alerts.RuleState.from_dict(state.to_dict())
     events, state = run(rule(), [snapshot(row("live", at=NOW + 90_000), at=NOW + 90_000, watching_since_ms=NOW + 80_000)],
                         restored)

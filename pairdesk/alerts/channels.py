@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -49,7 +49,7 @@ def notification_text(payload: Mapping[str, Any]) -> tuple[str, str]:
              f"threshold: {_number(payload.get('threshold'))}",
              f"direction: {payload.get('direction', '')}"]
     if payload.get("ts_ms") is not None:
-        when = datetime.fromtimestamp(payload["ts_ms"] / 1000, tz=timezone.utc)
+        when = datetime.fromtimestamp(payload["ts_ms"] / 1000, tz=UTC)
         lines.append(f"bar: {when:%Y-%m-%d %H:%M:%S} UTC")
     if payload.get("rule_name"):
         lines.append(f"rule: #{payload.get('rule_id')} {payload['rule_name']}")

@@ -23,6 +23,7 @@ started at the earliest, so a restart never reports the time the ingestor itself
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -69,7 +70,7 @@ class FeedProblem:
 
 def _ms(row: Mapping[str, Any], key: str) -> int | None:
     value = row.get(key)
-    return None if value is None or value != value else int(value)  # NaN from a DataFrame row
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else int(value)  # NaN: a frame's null
 
 
 def feed_problem(light: health.FeedHealth, row: Mapping[str, Any] | None, snapshot: FeedSnapshot
