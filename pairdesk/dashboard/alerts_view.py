@@ -25,8 +25,8 @@ and picks up a change made here within a second. A new alert pops up here as a t
 the Spread & z-score and Prices charts (▲ UP, ▼ DOWN; hover for the message). Times are the start of
 the bar that crossed, in the display time zone. A rule with notify URLs also sends each alert there
 (Telegram, Discord, Slack, e-mail, ntfy, webhooks...: any apprise URL), with a link back to this page."""
-RULE_COLUMNS = {"Rule": 2.4, "Kind": 1.9, "Symbols": 2.2, "Timeframe": 1.6, "Window": 1.2, "Hedge": 1.1,
-                "Threshold & params": 2.7, "Cooldown": 1.5, "Notify": 1.8, "Last fired": 1.9, "Enabled": 1.2,
+RULE_COLUMNS = {"Rule": 2.4, "Kind": 1.9, "Symbols": 2.2, "Timeframe": 1.6, "Window": 1.4, "Hedge": 1.1,
+                "Threshold & params": 2.7, "Cooldown": 1.5, "Notify": 1.8, "Last fired": 1.9, "Enabled": 1.5,
                 "": 1.2}  # title: width
 
 
