@@ -266,6 +266,7 @@ class Supervisor:
                 print(f"run_all: local exchange on 127.0.0.1:{port} "
                       f"({'replaying ' + ' '.join(self.args.replay) if self.args.replay else 'demo data'})",
                       flush=True)
+            CHILD_ENV.setdefault("PAIRDESK_DASHBOARD_URL", f"http://127.0.0.1:{self.args.port}")  # alert links
             ingestor = Child("ingestor", self.ingestor_argv(ws_url, rest_url), restart=True)
             dashboard = Child("dashboard", self.dashboard_argv())
             for child in (ingestor, dashboard):

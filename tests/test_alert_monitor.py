@@ -339,7 +339,8 @@ def test_webhook_posts_the_event_as_json_to_a_local_server(db_path, writer, moni
         assert body == {"event_id": int(stored["event_id"]), "ts_ms": T0_MS + 3000, "rule_id": rule_id,
                         "rule_name": "BTC over 105", "kind": "price_cross", "symbols": "BTCUSDT", "timeframe": "1s",
                         "value": 110.0, "threshold": 105.0, "direction": "UP",
-                        "message": "BTCUSDT price 110 crossed 105 UP (1s)"}
+                        "message": "BTCUSDT price 110 crossed 105 UP (1s)",
+                        "link": "http://127.0.0.1:8501/?a=BTCUSDT&tf=1s&tab=prices"}
         wait_until(lambda: events(db_path, rule_id)["delivery"].iloc[0] == "sent", 5)
         assert dict(sender.counts) == {"sent": 1, "retried": 1}
         sender.stop()
@@ -527,3 +528,72 @@ def test_replayed_real_trades_fire_the_rules_once_per_crossing_of_the_charts_z(d
                 assert value == pytest.approx(z_at[int(ts_ms)], rel=1e-9, abs=1e-12)
     assert finite_short > 100
     assert len(events(db_path)) >= 1
+
+
+# --------------------------------------------------------------------------- notifications and feed health
+
+
+def test_an_alert_reaches_apprise_json_at_a_local_receiver_with_the_pairs_link(db_path, writer, monitor_factory):
+    """A rule whose notify is apprise's json:// at a real local server: the monitor's alert arrives with the
+    pair, value, threshold, direction and the dashboard link; the event's delivery says sent."""
+    with Recorder() as server:
+        target = f"json://127.0.0.1:{server.server_address[1]}/desk"
+        sender = alert_delivery.WebhookSender(writer, timeout_s=2.0).start()
+        rule_id = add_rule(db_path, price_rule(105.0, name="BTC over 105", notify=[target]))
+        monitor_factory(webhooks=sender, dashboard_url="http://desk.local:8600")
+        Feed(writer).prices(0, [100] * 3 + [110] * 3)
+        wait_until(lambda: server.bodies, 10)
+        body = server.bodies[0]
+        assert body["title"] == "pairdesk: BTCUSDT UP"
+        lines = body["message"].splitlines()
+        assert lines[0] == "BTCUSDT price 110 crossed 105 UP (1s)"
+        for expected in ("pair: BTCUSDT", "value: 110", "threshold: 105", "direction: UP",
+                         "open: http://desk.local:8600/?a=BTCUSDT&tf=1s&tab=prices"):
+            assert expected in lines
+        wait_until(lambda: events(db_path, rule_id)["delivery"].iloc[0] == "sent", 5)
+        sender.stop()
+
+
+def status(writer: store.TradeWriter, **fields) -> None:
+    """Write BTCUSDT's feed_status row as the ingestor does (through the writer; heartbeat now)."""
+    writer.call(lambda conn: store.upsert_status(conn, "BTCUSDT", **fields)).result(5)
+
+
+def test_feed_health_fires_on_a_disconnected_feed_and_on_its_recovery(db_path, writer, monitor_factory):
+    """A feed_health rule in the monitor, driven by the store's feed_status rows: disconnected for 1 s ->
+    UNHEALTHY (once); live with a fresh trade -> RECOVERED; the monitor keeps evaluating bar rules beside it."""
+    store.write_trades(db_path, [("BTCUSDT", 1, T0_MS, 100.0, 1.0, False)])  # the symbol is known
+    rule_id = add_rule(db_path, alerts.validate_rule(
+        {"kind": "feed_health", "symbols": ["BTCUSDT"], "params": {"threshold": 1.0}, "cooldown_s": 0}, SYMBOLS))
+    status(writer, state="live", last_trade_ms=store.now_ms(), last_message_ms=store.now_ms())
+    monitor = monitor_factory()
+    wait_until(lambda: monitor.stats()["rules"] == 1, 5)
+    status(writer, state="disconnected", last_message_ms=store.now_ms(), last_error="connection failed: refused")
+    def directions() -> list[str]:
+        return list(events(db_path, rule_id)["direction"])
+    def keep_writing(state: str, want: list[str]) -> bool:  # the ingestor refreshes its row every second
+        now = store.now_ms()
+        status(writer, state=state, last_trade_ms=now if state == "live" else T0_MS,
+               last_message_ms=None if state != "live" else now)
+        return directions() == want
+    wait_until(lambda: keep_writing("disconnected", ["UNHEALTHY"]), 10, lambda: str(rule_states(db_path)))
+    (down,) = events(db_path, rule_id).itertuples()
+    assert down.kind == "feed_health" and down.symbols == "BTCUSDT" and down.threshold == 1.0 and down.value >= 1.0
+    assert "disconnected (feed disconnected: connection failed: refused)" in down.message
+    wait_until(lambda: keep_writing("live", ["UNHEALTHY", "RECOVERED"]), 10, lambda: str(rule_states(db_path)))
+    assert events(db_path, rule_id)["message"].iloc[-1].startswith("BTCUSDT feed recovered after ")
+    assert rule_states(db_path)[rule_id]["feed"] == {}
+
+
+def test_feed_health_fires_on_a_stale_feed(db_path, writer, monitor_factory):
+    """Live, messages arriving, but the last stored trade is older than the threshold: UNHEALTHY, stale."""
+    store.write_trades(db_path, [("BTCUSDT", 1, T0_MS, 100.0, 1.0, False)])
+    rule_id = add_rule(db_path, alerts.validate_rule(
+        {"kind": "feed_health", "symbols": ["BTCUSDT"], "params": {"threshold": 6.0}}, SYMBOLS))
+    last_trade = store.now_ms() - 7_000  # the light's own rule says amber after 5 s
+    monitor_factory()
+    def stale_reported() -> bool:
+        status(writer, state="live", last_trade_ms=last_trade, last_message_ms=store.now_ms())
+        return len(events(db_path, rule_id)) == 1
+    wait_until(stale_reported, 10, lambda: str(rule_states(db_path)))
+    assert "stale (no trade for" in events(db_path, rule_id)["message"].iloc[0]

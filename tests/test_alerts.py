@@ -84,12 +84,14 @@ def test_defaults_are_filled_in_and_to_spec_round_trips():
 
 def test_default_rules_are_two_zscore_rules_on_the_first_pair():
     """New databases start with |z| >= 2 and |z| >= 3 (EXTREME) on the first two symbols, on the chart's
-    default signal: 1s, window 60, the rolling hedge on the 300 bars before each bar."""
+    default signal: 1s, window 60, the rolling hedge on the 300 bars before each bar; re-armed once |z|
+    is back below 1 (and 1.5), quiet 180 s (and 300 s) after an alert."""
     rules = alerts.default_rules(["btcusdt", "ethusdt", "solusdt"])
     assert [(r.kind, r.params["threshold"]) for r in rules] == [("zscore", 2.0), ("zscore_extreme", 3.0)]
     for r in rules:
         assert r.symbols == ("BTCUSDT", "ETHUSDT") and (r.timeframe, r.window, r.hedge) == ("1s", 60, "rolling")
-        assert r.params["hysteresis"] == 0.5 and r.params["lookback"] == 300 and r.cooldown_s == 60.0
+        assert r.params["lookback"] == 300
+    assert [(r.params["hysteresis"], r.cooldown_s) for r in rules] == [(1.0, 180.0), (1.5, 300.0)]
     assert alerts.default_rules(["BTCUSDT"]) == []
 
 
@@ -362,7 +364,7 @@ def test_every_table_is_read_from_the_one_record_per_kind():
     """RULE_KINDS, PAIR_KINDS, KIND_PARAMS and KIND_DESCRIPTIONS say what the KindSpec records say, threshold first."""
     assert alerts.RULE_KINDS == tuple(alerts.KINDS) == ("zscore", "zscore_extreme", "price_cross",
                                                          "correlation_breakdown", "volume_spike", "volatility_spike",
-                                                         "stationarity_loss")
+                                                         "stationarity_loss", "feed_health")
     assert alerts.PAIR_KINDS == {"zscore", "zscore_extreme", "correlation_breakdown", "stationarity_loss"}
     for name, spec in alerts.KINDS.items():
         assert spec.name == name and alerts.kind_spec(name) is spec

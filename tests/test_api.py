@@ -518,6 +518,7 @@ SPEC_ENDPOINTS = {
     ("post", "/api/stop"), ("post", "/api/start"),  # collection control (issue 15)
     ("put", "/api/alerts/{rule_id}"), ("patch", "/api/alerts/{rule_id}"), ("post", "/api/alerts/{rule_id}/acknowledge"),
     ("post", "/api/alerts/triggered/acknowledge"),
+    ("post", "/api/alerts/test"), ("post", "/api/alerts/{rule_id}/test"),  # send a test message (issue 12)
     # the compatibility aliases (test_api_compat.py)
     ("get", "/api/stats"), ("get", "/api/prices_v2"), ("get", "/api/alerts_v2"), ("get", "/api/export/price"),
     ("get", "/api/export/spread"), ("get", "/api/export/correlation"), ("post", "/api/admin/schedule"),

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pairdesk import store
+from pairdesk.api.routes.alerts import rule_out
 from pairdesk.dashboard import alerts_data
 from test_api import MIDNIGHT_MS, client_for, file_digest  # noqa: F401
 from test_api import db_copy, recorded_db  # noqa: F401  (fixtures)
@@ -34,8 +35,9 @@ def store_events(path: Path, rule_ids: list[int]) -> None:
 
 
 def page_rules(path: Path) -> dict[int, dict]:
-    """The rules as the page's data layer reads them, as API bodies."""
-    return {rule.rule_id: rule.to_spec() for rule in alerts_data.read_rules(str(path))}
+    """The rules as the page's data layer reads them (with when each last fired), as API bodies."""
+    fired = alerts_data.read_firings(str(path))
+    return {rule.rule_id: rule_out(rule, fired) for rule in alerts_data.read_rules(str(path))}
 
 
 def unacknowledged_ids(path: Path) -> list[int]:

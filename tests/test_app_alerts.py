@@ -31,7 +31,7 @@ BUSY_WINDOW, BUSY_LOOKBACK = 30, 40  # z over 30 bars, hedge on the 40 before: e
 def busier(rule: alerts.AlertRule) -> alerts.AlertRule:
     """A default z-score rule made to fire on the 121 aligned bars of the trimmed recordings."""
     return dataclasses.replace(rule, window=BUSY_WINDOW, cooldown_s=10.0,
-                               params={**rule.params, "lookback": BUSY_LOOKBACK})
+                               params={**rule.params, "lookback": BUSY_LOOKBACK, "hysteresis": 0.5})
 
 
 def seed_rules_and_events(path: Path, rules: list[alerts.AlertRule]) -> None:
@@ -122,17 +122,18 @@ def test_rules_table_lists_every_stored_rule_with_its_switch(monkeypatch, db):
 
 
 def test_new_rule_through_the_form_is_stored(monkeypatch, db):
-    """Kind, symbols, window, parameters, cooldown and webhook typed into the form become one alert_rules row."""
+    """Kind, symbols, window, parameters, cooldown and notify URLs typed into the form become one alert_rules row."""
     page = act(run_page(monkeypatch, db), rf_kind="correlation_breakdown")
     assert page.text_input(key="rf_param_threshold").value == "0.5"  # the kind's suggested level
     page = act(page, rf_name="BTC/ETH decouple", rf_symbol_a="ETHUSDT", rf_symbol_b="BTCUSDT", rf_timeframe="5s",
                rf_window=30, rf_param_threshold="0.3", rf_param_returns=False, rf_cooldown=120.0,
-               rf_webhook="http://127.0.0.1:9/hook", rf_save="click")
+               rf_notify="http://127.0.0.1:9/hook\njson://127.0.0.1:9/hook", rf_save="click")
     rule = rules_in(db)[3]
     assert (rule.name, rule.kind, rule.symbols, rule.timeframe, rule.window) == (
         "BTC/ETH decouple", "correlation_breakdown", ("ETHUSDT", "BTCUSDT"), "5s", 30)
     assert rule.params == {"threshold": 0.3, "hysteresis": 0.1, "returns": False}
     assert (rule.cooldown_s, rule.webhook_url, rule.enabled) == (120.0, "http://127.0.0.1:9/hook", True)
+    assert rule.notify == ("http://127.0.0.1:9/hook", "json://127.0.0.1:9/hook")
     assert any(toast.startswith("Rule #3 saved") for toast in texts(page, "toast"))
     assert formatting.breakable("**#3** BTC/ETH decouple") in texts(page, "markdown")
     assert page.text_input(key="rf_name").value == "" and not page.error  # a fresh form
@@ -143,7 +144,7 @@ def test_new_rule_through_the_form_is_stored(monkeypatch, db):
     ({"rf_window": 1}, "window must be at least 2 bars, got 1"),
     ({"rf_param_hysteresis": "abc"}, "hysteresis must be a number, got 'abc'"),
     ({"rf_symbol_b": "BTCUSDT"}, "zscore needs two different symbols, got BTCUSDT/BTCUSDT"),
-    ({"rf_webhook": "ftp://example.com/x"}, "webhook_url must be an http:// or https:// URL"),
+    ({"rf_notify": "ftp://example.com/x"}, "notify URL 'ftp://example.com/x' is not one apprise can send to"),
 ])
 def test_bad_rule_is_an_error_and_nothing_is_saved(monkeypatch, db, widgets, message):
     """alerts.validate_rule's one-line message is shown as an error; alert_rules is unchanged."""
@@ -365,3 +366,66 @@ def test_parse_watchlist_normalises_symbols():
     assert watchlist.parse_watchlist("ethusdt,BTCUSDT  solusdt\nethusdt") == ["ETHUSDT", "BTCUSDT", "SOLUSDT"]
     with pytest.raises(watchlist.WatchlistError, match="'x' is not a symbol"):
         watchlist.parse_watchlist("x")
+
+
+# --------------------------------------------------------------------------- issue 12: saner rules, notifications
+
+
+def test_an_identical_enabled_rule_is_refused_on_the_page(monkeypatch, db):
+    """The form describing rule #1 again (same kind, symbols, timeframe, window, hedge, params) is refused with
+    the one-line message naming #1; nothing is saved."""
+    before = rules_in(db)
+    page = act(run_page(monkeypatch, db), rf_name="again", rf_window=BUSY_WINDOW, rf_param_threshold="2",
+               rf_param_hysteresis="0.5", rf_param_lookback=str(BUSY_LOOKBACK), rf_cooldown=5.0, rf_save="click")
+    (error,) = texts(page, "error")
+    assert error.startswith("Not saved: an identical enabled rule exists: #1 “z-score ±2 BTCUSDT/ETHUSDT”")
+    assert rules_in(db) == before
+
+
+def test_the_rules_table_shows_when_each_rule_last_fired_in_the_display_time_zone(monkeypatch, db):
+    """Each rule's newest alert (its bar, in the display zone) and how many it raised; 'never' for a quiet rule."""
+    page = run_page(monkeypatch, db)
+    markdown = texts(page, "markdown")
+    assert "**Last fired**" in markdown
+    for rule_id in (1, 2):
+        fired = events_in(db, rule_id=rule_id)
+        assert len(fired) > 0
+        count = len(fired)
+        expected = f"{formatting.format_time(int(fired['ts_ms'].max()), sidebar.DEFAULT_TZ)}  \n" \
+                   f"{count} alert{'s' * (count != 1)}"
+        assert expected in markdown
+    page = act(act(page, rf_kind="price_cross"), rf_param_threshold="70000", rf_save="click")
+    assert "never" in texts(page, "markdown")
+
+
+def test_send_test_delivers_to_a_local_receiver_and_says_so(monkeypatch, db, unused_port):
+    """The form's Send test posts a test message to the URLs typed (apprise json:// at a real local server),
+    linking to the form's pair; each URL's outcome is shown; nothing is saved."""
+    from test_alert_monitor import Recorder
+
+    before = rules_in(db)
+    with Recorder() as server:
+        port = server.server_address[1]
+        urls = f"json://127.0.0.1:{port}/desk\njson://127.0.0.1:{unused_port}/nobody"
+        page = act(run_page(monkeypatch, db), rf_notify=urls, rf_test="click")
+    (body,) = server.bodies
+    assert "direction: TEST" in body["message"] and "?a=BTCUSDT&b=ETHUSDT&tf=1s&tab=spread" in body["message"]
+    assert f"Test to `json://127.0.0.1:{port}/desk`: sent" in texts(page, "success")
+    (failed,) = [text for text in texts(page, "error") if "nobody" in text or "no…dy" in text]
+    assert f"json://127.0.0.1:{unused_port}/no…dy`: failed: " in failed
+    assert rules_in(db) == before
+
+
+def test_saved_destinations_are_masked_in_the_form_and_kept_when_saved_unchanged(monkeypatch, db):
+    """A rule's bot token never shows on the page; editing and saving the rule keeps the real URL."""
+    token_url = "tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/987654321"
+    conn = store.open_writer(db, "spot", "trade")
+    with store.transaction(conn):
+        rule = dataclasses.replace(rules_in(db)[1], notify=(token_url,))
+        repository.update_rule(conn, 1, rule)
+    conn.close()
+    page = act(run_page(monkeypatch, db), rule_edit_1="click")
+    assert page.text_area(key="rf_notify").value == "tgram://12…aw/98…21"
+    assert not any("AAHdqTcv" in text for text in texts(page, "markdown"))
+    page = act(page, rf_name="renamed", rf_save="click")
+    assert (rules_in(db)[1].name, rules_in(db)[1].notify) == ("renamed", (token_url,))

@@ -31,10 +31,13 @@ def observe(rule: AlertRule, bars: BarsBySymbol, first_bar_ms: int, last_bar_ms:
     symbols are left out. ``adf_block``: for kinds computed once per block of bars
     (stationarity_loss), the last block already computed: the values start at the next one.
     """
-    block_ms = KINDS[rule.kind].block_ms(rule)
+    spec = KINDS[rule.kind]
+    if spec.feed:
+        raise ValueError(f"{rule.kind} rules are checked on the feed status (pairdesk.alerts.feed), not on bars")
+    block_ms = spec.block_ms(rule)
     if block_ms is not None and adf_block is not None:
         first_bar_ms = max(first_bar_ms, (adf_block + 1) * block_ms)
-    return KINDS[rule.kind].compute_values(rule, bars, first_bar_ms, last_bar_ms)
+    return spec.compute_values(rule, bars, first_bar_ms, last_bar_ms)
 
 
 def evaluate(rule: AlertRule, bars: BarsBySymbol, first_bar_ms: int, last_bar_ms: int,

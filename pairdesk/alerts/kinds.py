@@ -25,6 +25,7 @@ from pairdesk.alerts.rules import (
     AlertRule,
     RuleError,
 )
+from pairdesk.health import format_age
 
 DEFAULT_LOOKBACK_WINDOWS = 5
 DEFAULT_LONG_WINDOWS = 10
@@ -38,6 +39,7 @@ class Crossing(enum.Enum):
     BELOW = "DOWN at value <= threshold"
     EITHER_WAY = "UP at value >= threshold, DOWN at value <= threshold"
     OUTSIDE_BAND = "UP at value >= +threshold, DOWN at value <= -threshold (param side picks)"
+    FEED = "UNHEALTHY once unhealthy for threshold seconds, RECOVERED once healthy again (pairdesk.alerts.feed)"
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,9 @@ class KindSpec:
 
     ``pair``: the rule names a pair A/B (A the dependent leg), else one symbol. ``params``: the
     threshold first, then the others in the order forms show them. ``default_window`` and
-    ``min_window``: bars. ``compute_values``: the function computing its value series (``pairdesk.alerts.values``).
+    ``min_window``: bars. ``compute_values``: the function computing its value series (``pairdesk.alerts.values``);
+    None for a ``feed`` kind, which is checked on the store's feed status at wall-clock time
+    (``pairdesk.alerts.feed``), not on bars.
     ``history_bars(rule)``: bars before the first evaluated one that its value may depend on;
     ``carries_forward``: values are on the aligned grid, where a close is carried forward (so
     that many more bars may be needed). ``block_param``: the parameter saying every how many
@@ -61,12 +65,17 @@ class KindSpec:
     default_window: int
     min_window: int
     crossing: Crossing
-    compute_values: values.ValueFunction
+    compute_values: values.ValueFunction | None
     history_bars: Callable[[AlertRule], int]
     carries_forward: bool
     default_name: Callable[[str, float], str]
     message: Callable[[AlertRule, float, float, str], str]
     block_param: str | None = None
+
+    @property
+    def feed(self) -> bool:
+        """Checked on the feed status (``pairdesk.alerts.feed``), not on bars."""
+        return self.compute_values is None
 
     @property
     def symbol_count(self) -> int:
@@ -93,7 +102,7 @@ class KindSpec:
         return {"name": "", "kind": self.name, "symbols": [s.upper() for s in symbols[:self.symbol_count]],
                 "timeframe": DEFAULT_TIMEFRAME, "window": self.default_window, "hedge": DEFAULT_HEDGE,
                 "params": {"threshold": self.threshold.suggested}, "cooldown_s": DEFAULT_COOLDOWN_S,
-                "webhook_url": None, "enabled": True}
+                "notify": [], "enabled": True}
 
 
 # --------------------------------------------------------------------------- messages
@@ -133,6 +142,12 @@ def _volatility_message(rule: AlertRule, value: float, level: float, direction: 
 def _stationarity_message(rule: AlertRule, value: float, level: float, direction: str) -> str:
     return (f"{rule.label} spread ADF p-value {value:.3f} rose to {level:g} or above {direction}: "
             f"no longer stationary ({rule.timeframe}, window {rule.window}, {rule.hedge_label})")
+
+
+def _feed_message(rule: AlertRule, value: float, level: float, direction: str) -> str:
+    if direction == "RECOVERED":
+        return f"{rule.label} feed recovered after {format_age(value * 1000)}"
+    return f"{rule.label} feed unhealthy for {format_age(value * 1000)} (alert after {level:g} s)"
 
 
 # --------------------------------------------------------------------------- the kinds
@@ -223,6 +238,16 @@ _ALL_KINDS = (
         crossing=Crossing.ABOVE, compute_values=values.stationarity_values,
         history_bars=lambda rule: rule.window + rule.params["hedge_window"], carries_forward=True, block_param="every",
         default_name=lambda label, t: f"ADF p >= {t:g} {label}", message=_stationarity_message),
+    KindSpec(
+        name="feed_health",
+        description="The symbol's feed is disconnected, stale (no trade stored) or has a gap open for more than "
+                    "threshold seconds; again when it recovers (one symbol)", pair=False,
+        params=(Threshold("threshold", "seconds the feed must stay disconnected, stale or with a gap open, > 0",
+                          low=0.0, what="a positive number of seconds", suggested=30.0),
+                Flag("recovery", "true: a RECOVERED event when the feed is healthy again (default true)")),
+        default_window=1, min_window=1, crossing=Crossing.FEED, compute_values=None,
+        history_bars=lambda rule: 0, carries_forward=False,
+        default_name=lambda label, t: f"{label} feed down {t:g} s", message=_feed_message),
 )
 
 KINDS: MappingProxyType[str, KindSpec] = MappingProxyType({spec.name: spec for spec in _ALL_KINDS})

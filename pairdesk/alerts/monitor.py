@@ -21,8 +21,13 @@ every bar; live data is checked about every second. While a burst waits for the 
 YIELD_TO_BACKLOG_TRADES trades: a backfill, a replay at full speed) evaluation pauses, for at
 most MAX_YIELD_S, so that alerts never slow ingestion down; the bars are evaluated afterwards.
 
-Webhooks go out from a second thread (``alert-webhooks``, ``pairdesk.alerts.delivery``) through a
-bounded queue: a slow or dead endpoint never delays evaluation or ingestion.
+feed_health rules are not evaluated on bars: about once a second (wall clock) the pass reads the
+feed status, the open gaps and the watchlist in the same snapshot and checks them
+(``pairdesk.alerts.feed``); their events and state are stored the same way.
+
+Notifications go out from a second thread (``alert-webhooks``, ``pairdesk.alerts.delivery``) through
+a bounded queue, to each of the rule's ``notify`` URLs, with a link to the pair on the dashboard
+(``pairdesk.alerts.links``): a slow or dead endpoint never delays evaluation or ingestion.
 """
 from __future__ import annotations
 
@@ -37,9 +42,12 @@ from pathlib import Path
 from typing import Any
 
 from pairdesk import store
-from pairdesk.alerts import repository
-from pairdesk.alerts.delivery import WebhookSender, event_payload
+from pairdesk.alerts import links, repository
+from pairdesk.alerts.channels import event_payload
+from pairdesk.alerts.delivery import WebhookSender
 from pairdesk.alerts.evaluation import bars_needed, evaluate
+from pairdesk.alerts.feed import FeedSnapshot, check_feed
+from pairdesk.alerts.kinds import KINDS
 from pairdesk.alerts.rules import AlertRule, RuleError
 from pairdesk.alerts.trigger import AlertEvent, RuleState
 from pairdesk.alerts.validation import default_rules, validate_rule
@@ -57,6 +65,7 @@ WRITE_TIMEOUT_S = 10.0
 YIELD_TO_BACKLOG_TRADES = 5_000  # evaluation waits while this many trades wait for the writer ...
 MAX_YIELD_S = 5.0  # ... but never longer than this
 STATS_INTERVAL_S = 300.0
+FEED_CHECK_INTERVAL_S = 1.0  # feed_health rules: how often the feed status is checked (wall clock)
 
 
 @dataclass
@@ -85,18 +94,20 @@ class AlertMonitor:
     """Evaluates every enabled alert rule on every completed bar; see the module docstring.
 
     ``symbols``: the ingested symbols; with ``seed_defaults`` the default rules on the first two
-    are added to a database that never had them. ``webhooks``: a WebhookSender (one is made
-    and started when None).
+    are added to a database that never had them.
+    ``webhooks``: a WebhookSender (one is made and started when None). ``dashboard_url``: the
+    address notifications link to (``links.dashboard_url``: None for the setting's).
     """
 
     def __init__(self, db_path: str | Path, writer: Writer, symbols: Sequence[str] = (), *,
                  seed_defaults: bool = True, webhooks: WebhookSender | None = None,
-                 poll_interval_s: float = POLL_INTERVAL_S) -> None:
+                 poll_interval_s: float = POLL_INTERVAL_S, dashboard_url: str | None = None) -> None:
         self.db_path = Path(db_path)
         self.writer = writer
         self.symbols = [s.upper() for s in symbols]
         self.seed_defaults = seed_defaults
         self.poll_interval_s = poll_interval_s
+        self.dashboard_url = links.dashboard_url(dashboard_url)
         self.webhooks = webhooks or WebhookSender(writer)
         self._own_webhooks = webhooks is None
         self.counts: Counter[str] = Counter()  # passes, bars, events, suppressed, errors
@@ -106,11 +117,14 @@ class AlertMonitor:
         self._thread = threading.Thread(target=self._run, name="alert-monitor", daemon=True)
         self._next_reload = 0.0
         self._next_stats = 0.0
+        self._next_feed_check = 0.0
+        self._started_ms = 0
         self._stats_mark = (0.0, 0, 0.0)  # (monotonic, bars, eval_s) at the last stats line
 
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> AlertMonitor:
+        self._started_ms = store.now_ms()
         if self._own_webhooks:
             self.webhooks.start()
         self._thread.start()
@@ -210,12 +224,20 @@ class AlertMonitor:
             self._next_reload = time.monotonic() + RULES_RELOAD_S
         if not self._watches:
             return False
-        with store.snapshot(conn):  # one snapshot for the bar bounds and every bar read below
+        on_bars = [watch for watch in self._watches.values() if not KINDS[watch.rule.kind].feed]
+        on_feed = [watch for watch in self._watches.values() if KINDS[watch.rule.kind].feed]
+        feed_due = bool(on_feed) and time.monotonic() >= self._next_feed_check
+        with store.snapshot(conn):  # one snapshot for the bar bounds, every bar read and the feed status
             bounds = store.bar_bounds_by_symbol(conn)
             reads: dict[tuple[str, int, int], Any] = {}  # rules on the same pair share their reads
-            work = [(watch, span, self._read(conn, watch, span, reads)) for watch in self._watches.values()
+            work = [(watch, span, self._read(conn, watch, span, reads)) for watch in on_bars
                     if (span := self._due(watch, bounds)) is not None]
+            feeds = self._feed_snapshot(conn) if feed_due else None
         result = _Pass()
+        if feeds is not None:
+            self._next_feed_check = time.monotonic() + FEED_CHECK_INTERVAL_S
+            for watch in on_feed:
+                self._check_feed(watch, feeds, result)
         for watch, (first, last, more), bars in work:
             if self._stop.is_set():
                 break
@@ -301,9 +323,26 @@ class AlertMonitor:
         result.bars += (last - first) // rule.timeframe_ms + 1
         self.counts["suppressed"] += state.suppressed - watch.state.suppressed
 
+    def _feed_snapshot(self, conn) -> FeedSnapshot:
+        """The feed status rows, when each symbol's oldest open gap was found, and the watchlist, now."""
+        rows = {str(row["symbol"]): row for row in store.read_feed_status(conn).to_dict("records")}
+        gaps = store.read_gaps(conn, open_only=True)
+        since = {str(k): int(v) for k, v in gaps.groupby("symbol")["found_ms"].min().items()} if len(gaps) else {}
+        followed = frozenset(symbol for symbol, _ in store.read_watchlist(conn)) or None
+        return FeedSnapshot(now_ms=store.now_ms(), rows=rows, open_gap_since_ms=since, followed=followed,
+                            watching_since_ms=self._started_ms)
+
+    def _check_feed(self, watch: _Watch, snapshot: FeedSnapshot, result: _Pass) -> None:
+        """One feed_health rule; its state is stored only when it changed (not every second)."""
+        events, state = check_feed(watch.rule, snapshot, watch.state)
+        if events or state != watch.state:
+            result.events += [(event, watch) for event in events]
+            result.states[watch.rule.rule_id] = (watch, state)
+        self.counts["suppressed"] += state.suppressed - watch.state.suppressed
+
     def _store(self, result: _Pass) -> None:
         """Write events and states in one transaction; only then adopt the new states."""
-        rows = [{**event.to_dict(), "delivery": "pending" if watch.rule.webhook_url else ""}
+        rows = [{**event.to_dict(), "delivery": "pending" if watch.rule.notify else ""}
                 for event, watch in result.events]
         states = {rule_id: (watch.updated_ms, json.dumps(state.to_dict()))
                   for rule_id, (watch, state) in result.states.items()}
@@ -316,5 +355,6 @@ class AlertMonitor:
                 continue
             self.counts["events"] += 1
             log.info("alert: %s [rule %s %r, event %d]", event.message, event.rule_id, event.rule_name, event_id)
-            if watch.rule.webhook_url:
-                self.webhooks.submit(watch.rule.webhook_url, event_payload(event_id, event), event_id)
+            if watch.rule.notify:
+                link = links.pair_link(self.dashboard_url, event.symbols, event.timeframe)
+                self.webhooks.submit_all(watch.rule.notify, event_payload(event_id, event, link), event_id)

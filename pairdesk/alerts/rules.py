@@ -24,7 +24,9 @@ DEFAULT_COOLDOWN_S = 60.0
 MAX_WINDOW_BARS = 20_000  # any window or lookback: what one evaluation may read
 MAX_NAME_CHARS = 100
 SPEC_FIELDS = ("rule_id", "name", "kind", "symbols", "timeframe", "window", "hedge", "params", "cooldown_s",
-               "webhook_url", "enabled")
+               "notify", "enabled")
+# Accepted in a spec besides SPEC_FIELDS (older API clients and rows): one http(s) URL, added to ``notify``.
+LEGACY_SPEC_FIELDS = ("webhook_url",)
 
 
 class RuleError(ValueError):
@@ -42,8 +44,9 @@ class AlertRule:
     ``analytics.TIMEFRAME_MS``. ``window``: bars, meaning per kind (see ``pairdesk.alerts.values``).
     ``hedge``: one of ``analytics.HEDGE_METHODS`` (pair kinds use it). ``params``: the kind's
     parameters, defaults filled in. ``cooldown_s``: data-time seconds after a firing during
-    which the rule does not fire again. ``webhook_url``: None for none. ``rule_id`` is None
-    until the rule is stored.
+    which the rule does not fire again. ``notify``: where each event is sent, apprise URLs
+    (``tgram://…``, ``json://…``) or plain http(s) webhooks (``pairdesk.alerts.notify``), none
+    for none. ``rule_id`` is None until the rule is stored.
     """
 
     rule_id: int | None
@@ -55,7 +58,7 @@ class AlertRule:
     hedge: str
     params: dict
     cooldown_s: float
-    webhook_url: str | None
+    notify: tuple[str, ...]
     enabled: bool
 
     def to_spec(self) -> dict[str, Any]:
@@ -63,7 +66,20 @@ class AlertRule:
         spec = dataclasses.asdict(self)
         spec["symbols"] = list(self.symbols)
         spec["params"] = dict(self.params)
+        spec["notify"] = list(self.notify)
         return spec
+
+    @property
+    def webhook_url(self) -> str | None:
+        """The first plain http(s) webhook of ``notify`` (the field older clients read), None if none."""
+        return next((url for url in self.notify if url.split("://", 1)[0].lower() in ("http", "https")), None)
+
+    @property
+    def signature(self) -> tuple:
+        """What makes two rules identical (two enabled ones would fire the same events): kind, symbols,
+        timeframe, window, hedge and parameters; not the name, cooldown or destinations."""
+        return (self.kind, self.symbols, self.timeframe, self.window, self.hedge,
+                tuple(sorted(self.params.items())))
 
     @property
     def label(self) -> str:

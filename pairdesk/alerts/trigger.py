@@ -41,11 +41,14 @@ class Edge:
 
 
 def edges(rule: AlertRule) -> list[Edge]:
-    """The directions ``rule`` watches, from its kind's ``Crossing``."""
+    """The directions ``rule`` watches, from its kind's ``Crossing`` (none for a feed kind: see
+    ``pairdesk.alerts.feed``)."""
+    crossing = KINDS[rule.kind].crossing
+    if crossing is Crossing.FEED:
+        return []
     threshold, hysteresis = rule.params["threshold"], rule.params["hysteresis"]
     up = Edge("UP", threshold, True, threshold - hysteresis)
     down = Edge("DOWN", threshold, False, threshold + hysteresis)
-    crossing = KINDS[rule.kind].crossing
     if crossing is Crossing.OUTSIDE_BAND:
         side = rule.params["side"]
         below = Edge("DOWN", -threshold, False, -threshold + hysteresis)
@@ -79,7 +82,8 @@ class RuleState:
     since_ms / last_bar_ms: first and last bar evaluated (bar starts, data time); armed: per
     direction, absent until the first defined value; last_fired_ms: bar of the last event (for
     the cooldown); suppressed: crossings swallowed by the cooldown; adf_block: the last block
-    of bars whose value was computed, for kinds computed once per block (stationarity_loss).
+    of bars whose value was computed, for kinds computed once per block (stationarity_loss);
+    feed: what a feed kind remembers of the current outage (``pairdesk.alerts.feed``; {} while healthy).
     """
 
     since_ms: int | None = None
@@ -88,6 +92,7 @@ class RuleState:
     last_fired_ms: int | None = None
     suppressed: int = 0
     adf_block: int | None = None
+    feed: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -101,7 +106,7 @@ class RuleState:
         return state
 
     def copy(self) -> RuleState:
-        return dataclasses.replace(self, armed=dict(self.armed))
+        return dataclasses.replace(self, armed=dict(self.armed), feed=dict(self.feed))
 
 
 def message(rule: AlertRule, value: float, edge: Edge) -> str:

@@ -19,7 +19,7 @@ from pairdesk.dashboard.data import Database
 from pairdesk.dashboard.elements import attempt, show_outcome, shown_errors
 from pairdesk.dashboard.formatting import format_count, format_times, local_ms
 
-DIRECTION_LABELS = {"UP": "▲ UP", "DOWN": "▼ DOWN"}
+DIRECTION_LABELS = {"UP": "▲ UP", "DOWN": "▼ DOWN", "UNHEALTHY": "✖ UNHEALTHY", "RECOVERED": "✔ RECOVERED"}
 ANY = 0  # the filters' "all" choice (a selectbox shows None as "nothing chosen"; rule ids start at 1)
 
 
@@ -58,7 +58,7 @@ def history_filter(rules: Sequence[alerts.AlertRule], tz: str) -> HistoryFilter:
     kind = cols[1].selectbox("Kind", [ANY, *alerts.RULE_KINDS], key="ah_kind",
                              format_func=lambda k: "All kinds" if k == ANY else k)
     direction = cols[2].selectbox("Direction", [ANY, *DIRECTION_LABELS], key="ah_direction",
-                                  format_func=lambda d: "Both" if d == ANY else DIRECTION_LABELS[d])
+                                  format_func=lambda d: "All" if d == ANY else DIRECTION_LABELS[d])
     start = cols[3].datetime_input(f"From ({tz})", value=None, step=60, key="ah_from")
     end = cols[4].datetime_input(f"To ({tz})", value=None, step=60, key="ah_to")
     unacknowledged = st.toggle("Unacknowledged only", key="ah_unacknowledged")
@@ -79,7 +79,7 @@ def history_table(events: pd.DataFrame, tz: str) -> pd.DataFrame:
         "direction": events["direction"].map(DIRECTION_LABELS), "message": events["message"],
         "value": events["value"], "threshold": events["threshold"], "symbols": events["symbols"],
         "kind": events["kind"], "timeframe": events["timeframe"], "acknowledged": acknowledged,
-        "webhook": events["delivery"], "event": events["event_id"]})
+        "notified": events["delivery"], "event": events["event_id"]})
 
 
 def acknowledge_controls(db: Database, events: pd.DataFrame, tz: str) -> None:

@@ -2,7 +2,8 @@
 
 Rules go through ``pairdesk.alerts.repository`` (checked by ``alerts.validate_rule`` against the
 database's symbols first); events are read with ``store.read_alert_events``. Each write is one
-short transaction on ``data.writer``; the running ingestor picks rule changes up by itself.
+short transaction on ``data.writer``; the running ingestor picks rule changes up by itself. A
+test message goes out through ``alerts.channels.send_test``, as the API's test endpoints send it.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pandas as pd
 
 from pairdesk import alerts
 from pairdesk import store
-from pairdesk.alerts import repository
+from pairdesk.alerts import channels, links, notify, repository
 from pairdesk.dashboard.data import no_events, reader, writer
 from pairdesk.dashboard.downloads import csv_bytes, with_local_time
 
@@ -28,15 +29,23 @@ def read_rules(path: str) -> list[alerts.AlertRule]:
         return repository.list_rules(conn)
 
 
+def read_firings(path: str) -> dict[int, tuple[int, int]]:
+    """{rule_id: (bar of its newest alert, UTC ms; alerts raised)} of every rule that fired."""
+    with reader(path) as conn:
+        return repository.firings(conn)
+
+
 def save_rule(path: str, spec: Mapping[str, Any], rule_id: int | None = None) -> int:
     """Check ``spec`` (``alerts.validate_rule`` against the database's symbols) and store it as a new
-    rule, or as rule ``rule_id``'s new definition; returns the rule's id.
+    rule, or as rule ``rule_id``'s new definition; returns the rule's id. A masked notify URL (as the
+    form shows the saved ones) keeps rule ``rule_id``'s saved URL.
 
-    A bad rule raises ``alerts.RuleError`` (one line) and nothing is written; a rule deleted
-    meanwhile raises StoreError.
+    A bad rule, or one identical to another enabled rule, raises ``alerts.RuleError`` (one line) and
+    nothing is written; a rule deleted meanwhile raises StoreError.
     """
     with reader(path) as conn:
         known = store.list_symbols(conn)
+        spec = repository.with_saved_urls(conn, rule_id, spec)
     rule = alerts.validate_rule({**spec, "rule_id": None}, known)
     with writer(path) as conn:
         if rule_id is None:
@@ -46,8 +55,23 @@ def save_rule(path: str, spec: Mapping[str, Any], rule_id: int | None = None) ->
     return rule_id
 
 
+def send_test(path: str, urls: str | Sequence[str], symbols: Sequence[str], timeframe: str,
+              rule_id: int | None = None, rule_name: str = "") -> list[dict[str, str]]:
+    """Send a test message to ``urls`` (masked ones: rule ``rule_id``'s saved URLs), linking to
+    ``symbols`` on the dashboard; per URL {"url": masked, "outcome": "sent" or "failed: ..."}.
+    RuleError (one line) for a URL apprise cannot parse, or none at all."""
+    with reader(path) as conn:
+        given = repository.with_saved_urls(conn, rule_id, {"notify": urls})["notify"]
+    checked = notify.check_notify(given)
+    if not checked:
+        raise alerts.RuleError("type a notify URL to test first (tgram://bot_token/chat_id, json://host/path, ...)")
+    payload = channels.sample_payload(links.dashboard_url(), symbols, timeframe, rule_id, rule_name)
+    return channels.send_test(checked, payload)
+
+
 def set_rule_enabled(path: str, rule_id: int, enabled: bool) -> None:
-    """Switch a rule on or off (switched on, it starts at the newest bar); StoreError when it no longer exists."""
+    """Switch a rule on or off (switched on, it starts at the newest bar); StoreError when it no longer
+    exists, RuleError when switching it on would make two identical enabled rules."""
     with writer(path) as conn:
         if not repository.set_enabled(conn, rule_id, enabled):
             raise store.StoreError(f"rule {rule_id} no longer exists (deleted meanwhile)")

@@ -28,7 +28,7 @@ from pairdesk.dashboard.live import live_section
 from pairdesk.dashboard.sidebar import sidebar
 
 # Metric values sized so that six fit in one row of a laptop screen (Streamlit's default is larger);
-# the rules table in a smaller type, so that its eleven columns fit beside the sidebar.
+# the rules table in a smaller type, so that its twelve columns fit beside the sidebar.
 FAVICON = Path(__file__).with_name("favicon.png")  # served by the page itself: a :material: icon is fetched from Google
 PAGE_CSS = """<style>
 [data-testid="stMetricValue"] { font-size: 1.55rem; }

@@ -3,7 +3,8 @@
 The kind is chosen first (it decides the symbols and the parameters); the rule is checked by
 ``alerts.validate_rule`` when saved, and a bad rule is a one-line error with nothing saved. The
 widgets live in ``st.session_state`` under ``rf_*`` keys: ``load_form`` puts a rule spec there,
-``form_spec`` reads one back.
+``form_spec`` reads one back. Saved notify URLs are shown masked (``alerts.notify``): left as
+shown, they stay as saved. "Send test" sends a test message to the URLs typed (or saved).
 """
 from __future__ import annotations
 
@@ -14,13 +15,18 @@ import numpy as np
 import streamlit as st
 
 from pairdesk import alerts
+from pairdesk.alerts import notify
 from pairdesk.dashboard import alerts_data, data, write_access
 from pairdesk.dashboard.data import Database, Settings
 from pairdesk.dashboard.elements import attempt, keep_choice, show_outcome
 
 KINDS_HELP = "  \n".join(f"**{kind}**: {text}" for kind, text in alerts.KIND_DESCRIPTIONS.items())
-PARAM_CHOICES = {"side": ("both", "up", "down"), "returns": (True, False)}  # parameters with a few values
-PARAM_CHOICE_LABELS = {True: "log returns", False: "prices"}
+PARAM_CHOICES = {"side": ("both", "up", "down"), "returns": (True, False), "recovery": (True, False)}  # few values
+PARAM_CHOICE_LABELS = {"returns": {True: "log returns", False: "prices"}, "recovery": {True: "yes", False: "no"}}
+NOTIFY_HELP = ("Where each alert is sent, one URL per line: apprise URLs such as `tgram://bot_token/chat_id`, "
+               "`discord://webhook_id/token`, `slack://…`, `mailto://user:password@host`, `ntfy://topic`, "
+               "`json://host:port/path` (see the apprise wiki), or an `https://` webhook (the alert as JSON). "
+               "Saved URLs are shown masked; leave them as they are to keep them.")
 
 
 def param_text(value: object) -> str:
@@ -87,23 +93,27 @@ def rule_form(db: Database, s: Settings) -> None:
         bottom = st.columns([1.2, 3, 1, 2.5], vertical_alignment="bottom")
         bottom[0].number_input("Cooldown (s)", min_value=0.0, step=10.0, format="%g", key="rf_cooldown",
                                help="After an alert, the rule stays quiet this long (data time).")
-        bottom[1].text_input("Webhook URL (optional)", key="rf_webhook", placeholder="https://…",
-                             help="Each alert is POSTed here as JSON by the ingestor.")
+        bottom[1].text_area("Notify (optional)", key="rf_notify", height=68, help=NOTIFY_HELP,
+                            placeholder="tgram://bot_token/chat_id\nhttps://example.com/hook")
         bottom[2].checkbox("Enabled", key="rf_enabled")
         with bottom[3].container(horizontal=True):
             st.form_submit_button("Save changes" if editing else "Save rule", key="rf_save", type="primary",
                                   icon=":material/save:", on_click=submit_rule, args=(db.path, editing, defaults))
+            st.form_submit_button("Send test", key="rf_test", icon=":material/send:", on_click=send_test,
+                                  args=(db.path, editing), help="Send a test message to the notify URLs now")
             if editing:
                 st.form_submit_button("Cancel", key="rf_cancel", on_click=cancel_edit, args=(defaults,))
     show_outcome("rule_form_outcome")
+    show_test_results()
 
 
 def param_input(column: Any, name: str, meaning: str) -> None:
     """One of the kind's parameters: a choice where it has few values, else text (empty: the default)."""
     label = name.replace("_", " ").capitalize()
     if name in PARAM_CHOICES:
+        labels = PARAM_CHOICE_LABELS.get(name, {})
         column.selectbox(label, PARAM_CHOICES[name], key=f"rf_param_{name}", help=meaning,
-                         format_func=lambda value: PARAM_CHOICE_LABELS.get(value, value))
+                         format_func=lambda value: labels.get(value, value))
     else:
         column.text_input(label, key=f"rf_param_{name}", help=meaning,
                           placeholder="required" if name == "threshold" else "default")
@@ -116,7 +126,8 @@ def load_form(spec: Mapping[str, Any]) -> None:
     state.update({"rf_kind": spec["kind"], "rf_name": spec.get("name") or "", "rf_symbol_a": symbols[0],
                   "rf_symbol_b": symbols[1], "rf_timeframe": spec["timeframe"], "rf_window": int(spec["window"]),
                   "rf_hedge": spec["hedge"], "rf_cooldown": float(spec["cooldown_s"]),
-                  "rf_webhook": spec.get("webhook_url") or "", "rf_enabled": bool(spec.get("enabled", True))})
+                  "rf_notify": "\n".join(notify.masked(spec.get("notify") or [])),
+                  "rf_enabled": bool(spec.get("enabled", True))})
     for name in alerts.KIND_PARAMS[spec["kind"]]:
         value = spec["params"].get(name)
         if name in PARAM_CHOICES:
@@ -138,7 +149,7 @@ def form_spec() -> dict[str, Any]:
     symbols = (state.get("rf_symbol_a"), state.get("rf_symbol_b"))[:2 if kind in alerts.PAIR_KINDS else 1]
     return {"name": (state.get("rf_name") or "").strip() or None, "kind": kind, "symbols": [s for s in symbols if s],
             "timeframe": state.get("rf_timeframe"), "window": state.get("rf_window"), "hedge": state.get("rf_hedge"),
-            "params": params, "cooldown_s": state.get("rf_cooldown"), "webhook_url": state.get("rf_webhook") or None,
+            "params": params, "cooldown_s": state.get("rf_cooldown"), "notify": (state.get("rf_notify") or "").split(),
             "enabled": bool(state.get("rf_enabled", True))}
 
 
@@ -148,7 +159,7 @@ def change_kind(defaults: Sequence[str]) -> None:
     chosen = [s for s in (state.get("rf_symbol_a"), state.get("rf_symbol_b")) if s]
     spec = alerts.default_spec(state["rf_kind"], [*chosen, *[s for s in defaults if s not in chosen]])
     current = form_spec()
-    kept = ("name", "timeframe", "hedge", "cooldown_s", "webhook_url", "enabled")
+    kept = ("name", "timeframe", "hedge", "cooldown_s", "notify", "enabled")
     load_form({**spec, **{field: current[field] for field in kept if current[field] is not None}})
 
 
@@ -163,6 +174,27 @@ def submit_rule(path: str, editing: int | None, defaults: Sequence[str]) -> None
 
     if attempt("rule_form_outcome", write):
         cancel_edit(defaults)
+
+
+def send_test(path: str, editing: int | None) -> None:
+    """Send-test callback: a test message to the form's notify URLs (masked ones: the edited rule's saved
+    URLs), linking to the form's symbols; the outcome per URL is shown under the form."""
+    spec = form_spec()
+    try:
+        results = alerts_data.send_test(path, spec["notify"], spec["symbols"], spec["timeframe"], editing,
+                                        spec["name"] or "")
+    except alerts.RuleError as exc:
+        st.session_state["rule_test_results"] = [("error", f"Not sent: {exc}.")]
+        return
+    st.session_state["rule_test_results"] = [
+        ("success" if result["outcome"] == "sent" else "error", f"Test to `{result['url']}`: {result['outcome']}")
+        for result in results]
+
+
+def show_test_results() -> None:
+    """The last send-test's outcome per URL, until the next test."""
+    for kind, text in st.session_state.get("rule_test_results", []):
+        (st.success if kind == "success" else st.error)(text, icon=":material/send:")
 
 
 def cancel_edit(defaults: Sequence[str]) -> None:

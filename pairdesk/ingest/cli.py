@@ -50,6 +50,9 @@ def parse_args(argv: list[str] | None = None) -> IngestorConfig:
                         help="trades only: do not follow top of book (bookTicker), mark price or funding")
     parser.add_argument("--no-alerts", action="store_true",
                         help="do not evaluate alert rules in this process (default: evaluate them on every bar)")
+    parser.add_argument("--dashboard-url", default=None, metavar="URL",
+                        help="the dashboard address alert notifications link to (default: $PAIRDESK_DASHBOARD_URL, "
+                             "else http://127.0.0.1:8501)")
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
                         help="logging level (default: INFO)")
     args = parser.parse_args(argv)
@@ -63,6 +66,8 @@ def parse_args(argv: list[str] | None = None) -> IngestorConfig:
         parser.error(f"--ws-url must start with ws:// or wss://, not {args.ws_url!r}")
     if args.rest_url and not args.rest_url.startswith(("http://", "https://")):
         parser.error(f"--rest-url must start with http:// or https://, not {args.rest_url!r}")
+    if args.dashboard_url and not args.dashboard_url.startswith(("http://", "https://")):
+        parser.error(f"--dashboard-url must start with http:// or https://, not {args.dashboard_url!r}")
     if args.silence_timeout <= 0 or args.backfill_depth < 0 or args.max_connection_age <= 0:
         parser.error("--silence-timeout and --max-connection-age must be positive, --backfill-depth not negative")
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -75,7 +80,7 @@ def parse_args(argv: list[str] | None = None) -> IngestorConfig:
         rest_url=args.rest_url or binance.DEFAULT_REST_URL[args.market], transport=args.transport,
         silence_timeout_s=args.silence_timeout, backfill_depth=args.backfill_depth,
         max_connection_age_s=args.max_connection_age, alerts=not args.no_alerts,
-        quotes=not args.no_quotes)
+        quotes=not args.no_quotes, dashboard_url=args.dashboard_url)
 
 
 async def check_symbols(rest: BinanceRest, symbols: list[str]) -> str | None:
@@ -118,7 +123,7 @@ async def _ingest(config: IngestorConfig) -> int:
             sys.modules.setdefault("pyarrow", None)
             from pairdesk.alerts.monitor import AlertMonitor  # here: pandas and statistics load only with alerts
 
-            monitor = AlertMonitor(config.db, writer, config.symbols).start()
+            monitor = AlertMonitor(config.db, writer, config.symbols, dashboard_url=config.dashboard_url).start()
         ingestor = Ingestor(config, writer, rest)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

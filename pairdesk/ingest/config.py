@@ -42,6 +42,7 @@ class IngestorConfig:
     max_connection_age_s: float = DEFAULT_MAX_CONNECTION_AGE_S
     alerts: bool = True
     quotes: bool = True  # follow top of book (and, on futures, mark price and funding) beside the trades
+    dashboard_url: str | None = None  # what alert notifications link to (None: $PAIRDESK_DASHBOARD_URL or the default)
     # attempt number (0 = first failure in a row) -> seconds to wait before reconnecting
     reconnect_delay_s: Callable[[int], float] = backoff_delay_s
 

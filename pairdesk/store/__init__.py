@@ -23,7 +23,8 @@ from __future__ import annotations
 from pairdesk.markets import MARKETS, STREAM_KINDS
 from pairdesk.store.alert_rows import (ALERT_RULE_FIELDS, ALERT_RULES_SEEDED_KEY, acknowledge_alert_events,
                                        delete_alert_rule, insert_alert_rule, last_alert_event_id, read_alert_events,
-                                       read_alert_rule_rows, save_alert_progress, seed_alert_rules, set_alert_delivery,
+                                       read_alert_rule_rows, read_rule_firings, save_alert_progress, seed_alert_rules,
+                                       set_alert_delivery,
                                        set_alert_rule_enabled, update_alert_rule)
 from pairdesk.store.atomic import atomic, data_version, snapshot, transaction
 from pairdesk.store.collection import (CollectionError, CollectionRow, choose_symbols, paused_symbols,
@@ -52,7 +53,7 @@ from pairdesk.store.writer import FLUSH_INTERVAL_MS, MAX_BATCH_TRADES, TradeWrit
 __all__ = [
     "MARKETS", "STREAM_KINDS", "ALERT_RULE_FIELDS", "ALERT_RULES_SEEDED_KEY", "acknowledge_alert_events",
     "delete_alert_rule", "insert_alert_rule", "last_alert_event_id", "read_alert_events", "read_alert_rule_rows",
-    "save_alert_progress", "seed_alert_rules", "set_alert_delivery", "set_alert_rule_enabled", "update_alert_rule",
+    "read_rule_firings", "save_alert_progress", "seed_alert_rules", "set_alert_delivery", "set_alert_rule_enabled", "update_alert_rule",
     "atomic", "data_version", "snapshot", "transaction", "set_gap_detail", "BUSY_TIMEOUT_MS", "DEFAULT_SOURCE", "now_ms", "open_reader", "open_writer",
     "open_writer_as_recorded", "read_metadata", "recorded_metadata", "write_session", "read_hourly_summaries", "read_watchlist",
     "followed_symbols", "read_refusals", "read_rest_url", "record_refusals", "record_rest_url",

@@ -1,7 +1,7 @@
 """Alert rules and events as rows.
 
 The store deals in rows: a rule is a mapping with the ALERT_RULE_FIELDS ("symbols" as "A/B",
-"params" a dict). ``pairdesk.alerts.repository`` checks rules and converts them. Writers call these
+"params" a dict, "notify" a list of URLs). ``pairdesk.alerts.repository`` checks rules and converts them. Writers call these
 inside a transaction on a writer connection; the ingestor's monitor calls its own through
 ``TradeWriter.call``, each in a nested ``atomic`` block (a savepoint), so that a failure can never
 roll back the trades of the writer's batch.
@@ -24,7 +24,8 @@ ALERT_RULES_SEEDED_KEY = "alert_rules_seeded"  # meta key: default rules were ad
 
 
 ALERT_RULE_FIELDS = ("name", "kind", "symbols", "timeframe", "window", "hedge", "params", "cooldown_s",
-                      "webhook_url", "enabled")
+                     "notify", "enabled")
+_JSON_FIELDS = ("params", "notify")
 
 
 _ALERT_EVENT_FIELDS = ("ts_ms", "rule_id", "rule_name", "kind", "symbols", "timeframe", "value", "threshold",
@@ -32,8 +33,9 @@ _ALERT_EVENT_FIELDS = ("ts_ms", "rule_id", "rule_name", "kind", "symbols", "time
 
 
 def _alert_rule_values(row: Mapping[str, object]) -> tuple:
-    """The stored columns of a rule row, in ALERT_RULE_FIELDS order (``params`` a dict, stored as JSON)."""
-    return tuple(json.dumps(row["params"], sort_keys=True) if name == "params"
+    """The stored columns of a rule row, in ALERT_RULE_FIELDS order (``params`` a dict and ``notify`` a
+    list, stored as JSON)."""
+    return tuple(json.dumps(row[name], sort_keys=True) if name in _JSON_FIELDS
                  else int(bool(row["enabled"])) if name == "enabled" else row[name] for name in ALERT_RULE_FIELDS)
 
 
@@ -83,7 +85,7 @@ def delete_alert_rule(conn: sqlite3.Connection, rule_id: int) -> bool:
 
 def read_alert_rule_rows(conn: sqlite3.Connection) -> list[dict]:
     """Every stored rule as a row, by rule_id: rule_id, the ALERT_RULE_FIELDS ("params" a dict,
-    "enabled" a bool), updated_ms, data_ms and state (a dict).
+    "notify" a list, "enabled" a bool), updated_ms, data_ms and state (a dict).
 
     ``updated_ms`` changes whenever the definition or the enabled flag does; ``data_ms`` is the
     store's newest bar when that happened (None: the store was empty); ``state`` is what the
@@ -95,6 +97,7 @@ def read_alert_rule_rows(conn: sqlite3.Connection) -> list[dict]:
     for values in rows:
         row = dict(zip(columns, values))
         row["params"] = json.loads(row["params"])
+        row["notify"] = json.loads(row["notify"] or "[]")
         row["enabled"] = bool(row["enabled"])
         row["state"] = json.loads(row["state"] or "{}")
         out.append(row)
@@ -142,7 +145,7 @@ def save_alert_progress(conn: sqlite3.Connection, events: Sequence[dict], states
 
 
 def set_alert_delivery(conn: sqlite3.Connection, event_id: int, delivery: str) -> None:
-    """Record how an event's webhook went ("sent", "failed: ...", "dropped: ...")."""
+    """Record how an event's notifications went ("sent", "failed: ...", "dropped: ...", or those per URL)."""
     with atomic(conn):
         conn.execute("UPDATE alert_events SET delivery = ? WHERE event_id = ?", (delivery, int(event_id)))
 
@@ -158,7 +161,7 @@ def read_alert_events(conn: sqlite3.Connection, since_ms: int | None = None, rul
     Columns: event_id, ts_ms (start of the bar that crossed, UTC ms, data time), rule_id,
     rule_name, kind, symbols ("A/B"), timeframe, value, threshold, direction (UP / DOWN),
     message, detected_ms (wall clock when stored), acknowledged_ms (NaN until acknowledged),
-    delivery (webhook: "", "pending", "sent", "failed: ...", "dropped: ...").
+    delivery (notifications: "", "pending", "sent", "failed: ...", "dropped: ...", or those per URL).
     """
     clauses, params = [], []
     for column, value in (("ts_ms >=", since_ms), ("ts_ms <", until_ms), ("rule_id =", rule_id), ("kind =", kind),
@@ -175,6 +178,15 @@ def read_alert_events(conn: sqlite3.Connection, since_ms: int | None = None, rul
         sql += " LIMIT ?"
         params.append(int(limit))
     return _query_frame(conn, sql, params)
+
+
+def read_rule_firings(conn: sqlite3.Connection) -> dict[int, tuple[int, int]]:
+    """{rule_id: (start of the bar of its newest event, UTC ms; how many events it raised)} of every
+    stored rule that raised one. Only events stored since the rule was created count: a new rule
+    may get the id of a deleted one, whose events stay in the history."""
+    return {int(rule_id): (int(last_ms), int(count)) for rule_id, last_ms, count in conn.execute(
+        "SELECT e.rule_id, max(e.ts_ms), count(*) FROM alert_events e JOIN alert_rules r ON r.rule_id = e.rule_id "
+        "WHERE e.detected_ms >= r.created_ms GROUP BY e.rule_id")}
 
 
 def last_alert_event_id(conn: sqlite3.Connection) -> int | None:

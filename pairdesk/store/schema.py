@@ -227,9 +227,23 @@ def _migration_7(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE feed_status ADD COLUMN duplicate_rate REAL NOT NULL DEFAULT 0")
 
 
+def _migration_8(conn: sqlite3.Connection) -> None:
+    """Alert destinations: ``notify``, a JSON list of URLs (apprise's, or plain http(s) webhooks),
+    replaces the single ``webhook_url``, which becomes the list's one entry."""
+    _run_script(
+        conn,
+        """
+        ALTER TABLE alert_rules ADD COLUMN notify TEXT NOT NULL DEFAULT '[]';
+        UPDATE alert_rules SET notify = json_array(trim(webhook_url))
+            WHERE webhook_url IS NOT NULL AND trim(webhook_url) != '';
+        ALTER TABLE alert_rules DROP COLUMN webhook_url
+        """,
+    )
+
+
 # Numbered migrations: MIGRATIONS[i] brings the schema from user_version i to i + 1.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_3, _migration_4,
-                                                         _migration_5, _migration_6, _migration_7]
+                                                         _migration_5, _migration_6, _migration_7, _migration_8]
 
 
 SCHEMA_VERSION = len(MIGRATIONS)

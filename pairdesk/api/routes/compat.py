@@ -18,6 +18,7 @@ from pairdesk.api.deps import DatabaseDep, KnownPair, KnownSymbol, KnownSymbolQu
 from pairdesk.api.errors import BAD_BODY, ERRORS, TOKEN_ERRORS, unprocessable
 from pairdesk.api.params import (DEFAULT_LIMIT, MAX_WINDOW, SYMBOL_PARAM_PATTERN, HedgeParam, LimitParam, Span,
                                  TimeframeParam, TimeRange)
+from pairdesk.api.routes import alerts as alerts_routes
 from pairdesk.api.routes import analytics as analytics_routes
 from pairdesk.api.routes import exports, market_data, summaries, uploads
 from pairdesk.api.schemas.compat import ComputedAlertsResponse
@@ -119,7 +120,7 @@ def get_alerts_v2(
         bars = {symbol: store.read_bars_1s(conn, symbol, start, end) for symbol in rule.symbols}
         events, _state = alerts.evaluate(rule, bars, *bounds, alerts.RuleState())
     first, last = bounds or (None, None)
-    return {"rule": rule.to_spec(), "first_bar_ms": first, "last_bar_ms": last, "count": len(events),
+    return {"rule": alerts_routes.rule_out(rule, {}), "first_bar_ms": first, "last_bar_ms": last, "count": len(events),
             "alerts": [event.to_dict() for event in events]}
 
 

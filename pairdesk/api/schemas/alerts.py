@@ -27,7 +27,13 @@ class AlertRuleSpec(Model):
     hedge: HedgeMethod | None = Field(None, description="hedge ratio of pair kinds (default ols)")
     cooldown_s: float | None = Field(None, description="seconds (data time) after a firing without another "
                                                        "(default 60)")
-    webhook_url: str | None = Field(None, description="http(s) URL the ingestor POSTs each alert to")
+    notify: list[str] | str | None = Field(
+        None, description="where each alert is sent: apprise URLs (tgram://bot_token/chat_id, discord://id/token, "
+                          "slack://..., mailto://user:password@host, ntfy://topic, json://host:port/path, ...) or "
+                          "plain http(s) webhooks (the alert as JSON); a masked URL as GET shows it keeps the saved one",
+        examples=[["json://127.0.0.1:9/hook", "http://127.0.0.1:9/hook"]])
+    webhook_url: str | None = Field(None, description="older field: one http(s) URL the alert is POSTed to as "
+                                                      "JSON (added to notify)")
     enabled: bool | None = Field(None, description="default true")
 
 
@@ -41,12 +47,36 @@ class AlertRuleOut(Model):
     hedge: str
     params: dict[str, Any] = Field(description="the kind's parameters, defaults filled in")
     cooldown_s: float
-    webhook_url: str | None
+    notify: list[str] = Field(description="where each alert is sent, masked (secrets hidden: tgram://12…op/98…21)")
+    webhook_url: str | None = Field(description="older field: the first plain http(s) URL of notify, masked")
     enabled: bool
+    last_fired_ms: int | None = Field(description="start of the bar of the rule's newest alert (UTC ms); null: "
+                                                  "it never fired")
+    events: int = Field(description="alerts the rule raised")
 
 
 class AlertRulesResponse(Model):
     rules: list[AlertRuleOut]
+
+
+class NotifyTest(Model):
+    """Destinations to send a test message to (POST /api/alerts/test)."""
+
+    notify: list[str] | str = Field(description="apprise URLs or http(s) webhooks, as a rule's notify",
+                                    examples=[["json://127.0.0.1:9/hook"]])
+    symbols: list[str] | None = Field(None, description="the pair (or symbol) the message links to on the "
+                                                        "dashboard (default: no pair)")
+    timeframe: Timeframe | None = Field(None, description="the timeframe the link opens (default 1s)")
+
+
+class NotifyOutcome(Model):
+    url: str = Field(description="the destination, masked")
+    outcome: str = Field(description="sent, or failed: reason")
+
+
+class NotifyTestResponse(Model):
+    rule_id: int | None = Field(description="the rule whose destinations were tested (null: a list of URLs)")
+    results: list[NotifyOutcome] = Field(description="one per URL, in order")
 
 
 class AlertDeleted(Model):
@@ -64,11 +94,12 @@ class AlertEventOut(Model):
     timeframe: str
     value: float | None
     threshold: float | None
-    direction: str | None = Field(description="UP, DOWN (or EXTREME)")
+    direction: str | None = Field(description="UP, DOWN; feed_health: UNHEALTHY, RECOVERED")
     message: str
     detected_ms: int = Field(description="wall-clock time the ingestor stored it")
     acknowledged_ms: int | None
-    delivery: str = Field(description="webhook delivery: '', pending, sent, failed: ..., dropped: ...")
+    delivery: str = Field(description="notification delivery: '' (no destination), pending, sent, failed: ..., "
+                                      "dropped: ...; with several URLs, each after its masked URL")
 
 
 class AlertEventsResponse(Model):
