@@ -92,7 +92,8 @@ def feed_health(symbol: str, row: Mapping[str, Any] | None, now_ms: int) -> Feed
     if state in RED_STATES:
         error = row.get("last_error") or ""
         if error.startswith(UNREACHABLE_PREFIX):
-            return FeedHealth(symbol, "red", f"cannot reach the exchange ({error})")
+            detail = error[len(UNREACHABLE_PREFIX):].lstrip(": ")
+            return FeedHealth(symbol, "red", f"cannot reach the exchange: {detail}")
         return FeedHealth(symbol, "red", f"feed {state}" + (f": {error}" if error else ""))
     if state == PAUSED_STATE:
         return FeedHealth(symbol, "grey", "collection paused: resume it from the sidebar or POST /api/start")

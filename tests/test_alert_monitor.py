@@ -579,7 +579,7 @@ def test_feed_health_fires_on_a_disconnected_feed_and_on_its_recovery(db_path, w
     wait_until(lambda: keep_writing("disconnected", ["UNHEALTHY"]), 10, lambda: str(rule_states(db_path)))
     (down,) = events(db_path, rule_id).itertuples()
     assert down.kind == "feed_health" and down.symbols == "BTCUSDT" and down.threshold == 1.0 and down.value >= 1.0
-    assert "disconnected (feed disconnected: connection failed: refused)" in down.message
+    assert "disconnected (cannot reach the exchange: refused)" in down.message
     wait_until(lambda: keep_writing("live", ["UNHEALTHY", "RECOVERED"]), 10, lambda: str(rule_states(db_path)))
     assert events(db_path, rule_id)["message"].iloc[-1].startswith("BTCUSDT feed recovered after ")
     assert rule_states(db_path)[rule_id]["feed"] == {}

@@ -385,7 +385,7 @@ def test_stale_heartbeat_turns_red_with_a_banner(monkeypatch, tmp_path):
      "exchange's trade ids are at or behind the newest stored id 5833)"),
     (dict(state="disconnected", last_message_ms=None, open_gaps=0,
           last_error="connection failed: [Errno -3] Temporary failure in name resolution"), 500, "disconnected",
-     "cannot reach the exchange (connection failed: [Errno -3] Temporary failure in name resolution)"),
+     "cannot reach the exchange: [Errno -3] Temporary failure in name resolution"),
 ])
 def test_colour_rules(fields, age_ms, light, why):
     """The documented colour rules (pairdesk.health) on the page's status rows, one case each (ages from now)."""
@@ -706,9 +706,8 @@ def test_an_empty_database_says_whether_the_ingestor_runs_and_why_nothing_came()
            "last_trade_ms": None, "last_message_ms": None, "open_gaps": 0,
            "last_error": "connection failed: [Errno -3] Temporary failure in name resolution"}
     note = status.empty_database_note(pd.DataFrame([row]), now)
-    assert note == ("The ingestor is running but cannot reach the exchange (connection failed: [Errno -3] Temporary "
-                    "failure in name resolution). No internet on this machine? `make demo` runs the desk against a "
-                    "local exchange.")
+    assert note == ("The ingestor is running but cannot reach the exchange: [Errno -3] Temporary failure in name "
+                    "resolution. No internet on this machine? `make demo` runs the desk against a local exchange.")
     connecting = status.empty_database_note(pd.DataFrame([{**row, "state": "connecting", "last_error": ""}]), now)
     assert connecting == ("The ingestor is running and no trade is stored yet (BTCUSDT: feed connecting); the charts "
                           "appear with the first bars.")
