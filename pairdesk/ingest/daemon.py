@@ -148,8 +148,12 @@ class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
             self.feeds[symbol].last_id = last_id
             if last_id is not None:
                 log.info("%s: resuming after stored trade id %d", symbol, last_id)
-        for symbol, from_id, to_id in gaps:
-            if symbol in self.feeds:
+        for symbol, from_id, to_id, reason in gaps:
+            if symbol not in self.feeds:
+                continue
+            if reason == HISTORY_REASON:  # a history fetch cut short: resumed as one
+                self.feeds[symbol].jobs.put_nowait(BackfillJob(from_id, to_id, reason, history=True))
+            else:
                 self.feeds[symbol].open_gaps += 1
                 self.feeds[symbol].jobs.put_nowait(BackfillJob(from_id, to_id, "open gap"))
 

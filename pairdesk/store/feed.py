@@ -71,9 +71,10 @@ def set_gap_detail(conn: sqlite3.Connection, symbol: str, from_id: int, detail: 
     conn.execute("UPDATE gaps SET detail = ? WHERE symbol = ? AND from_id = ?", (detail, symbol, from_id))
 
 
-def list_open_gaps(conn: sqlite3.Connection) -> list[tuple[str, int, int]]:
-    """(symbol, from_id, to_id) of every open gap, oldest first (no pandas: the ingestor uses it)."""
-    return conn.execute("SELECT symbol, from_id, to_id FROM gaps WHERE status = 'open' ORDER BY gap_id").fetchall()
+def list_open_gaps(conn: sqlite3.Connection) -> list[tuple[str, int, int, str]]:
+    """(symbol, from_id, to_id, reason) of every open gap, oldest first (no pandas: the ingestor uses it)."""
+    return conn.execute("SELECT symbol, from_id, to_id, reason FROM gaps WHERE status = 'open' ORDER BY gap_id"
+                        ).fetchall()
 
 
 def count_missing(conn: sqlite3.Connection, symbol: str, from_id: int, to_id: int) -> int:
