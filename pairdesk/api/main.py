@@ -10,13 +10,15 @@ from fastapi.responses import RedirectResponse
 
 from pairdesk.api.deps import Database
 from pairdesk.api.errors import UNAVAILABLE, install_error_handlers
-from pairdesk.api.routes import alerts, analytics, compat, exports, market_data, status, summaries, uploads, watchlist
+from pairdesk.api.routes import (alerts, analytics, compat, exports, market_data, quotes, status, summaries, uploads,
+                                 watchlist)
 from pairdesk.api.routes import backtest as backtest_routes
 from pairdesk.api.routes import collection
 
 API_VERSION = "1.0"
 DESCRIPTION = """
-Read-only access to the tick database the ingestor writes (trades, one-second bars, feed status),
+Read-only access to the tick database the ingestor writes (trades, one-second bars, feed status,
+top-of-book quote bars, mark prices and funding),
 the pair analytics of `analytics_engine` (the same numbers as the dashboard and the analytics CLI),
 CSV exports streamed row by row, history uploads, alert rules, hourly summaries and the ingestor's
 watchlist.
@@ -30,7 +32,8 @@ watchlist.
 """
 TAGS = [
     {"name": "status", "description": "what the database holds and how the feeds are doing"},
-    {"name": "market data", "description": "trades, prices and bars"},
+    {"name": "market data", "description": "trades, prices and bars; quote bars, funding and what a pair costs "
+                                         "to trade"},
     {"name": "analytics", "description": "statistics of a symbol and of a pair (analytics_engine)"},
     {"name": "alerts", "description": "alert rules and the alerts they raised"},
     {"name": "export", "description": "CSV files, streamed"},
@@ -40,7 +43,7 @@ TAGS = [
     {"name": "compatibility", "description": "the calls of the systems this desk replaces, each a thin alias of "
                                              "the desk's own endpoint (README: REST API, Compatibility)"},
 ]
-ROUTES = (status, market_data, analytics, exports, uploads, summaries, watchlist, alerts)  # the OpenAPI page's order
+ROUTES = (status, market_data, quotes, analytics, exports, uploads, summaries, watchlist, alerts)  # the OpenAPI page's order
 
 
 def create_app(db_path: str | Path, token: str | None = None) -> FastAPI:
