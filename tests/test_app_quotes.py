@@ -75,12 +75,13 @@ def test_the_bid_ask_band_breaks_at_the_quote_gap_and_the_gap_is_shaded():
     the spread row; the gap is one amber band with the legend "no quotes"."""
     bars = btc_bars()
     band = charts.bid_ask_band(bars, "UTC", "#F59E0B")
-    separators = [i for i, x in enumerate(band.x) if x is None]
-    assert len(separators) == 2
-    first = np.array(band.y[:separators[0]], dtype=float)
+    y = np.asarray(band.y, dtype=float)
+    separators = np.flatnonzero(np.isnan(y))
+    assert len(separators) == 2 and separators[-1] == len(y) - 1
     known = bars[bars["bid"].notna()]
     before = known[known["ts_ms"] < QUOTE_GAP[0]]
-    assert first.tolist() == before["ask"].tolist() + before["bid"].tolist()[::-1]
+    assert y[:separators[0]].tolist() == before["ask"].tolist() + before["bid"].tolist()[::-1]
+    assert pd.Timestamp(band.x[0]) == charts.display_times(before["ts_ms"].iloc[:1], "UTC")[0]
     gaps = pd.DataFrame({"symbol": ["BTCUSDT"], "from_ms": [QUOTE_GAP[0]], "to_ms": [QUOTE_GAP[1]], "reason": ["x"]})
     candles = pd.DataFrame({"ts_ms": bars["ts_ms"], "open": bars["bid"], "high": bars["ask"], "low": bars["bid"],
                             "close": bars["ask"], "volume": 1.0}).dropna()
