@@ -4,7 +4,10 @@
 
 The database: 24 hours of BTCUSDT and ETHUSDT spot trades at a realistic rate (3.2 million
 trades, a cointegrated random-walk pair), generated once with ``store.write_trades`` in hourly
-chunks into the temp directory and reused afterwards.
+chunks into the temp directory and reused afterwards; a copy of it gets a quote second per second
+and symbol for the whole day (172,800 ``quotes_1s`` rows: the book one tick wide around the
+second's close, widening in bursts, with a 5-minute quote gap), so every refresh draws the quote
+panels too (the bid-ask band and quoted spread on the candles, the quoted spread & pair cost chart).
 
 Measured, in one run:
 - the live fragment's server-side work per refresh (after one second of new trades was stored):
@@ -13,6 +16,9 @@ Measured, in one run:
   ``st.plotly_chart`` does; the browser is not part of it;
 - the same refresh done naively: read all the day's trades of both symbols, resample them to
   bars in pandas, then the same panel and figures;
+- the quote panels alone: the incremental quote read (``quote_cache``: the seconds since the last
+  refresh and one count) plus quote bars, pair costs and their figures, against reading the day's
+  quote seconds again and computing the same;
 - the heavy panels (tests, backtest, summaries, correlation matrix, hourly summary) that run at
   most every 30 s;
 - memory: peak RSS of the process and the tracemalloc peak of one refresh of each kind.
@@ -40,8 +46,10 @@ import pairdesk.dashboard  # noqa: F401, I001
 
 import numpy as np
 
-from pairdesk import analytics
-from pairdesk.dashboard import charts
+import shutil
+
+from pairdesk import analytics, quote_data
+from pairdesk.dashboard import charts, quote_charts
 from pairdesk.dashboard import data
 from pairdesk import store
 
@@ -54,7 +62,10 @@ BETA_TO_FACTOR = {"BTCUSDT": 1.0, "ETHUSDT": 0.9}
 SEED = 20240808
 BUDGET_REFRESH_MS = 250.0
 BUDGET_SPEEDUP = 20.0
-DEFAULT_DB = Path(tempfile.gettempdir()) / "pairs_desk_bench" / "day_3m2_v1.db"
+TRADES_DB = Path(tempfile.gettempdir()) / "pairs_desk_bench" / "day_3m2_v1.db"  # trades only, shared
+DEFAULT_DB = TRADES_DB.with_name("day_3m2_quotes_v1.db")  # a copy with a day of quotes
+TICK = {"BTCUSDT": 0.01, "ETHUSDT": 0.01}
+QUOTE_GAP_MS = (DAY_START_MS + 12 * 3_600_000, DAY_START_MS + 12 * 3_600_000 + 300_000)
 SETTINGS = data.Settings("BTCUSDT", "ETHUSDT", "1s", "1 h", 60, 2.0, analytics.DEFAULT_HEDGE, "Asia/Kolkata", 1)
 
 
@@ -105,6 +116,44 @@ def build_day_db(path: Path) -> None:
     done.touch()
 
 
+def day_quotes(bars: "np.ndarray", closes: "np.ndarray", symbol: str, rng: np.random.Generator) -> list[tuple]:
+    """One quote second per second of ``bars`` (second starts): bid at the close, ask a tick (two to
+    five ticks in a burst) above, sizes from a lognormal, a few to a hundred updates."""
+    n = len(bars)
+    width = TICK[symbol] * np.where(rng.random(n) < 0.02, rng.integers(2, 6, n), 1)
+    bid = np.round(closes, 2)
+    ask = np.round(bid + width, 2)
+    sizes = np.round(rng.lognormal(0, 1, (n, 2)), 3)
+    updates = rng.integers(3, 100, n)
+    spread = ask - bid
+    return list(zip([symbol] * n, bars.tolist(), bid.tolist(), ask.tolist(), sizes[:, 0].tolist(),
+                    sizes[:, 1].tolist(), (spread * 0.9 + TICK[symbol] * 0.1).tolist(), spread.tolist(),
+                    updates.tolist()))
+
+
+def build_quote_db(path: Path) -> None:
+    """A copy of the trade database with a day of quote seconds for both symbols and one quote gap."""
+    done = path.with_suffix(".complete")
+    if done.exists() and path.exists():
+        return
+    build_day_db(TRADES_DB)
+    for stale in path.parent.glob(path.name + "*"):
+        stale.unlink()
+    shutil.copy(TRADES_DB, path)
+    rng = np.random.default_rng(SEED + 1)
+    conn = store.open_writer(path, "spot", "trade")
+    for symbol in TRADES_PER_DAY:
+        bars = store.read_bars_1s(conn, symbol)
+        seconds = np.arange(DAY_START_MS, DAY_START_MS + DAY_MS, 1000, dtype=np.int64)
+        closes = bars.set_index("ts_ms")["close"].reindex(seconds).ffill().bfill().to_numpy()
+        outside = (seconds < QUOTE_GAP_MS[0]) | (seconds >= QUOTE_GAP_MS[1])
+        with store.transaction(conn):
+            store.store_quote_bars(conn, day_quotes(seconds[outside], closes[outside], symbol, rng))
+            store.record_quote_gap(conn, symbol, *QUOTE_GAP_MS, "disconnect")
+    conn.close()
+    done.touch()
+
+
 class LiveFeed:
     """Appends one second of new trades per call, continuing each symbol's ids and times."""
 
@@ -127,6 +176,11 @@ class LiveFeed:
                                self.price[symbol], 0.01, False))
                 self.next_id[symbol] += 1
         store.write_trades(self.path, trades)
+        conn = store.open_writer(self.path, "spot", "trade")
+        with store.transaction(conn):  # the second's quotes, as the ingestor writes them once it is over
+            store.store_quote_bars(conn, [(symbol, self.second_ms, self.price[symbol], self.price[symbol] + 0.01, 1.0,
+                                           1.0, 0.01, 0.01, 10) for symbol in TRADES_PER_DAY])
+        conn.close()
         self.second_ms += 1000
 
 
@@ -141,11 +195,48 @@ def live_figures(view: data.PairView) -> list:
                                            view.events, s.spread_kind),
                charts.price_comparison_figure(view.panel, s.symbol_a, s.symbol_b, s.tz, colors, view.events, s.tf_ms),
                charts.rolling_correlation_figure(view.panel, s.tz, s.window, s.tf_ms)]
-    figures += [charts.candlestick_figure(view.candles[sym], sym, s.tz, colors[sym], s.timeframe, None, s.tf_ms)
-                for sym in s.pair]
+    figures += [charts.candlestick_figure(view.candles[sym], sym, s.tz, colors[sym], s.timeframe, None, s.tf_ms,
+                                          view.quote_bars.get(sym), view.quote_gaps) for sym in s.pair]
     if not charts.is_static(view.panel["hedge_ratio"]):
         figures.append(charts.hedge_ratio_figure(view.panel, s.tz, s.hedge_label, s.tf_ms))
-    return figures
+    return figures + quote_figures(view)
+
+
+def quote_figures(view: data.PairView) -> list:
+    """The quote panels' figures (the candles' band is drawn in ``live_figures``)."""
+    s = view.settings
+    colors = charts.symbol_colors(["BTCUSDT", "ETHUSDT"])
+    return [quote_charts.quoted_spread_figure(view.quote_bars, view.costs, view.panel, s.pair, s.tz, colors,
+                                              "10,000 USDT", s.tf_ms, view.quote_gaps)]
+
+
+def quote_panels(view: data.PairView, legs: dict, s: data.Settings) -> int:
+    """Quote bars, pair costs and the quote figures from the legs' quote seconds; returns JSON bytes."""
+    quote_bars = {symbol: quote_data.leg_quote_bars(leg, s.timeframe, view.start_ms, view.end_ms + s.tf_ms)
+                  for symbol, leg in legs.items()}
+    costs = quote_data.pair_cost_rows(view.panel, tuple(legs[symbol] for symbol in s.pair), s.timeframe, s.notional)
+    shown = dataclasses.replace(view, quote_bars=quote_bars, costs=costs)
+    colors = charts.symbol_colors(["BTCUSDT", "ETHUSDT"])
+    candles = [charts.candlestick_figure(view.candles[sym], sym, s.tz, colors[sym], s.timeframe, None, s.tf_ms,
+                                         quote_bars[sym], view.quote_gaps) for sym in s.pair]
+    return serialise(candles + quote_figures(shown))
+
+
+def incremental_quotes(db: data.Database, view: data.PairView) -> int:
+    """The quote panels' work in a refresh: the cached read (new seconds and one count per symbol), then
+    ``quote_panels``."""
+    with data.reader(db.path) as conn:
+        legs = data.window_legs(db, conn, view.settings.pair, view.start_ms, view.end_ms + view.settings.tf_ms)
+    return quote_panels(view, legs, view.settings)
+
+
+def naive_quotes(db: data.Database, view: data.PairView) -> int:
+    """The same done naively: every quote second of the retained day read again from the store."""
+    with data.reader(db.path) as conn:
+        legs = {symbol: quote_data.read_leg_quotes(conn, symbol, view.end_ms - data.RETAIN_MS, None)
+                for symbol in view.settings.pair}
+    return quote_panels(view, {symbol: quote_data.LegQuotes(symbol, leg.seconds, leg.gaps) for symbol, leg in
+                               legs.items()}, view.settings)
 
 
 def serialise(figures: list) -> int:
@@ -168,7 +259,8 @@ def incremental_refresh(db: data.Database, s: data.Settings, split: list | None 
 
 
 def naive_refresh(db: data.Database, s: data.Settings) -> tuple[data.PairView, int]:
-    """The same refresh done the naive way: every trade of the day read again and resampled in pandas."""
+    """The same refresh done the naive way: every trade (and quote second) of the day read again and
+    resampled in pandas."""
     with data.reader(db.path) as conn:
         db_key = data.database_key(db.path, store.read_metadata(conn))
         symbols = tuple(store.list_symbols(conn))
@@ -176,10 +268,16 @@ def naive_refresh(db: data.Database, s: data.Settings) -> tuple[data.PairView, i
         status = store.read_feed_status(conn)
         start, end, clipped = data.chart_window(bars, s)
         gaps = store.read_gap_spans(conn, s.pair, start, end + s.tf_ms)
+        legs = {symbol: quote_data.read_leg_quotes(conn, symbol, end - data.RETAIN_MS, None) for symbol in s.pair}
+        quote_gaps = store.read_quote_gaps(conn, list(s.pair), start, end + s.tf_ms)
     candles = {symbol: data.since(analytics.resample_bars(data.since(frame, start), s.timeframe), start)
                for symbol, frame in bars.items()}
     panel = data.since(data.retained_panel(bars, s), start).reset_index(drop=True)  # the same causal panel
-    view = data.PairView(s, db_key, symbols, bars, candles, panel, status, gaps, start, end, clipped)
+    quote_bars = {symbol: quote_data.leg_quote_bars(leg, s.timeframe, start, end + s.tf_ms)
+                  for symbol, leg in legs.items()}
+    costs = quote_data.pair_cost_rows(panel, tuple(legs[symbol] for symbol in s.pair), s.timeframe, s.notional)
+    view = data.PairView(s, db_key, symbols, bars, candles, panel, status, gaps, start, end, clipped,
+                         quotes=legs, quote_bars=quote_bars, quote_gaps=quote_gaps, costs=costs)
     return view, serialise(live_figures(view))
 
 
@@ -207,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("streamlit").setLevel(logging.ERROR)  # no "missing ScriptRunContext" noise outside a page
 
     print(f"database: {args.db}")
-    build_day_db(args.db)
+    build_quote_db(args.db)
     db = data.describe_database(str(args.db))
     conn = store.open_reader(args.db)
     counts = {s: int(store.read_bars_1s(conn, s)["trades"].sum()) for s in db.symbols}
@@ -226,6 +324,13 @@ def main(argv: list[str] | None = None) -> int:
         view, payload = incremental_refresh(db, SETTINGS, parts)
         samples.append((time.perf_counter() - started) * 1000)
     rss_incremental_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    quote_samples, naive_quote_samples = [], []
+    for _ in range(5):
+        feed.one_second()
+        view = data.load_view(db, SETTINGS)
+        quote_samples.append(timed(lambda: incremental_quotes(db, view)))
+        naive_quote_samples.append(timed(lambda: naive_quotes(db, view)))
 
     naive_samples = []
     for _ in range(args.naive_runs):
@@ -264,7 +369,12 @@ def main(argv: list[str] | None = None) -> int:
           f"figures + JSON {statistics.median(p[1] for p in parts):.1f} ms (medians)")
     print(f"  naive (all trades re-read): median {naive:7.1f} ms over {len(naive_samples)} runs")
     print(f"  ratio naive / incremental: {ratio:.1f}x")
-    print(f"one refresh, 1 m bars, 24 h lookback, Kalman: median {statistics.median(day_samples):.1f} ms")
+    quote_median, naive_quote = statistics.median(quote_samples), statistics.median(naive_quote_samples)
+    print(f"quote panels alone (within the refresh above; 2 x {len(view.quotes['BTCUSDT'].seconds):,} quote seconds "
+          f"in the window): incremental {quote_median:.1f} ms, naive (the day's quote seconds re-read) "
+          f"{naive_quote:.1f} ms, ratio {naive_quote / quote_median:.1f}x")
+    print(f"one refresh, 1 m bars, 24 h lookback, Kalman, quote panels included: median "
+          f"{statistics.median(day_samples):.1f} ms")
     print("live chart panel (1 h of 1 s bars), by hedge: "
           + ", ".join(f"{hedge} {ms:,.0f} ms" for hedge, ms in panel_ms.items()))
     print(f"heavy panels (every {data.HEAVY_REFRESH_S} s: tests on {data.HEAVY_TEST_ROWS:,} rows, backtest, summaries, "

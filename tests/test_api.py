@@ -519,6 +519,8 @@ SPEC_ENDPOINTS = {
     ("put", "/api/alerts/{rule_id}"), ("patch", "/api/alerts/{rule_id}"), ("post", "/api/alerts/{rule_id}/acknowledge"),
     ("post", "/api/alerts/triggered/acknowledge"),
     ("post", "/api/alerts/test"), ("post", "/api/alerts/{rule_id}/test"),  # send a test message (issue 12)
+    ("get", "/api/quotes/{symbol}"), ("get", "/api/funding/{symbol}"), ("get", "/api/costs"),  # issue 11
+    ("get", "/api/export/quotes.csv"), ("get", "/api/export/funding.csv"),
     # the compatibility aliases (test_api_compat.py)
     ("get", "/api/stats"), ("get", "/api/prices_v2"), ("get", "/api/alerts_v2"), ("get", "/api/export/price"),
     ("get", "/api/export/spread"), ("get", "/api/export/correlation"), ("post", "/api/admin/schedule"),

@@ -12,13 +12,15 @@ from fastapi_offline import FastAPIOffline
 from pairdesk import access
 from pairdesk.api.deps import Database, write_access
 from pairdesk.api.errors import UNAVAILABLE, install_error_handlers
-from pairdesk.api.routes import alerts, analytics, compat, exports, market_data, status, summaries, uploads, watchlist
+from pairdesk.api.routes import (alerts, analytics, compat, exports, market_data, quotes, status, summaries, uploads,
+                                 watchlist)
 from pairdesk.api.routes import backtest as backtest_routes
 from pairdesk.api.routes import collection
 
 API_VERSION = "1.0"
 DESCRIPTION = """
-Read-only access to the tick database the ingestor writes (trades, one-second bars, feed status),
+Read-only access to the tick database the ingestor writes (trades, one-second bars, feed status,
+top-of-book quote bars, mark prices and funding),
 the pair analytics of `analytics_engine` (the same numbers as the dashboard and the analytics CLI),
 CSV exports streamed row by row, history uploads, alert rules, hourly summaries and the ingestor's
 watchlist.
@@ -35,7 +37,8 @@ watchlist.
 """
 TAGS = [
     {"name": "status", "description": "what the database holds and how the feeds are doing"},
-    {"name": "market data", "description": "trades, prices and bars"},
+    {"name": "market data", "description": "trades, prices and bars; quote bars, funding and what a pair costs "
+                                         "to trade"},
     {"name": "analytics", "description": "statistics of a symbol and of a pair (analytics_engine)"},
     {"name": "alerts", "description": "alert rules and the alerts they raised"},
     {"name": "export", "description": "CSV files, streamed"},
@@ -50,7 +53,7 @@ DOCS_PAGES = ("/docs", "/redoc")
 # its CDN, and this policy makes the browser drop that request instead of sending it off the machine.
 DOCS_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
                "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'")
-ROUTES = (status, market_data, analytics, exports, uploads, summaries, watchlist, alerts)  # the OpenAPI page's order
+ROUTES = (status, market_data, quotes, analytics, exports, uploads, summaries, watchlist, alerts)  # the OpenAPI page's order
 
 
 def create_app(db_path: str | Path, token: str | None = None, host: str = access.LOOPBACK_HOST) -> FastAPI:

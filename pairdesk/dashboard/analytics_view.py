@@ -13,6 +13,7 @@ from pairdesk.dashboard.data import Analytics, Database, Settings
 from pairdesk.dashboard.elements import plot, show_notice, shown_errors
 from pairdesk.dashboard.formatting import format_age, format_count, format_times
 from pairdesk.dashboard.verdicts import headline, tests_table
+from pairdesk.markets import FUTURES
 
 MAX_HEATMAP_SYMBOLS = 12
 TESTS_NOTE = ("The headline is Engle-Granger's test at 5 % (the residual of price A on [1, price B], judged with "
@@ -49,7 +50,7 @@ def draw_analytics(db: Database, s: Settings) -> None:
         st.dataframe(tests_table(results.tests, s), hide_index=True, key="tests_table")
         st.caption(TESTS_NOTE)
     with backtest_tab:
-        backtest_view.backtest_panel(results, s, params_error)
+        backtest_view.backtest_panel(results, s, params_error, futures=db.market == FUTURES)
     with matrix_tab:
         plot(charts.correlation_heatmap(results.correlation, f"Correlation of {s.timeframe} log returns"),
              "heatmap_chart")

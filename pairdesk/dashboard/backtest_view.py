@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 DEFAULTS = analytics.BacktestParams()
 TRADE_SIDES = {1: "long spread", -1: "short spread"}
 TRADE_COLUMNS = ["entry", "exit", "side", "entry_z", "exit_z", "hedge_ratio", "gross_pnl", "fees", "spread_cost",
-                 "slippage_cost", "pnl", "return", "reason", "part", "fills"]
+                 "slippage_cost", "funding", "pnl", "return", "reason", "part", "fills"]
+FILL_WORDS = {"quotes": "at the quoted bid / ask of both legs", "model": "modelled (no quote bar at a fill: last "
+              "price ± the half-spread)", "mixed": "mixed (one leg quoted, the other modelled)"}
 PART_LABELS = {"report": "all bars", "in_sample": "in-sample", "out_of_sample": "out-of-sample"}
 TOO_SHORT = "too short"
 
@@ -94,8 +96,26 @@ def sharpe_text(report: analytics.BacktestReport) -> str:
     return TOO_SHORT if (report.sharpe_reason or "").startswith(TOO_SHORT) else "—"
 
 
-def backtest_panel(results: Analytics, s: Settings, error: str | None) -> None:
-    """The inputs, then the backtest's figures, equity curve and trades (``error``: why the inputs are unusable)."""
+def fills_caption(result: analytics.BacktestResult, futures: bool) -> str:
+    """Where the trades' fills came from (the trades' ``fills`` column) and, on futures, the funding paid."""
+    trades = result.trades
+    if len(trades) == 0:
+        text = "Fills: no trades yet."
+    else:
+        counts = trades["fills"].value_counts()
+        parts = [f"{int(counts[kind])} {words}" for kind, words in FILL_WORDS.items() if kind in counts.index]
+        text = f"Fills of the {len(trades)} trade(s): " + "; ".join(parts) + "."
+    if futures:
+        text += (f" Funding at the settlements held: {format_signed(result.report.funding, 4)} (quote currency, "
+                 f"< 0: paid), included in the net P&L.")
+    else:
+        text += " Spot: no funding."
+    return text
+
+
+def backtest_panel(results: Analytics, s: Settings, error: str | None, futures: bool = False) -> None:
+    """The inputs, then the backtest's figures, equity curve and trades (``error``: why the inputs are unusable;
+    ``futures``: the database is USD-M, so funding is charged)."""
     draw_inputs()
     if s.hedge in analytics.INSAMPLE_HEDGES:
         st.warning(f"The {s.hedge_label} hedge is fitted on the whole window (in-sample: uses future bars), so it "
@@ -126,6 +146,7 @@ def backtest_panel(results: Analytics, s: Settings, error: str | None) -> None:
     low[2].metric("Max drawdown", format_percent(report.max_drawdown), border=True,
                   help="Largest peak-to-trough fall of the equity curve, as a fraction of the peak.")
     low[3].metric("Sharpe (annualised)", sharpe_text(report), border=True, help=report.sharpe_reason)
+    st.caption(fills_caption(result, futures))
     if report.sharpe_reason:
         st.caption(f"Sharpe ratio: {report.sharpe_reason}.")
     if result.reason:

@@ -7,6 +7,10 @@ drawn as wall-clock times of the display time zone (Plotly has no time zones, so
 labelled with the zone's name). Every builder returns a figure even for an empty frame, so the
 page never has to special-case drawing.
 
+Quote gaps (``store.read_quote_gaps`` rows: from_ms, to_ms) are shaded amber on every time chart,
+with one legend entry "no quotes"; quote lines are broken there (a bar inside a gap has no book:
+NaN), never bridged.
+
 Holes: pair panel rows of different ``segment``s are separated by a hole in the data longer than
 ``max_stale`` (every window restarts after it). The pair charts shade each hole like a recorded
 gap and never draw a line across it (``with_breaks`` puts a row of NaN between the segments).
@@ -43,6 +47,8 @@ GAP_FILL = {"open": "rgba(239, 68, 68, 0.22)", "unfillable": "rgba(239, 68, 68, 
             "filled": "rgba(148, 163, 184, 0.18)",
             "paused": "rgba(100, 116, 139, 0.30)"}  # collection paused by the trader: not a fault
 HOLE_FILL = "rgba(148, 163, 184, 0.14)"  # a hole between two segments of the pair panel
+QUOTE_GAP_FILL = "rgba(245, 158, 11, 0.16)"  # a period without quotes (disconnect, start-up): amber
+QUOTE_GAP_NAME = "no quotes"
 GRID_COLOR = "rgba(148, 163, 184, 0.18)"
 TEXT_COLOR = "#CBD5E1"
 MAX_GAP_BANDS = 200  # the most recent gaps drawn per chart (shapes cost the browser)
@@ -162,6 +168,61 @@ def _shade_gaps(fig: go.Figure, gaps: pd.DataFrame | None, tz: str, min_width_ms
         fig.update_layout(shapes=list(fig.layout.shapes) + shapes)
 
 
+def quote_gap_shapes(quote_gaps: pd.DataFrame | None, tz: str, min_width_ms: int = 1000) -> list[dict]:
+    """Amber bands over the periods without quotes (``store.read_quote_gaps`` rows: from_ms, to_ms), the
+    most recent MAX_GAP_BANDS, at least ``min_width_ms`` wide; the first one carries the legend entry
+    "no quotes" for all of them."""
+    if quote_gaps is None or len(quote_gaps) == 0:
+        return []
+    spans = quote_gaps.sort_values("from_ms", kind="stable").tail(MAX_GAP_BANDS)
+    start = spans["from_ms"].to_numpy("int64")
+    end = np.maximum(spans["to_ms"].to_numpy("int64"), start + min_width_ms)
+    x0, x1 = display_times(start, tz), display_times(end, tz)
+    return [dict(type="rect", xref="x", yref="paper", x0=a, x1=b, y0=0, y1=1, line=dict(width=0), layer="below",
+                 fillcolor=QUOTE_GAP_FILL, name=QUOTE_GAP_NAME, legendgroup=QUOTE_GAP_NAME, showlegend=i == 0)
+            for i, (a, b) in enumerate(zip(x0, x1))]
+
+
+def shade_quote_gaps(fig: go.Figure, quote_gaps: pd.DataFrame | None, tz: str, min_width_ms: int = 1000) -> None:
+    """Add ``quote_gap_shapes`` to ``fig``."""
+    shapes = quote_gap_shapes(quote_gaps, tz, min_width_ms)
+    if shapes:
+        fig.update_layout(shapes=list(fig.layout.shapes) + shapes)
+
+
+def band_polygons(ts_ms: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(times, y) of one closed polygon per run of rows where both ``low`` and ``high`` are finite, each
+    followed by a NaN: a trace with fill="toself" shades each run between the two (high along, low
+    back) and nothing across a NaN. Arrays, so the figure serialises fast."""
+    ts = np.asarray(ts_ms, np.int64)
+    low, high = np.asarray(low, "float64"), np.asarray(high, "float64")
+    known = np.isfinite(low) & np.isfinite(high)
+    edges = np.flatnonzero(np.diff(np.r_[0, known.astype(np.int8), 0]))
+    times, ys = [], []
+    for first, stop in zip(edges[::2], edges[1::2]):
+        run = slice(first, stop)
+        times += [ts[run], ts[run][::-1], ts[stop - 1:stop]]
+        ys += [high[run], low[run][::-1], [np.nan]]
+    if not times:
+        return np.zeros(0, np.int64), np.zeros(0)
+    return np.concatenate(times), np.concatenate(ys)
+
+
+def bid_ask_band(quote_bars: pd.DataFrame, tz: str, color: str, name: str = "bid-ask (book at close)") -> go.Scatter:
+    """The book at each bar's close shaded between bid and ask (``quote_bars``: ts_ms, bid, ask: quote
+    bars at the chart's timeframe, drawn at the bar start like the candles); broken where no book stood."""
+    ts, y = band_polygons(quote_bars["ts_ms"], quote_bars["bid"], quote_bars["ask"])
+    return go.Scatter(x=display_times(ts, tz), y=y, name=name, mode="lines", fill="toself",
+                      fillcolor=_translucent(color, 0.35), line=dict(color=_translucent(color, 0.7), width=0.6),
+                      hoverinfo="skip")
+
+
+def _translucent(hex_color: str, alpha: float) -> str:
+    """``#RRGGBB`` as rgba with ``alpha``."""
+    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r}, {g}, {b}, {alpha})"
+
+
 def _segment_ends(panel: pd.DataFrame) -> np.ndarray:
     """Row positions i where row i and row i + 1 belong to different segments (a hole follows row i)."""
     if len(panel) < 2 or "segment" not in panel.columns:
@@ -243,26 +304,41 @@ def event_marker_traces(events: pd.DataFrame, y: np.ndarray, tz: str, row: int =
 
 
 def candlestick_figure(bars: pd.DataFrame, symbol: str, tz: str, color: str, timeframe: str = "",
-                       gaps: pd.DataFrame | None = None, bar_ms: int = 1000) -> go.Figure:
-    """Candlesticks over volume for one symbol. ``bars``: ts_ms, open, high, low, close, volume."""
-    fig = _figure(f"{symbol} {timeframe}".strip(), tz, height=420, rows=2, row_heights=(0.74, 0.26))
+                       gaps: pd.DataFrame | None = None, bar_ms: int = 1000, quotes: pd.DataFrame | None = None,
+                       quote_gaps: pd.DataFrame | None = None) -> go.Figure:
+    """Candlesticks over volume for one symbol. ``bars``: ts_ms, open, high, low, close, volume.
+
+    ``quotes`` (the symbol's quote bars at the same timeframe, ``quote_data.leg_quote_bars``) add the
+    bid-ask band (the book at each bar's close) on the candles and a row "quoted spread (bps)" at the
+    close (thin books like BTC's stay readable there); ``quote_gaps`` are shaded "no quotes"."""
+    quoted = quotes is not None and len(quotes) > 0 and _has_values(quotes["bid"])
+    rows, heights = (3, (0.6, 0.18, 0.22)) if quoted else (2, (0.74, 0.26))
+    fig = _figure(f"{symbol} {timeframe}".strip(), tz, height=480 if quoted else 420, rows=rows, row_heights=heights)
     if len(bars) == 0:
         return _no_data(fig, f"no {symbol} bars in this window")
     x = display_times(bars["ts_ms"], tz)
+    if quoted:
+        fig.add_trace(bid_ask_band(quotes, tz, color))
     fig.add_trace(go.Candlestick(x=x, open=bars["open"], high=bars["high"], low=bars["low"], close=bars["close"],
                                  name=symbol, increasing=dict(line=dict(color=UP_COLOR), fillcolor=UP_COLOR),
                                  decreasing=dict(line=dict(color=DOWN_COLOR), fillcolor=DOWN_COLOR),
                                  showlegend=False))
+    if quoted:
+        fig.add_trace(_on(_line(display_times(quotes["ts_ms"], tz), quotes["spread_bps"], "quoted spread (bps)",
+                                color, width=1.2, hovertemplate="%{y:.4f} bps"), row=2))
+        fig.update_layout(yaxis2_title_text="spread (bps)")
     fig.add_trace(_on(go.Bar(x=x, y=bars["volume"].to_numpy("float64"), name="volume", marker_color=color,
-                             marker_line_width=0, opacity=0.75, showlegend=False), row=2))
-    fig.update_layout(yaxis_title_text="price", yaxis2_title_text="volume", xaxis_rangeslider_visible=False)
+                             marker_line_width=0, opacity=0.75, showlegend=False), row=rows))
+    fig.update_layout({"yaxis_title_text": "price", f"{_axis('yaxis', rows)}_title_text": "volume",
+                       "xaxis_rangeslider_visible": False})
     _shade_gaps(fig, gaps, tz, bar_ms)
+    shade_quote_gaps(fig, quote_gaps, tz, bar_ms)
     return fig
 
 
 def price_comparison_figure(panel: pd.DataFrame, symbol_a: str, symbol_b: str, tz: str,
                             colors: Mapping[str, str], events: pd.DataFrame | None = None,
-                            bar_ms: int = 1000) -> go.Figure:
+                            bar_ms: int = 1000, quote_gaps: pd.DataFrame | None = None) -> go.Figure:
     """Both legs' aligned closes on two y axes (A left, B right). ``panel``: ts_ms, price_a, price_b
     (and segment: holes between segments are shaded, lines broken there).
 
@@ -277,6 +353,7 @@ def price_comparison_figure(panel: pd.DataFrame, symbol_a: str, symbol_b: str, t
     fig.add_trace(_line(x, drawn["price_a"], symbol_a, colors[symbol_a]))
     fig.add_trace(_on(_line(x, drawn["price_b"], symbol_b, colors[symbol_b]), secondary_y=True))
     _shade_holes(fig, panel, tz, bar_ms)
+    shade_quote_gaps(fig, quote_gaps, tz, bar_ms)
     if events is not None and len(events):
         on_b = (events["symbols"] == symbol_b).to_numpy()
         for leg, chosen, column in ((symbol_a, ~on_b, "price_a"), (symbol_b, on_b, "price_b")):
@@ -319,7 +396,8 @@ def hedge_title(panel: pd.DataFrame, hedge_label: str, spread_kind: str = "price
 
 def spread_zscore_figure(panel: pd.DataFrame, threshold: float, tz: str, hedge_label: str = "",
                          gaps: pd.DataFrame | None = None, bar_ms: int = 1000,
-                         events: pd.DataFrame | None = None, spread_kind: str = "price") -> go.Figure:
+                         events: pd.DataFrame | None = None, spread_kind: str = "price",
+                         quote_gaps: pd.DataFrame | None = None) -> go.Figure:
     """Spread (top) and its z-score with the ±threshold bands (bottom), gaps and holes shaded.
 
     ``panel``: pair_panel rows (ts_ms, hedge_ratio, spread, spread_bps, zscore, segment). The
@@ -363,10 +441,12 @@ def spread_zscore_figure(panel: pd.DataFrame, threshold: float, tz: str, hedge_l
     fig.update_layout(yaxis_title_text=SPREAD_AXIS.get(spread_kind, "spread"), yaxis2_title_text="z-score")
     _shade_gaps(fig, gaps, tz, bar_ms)
     _shade_holes(fig, panel, tz, bar_ms)
+    shade_quote_gaps(fig, quote_gaps, tz, bar_ms)
     return fig
 
 
-def hedge_ratio_figure(panel: pd.DataFrame, tz: str, hedge_label: str, bar_ms: int = 1000) -> go.Figure:
+def hedge_ratio_figure(panel: pd.DataFrame, tz: str, hedge_label: str, bar_ms: int = 1000,
+                       quote_gaps: pd.DataFrame | None = None) -> go.Figure:
     """The hedge ratio β over time, α in the hover (every hedge that is not fitted once).
 
     ``panel``: ts_ms, hedge_ratio, alpha (and segment: holes shaded, the line broken there). Row
@@ -381,13 +461,15 @@ def hedge_ratio_figure(panel: pd.DataFrame, tz: str, hedge_label: str, bar_ms: i
                         hovertemplate="β %{y:.6g} · α %{customdata:.6g}"))
     fig.update_yaxes(title_text="β (units of B per A)")
     _shade_holes(fig, panel, tz, bar_ms)
+    shade_quote_gaps(fig, quote_gaps, tz, bar_ms)
     return fig
 
 
 # --------------------------------------------------------------------------- correlation
 
 
-def rolling_correlation_figure(panel: pd.DataFrame, tz: str, window: int, bar_ms: int = 1000) -> go.Figure:
+def rolling_correlation_figure(panel: pd.DataFrame, tz: str, window: int, bar_ms: int = 1000,
+                               quote_gaps: pd.DataFrame | None = None) -> go.Figure:
     """Rolling correlation of the aligned prices over ``window`` bars of one segment (-1..1), holes
     shaded. ``panel``: ts_ms, corr (and segment)."""
     fig = _figure(f"Rolling correlation · {window} bars", tz, height=320)
@@ -397,6 +479,7 @@ def rolling_correlation_figure(panel: pd.DataFrame, tz: str, window: int, bar_ms
     fig.add_trace(_line(display_times(drawn["ts_ms"], tz), drawn["corr"], "correlation", CORR_COLOR))
     fig.update_yaxes(title_text="correlation", range=[-1.05, 1.05])
     _shade_holes(fig, panel, tz, bar_ms)
+    shade_quote_gaps(fig, quote_gaps, tz, bar_ms)
     return fig
 
 

@@ -20,6 +20,7 @@ Alert rules and history are read and written in ``alerts_data``, CSV files built
 """
 from __future__ import annotations
 
+import math
 import sqlite3
 import threading
 import time
@@ -28,14 +29,17 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pairdesk import analytics, binance, watchlist
+from pairdesk import analytics, binance, quote_data, watchlist
 from pairdesk import store
 from pairdesk.alerts import repository
 from pairdesk.dashboard import write_access
 from pairdesk.dashboard.markers import split_markers
+from pairdesk.dashboard.quote_cache import quote_cache, window_quotes
+from pairdesk.markets import FUTURES
 
 # --------------------------------------------------------------------------- constants
 
@@ -48,6 +52,7 @@ RETAIN_MS = 26 * 3_600_000  # one-second bars kept in memory per symbol: the lon
 HEAVY_REFRESH_S = 30  # heavy tests are recomputed at most this often
 HEAVY_TEST_ROWS = analytics.HEAVY_TEST_WINDOW_ROWS
 MAX_EVENT_MARKERS = 500  # the most recent alert events marked on a chart (markers cost the browser)
+DEFAULT_NOTIONAL = 10_000.0  # quote currency on leg A, for the pair's costs and carry
 
 
 # --------------------------------------------------------------------------- the database
@@ -68,6 +73,7 @@ class Settings:
     refresh_s: int | None  # None: paused
     hedge_window: int = analytics.DEFAULT_HEDGE_WINDOW_ROWS  # bars the hedge is estimated on, before each bar
     spread_kind: str = "price"  # analytics.SPREAD_KINDS: price (A on B), log (ln A on ln B), ratio (A / B)
+    notional: float = DEFAULT_NOTIONAL  # quote currency on leg A: the pair's costs at the touch and its carry
 
     @property
     def tf_ms(self) -> int:
@@ -198,6 +204,13 @@ def retained_bars(db: Database, symbols: Sequence[str]) -> dict[str, pd.DataFram
         return fresh_bars(db, conn, symbols)
 
 
+def last_value(frame: pd.DataFrame, column: str) -> float:
+    """The last finite value of ``column`` (NaN when there is none)."""
+    values = frame[column].to_numpy("float64") if len(frame) else np.array([])
+    finite = values[np.isfinite(values)]
+    return float(finite[-1]) if len(finite) else math.nan
+
+
 def since(bars: pd.DataFrame, start_ms: int) -> pd.DataFrame:
     """The bars at or after ``start_ms`` (bars are sorted by time)."""
     return bars.iloc[int(bars["ts_ms"].searchsorted(start_ms)):]
@@ -224,7 +237,11 @@ class PairView:
     ``events``: alert events of the pair (A/B) and of A or B alone in the charted window, oldest
     first, at most MAX_EVENT_MARKERS (``store.read_alert_events`` columns), whose rules computed
     them with the page's settings (``markers``); ``hidden_markers``: how many others there are,
-    by reason.
+    by reason. ``quotes``: each pair symbol's quote seconds of the window (with the one before it) and
+    its quote gaps; ``quote_bars``: its quote bars at the timeframe in the charted window;
+    ``quote_gaps``: the quote gaps of the pair's symbols overlapping the window; ``costs``: the pair's
+    costs at the touch on the panel rows (``quote_data.pair_cost_rows``, the settings' notional);
+    ``funding``: each pair symbol's funding state on USD-M (None on spot).
     """
 
     settings: Settings
@@ -240,6 +257,16 @@ class PairView:
     clipped: bool
     events: pd.DataFrame = field(default_factory=no_events)
     hidden_markers: Mapping[str, int] = field(default_factory=dict)
+    quotes: Mapping[str, quote_data.LegQuotes] = field(default_factory=dict)
+    quote_bars: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    quote_gaps: pd.DataFrame = field(default_factory=quote_data.no_quote_gaps)
+    costs: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=analytics.COST_COLUMNS))
+    funding: Mapping[str, quote_data.FundingState] | None = None  # USD-M only (None: spot, no funding)
+
+    @property
+    def has_quotes(self) -> bool:
+        """Some leg has a quote bar with a book in the charted window."""
+        return any(bool(np.isfinite(bars["bid"].to_numpy("float64")).any()) for bars in self.quote_bars.values())
 
     @property
     def has_pair(self) -> bool:
@@ -281,13 +308,39 @@ def load_view(db: Database, s: Settings) -> PairView:
         gaps = store.read_gap_spans(conn, s.pair, start, end + s.tf_ms)
         events = pair_events(conn, s.pair, start, end + s.tf_ms)
         rules = {rule.rule_id: rule for rule in repository.list_rules(conn)} if len(events) else {}
+        quotes = window_legs(db, conn, s.pair, start, end + s.tf_ms)
+        market = store.read_metadata(conn).get("market")
+        funding = {symbol: quote_data.read_funding_state(conn, symbol) for symbol in s.pair} \
+            if market == FUTURES else None
     candles = {symbol: since(analytics.resample_bars(since(frame, start), s.timeframe), start)
                for symbol, frame in bars.items()}
     panel = pd.DataFrame(columns=analytics.PANEL_COLUMNS)
     if len(s.pair) == 2:
         panel = chart_panel(bars, s, start)
     shown, hidden = split_markers(events, rules, s)
-    return PairView(s, db_key, symbols, bars, candles, panel, status, gaps, start, end, clipped, shown, hidden)
+    quote_bars = {symbol: quote_data.leg_quote_bars(leg, s.timeframe, start, end + s.tf_ms)
+                  for symbol, leg in quotes.items()}
+    costs = pd.DataFrame(columns=analytics.COST_COLUMNS)
+    if len(s.pair) == 2 and len(panel):
+        costs = quote_data.pair_cost_rows(panel, tuple(quotes[symbol] for symbol in s.pair), s.timeframe, s.notional)
+    gaps_in_view = pd.concat([leg.gaps for leg in quotes.values()], ignore_index=True) if quotes \
+        else quote_data.no_quote_gaps()
+    return PairView(s, db_key, symbols, bars, candles, panel, status, gaps, start, end, clipped, shown, hidden,
+                    quotes, quote_bars, gaps_in_view, costs, funding)
+
+
+def window_legs(db: Database, conn: sqlite3.Connection, pair: Sequence[str], start_ms: int,
+                end_ms: int) -> dict[str, quote_data.LegQuotes]:
+    """Each symbol's quote seconds of the window [start_ms, end_ms) from its shared cache (with the one
+    before the window, as ``quote_data.read_leg_quotes`` reads them) and its quote gaps from then on."""
+    held = {symbol: quote_cache(db.key, symbol).refresh(conn) for symbol in pair}
+    firsts = []
+    for seconds in held.values():
+        ts = seconds["ts_ms"].to_numpy(np.int64)
+        index = int(np.searchsorted(ts, start_ms)) - 1
+        firsts.append(int(ts[index]) if index >= 0 else start_ms)
+    gaps = store.read_quote_gaps(conn, list(pair), min(firsts, default=start_ms), end_ms)
+    return {symbol: window_quotes(seconds, gaps, symbol, start_ms) for symbol, seconds in held.items()}
 
 
 def chart_panel(bars: Mapping[str, pd.DataFrame], s: Settings, start_ms: int) -> pd.DataFrame:
@@ -340,7 +393,10 @@ def heavy_analytics(_view: PairView, _all_bars: Mapping[str, pd.DataFrame], key:
     tests = analytics.mean_reversion_tests(_view.panel, rows=HEAVY_TEST_ROWS)
     # The page appends the backtest panel's inputs to the key (analytics_view); other callers get the defaults.
     params = next((k for k in key if isinstance(k, analytics.BacktestParams)), analytics.BacktestParams())
-    backtest = analytics.backtest_zscore(recent, s.timeframe, **params.as_kwargs())
+    legs = tuple(_view.quotes[symbol] for symbol in s.pair) if _view.quotes else ()
+    book = quote_data.backtest_quotes(recent, legs, s.timeframe) if len(legs) == 2 else None
+    funding = None if _view.funding is None else tuple(_view.funding[symbol].settled for symbol in s.pair)
+    backtest = analytics.backtest_zscore(recent, s.timeframe, **params.as_kwargs(), quotes=book, funding=funding)
     summary = analytics.summary_table(_view.candles, s.timeframe)
     in_view = {symbol: analytics.resample_bars(since(bars, _view.start_ms), s.timeframe)
                for symbol, bars in _all_bars.items()}

@@ -15,9 +15,11 @@ import pytz
 from pairdesk.health import format_age
 
 __all__ = ["MISSING", "format_age", "format_count", "format_number", "format_level", "format_percent",
-           "format_signed", "format_time", "format_times", "local_ms", "md_escape", "breakable"]
+           "format_signed", "format_time", "format_times", "local_ms", "md_escape", "breakable", "format_bps",
+           "format_money", "quote_currency", "format_countdown"]
 
 MISSING = "—"
+QUOTE_CURRENCIES = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "EUR", "TRY", "BTC", "ETH", "BNB")
 
 
 def _missing(value: float | None) -> bool:
@@ -86,3 +88,35 @@ def md_escape(text: str) -> str:
 def breakable(text: str) -> str:
     """``text`` that may wrap after '/' and '_' in a narrow table cell (a zero-width space after each)."""
     return text.replace("/", "/\u200b").replace("_", "_\u200b")
+
+
+def quote_currency(symbol: str | None) -> str:
+    """The currency ``symbol`` is priced in, from its suffix (BTCUSDT -> USDT); "quote" when unknown."""
+    return next((c for c in QUOTE_CURRENCIES if symbol and symbol.endswith(c) and len(symbol) > len(c)), "quote")
+
+
+def format_bps(value: float | None, decimals: int = 3) -> str:
+    """Basis points with the unit: '0.016 bps'."""
+    return MISSING if _missing(value) else f"{value:,.{decimals}f} bps"
+
+
+def format_money(value: float | None, currency: str, signed: bool = False) -> str:
+    """An amount of quote currency with its unit: '1,234.56 USDT', '0.0106 USDT' (4 significant digits
+    under 1), '+3.10 USDT' when ``signed``."""
+    if _missing(value):
+        return MISSING
+    sign = "+" if signed else ""
+    text = f"{value:{sign},.2f}" if abs(value) >= 1 else f"{value:{sign}.4g}"
+    return f"{text} {currency}"
+
+
+def format_countdown(ms: float | None) -> str:
+    """Time left until an instant: 'in 2 h 05 min', 'in 4 min 10 s', 'due' once it has passed."""
+    if _missing(ms):
+        return MISSING
+    seconds = int(ms // 1000)
+    if seconds <= 0:
+        return "due"
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"in {hours} h {minutes:02d} min" if hours else f"in {minutes} min {secs:02d} s"

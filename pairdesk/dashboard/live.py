@@ -1,5 +1,6 @@
 """The live view, redrawn every few seconds: new-alert toasts, Connectivity, the pair's metrics and
-the tabs Spread & z-score, Prices, Correlation and Downloads.
+the tabs Spread & z-score, Prices (with the bid-ask band), Quoted spread & cost, Funding (USD-M
+futures), Correlation and Downloads.
 
 ``live_section`` is run as a fragment by the page. Each run does one incremental read
 (``data.load_view``), then draws; nothing heavy is computed here.
@@ -15,8 +16,8 @@ import streamlit as st
 
 from pairdesk import analytics
 from pairdesk import store
-from pairdesk.dashboard import alerts_data, charts, data, downloads
-from pairdesk.dashboard.data import Database, PairView, Settings
+from pairdesk.dashboard import alerts_data, charts, data, downloads, quotes_view
+from pairdesk.dashboard.data import Database, PairView, Settings, last_value
 from pairdesk.dashboard.markers import hidden_caption
 from pairdesk.dashboard.elements import plot, shown_errors
 from pairdesk.dashboard.formatting import (format_count, format_number, format_level, format_signed, format_time,
@@ -67,34 +68,33 @@ def draw_live(db: Database, s: Settings) -> None:
         return
     for note in window_notes(view):
         st.info(note)
-    spread_tab, prices_tab, corr_tab, download_tab = st.tabs(
-        ["Spread & z-score", "Prices", "Correlation", "Downloads"], key="live_tabs")
+    names = ["Spread & z-score", "Prices", "Quoted spread & cost", *(["Funding"] if view.funding is not None else []),
+             "Correlation", "Downloads"]
+    tabs = dict(zip(names, st.tabs(names, key="live_tabs")))
     markers_note = hidden_caption(view.hidden_markers)
-    with spread_tab:
+    colors = charts.symbol_colors(db.symbols)
+    with tabs["Spread & z-score"]:
         plot(charts.spread_zscore_figure(view.panel, s.z_threshold, s.tz, s.hedge_label, view.gaps, s.tf_ms,
-                                         view.events, s.spread_kind), "spread_chart")
+                                         view.events, s.spread_kind, view.quote_gaps), "spread_chart")
         if markers_note:
             st.caption(markers_note)
         if not charts.is_static(view.panel["hedge_ratio"]):
-            plot(charts.hedge_ratio_figure(view.panel, s.tz, s.hedge_label, s.tf_ms), "hedge_chart")
-    with prices_tab:
-        colors = charts.symbol_colors(db.symbols)
-        plot(charts.price_comparison_figure(view.panel, s.symbol_a, s.symbol_b, s.tz, colors, view.events, s.tf_ms),
-             "price_chart")
+            plot(charts.hedge_ratio_figure(view.panel, s.tz, s.hedge_label, s.tf_ms, view.quote_gaps), "hedge_chart")
+    with tabs["Prices"]:
+        plot(charts.price_comparison_figure(view.panel, s.symbol_a, s.symbol_b, s.tz, colors, view.events, s.tf_ms,
+                                            view.quote_gaps), "price_chart")
         if markers_note:
             st.caption(markers_note)
         candle_charts(view, db)
-    with corr_tab:
-        plot(charts.rolling_correlation_figure(view.panel, s.tz, s.window, s.tf_ms), "corr_chart")
-    with download_tab:
+    with tabs["Quoted spread & cost"]:
+        quotes_view.cost_panel(view, colors)
+    if "Funding" in tabs:
+        with tabs["Funding"]:
+            quotes_view.funding_panel(view, colors, now_ms)
+    with tabs["Correlation"]:
+        plot(charts.rolling_correlation_figure(view.panel, s.tz, s.window, s.tf_ms, view.quote_gaps), "corr_chart")
+    with tabs["Downloads"]:
         download_buttons(view, db)
-
-
-def last_value(frame: pd.DataFrame, column: str) -> float:
-    """The last finite value of ``column`` (NaN when there is none)."""
-    values = frame[column].to_numpy("float64") if len(frame) else np.array([])
-    finite = values[np.isfinite(values)]
-    return float(finite[-1]) if len(finite) else math.nan
 
 
 def metrics(view: PairView) -> None:
@@ -176,14 +176,16 @@ def window_notes(view: PairView) -> list[str]:
 
 
 def candle_charts(view: PairView, db: Database) -> None:
-    """Candlesticks with volume, one chart per symbol of the pair, gaps shaded."""
+    """Candlesticks with volume, one chart per symbol of the pair, gaps shaded; with quotes, the bid-ask
+    band and the quoted spread in bps, quote gaps shaded "no quotes"."""
     s = view.settings
     colors = charts.symbol_colors(db.symbols)
     for column, symbol in zip(st.columns(len(s.pair)), s.pair):
         gaps = view.gaps[view.gaps["symbol"] == symbol] if len(view.gaps) else view.gaps
+        quote_gaps = view.quote_gaps[view.quote_gaps["symbol"] == symbol] if len(view.quote_gaps) else None
         with column:
             plot(charts.candlestick_figure(view.candles[symbol], symbol, s.tz, colors[symbol], s.timeframe, gaps,
-                                           s.tf_ms), f"candles_{symbol}")
+                                           s.tf_ms, view.quote_bars.get(symbol), quote_gaps), f"candles_{symbol}")
 
 
 def download_buttons(view: PairView, db: Database) -> None:

@@ -3,7 +3,8 @@
     streamlit run app.py -- --db ticks.db          (or: TICKS_DB=ticks.db streamlit run app.py)
 
 The page, top to bottom: the header (database, DEMO label), Connectivity, the live metrics and
-tabs (Spread & z-score, Prices, Correlation, Downloads), Analytics (mean-reversion tests,
+tabs (Spread & z-score, Prices, Quoted spread & cost, Funding on
+USD-M futures, Correlation, Downloads), Analytics (mean-reversion tests,
 backtest, correlation matrix, summary statistics, hourly summary), Alerts (rules and history)
 and Import history; the sidebar holds the settings and the symbols the ingestor follows.
 

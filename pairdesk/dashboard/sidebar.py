@@ -79,6 +79,10 @@ def sidebar(db: Database) -> Settings:
     spread_kind = side.selectbox("Spread", list(analytics.SPREAD_KINDS), format_func=SPREAD_KIND_LABELS.get,
                                  key="spread_kind", help="Price: the residual in price units of A (and its bps); "
                                                          "log: of log prices; ratio: A / B, no hedge.")
+    notional = float(side.number_input(
+        "Notional (quote currency of A)", 1.0, 1e9, value=data.DEFAULT_NOTIONAL, step=1_000.0, key="notional",
+        help="The size the pair's costs at the touch and its funding carry are computed for: this much of A "
+             "(e.g. USDT), against β units of B per unit of A."))
     zones = [DEFAULT_TZ, "UTC", *[z for z in pytz.common_timezones if z not in (DEFAULT_TZ, "UTC")]]
     tz = side.selectbox("Time zone", zones, key="tz", help="Display only: every time is stored in UTC.")
     side.divider()
@@ -91,7 +95,7 @@ def sidebar(db: Database) -> Settings:
     with side.expander("How to read this page"):
         st.markdown(STATUS_RULES)
     return Settings(symbol_a, symbol_b, timeframe, lookback, window, z_threshold, hedge, tz, refresh, hedge_window,
-                    spread_kind)
+                    spread_kind, notional)
 
 
 def watchlist_panel(db: Database) -> None:

@@ -39,9 +39,10 @@ from pairdesk.store.errors import StoreError, StoreMismatch, WriterBusy
 from pairdesk.store.feed import (STATUS_COLUMNS, close_gap, count_missing, delete_status, list_open_gaps, open_gap,
                                  read_feed_status, record_paused_gap, read_gap_spans, read_gaps, set_gap_detail, upsert_status)
 from pairdesk.store.ownership import Owner, Ownership, claim_ownership, owner_file, read_owner
-from pairdesk.store.quotes import (FUNDING_COLUMNS, MARK_COLUMNS, QUOTE_COLUMNS, QUOTE_GAP_COLUMNS, last_funding_ms,
-                                   last_quote_ms, read_funding, read_marks, read_quote_gaps, read_quotes,
-                                   record_quote_gap, store_funding, store_marks, store_quote_bars)
+from pairdesk.store.quotes import (FUNDING_COLUMNS, MARK_COLUMNS, QUOTE_COLUMNS, QUOTE_GAP_COLUMNS, count_quotes,
+                                   last_funding_ms, last_mark_ms, last_quote_ms, quote_ms_before, quote_time_range, read_funding,
+                                   read_marks, read_quote_gaps, read_quotes, record_quote_gap, store_funding,
+                                   store_marks, store_quote_bars)
 from pairdesk.store.readers import (BAR_COLUMNS, TRADE_COLUMNS, bar_bounds_by_symbol, bar_time_range, last_trade_id,
                                     list_symbols, read_bars_1s, read_bars_since, read_recent_bars, read_symbol_extents,
                                     read_trade_page, read_trades, trade_id_bounds)
@@ -66,6 +67,6 @@ __all__ = [
     "store_trades", "write_bars", "write_trades", "FLUSH_INTERVAL_MS", "MAX_BATCH_TRADES", "TradeWriter",
     "CollectionError", "CollectionRow", "choose_symbols", "paused_symbols", "read_collection", "set_collection",
     "record_paused_gap", "FUNDING_COLUMNS", "MARK_COLUMNS", "QUOTE_COLUMNS", "QUOTE_GAP_COLUMNS", "last_funding_ms",
-    "last_quote_ms", "read_funding", "read_marks", "read_quote_gaps", "read_quotes", "record_quote_gap",
-    "store_funding", "store_marks", "store_quote_bars",
+    "last_quote_ms", "count_quotes", "last_mark_ms", "quote_ms_before", "quote_time_range", "read_funding", "read_marks",
+    "read_quote_gaps", "read_quotes", "record_quote_gap", "store_funding", "store_marks", "store_quote_bars",
 ]

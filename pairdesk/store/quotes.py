@@ -93,6 +93,33 @@ def last_funding_ms(conn: sqlite3.Connection, symbol: str) -> int | None:
     return conn.execute("SELECT max(funding_time_ms) FROM funding WHERE symbol = ?", (symbol,)).fetchone()[0]
 
 
+def quote_time_range(conn: sqlite3.Connection, symbol: str) -> tuple[int, int] | None:
+    """(first, last) start of ``symbol``'s stored quote seconds, or None without any."""
+    first, last = conn.execute(f"SELECT min(ts_ms), max(ts_ms) FROM quote_rows WHERE sym_id = {_SYM}",
+                               (symbol,)).fetchone()
+    return None if first is None else (first, last)
+
+
+def quote_ms_before(conn: sqlite3.Connection, symbol: str, ts_ms: int) -> int | None:
+    """Start of ``symbol``'s newest stored quote second starting before ``ts_ms``, or None (the book
+    standing at ``ts_ms`` comes from that second unless a quote gap intervenes)."""
+    return conn.execute(f"SELECT max(ts_ms) FROM quote_rows WHERE sym_id = {_SYM} AND ts_ms < ?",
+                        (symbol, int(ts_ms))).fetchone()[0]
+
+
+def count_quotes(conn: sqlite3.Connection, symbol: str, start_ms: int | None = None,
+                 end_ms: int | None = None) -> int:
+    """How many quote seconds of ``symbol`` are stored with start_ms <= ts_ms < end_ms (a cache's check
+    that no older second was added, e.g. by an import, since it last read)."""
+    where, params = _time_filter(start_ms, end_ms)
+    return conn.execute(f"SELECT count(*) FROM quote_rows WHERE sym_id = {_SYM}{where}", [symbol, *params]).fetchone()[0]
+
+
+def last_mark_ms(conn: sqlite3.Connection, symbol: str) -> int | None:
+    """Start of ``symbol``'s newest stored mark-price second, or None."""
+    return conn.execute(f"SELECT max(ts_ms) FROM mark_rows WHERE sym_id = {_SYM}", (symbol,)).fetchone()[0]
+
+
 def read_quotes(conn: sqlite3.Connection, symbol: str, start_ms: int | None = None,
                 end_ms: int | None = None) -> pd.DataFrame:
     """Quote bars of ``symbol`` with start_ms <= ts_ms < end_ms, by time (columns ``QUOTE_COLUMNS``)."""

@@ -7,13 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from pairdesk import analytics
+from pairdesk import analytics, quote_data, store
 from pairdesk.api.convert import json_safe, records
 from pairdesk.api.deps import Pair, Reader
 from pairdesk.api.errors import ERRORS, unprocessable
 from pairdesk.api.params import HedgeParam
 from pairdesk.api.routes.analytics import pair_echo
 from pairdesk.api.schemas.backtest import BacktestResponse
+from pairdesk.markets import FUTURES
 
 router = APIRouter(tags=["analytics"], responses=ERRORS)
 
@@ -49,9 +50,12 @@ def get_backtest(
                                                                        "apart as out-of-sample (e.g. 0.3)")] = None,
 ) -> dict[str, Any]:
     """The `/api/spread` panel of the pair (every bar in [start, end), causal hedge) traded on its
-    z-score: a signal on bar t fills at bar t+1, at the last price ± `half_spread_bps`, plus
-    `slippage_bps` and `fee_bps` per leg per fill; 1 unit of A against beta units of B, beta fixed
-    at entry; no position is held across a hole in the data or the in-sample / out-of-sample split.
+    z-score: a signal on bar t fills at bar t+1, at the bid / ask of both legs' quote bars standing at
+    that bar's close where the database holds them (each trade's `fills` says "quotes", "model" or
+    "mixed"), otherwise at the last price ± `half_spread_bps`; plus `slippage_bps` and `fee_bps` per
+    leg per fill; on USD-M futures every settlement held pays or earns funding (-rate * qty * mark,
+    in `funding`); 1 unit of A against beta units of B, beta fixed at entry; no position is held
+    across a hole in the data or the in-sample / out-of-sample split.
     Returns gross P&L, each cost, net P&L, turnover, hit rate, maximum drawdown (largest
     peak-to-trough fall of the equity curve, as a fraction of the peak) and a Sharpe ratio only on at
     least 30 days of bars and 20 trades (otherwise null, with `sharpe_reason`), and every trade.
@@ -64,7 +68,14 @@ def get_backtest(
     except ValueError as exc:
         raise unprocessable(str(exc)) from None
     panel = query.panel(conn, hedge)
-    result = analytics.backtest_zscore(panel, query.timeframe, **params.as_kwargs())
+    legs = quote_data.read_pair_quotes(conn, query.pair, panel, query.timeframe)
+    funding = None
+    if store.read_metadata(conn).get("market") == FUTURES:
+        start, end = quote_data.panel_span(panel, query.timeframe)
+        funding = tuple(store.read_funding(conn, symbol, start, end) for symbol in query.pair)
+    result = analytics.backtest_zscore(panel, query.timeframe, **params.as_kwargs(),
+                                       quotes=quote_data.backtest_quotes(panel, legs, query.timeframe),
+                                       funding=funding)
     halves = {name: None if part is None else json_safe(asdict(part))
               for name, part in (("in_sample", result.in_sample), ("out_of_sample", result.out_of_sample))}
     return {**pair_echo(query, panel), "hedge": hedge, "rules": params.as_kwargs(), "capital": result.capital,

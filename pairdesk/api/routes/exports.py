@@ -1,5 +1,5 @@
-"""CSV exports, streamed: trades page by page, bars in time chunks, a pair's panel (computed once,
-as the analytics CLI writes it) in pieces. Memory is bounded by the constants below, whatever the
+"""CSV exports, streamed: trades page by page, bars and quote bars in time chunks, settled funding,
+a pair's panel (computed once, as the analytics CLI writes it) in pieces. Memory is bounded by the constants below, whatever the
 size of the database."""
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import pandas as pd
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from pairdesk import analytics, store
+from pairdesk import analytics, quote_data, store
 from pairdesk.api.bars import bar_window, empty_bars
 from pairdesk.api.deps import DatabaseDep, KnownSymbolQuery, Pair, Reader
 from pairdesk.api.errors import ERRORS, ResponsesDoc
+from pairdesk.api.routes.quotes import FUNDING_ERRORS, require_futures
 from pairdesk.api.params import HedgeParam, Span, TimeframeParam, TimeRange
 from pairdesk.api.schemas.analytics import CORRELATION_COLUMNS
 
@@ -76,6 +77,29 @@ def ohlc_csv_pieces(path: Path, symbol: str, timeframe: str, span: TimeRange) ->
                 header = False
 
 
+def quote_csv_pieces(path: Path, symbol: str, timeframe: str, span: TimeRange) -> Iterator[str]:
+    """Quote bars as CSV (the rows of ``/api/quotes``), built from EXPORT_OHLC_CHUNK_MS of quote seconds
+    at a time, each chunk read with the second before it (``quote_data.read_leg_quotes``), so a bar at
+    a chunk's start has the book it has inside a longer span."""
+    columns = analytics.QUOTE_BAR_COLUMNS
+    yield ",".join(columns) + "\n"
+    with closing(store.open_reader(path)) as conn:
+        extent = store.quote_time_range(conn, symbol)
+        if extent is None:
+            return
+        tf_ms = analytics.timeframe_ms(timeframe)
+        first, last = extent
+        lo, hi = span.bar_bounds(timeframe)
+        lo = max(first - first % tf_ms, lo or 0)
+        hi = min(last - last % tf_ms + tf_ms, last + tf_ms if hi is None else hi)
+        for chunk_start in range(lo, max(hi, lo), EXPORT_OHLC_CHUNK_MS):
+            chunk_end = min(chunk_start + EXPORT_OHLC_CHUNK_MS, hi)
+            leg = quote_data.read_leg_quotes(conn, symbol, chunk_start, chunk_end)
+            bars = quote_data.known_bars(quote_data.leg_quote_bars(leg, timeframe, chunk_start, chunk_end), timeframe)
+            if len(bars):
+                yield bars[columns].to_csv(index=False, header=False, na_rep="", lineterminator="\n")
+
+
 @router.get("/api/export/ticks.csv", response_class=StreamingResponse, summary="Trades as CSV (streamed)")
 def export_ticks(symbol: KnownSymbolQuery, span: Span, db: DatabaseDep) -> StreamingResponse:
     """Every trade of `symbol` in [start, end) by trade id: trade_id, ts_ms, price, qty, is_buyer_maker
@@ -111,3 +135,23 @@ def export_correlation(query: Pair, conn: Reader) -> StreamingResponse:
     a, b = query.pair
     panel = query.panel(conn)[CORRELATION_COLUMNS]
     return csv_stream(frame_csv_pieces(panel), f"{a}-{b}-correlation-{query.timeframe}.csv")
+
+
+@router.get("/api/export/quotes.csv", response_class=StreamingResponse, summary="Quote bars as CSV (streamed)")
+def export_quotes(symbol: KnownSymbolQuery, span: Span, db: DatabaseDep,
+                  timeframe: TimeframeParam = "1s") -> StreamingResponse:
+    """Every quote bar of `symbol` at `timeframe` starting in [start, end), the rows of
+    `/api/quotes/{symbol}`: ts_ms, bid, ask, bid_qty, ask_qty, mean_spread, max_spread, updates,
+    spread_bps, mean_spread_bps (an empty cell where no book stood). At 1s the stored seconds; bars
+    wholly inside a quote gap left out. Streamed in six-hour chunks."""
+    return csv_stream(quote_csv_pieces(db.path, symbol, timeframe, span), f"{symbol}-quotes-{timeframe}.csv")
+
+
+@router.get("/api/export/funding.csv", response_class=StreamingResponse, responses=FUNDING_ERRORS,
+            summary="Settled funding of a USD-M perpetual as CSV")
+def export_funding(symbol: KnownSymbolQuery, span: Span, conn: Reader) -> StreamingResponse:
+    """Every settlement of `symbol` in [start, end): funding_time_ms, rate, mark_price (an empty cell
+    where the source had none). 404 on a spot database."""
+    require_futures(conn)
+    settled = quote_data.read_funding_state(conn, symbol, span.start_ms, span.end_ms).settled
+    return csv_stream(frame_csv_pieces(settled[list(store.FUNDING_COLUMNS)]), f"{symbol}-funding.csv")
