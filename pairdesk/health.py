@@ -7,7 +7,8 @@ heartbeat), so:
 - red: no status row (no ingestor follows the symbol), the heartbeat is older than
   HEARTBEAT_STALE_MS (no ingestor is writing), or the feed is ``disconnected`` / ``stopped``
   (when connecting failed outright, the reason says the exchange cannot be reached, with the error);
-- grey: the ingestor is writing and the feed is ``paused`` (not red: nothing is broken);
+- grey: the ingestor is writing and the feed is ``paused`` (not red: nothing is broken), or
+  ``finished``: the local exchange's replay has sent its whole recording;
 - amber: the ingestor is writing but the feed is not ``live`` (``starting``, ``connecting``,
   ``silent``, ``polling`` over REST), or no NEW trade arrived for TRADE_STALE_MS or more (other
   messages do not count, nor trades already stored: when frames keep coming but every trade in
@@ -25,6 +26,7 @@ HEARTBEAT_STALE_MS: Final = 10_000
 TRADE_STALE_MS: Final = 5_000
 RED_STATES: Final = ("disconnected", "stopped")
 PAUSED_STATE: Final = "paused"
+FINISHED_STATE: Final = "finished"  # a local exchange's replay has sent everything
 UNREACHABLE_PREFIX: Final = "connection failed"  # the ingestor's last_error when connecting failed outright
 
 Colour = Literal["green", "amber", "red", "grey"]
@@ -39,6 +41,7 @@ RULES_MARKDOWN: Final = f"""
   the trade ids are still open.
 - :red-badge[disconnected] the feed is `disconnected` or `stopped`, or its heartbeat is more than
   {HEARTBEAT_STALE_MS // 1000} s old (no ingestor is writing), or the symbol has no status row.
+- :gray-badge[finished] a replay's local exchange has sent its whole recording: nothing more will come.
 - :gray-badge[paused] collection of the symbol is paused (the sidebar's pause control or `POST /api/stop`);
   the trades it misses are recorded as a paused gap, fetched only if the resume asks for a backfill.
 """
@@ -51,10 +54,11 @@ class FeedHealth:
     symbol: str
     colour: Colour
     reason: str
+    state_label: str | None = None  # a grey light's own word ("finished"), else the colour's
 
     @property
     def label(self) -> str:
-        return LABELS[self.colour]
+        return self.state_label or LABELS[self.colour]
 
 
 def format_age(ms: float | None) -> str:
@@ -97,6 +101,9 @@ def feed_health(symbol: str, row: Mapping[str, Any] | None, now_ms: int) -> Feed
         return FeedHealth(symbol, "red", f"feed {state}" + (f": {error}" if error else ""))
     if state == PAUSED_STATE:
         return FeedHealth(symbol, "grey", "collection paused: resume it from the sidebar or POST /api/start")
+    if state == FINISHED_STATE:
+        return FeedHealth(symbol, "grey", "replay finished: the local exchange has sent its whole recording "
+                                          "(the data stays; start another replay or the demo for more)", "finished")
     if state != "live":
         return FeedHealth(symbol, "amber", f"feed {state}" + (" over REST" if state == "polling" else ""))
     last_trade = _number(row, "last_trade_ms")

@@ -29,6 +29,9 @@ DEFAULT_STREAM: Final[dict[str, str]] = {SPOT: TRADE, FUTURES: AGG_TRADE}
 # What a local (loopback) exchange's data is labelled as.
 LOCAL_SOURCE: Final = "local"
 
+# The close reason a local exchange gives every connection once its replay has sent the whole recording.
+REPLAY_FINISHED: Final = "replay finished"
+
 
 def check_market(market: str) -> str:
     """``market`` itself, or ValueError naming the valid ones."""

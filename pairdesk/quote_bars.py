@@ -52,9 +52,9 @@ class QuoteBarBuilder:
     """Folds one symbol's top-of-book updates into one-second bars.
 
     ``update`` returns the bars a new update closes (at most one); ``close_before(t)`` closes the
-    open second if it ended by ``t``; ``interrupt`` marks the feed broken (the open second closes,
-    nothing is carried over the outage); the first update after an interruption (or the first
-    ever, when ``gap_from_ms`` is given) reports the quote gap it ends.
+    open second if it ended by ``t``; ``interrupt`` says the book is no longer known (nothing is
+    carried over the outage); the first update after an interruption (or the first ever, when
+    ``gap_from_ms`` is given) reports the quote gap it ends.
     """
 
     symbol: str
@@ -63,9 +63,11 @@ class QuoteBarBuilder:
     stale: int = 0  # updates dropped as out of order
     last_update_id: int | None = None
     _second: int | None = None  # start of the open second
-    _quote: tuple[float, float, float, float] | None = None  # bid, ask, bid_qty, ask_qty in force
-    _since_ms: int = 0  # when the quote in force took effect (or the open second's start)
-    _closed_until_ms: int = 0  # no update is timed before this (seconds closed, times seen)
+    _book: tuple[float, float, float, float] | None = None  # bid, ask, bid_qty, ask_qty of the last update
+    _in_force: bool = False  # the last update's book is known to stand (False after an interruption)
+    _since_ms: int = 0  # from when the book in force counts (its update, or the open second's start)
+    _closed_until_ms: int = 0  # no update is timed before this (seconds closed)
+    _last_update_ms: int = 0  # time of the last update applied
     _area: float = 0.0  # integral of the spread over the open second so far (price * ms)
     _covered_ms: int = 0  # how much of the open second a quote was known for, so far
     _max: float = 0.0
@@ -79,9 +81,9 @@ class QuoteBarBuilder:
             self.stale += 1
             return [], None
         self.last_update_id = update_id
-        ts_ms = max(int(ts_ms), self._closed_until_ms, self._since_ms)
+        ts_ms = max(int(ts_ms), self._closed_until_ms, self._last_update_ms)
         gap = None
-        if self._interrupted_reason is not None or (self._quote is None and self.gap_from_ms is not None):
+        if self._interrupted_reason is not None or (self._book is None and self.gap_from_ms is not None):
             start = self.gap_from_ms if self.gap_from_ms is not None else ts_ms
             if ts_ms > start:
                 gap = QuoteGap(self.symbol, start, ts_ms, self._interrupted_reason or self.gap_reason)
@@ -95,8 +97,9 @@ class QuoteBarBuilder:
             self._open(second)
         self._advance(ts_ms)
         spread = ask - bid
-        self._quote = (bid, ask, bid_qty, ask_qty)
-        self._since_ms = ts_ms
+        self._book = (bid, ask, bid_qty, ask_qty)
+        self._in_force = True
+        self._since_ms = self._last_update_ms = ts_ms
         self._max = spread if self._updates == 0 and self._covered_ms == 0 else max(self._max, spread)
         self._updates += 1
         return bars, gap
@@ -107,16 +110,23 @@ class QuoteBarBuilder:
             return [self._close()]
         return []
 
-    def interrupt(self, at_ms: int, reason: str) -> list[QuoteBar]:
-        """The feed broke at ``at_ms`` (local time): close the open second and carry nothing over;
-        the next update reports a quote gap from the last quote seen (or ``at_ms``) to itself."""
-        bars = [self._close()] if self._second is not None else []
-        if self._interrupted_reason is None and self._quote is not None:
-            self.gap_from_ms = max(self._closed_until_ms, at_ms)
-            self._interrupted_reason = reason
-        self._quote = None
-        self.last_update_id = None  # a new connection may restart the book's numbering
-        return bars
+    def interrupt(self, at_ms: int, reason: str, lossy: bool = True) -> None:
+        """Quotes stop at ``at_ms`` (local time): from then on nothing is known of the book, so nothing
+        is carried over. When the stop was ``lossy`` (a broken connection: what came after the last
+        update received may have been lost) the book is known up to that last update, else (a
+        deliberate stop on a healthy connection) up to ``at_ms``. The open second stays open: updates
+        of its rest (after a quick reconnect) still count in it. The next update reports the quote
+        gap from where the book stopped being known to itself."""
+        if self._book is None or self._interrupted_reason is not None:
+            return
+        known_until = self._last_update_ms
+        if not lossy:
+            known_until = max(self._last_update_ms, at_ms)
+            if self._second is not None:
+                self._advance(min(known_until, self._second + SECOND_MS))
+        self.gap_from_ms = max(known_until, self._closed_until_ms) if not lossy else known_until
+        self._interrupted_reason = reason
+        self._in_force = False  # the update id stays: the book's numbering goes on across connections
 
     # -------------------------------------------------------------- internals
 
@@ -125,23 +135,24 @@ class QuoteBarBuilder:
         self._area = 0.0
         self._covered_ms = 0
         self._updates = 0
-        if self._quote is not None:  # a quote carried into this second is in force from its start
+        if self._in_force:  # a book carried into this second stands from its start
             self._since_ms = second
-            self._max = self._quote[1] - self._quote[0]
+            self._max = self._book[1] - self._book[0]
         else:
             self._max = 0.0
 
     def _advance(self, ts_ms: int) -> None:
-        """Accumulate the quote in force from ``_since_ms`` to ``ts_ms`` (within the open second)."""
-        if self._quote is not None and ts_ms > self._since_ms:
+        """Accumulate the book in force from ``_since_ms`` to ``ts_ms`` (within the open second)."""
+        if self._in_force and ts_ms > self._since_ms:
             span = ts_ms - self._since_ms
-            self._area += (self._quote[1] - self._quote[0]) * span
+            self._area += (self._book[1] - self._book[0]) * span
             self._covered_ms += span
+            self._since_ms = ts_ms
 
     def _close(self) -> QuoteBar:
         end = self._second + SECOND_MS
         self._advance(end)
-        bid, ask, bid_qty, ask_qty = self._quote
+        bid, ask, bid_qty, ask_qty = self._book
         mean = self._area / self._covered_ms if self._covered_ms else ask - bid
         bar = QuoteBar(self.symbol, self._second, bid, ask, bid_qty, ask_qty, mean, self._max, self._updates)
         self._second = None

@@ -43,7 +43,7 @@ def recorded_quote_seconds(symbol: str, with_gap: bool = True) -> tuple[tuple, t
         t = data["T"]
         if with_gap and symbol == "BTCUSDT" and QUOTE_GAP[0] <= t < QUOTE_GAP[1]:
             if not interrupted:
-                bars += builder.interrupt(QUOTE_GAP[0], "disconnect")
+                builder.interrupt(QUOTE_GAP[0], "disconnect")
                 interrupted = True
             continue
         closed, gap = builder.update(data["u"], t, float(data["b"]), float(data["B"]), float(data["a"]),

@@ -61,11 +61,34 @@ def test_time_never_runs_backwards():
 def test_an_interruption_is_a_quote_gap_never_bridged():
     builder = QuoteBarBuilder("BTCUSDT")
     feed(builder, [(1, 1000, 10, 11), (2, 1500, 10, 12)])
-    assert [b.ts_ms for b in builder.interrupt(1800, "connection lost")] == [1000]
-    bars, gaps = feed(builder, [(1, 9300, 10, 11)])  # a new connection may restart the numbering
-    assert gaps == [QuoteGap("BTCUSDT", 2000, 9300, "connection lost")]
+    builder.interrupt(1800, "connection lost")
+    bars, gaps = feed(builder, [(2, 9000, 10, 50), (3, 9300, 10, 11)])  # a resent old update is still stale
+    assert gaps == [QuoteGap("BTCUSDT", 1500, 9300, "connection lost")]  # from the last update received
+    # the second of the drop: known from 1000 to 1500 only (spread 1); nothing after the last update
+    assert [(b.ts_ms, b.ask, b.mean_spread, b.updates) for b in bars] == [(1000, 12, 1.0, 2)]
     bar = builder.close_before(10_000)[0]
     assert bar.mean_spread == 1 and bar.max_spread == 1  # nothing carried over the outage
+
+
+def test_a_quick_reconnect_keeps_the_rest_of_the_second_in_it():
+    """Updates after a reconnect within the same second count in that second, not the next one."""
+    builder = QuoteBarBuilder("BTCUSDT")
+    feed(builder, [(1, 1000, 10, 11)])
+    builder.interrupt(1100, "connection lost")
+    bars, gaps = feed(builder, [(2, 1300, 10, 12), (3, 1700, 10, 11)])
+    assert bars == [] and gaps == [QuoteGap("BTCUSDT", 1000, 1300, "connection lost")]
+    bar = builder.close_before(2000)[0]
+    # known 1300..1700 at spread 2, 1700..2000 at 1 (1000..1300 unknown): (800 + 300) / 700
+    assert (bar.ts_ms, bar.updates, bar.max_spread) == (1000, 3, 2) and bar.mean_spread == pytest.approx(1100 / 700)
+
+
+def test_a_deliberate_stop_is_a_gap_from_the_stop():
+    builder = QuoteBarBuilder("BTCUSDT")
+    feed(builder, [(1, 1000, 10, 11), (2, 1500, 10, 12)])
+    builder.interrupt(4200, "collection paused", lossy=False)
+    bars, gaps = feed(builder, [(3, 9300, 10, 11)])
+    assert gaps == [QuoteGap("BTCUSDT", 4200, 9300, "collection paused")]  # the book stood until the stop
+    assert [(b.ts_ms, b.mean_spread) for b in bars] == [(1000, 1.5)]  # known to its end: 1 then 2
 
 
 def test_a_start_up_gap_runs_from_the_stored_quotes():

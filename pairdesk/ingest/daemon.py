@@ -42,6 +42,7 @@ from pairdesk.ingest.funding import FundingFollower
 from pairdesk.ingest.quote_stream import QuoteStream
 from pairdesk.ingest.quotes import QuoteCollector
 from pairdesk.ingest.sequencer import Step, sequence
+from pairdesk.markets import REPLAY_FINISHED
 from pairdesk.ingest.watchlist import WatchlistMixin
 
 log = logging.getLogger("data_ingestor")
@@ -114,8 +115,7 @@ class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
             task.cancel()
         await asyncio.gather(*tasks, *workers, return_exceptions=True)
         self._handoff()
-        self.quotes.interrupt(list(self.feeds), store.now_ms(), "ingestor stopped")
-        self.quotes.flush(store.now_ms())
+        self.quotes.stop(store.now_ms(), "ingestor stopped")
         self.state = "stopped"
         self.writer.call(self._write_status)
         for task in crashed:  # a task that ends by itself is a bug: stop loudly, after saving what we have
@@ -174,8 +174,13 @@ class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
             reason = await run_connection(url, self._session)
             if self._quote_kinds_beside:
                 self.quotes.interrupt(self._active_symbols(), store.now_ms(), reason)
-            failures = 0 if self._trades_on_connection else failures + 1
             self.last_error = reason
+            if REPLAY_FINISHED in reason:  # nothing will come: no REST polling, just look again now and then
+                self.state = "finished"
+                self.reconnects += 1
+                await asyncio.sleep(self.config.reconnect_delay_s(WS_FAILURES_BEFORE_POLLING + 3))
+                continue
+            failures = 0 if self._trades_on_connection else failures + 1
             if failures >= WS_FAILURES_BEFORE_POLLING and self._polling is None and await self.rest.ping():
                 log.warning("WebSocket failed %d times in a row but REST answers: polling REST until the "
                             "WebSocket delivers trades again", failures)
@@ -229,7 +234,8 @@ class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
                     reason = self._on_control(item)
                     if reason:
                         return reason
-            return self._replace_reason or f"server closed the connection (code {ws.close_code})"
+            why = f"code {ws.close_code}" + (f": {ws.close_reason}" if ws.close_reason else "")
+            return self._replace_reason or f"server closed the connection ({why})"
         except ConnectionClosed as exc:
             return self._replace_reason or f"connection lost ({exc})"
         finally:

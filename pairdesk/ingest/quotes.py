@@ -19,6 +19,7 @@ from pairdesk.quote_bars import QuoteBar, QuoteBarBuilder, QuoteGap
 
 log = logging.getLogger("data_ingestor")
 
+END_OF_TIME_MS = 2**62  # close_before this: close whatever is open
 CLOSE_GRACE_MS = 1500  # a second is written once it ended this long ago (late frames still count)
 STARTUP_GAP_REASON = "no quotes recorded while the ingestor was not running"
 
@@ -52,7 +53,8 @@ class QuoteCollector:
         ``follow`` records the gap from here."""
         builder = self.builders.pop(symbol, None)
         if builder is not None:
-            self._bars.extend(builder.interrupt(now_ms, reason))
+            builder.interrupt(now_ms, reason, lossy=False)
+            self._bars.extend(builder.close_before(END_OF_TIME_MS))
             if builder.gap_from_ms is not None:
                 self._stopped_at[symbol] = (builder.gap_from_ms, reason)
 
@@ -73,12 +75,20 @@ class QuoteCollector:
             self._marks[(mark.symbol, mark.ts_ms - mark.ts_ms % 1000)] = mark
             self.next_funding_ms[mark.symbol] = mark.next_funding_ms
 
-    def interrupt(self, symbols, at_ms: int, reason: str) -> None:
-        """The connection carrying ``symbols``' quotes ended at ``at_ms``: nothing is carried over."""
+    def interrupt(self, symbols, at_ms: int, reason: str, lossy: bool = True) -> None:
+        """The connection carrying ``symbols``' quotes ended at ``at_ms`` (``lossy``: it broke, frames
+        may have been lost since the last one received): nothing is carried over."""
         for symbol in symbols:
             builder = self.builders.get(symbol)
             if builder is not None:
-                self._bars.extend(builder.interrupt(at_ms, reason))
+                builder.interrupt(at_ms, reason, lossy)
+
+    def stop(self, at_ms: int, reason: str) -> None:
+        """The ingestor stops: every open second is closed and handed to the writer with the rest."""
+        for builder in self.builders.values():
+            builder.interrupt(at_ms, reason, lossy=False)
+            self._bars.extend(builder.close_before(END_OF_TIME_MS))
+        self.flush(at_ms)
 
     def exchange_now_ms(self, now_ms: int) -> int:
         """The exchange's time now, from the newest quote time seen (local time before any quote)."""

@@ -24,7 +24,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from pairdesk.markets import AGG_TRADE, BOOK_TICKER, FUTURES, MARK_PRICE, SPOT, TRADE
+from pairdesk.markets import AGG_TRADE, BOOK_TICKER, FUTURES, MARK_PRICE, REPLAY_FINISHED, SPOT, TRADE
 from pairdesk.sim.blast import blast, pregenerate_fills, pregenerate_quotes
 from pairdesk.sim.clock import wall_us
 from pairdesk.sim.config import DEFAULT_SYMBOLS, SimConfig
@@ -57,6 +57,7 @@ PING_INTERVAL_S = {SPOT: 20.0, FUTURES: 180.0}
 PING_TIMEOUT_S = {SPOT: 60.0, FUTURES: 600.0}
 CLOSE_TIMEOUT_S = 1.0  # closing handshake wait; short so SIGTERM exits promptly
 TICK_S = 0.01  # how often the model and replay loops publish
+REPLAY_CLOSE_AFTER_S = 2.0  # after the last replayed frame, before the connections are closed
 
 MarketEvent = tuple[str, str, MarketRecord]  # (stream kind, symbol, record) to publish
 
@@ -100,6 +101,7 @@ class ExchangeSim:
         self._rng = random.Random(config.seed)
         self._model: MarketModel | None = None
         self._replay: ReplayFeed | None = None
+        self.replay_finished = False  # set once the replay has sent everything: connections are closed
         self._server: Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -242,6 +244,7 @@ class ExchangeSim:
                     if self._replay.exhausted:
                         self._publish(self._close_all_aggregates(None))
                         logger.info("replay finished: %s trades", sum(len(h) for h in self.histories.values()))
+                        await self._finish_replay()
                         return
                     await asyncio.sleep(0 if self.config.speed == 0 else TICK_S)
                 elif self._model is not None:
@@ -252,6 +255,14 @@ class ExchangeSim:
         except Exception:
             logger.exception("trading loop failed; the market is now idle")
             raise
+
+    async def _finish_replay(self) -> None:
+        """Tell every client the recording is over: after a moment for the last frames, each
+        connection (and any later one) is closed with the reason ``REPLAY_FINISHED``."""
+        await asyncio.sleep(REPLAY_CLOSE_AFTER_S)
+        self.replay_finished = True
+        for session in list(self.sessions):
+            await session.close(1000, REPLAY_FINISHED)
 
     def _restart_feed(self) -> None:
         """Let the model or the replay clock continue from now, without a backlog."""
@@ -355,6 +366,9 @@ class ExchangeSim:
     async def _handle_connection(self, ws: ServerConnection) -> None:
         route = parse_ws_path(self.market, ws.request.path)
         assert route is not None  # _process_request answered 404 otherwise
+        if self.replay_finished:
+            await ws.close(1000, REPLAY_FINISHED)
+            return
         session = ClientSession(self, ws, route)
         self.sessions.add(session)
         self.counters["connections_total"] += 1
