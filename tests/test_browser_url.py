@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 from playwright.sync_api import Page, expect
 
 from browser import EXCEPTION_BOXES, chromium_page, require_chromium, screenshot, wait_until_drawn
