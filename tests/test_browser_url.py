@@ -67,9 +67,12 @@ def test_settings_survive_a_reload_and_a_link_applies_them(tmp_path):
         page.goto(f"{base}/")
         expect(page.get_by_text("Live pair")).to_be_visible()
         sidebar = page.locator('[data-testid="stSidebar"]')
+        wait_until_drawn(page)
         sidebar.get_by_role("radio", name="1m", exact=True).click()
+        page.wait_for_function("() => location.search.includes('tf=1m')")
+        wait_until_drawn(page)  # a click during the rerun would be drawn over by it
         page.get_by_role("tab", name="Correlation", exact=True).click()
-        page.wait_for_function("() => location.search.includes('tf=1m') && location.search.includes('tab=correlation')")
+        page.wait_for_function("() => location.search.includes('tab=correlation')")
         wait_until_drawn(page)
         page.reload()
         expect(page.get_by_text("Live pair")).to_be_visible()
