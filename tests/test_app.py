@@ -23,7 +23,7 @@ RECORDINGS = ("hftbacktest/spot/btcusdt_20240808.gz", "hftbacktest/spot/btcusdt_
               "hftbacktest/spot/ethusdt_20240808.gz", "hftbacktest/spot/ethusdt_20240809.gz")
 AGG_SAMPLE = "HJB-PDE-TEAM-PROJECT/BTCUSDT-aggTrades-2026-01-01.csv"
 T0_MS = 1_723_161_255_000
-LAST_BTC_PRICE = formatting.format_number(last_price("BTCUSDT", *RECORDINGS))  # "61,602.02" on the full recordings
+LAST_BTC_PRICE = formatting.format_price(last_price("BTCUSDT", *RECORDINGS), 2)  # "61,602.02" on the full recordings
 
 
 def recorded_trades() -> list[binance.Trade]:
@@ -126,13 +126,13 @@ def test_real_data_page_shows_headings_and_engine_figures(monkeypatch, real_db):
     last_close = {s: store.read_bars_1s(conn, s)["close"].iloc[-1] for s in ("BTCUSDT", "ETHUSDT")}
     conn.close()
     panel = expected_panel(real_db)
-    assert metric(page, "BTCUSDT") == formatting.format_number(last_close["BTCUSDT"]) == LAST_BTC_PRICE
-    assert metric(page, "ETHUSDT") == formatting.format_number(last_close["ETHUSDT"])
+    assert metric(page, "BTCUSDT") == formatting.format_price(last_close["BTCUSDT"], 2) == LAST_BTC_PRICE
+    assert metric(page, "ETHUSDT") == formatting.format_price(last_close["ETHUSDT"], 2)
     assert panel[["hedge_ratio", "spread", "zscore", "corr"]].iloc[-1].notna().all()
-    assert metric(page, "Hedge ratio β") == formatting.format_number(panel["hedge_ratio"].iloc[-1])
-    assert metric(page, "Spread") == formatting.format_number(panel["spread"].iloc[-1])
+    assert metric(page, "Hedge ratio β") == formatting.format_ratio(panel["hedge_ratio"].iloc[-1])
+    assert metric(page, "Spread") == formatting.format_spread(panel["spread"].iloc[-1], "price", 2)
     assert metric(page, "z-score") == formatting.format_signed(panel["zscore"].iloc[-1])
-    assert metric(page, "Correlation") == formatting.format_number(panel["corr"].iloc[-1], 3)
+    assert metric(page, "Correlation of returns") == formatting.format_correlation(panel["return_corr"].iloc[-1])
     first_bar = pd.Timestamp(panel["ts_ms"].iloc[0], unit="ms", tz="UTC").tz_convert("Asia/Kolkata")
     assert any(first_bar.strftime("%Y-%m-%d %H:%M:%S IST") in caption for caption in texts(page, "caption"))
     assert "No ingestor has written to this database yet" in texts(page, "warning")[0]
@@ -153,9 +153,9 @@ def test_tests_panel_matches_the_engine(monkeypatch, real_db):
     kind, text = verdicts.headline(report, dashboard_data.Settings("BTCUSDT", "ETHUSDT", "1s", "15m", 60, 2.0, "rolling",
                                                                    "Asia/Kolkata", None))
     assert f"n = {report.rows:,} bars" in text and text in texts(page, kind)
-    hourly = table_with(page, "hour")
-    assert list(hourly["hour"]) == ["2024-08-09 04:30", "2024-08-09 05:30"]  # 23:00 and 00:00 UTC in IST
-    assert list(hourly["rows"]) == list(analytics.hourly_summary(panel)["rows"])
+    hourly = table_with(page, "Hour")
+    assert list(hourly["Hour"]) == ["2024-08-09 04:30–05:30 IST", "2024-08-09 05:30–06:30 IST"]  # 23:00, 00:00 UTC
+    assert list(hourly["Bars"]) == [formatting.format_count(n) for n in analytics.hourly_summary(panel)["rows"]]
 
 
 def test_settings_change_the_analytics_and_the_time_zone(monkeypatch, real_db):
@@ -163,7 +163,7 @@ def test_settings_change_the_analytics_and_the_time_zone(monkeypatch, real_db):
     page = run_page(monkeypatch, real_db, hedge="kalman", timeframe="5s", window=20, tz="UTC", hedge_window=10)
     panel = expected_panel(real_db, window=20, hedge="kalman", timeframe="5s", hedge_window=10)
     assert panel[["hedge_ratio", "zscore"]].iloc[-1].notna().all()
-    assert metric(page, "Hedge ratio β") == formatting.format_number(panel["hedge_ratio"].iloc[-1])
+    assert metric(page, "Hedge ratio β") == formatting.format_ratio(panel["hedge_ratio"].iloc[-1])
     assert metric(page, "z-score") == formatting.format_signed(panel["zscore"].iloc[-1])
     first_bar = pd.Timestamp(panel["ts_ms"].iloc[0], unit="ms", tz="UTC")  # 23:54:15 on the full recordings
     assert any(first_bar.strftime("%Y-%m-%d %H:%M:%S UTC") in caption for caption in texts(page, "caption"))
@@ -173,7 +173,7 @@ def test_window_longer_than_the_data_is_explained(monkeypatch, real_db):
     """A 5,000-bar window over 11 minutes of data: an st.info says why z-score and correlation are empty."""
     page = run_page(monkeypatch, real_db, window=5000, hedge_window=SHORT_HEDGE_WINDOW)
     assert any("rolling window (5000 bars) is longer than the aligned data" in text for text in texts(page, "info"))
-    assert metric(page, "z-score") == "—" and metric(page, "Correlation") == "—"
+    assert metric(page, "z-score") == "—" and metric(page, "Correlation of returns") == "—"
 
 
 def test_hedge_window_longer_than_the_data_is_explained(monkeypatch, real_db):
@@ -184,7 +184,7 @@ def test_hedge_window_longer_than_the_data_is_explained(monkeypatch, real_db):
     assert note.startswith("The hedge window (300 bars) is longer than the aligned data available (at most 121 "
                            "consecutive bars of 1s in view)")
     assert metric(page, "Hedge ratio β") == metric(page, "Spread") == metric(page, "z-score") == "—"
-    assert metric(page, "Correlation") != "—"  # the correlation needs only the 60-bar window
+    assert metric(page, "Correlation of returns") != "—"  # the correlation needs only the 60-bar window
 
 
 def test_sidebar_offers_every_hedge_with_its_label_and_the_hedge_window(monkeypatch, real_db):
@@ -198,7 +198,7 @@ def test_sidebar_offers_every_hedge_with_its_label_and_the_hedge_window(monkeypa
     page = run_page(monkeypatch, real_db, hedge_window=SHORT_HEDGE_WINDOW, spread_kind="log", window=30)
     panel = analytics.pair_panel(*(read_bars(real_db)), "1s", 30, "rolling", hedge_window=SHORT_HEDGE_WINDOW,
                                  spread_kind="log")
-    assert metric(page, "Spread") == formatting.format_number(panel["spread"].iloc[-1])
+    assert metric(page, "Spread") == formatting.format_spread(panel["spread"].iloc[-1], "log", 2)
     assert metric(page, "z-score") == formatting.format_signed(panel["zscore"].iloc[-1])
 
 

@@ -86,10 +86,10 @@ def test_spread_and_zscore_with_threshold_bands(real):
     assert bands == {"+1.5 band": [1.5, 1.5], "−1.5 band": [-1.5, -1.5]}
     assert y_axes(fig) == ["y"] + ["y2"] * 4
     assert fig.layout.title.text == (f"Spread & z-score · rolling OLS hedge ratio dynamic, now β = "
-                                     f"{formatting.format_number(panel['hedge_ratio'].iloc[-1])}")
+                                     f"{formatting.format_ratio(panel['hedge_ratio'].iloc[-1])}")
     static = charts.spread_zscore_figure(real["insample"], 1.5, TZ, f"OLS ({analytics.INSAMPLE_LABEL})")
     assert static.layout.title.text == (f"Spread & z-score · OLS (in-sample: uses future bars) hedge ratio β = "
-                                        f"{formatting.format_number(real['insample']['hedge_ratio'].iloc[-1])}")
+                                        f"{formatting.format_ratio(real['insample']['hedge_ratio'].iloc[-1])}")
     assert_no_nan_only_traces(fig)
 
 

@@ -6,12 +6,15 @@ seconds; the results come from the cached ``data.heavy_analytics``, the wording 
 """
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from pairdesk.dashboard import backtest_view, charts, data
 from pairdesk.dashboard.data import Analytics, Database, Settings
 from pairdesk.dashboard.elements import plot, show_notice, shown_errors
-from pairdesk.dashboard.formatting import format_age, format_count, format_times
+from pairdesk.dashboard.formatting import (correlation_label, format_age, format_correlation, format_count,
+                                           format_hours, format_percent, format_price, format_ratio, format_spread,
+                                           format_z, price_decimals)
 from pairdesk.dashboard.verdicts import headline, tests_table
 from pairdesk.markets import FUTURES
 
@@ -42,6 +45,7 @@ def draw_analytics(db: Database, s: Settings) -> None:
         return
     params, params_error = backtest_view.chosen_params()
     results = data.heavy_analytics(view, all_bars, (*data.heavy_key(db, s), params))
+    decimals = {symbol: price_decimals(candles["close"]) for symbol, candles in view.candles.items()}
     tests_tab, backtest_tab, matrix_tab, summary_tab, hourly_tab = st.tabs(
         ["Mean reversion", "Backtest", "Correlation matrix", "Summary statistics", "Hourly summary"],
         key="analytics_tabs")
@@ -52,27 +56,64 @@ def draw_analytics(db: Database, s: Settings) -> None:
     with backtest_tab:
         backtest_view.backtest_panel(results, s, params_error, futures=db.market == FUTURES)
     with matrix_tab:
-        plot(charts.correlation_heatmap(results.correlation, f"Correlation of {s.timeframe} log returns"),
-             "heatmap_chart")
+        what = f"{s.timeframe} log returns" if s.correlation == "returns" else f"{s.timeframe} price levels (closes)"
+        plot(charts.correlation_heatmap(results.correlation, f"Correlation of {what}"), "heatmap_chart")
+        st.caption("Switch between returns and price levels with 'Correlations of' in the sidebar.")
         if len(db.symbols) > MAX_HEATMAP_SYMBOLS:
             st.caption(f"The first {MAX_HEATMAP_SYMBOLS} of {len(db.symbols)} symbols.")
     with summary_tab:
-        summary = results.summary.rename_axis("symbol").reset_index()
-        st.dataframe(summary, hide_index=True, key="summary_table",
-                     column_config={"annualised_volatility": st.column_config.NumberColumn(format="percent")})
+        summary_table(results, s, decimals)
     with hourly_tab:
-        hourly(results, s)
+        hourly(results, s, decimals)
 
 
-def hourly(results: Analytics, s: Settings) -> None:
-    """The hourly summary table, hours shown in the display zone and legs by symbol."""
+SUMMARY_NAMES = {"last": "Last price", "mean": "Mean close", "std": "Std dev of closes", "min": "Low", "max": "High",
+                 "vwap": "VWAP"}
+FINER = {"mean": 2, "std": 2, "vwap": 2}  # statistics of prices shown two decimals finer than the tick
+
+
+def summary_table(results: Analytics, s: Settings, decimals: dict[str, int | None]) -> None:
+    """Per-symbol statistics with human headers: prices to each symbol's tick, volatility in percent."""
+    summary = results.summary.rename_axis("symbol").reset_index()
+    shown = pd.DataFrame({"Symbol": summary["symbol"], "Bars": [format_count(v) for v in summary["bars"]]})
+    ticks = [decimals.get(symbol) for symbol in summary["symbol"]]
+    for column, label in SUMMARY_NAMES.items():
+        shown[label] = [format_price(v, None if d is None else d + FINER.get(column, 0))
+                        for v, d in zip(summary[column], ticks)]
+    shown["Annualised volatility"] = [format_percent(v, 2) for v in summary["annualised_volatility"]]
+    shown["Volume (base units)"] = [format_ratio(v) for v in summary["volume"]]
+    shown["Trades"] = [format_count(v) for v in summary["trades"]]
+    st.dataframe(shown, hide_index=True, key="summary_table")
+    st.caption(f"{s.timeframe} bars of the charted window. Volatility: the standard deviation of the bars' log "
+               f"returns, annualised (365-day year). Mean, std dev and VWAP two decimals finer than the tick.")
+
+
+HOURLY_NAMES = {"hour": "Hour", "rows": "Bars", "spread_mean": "Spread mean", "spread_std": "Spread std dev",
+                "zscore_mean": "z-score mean", "zscore_max": "z-score max"}
+PRICE_STATS = {"first": "first", "last": "last", "min": "low", "max": "high", "mean": "mean", "std": "std dev"}
+
+
+def hourly(results: Analytics, s: Settings, decimals: dict[str, int | None]) -> None:
+    """The hourly summary table: each row labelled by the hour it covers in the display zone, legs by symbol,
+    every number in its kind's format."""
     table = results.hourly
     st.caption(f"Per hour of the retained data ({format_age(results.hourly_span_ms)}) at {s.timeframe}, window "
-               f"{s.window}, {s.hedge_label} hedge; hours start in UTC and are shown in {s.tz}.")
+               f"{s.window}, {s.hedge_label} hedge; each row is the hour it covers, in {s.tz}.")
     if len(table) == 0:
         st.info("No complete pair data yet for an hourly summary.")
         return
-    shown = table.copy()
-    shown.insert(0, "hour", format_times(shown.pop("hour_start_ms"), s.tz, "%Y-%m-%d %H:%M"))
-    shown.columns = [c.replace("price_a", s.symbol_a).replace("price_b", s.symbol_b) for c in shown.columns]
+    corr = correlation_label(s.correlation)
+    shown = pd.DataFrame({"Hour": format_hours(table["hour_start_ms"], s.tz),
+                          "Bars": [format_count(v) for v in table["rows"]]})
+    for leg, symbol in (("price_a", s.symbol_a), ("price_b", s.symbol_b)):
+        for stat, label in PRICE_STATS.items():
+            tick = decimals.get(symbol)
+            finer = None if tick is None else tick + FINER.get(stat, 0)
+            shown[f"{symbol} {label}"] = [format_price(v, finer) for v in table[f"{leg}_{stat}"]]
+    for column in ("spread_mean", "spread_std"):
+        shown[HOURLY_NAMES[column]] = [format_spread(v, s.spread_kind, decimals.get(s.symbol_a)) for v in table[column]]
+    for column in ("zscore_mean", "zscore_max"):
+        shown[HOURLY_NAMES[column]] = [format_z(v) for v in table[column]]
+    for stat in ("mean", "min", "max"):
+        shown[f"{corr}, {stat}"] = [format_correlation(v) for v in table[f"corr_{stat}"]]
     st.dataframe(shown, hide_index=True, key="hourly_table")

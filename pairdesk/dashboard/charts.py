@@ -27,7 +27,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.subplots import make_subplots
 
-from pairdesk.dashboard.formatting import format_level, format_number
+from pairdesk.dashboard.formatting import correlation_label, format_correlation, format_level, format_ratio
 
 # --------------------------------------------------------------------------- look
 
@@ -388,9 +388,9 @@ def hedge_title(panel: pd.DataFrame, hedge_label: str, spread_kind: str = "price
     if len(finite_beta) == 0:
         text = "hedge ratio not estimated yet"
     elif is_static(beta):
-        text = f"hedge ratio β = {format_number(finite_beta[-1])}"
+        text = f"hedge ratio β = {format_ratio(finite_beta[-1])}"
     else:
-        text = f"hedge ratio dynamic, now β = {format_number(finite_beta[-1])}"
+        text = f"hedge ratio dynamic, now β = {format_ratio(finite_beta[-1])}"
     return f"{hedge_label} {text}".strip()
 
 
@@ -469,14 +469,17 @@ def hedge_ratio_figure(panel: pd.DataFrame, tz: str, hedge_label: str, bar_ms: i
 
 
 def rolling_correlation_figure(panel: pd.DataFrame, tz: str, window: int, bar_ms: int = 1000,
-                               quote_gaps: pd.DataFrame | None = None) -> go.Figure:
-    """Rolling correlation of the aligned prices over ``window`` bars of one segment (-1..1), holes
-    shaded. ``panel``: ts_ms, corr (and segment)."""
-    fig = _figure(f"Rolling correlation · {window} bars", tz, height=320)
-    if len(panel) == 0 or not _has_values(panel["corr"]):
+                               quote_gaps: pd.DataFrame | None = None, of: str = "returns") -> go.Figure:
+    """Rolling correlation over ``window`` bars of one segment (-1..1) of the log returns (``of="returns"``,
+    column return_corr) or the price levels (``"prices"``, column corr), holes shaded; the title says which.
+    ``panel``: ts_ms, corr, return_corr (and segment)."""
+    column = "return_corr" if of == "returns" else "corr"
+    fig = _figure(f"Rolling {correlation_label(of).lower()} · {window} bars", tz, height=320)
+    if len(panel) == 0 or not _has_values(panel[column]):
         return _no_data(fig, f"no correlation yet: it needs {window} aligned bars")
     drawn = with_breaks(panel)
-    fig.add_trace(_line(display_times(drawn["ts_ms"], tz), drawn["corr"], "correlation", CORR_COLOR))
+    fig.add_trace(_line(display_times(drawn["ts_ms"], tz), drawn[column], "correlation", CORR_COLOR,
+                        hovertemplate="%{y:.3f}"))
     fig.update_yaxes(title_text="correlation", range=[-1.05, 1.05])
     _shade_holes(fig, panel, tz, bar_ms)
     shade_quote_gaps(fig, quote_gaps, tz, bar_ms)
@@ -491,7 +494,7 @@ def correlation_heatmap(matrix: pd.DataFrame, title: str = "Correlation of retur
     if matrix.empty:
         return _no_data(fig, "no aligned data for a correlation matrix")
     values = matrix.to_numpy("float64")
-    text = [["–" if not np.isfinite(v) else f"{v:.2f}" for v in row] for row in values]
+    text = [[format_correlation(v) for v in row] for row in values]
     fig.add_trace(go.Heatmap(z=values, x=list(matrix.columns), y=list(matrix.index), zmin=-1, zmax=1,
                              colorscale="RdBu", reversescale=False, text=text, texttemplate="%{text}",
                              hovertemplate="%{y} / %{x}: %{z:.3f}<extra></extra>", colorbar=dict(title="ρ")))

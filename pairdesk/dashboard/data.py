@@ -53,6 +53,7 @@ HEAVY_REFRESH_S = 30  # heavy tests are recomputed at most this often
 HEAVY_TEST_ROWS = analytics.HEAVY_TEST_WINDOW_ROWS
 MAX_EVENT_MARKERS = 500  # the most recent alert events marked on a chart (markers cost the browser)
 DEFAULT_NOTIONAL = 10_000.0  # quote currency on leg A, for the pair's costs and carry
+CORRELATION_COLUMNS = {"returns": "return_corr", "prices": "corr"}  # Settings.correlation -> pair_panel column
 
 
 # --------------------------------------------------------------------------- the database
@@ -74,10 +75,16 @@ class Settings:
     hedge_window: int = analytics.DEFAULT_HEDGE_WINDOW_ROWS  # bars the hedge is estimated on, before each bar
     spread_kind: str = "price"  # analytics.SPREAD_KINDS: price (A on B), log (ln A on ln B), ratio (A / B)
     notional: float = DEFAULT_NOTIONAL  # quote currency on leg A: the pair's costs at the touch and its carry
+    correlation: str = "returns"  # what the correlations shown are of: "returns" (log returns) or "prices" (levels)
 
     @property
     def tf_ms(self) -> int:
         return analytics.timeframe_ms(self.timeframe)
+
+    @property
+    def corr_column(self) -> str:
+        """The panel's column of the chosen correlation: ``return_corr`` (log returns) or ``corr`` (levels)."""
+        return CORRELATION_COLUMNS[self.correlation]
 
     @property
     def pair(self) -> tuple[str, ...]:
@@ -382,7 +389,7 @@ def heavy_key(db: Database, s: Settings, now_s: float | None = None) -> tuple:
     """The heavy panels' cache key: the settings, the symbols and a bucket of HEAVY_REFRESH_S seconds."""
     bucket = int((time.time() if now_s is None else now_s) // HEAVY_REFRESH_S)
     return (db.key, db.symbols, s.pair, s.timeframe, s.lookback, s.window, s.hedge, s.hedge_window, s.spread_kind,
-            bucket)  # not the z threshold: it only draws the chart's bands
+            s.correlation, bucket)  # not the z threshold: it only draws the chart's bands
 
 
 @st.cache_data(ttl=5 * HEAVY_REFRESH_S, max_entries=32, show_spinner=False)
@@ -400,10 +407,13 @@ def heavy_analytics(_view: PairView, _all_bars: Mapping[str, pd.DataFrame], key:
     summary = analytics.summary_table(_view.candles, s.timeframe)
     in_view = {symbol: analytics.resample_bars(since(bars, _view.start_ms), s.timeframe)
                for symbol, bars in _all_bars.items()}
-    correlation = analytics.correlation_matrix(in_view, s.timeframe) if len(in_view) >= 2 else pd.DataFrame()
+    correlation = analytics.correlation_matrix(in_view, s.timeframe, of=s.correlation) if len(in_view) >= 2 \
+        else pd.DataFrame()
     day = retained_panel(_view.bars_1s, s)
     span = int(day["ts_ms"].iloc[-1] - day["ts_ms"].iloc[0]) if len(day) else 0
-    return Analytics(tests, backtest, summary, correlation, analytics.hourly_summary(day), span)
+    # the hourly summary's corr statistics are of the page's chosen correlation (levels or log returns)
+    hourly = analytics.hourly_summary(day.assign(corr=day[s.corr_column]))
+    return Analytics(tests, backtest, summary, correlation, hourly, span)
 
 
 # --------------------------------------------------------------------------- the watchlist

@@ -1,5 +1,9 @@
 """How the page writes numbers, times and ages: one formatter per kind, used by every section.
 
+Kinds: prices to the symbol's tick (``price_decimals`` infers it from the stored prices), ratios
+(hedge ratio, A / B) to 4 decimals, correlations to 3, z-scores signed to 2, percentages and basis
+points with their unit, money with its currency, counts with thousands separators, times in the
+display zone (hours by the hour they cover).
 Missing values (None, NaN, infinity) are shown as an em dash ("—"), ages as "never"; no
 formatter raises on them. Nothing here draws.
 """
@@ -9,6 +13,7 @@ import math
 import re
 from datetime import datetime, timezone
 
+import numpy as np
 import pandas as pd
 import pytz
 
@@ -16,9 +21,17 @@ from pairdesk.health import format_age
 
 __all__ = ["MISSING", "format_age", "format_count", "format_number", "format_level", "format_percent",
            "format_signed", "format_time", "format_times", "local_ms", "md_escape", "breakable", "format_bps",
-           "format_money", "quote_currency", "format_countdown"]
+           "format_money", "quote_currency", "format_countdown", "price_decimals", "format_price", "format_ratio",
+           "format_correlation", "format_z", "format_spread", "format_hours",
+           "correlation_label"]
 
 MISSING = "—"
+RATIO_DECIMALS = 4  # hedge ratios, price ratios
+CORRELATION_DECIMALS = 3
+Z_DECIMALS = 2
+LOG_SPREAD_DECIMALS = 6  # a residual of log prices: 1e-4 is 1 bp
+MAX_PRICE_DECIMALS = 8  # Binance's finest tick (1e-8)
+PRICE_SAMPLE = 1_000  # the latest prices whose decimals give a symbol's tick
 QUOTE_CURRENCIES = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "EUR", "TRY", "BTC", "ETH", "BNB")
 
 
@@ -34,6 +47,62 @@ def format_number(value: float | None, digits: int = 6) -> str:
     if abs(value) >= 1_000:
         return f"{value:,.2f}"
     return f"{value:.{digits}g}"
+
+
+def price_decimals(prices: pd.Series | np.ndarray | None) -> int | None:
+    """The decimals of a symbol's tick, inferred from its stored prices: the most decimals among the latest
+    ``PRICE_SAMPLE`` (a trade or a book price is a multiple of the tick, so 61770.39 and 61770.4 say 0.01).
+    None without prices. (The tick of ``exchangeInfo`` is not stored; the prices are, for every source.)"""
+    if prices is None:
+        return None
+    values = np.asarray(prices, dtype="float64")[-PRICE_SAMPLE:]
+    values = values[np.isfinite(values)]
+    if len(values) == 0:
+        return None
+    tolerance = 1e-9 * np.maximum(1.0, np.abs(values))
+    return next((d for d in range(MAX_PRICE_DECIMALS) if (np.abs(np.round(values, d) - values) <= tolerance).all()),
+                MAX_PRICE_DECIMALS)
+
+
+def format_price(value: float | None, decimals: int | None) -> str:
+    """A price (or an amount in price units) to the symbol's tick: 61,770.39 at 2 decimals, 0.00001234 at 8.
+    Without known decimals (no prices yet), ``format_number``."""
+    if _missing(value):
+        return MISSING
+    return format_number(value) if decimals is None else f"{value:,.{decimals}f}"
+
+
+def format_ratio(value: float | None, decimals: int = RATIO_DECIMALS) -> str:
+    """A ratio (hedge ratio β, A / B) to a fixed precision: 23.4567; one too small for it keeps 3
+    significant digits (0.0000123) instead of showing 0.0000."""
+    if _missing(value):
+        return MISSING
+    if value != 0 and abs(value) < 10 ** -decimals:
+        return f"{value:.3g}"
+    return f"{value:,.{decimals}f}"
+
+
+def format_correlation(value: float | None) -> str:
+    """A correlation, -1 to 1, to 3 decimals: 0.873, -0.214."""
+    return MISSING if _missing(value) else f"{value:.{CORRELATION_DECIMALS}f}"
+
+
+def format_z(value: float | None) -> str:
+    """A z-score, signed, to 2 decimals: +1.96."""
+    return format_signed(value, Z_DECIMALS)
+
+
+def format_spread(value: float | None, kind: str, decimals_a: int | None) -> str:
+    """The pair's spread as its kind measures it: price units of A (A's tick decimals), log units (6 decimals),
+    or the ratio A / B (``format_ratio``)."""
+    if kind == "price":
+        return format_price(value, decimals_a)
+    return format_ratio(value, LOG_SPREAD_DECIMALS if kind == "log" else RATIO_DECIMALS)
+
+
+def correlation_label(of: str) -> str:
+    """What a correlation is of, as every correlation on the page says it."""
+    return "Correlation of returns" if of == "returns" else "Correlation of price levels"
 
 
 def format_signed(value: float | None, decimals: int = 2) -> str:
@@ -70,6 +139,13 @@ def format_times(ms: pd.Series, tz: str, fmt: str = "%Y-%m-%d %H:%M:%S") -> pd.S
     """A column of epoch-ms values as wall-clock strings in ``tz`` (for tables; same index)."""
     times = pd.to_datetime(ms.to_numpy("int64"), unit="ms", utc=True).tz_convert(tz)
     return pd.Series(times.strftime(fmt), index=ms.index)
+
+
+def format_hours(start_ms: pd.Series, tz: str) -> pd.Series:
+    """Hours labelled by the hour they cover, in ``tz``: '2024-08-09 10:00–11:00 IST' (for tables; same index)."""
+    starts = pd.to_datetime(start_ms.to_numpy("int64"), unit="ms", utc=True).tz_convert(tz)
+    ends = starts + pd.Timedelta(hours=1)
+    return pd.Series([f"{a:%Y-%m-%d %H:%M}–{b:%H:%M} {b:%Z}" for a, b in zip(starts, ends)], index=start_ms.index)
 
 
 def local_ms(moment: datetime | None, tz: str) -> int | None:

@@ -16,12 +16,13 @@ import streamlit as st
 
 from pairdesk import analytics
 from pairdesk import store
-from pairdesk.dashboard import alerts_data, charts, data, downloads, quotes_view
+from pairdesk.dashboard import alerts_data, charts, data, downloads, quotes_view, url_state
 from pairdesk.dashboard.data import Database, PairView, Settings, last_value
 from pairdesk.dashboard.markers import hidden_caption
 from pairdesk.dashboard.elements import plot, shown_errors
-from pairdesk.dashboard.formatting import (format_count, format_number, format_level, format_signed, format_time,
-                                           md_escape)
+from pairdesk.dashboard.formatting import (correlation_label, format_bps, format_correlation, format_count,
+                                           format_level, format_price, format_ratio, format_spread, format_time,
+                                           format_z, md_escape, price_decimals)
 from pairdesk.dashboard.status import connectivity, empty_database_note
 
 MAX_TOASTS = 5  # alerts announced one by one per refresh; more are summed up in one toast
@@ -68,32 +69,33 @@ def draw_live(db: Database, s: Settings) -> None:
         return
     for note in window_notes(view):
         st.info(note)
-    names = ["Spread & z-score", "Prices", "Quoted spread & cost", *(["Funding"] if view.funding is not None else []),
-             "Correlation", "Downloads"]
-    tabs = dict(zip(names, st.tabs(names, key="live_tabs")))
+    names = ["spread", "prices", "costs", *(["funding"] if view.funding is not None else []), "correlation",
+             "downloads"]
+    tabs = url_state.live_tabs(names)
     markers_note = hidden_caption(view.hidden_markers)
     colors = charts.symbol_colors(db.symbols)
-    with tabs["Spread & z-score"]:
+    with tabs["spread"]:
         plot(charts.spread_zscore_figure(view.panel, s.z_threshold, s.tz, s.hedge_label, view.gaps, s.tf_ms,
                                          view.events, s.spread_kind, view.quote_gaps), "spread_chart")
         if markers_note:
             st.caption(markers_note)
         if not charts.is_static(view.panel["hedge_ratio"]):
             plot(charts.hedge_ratio_figure(view.panel, s.tz, s.hedge_label, s.tf_ms, view.quote_gaps), "hedge_chart")
-    with tabs["Prices"]:
+    with tabs["prices"]:
         plot(charts.price_comparison_figure(view.panel, s.symbol_a, s.symbol_b, s.tz, colors, view.events, s.tf_ms,
                                             view.quote_gaps), "price_chart")
         if markers_note:
             st.caption(markers_note)
         candle_charts(view, db)
-    with tabs["Quoted spread & cost"]:
+    with tabs["costs"]:
         quotes_view.cost_panel(view, colors)
-    if "Funding" in tabs:
-        with tabs["Funding"]:
+    if "funding" in tabs:
+        with tabs["funding"]:
             quotes_view.funding_panel(view, colors, now_ms)
-    with tabs["Correlation"]:
-        plot(charts.rolling_correlation_figure(view.panel, s.tz, s.window, s.tf_ms, view.quote_gaps), "corr_chart")
-    with tabs["Downloads"]:
+    with tabs["correlation"]:
+        plot(charts.rolling_correlation_figure(view.panel, s.tz, s.window, s.tf_ms, view.quote_gaps, s.correlation),
+             "corr_chart")
+    with tabs["downloads"]:
         download_buttons(view, db)
 
 
@@ -101,9 +103,10 @@ def metrics(view: PairView) -> None:
     """The pair's latest figures in one compact row."""
     s, panel = view.settings, view.panel
     cols = st.columns(6)
+    decimals = tick_decimals(view)
     for col, symbol in zip(cols, s.pair):
         candles = view.candles[symbol]
-        col.metric(symbol, format_number(last_value(candles, "close")), border=True,
+        col.metric(symbol, format_price(last_value(candles, "close"), decimals[symbol]), border=True,
                    help=f"Last close at {format_time(candles['ts_ms'].iloc[-1] if len(candles) else None, s.tz)}")
     if not view.has_pair:
         return
@@ -111,18 +114,27 @@ def metrics(view: PairView) -> None:
     signal = "inside the bands" if not math.isfinite(z) or abs(z) < s.z_threshold else (
         "above +band: spread rich" if z > 0 else "below −band: spread cheap")
     hedge = signal_help(s)
-    cols[2].metric("Hedge ratio β", format_number(last_value(panel, "hedge_ratio")), border=True,
+    cols[2].metric("Hedge ratio β", format_ratio(last_value(panel, "hedge_ratio")), border=True,
                    help=f"{hedge}: units of {s.symbol_b} per {s.symbol_a}; α = "
-                        f"{format_number(last_value(panel, 'alpha'))}")
-    cols[3].metric("Spread", format_number(last_value(panel, "spread")), border=True,
-                   help=f"{SPREAD_HELP[s.spread_kind]}; {format_signed(last_value(panel, 'spread_bps'))} bps of "
-                        f"{s.symbol_a}. {hedge}.")
-    cols[4].metric("z-score", format_signed(z), delta=signal if math.isfinite(z) else None, delta_color="off",
+                        f"{format_spread(last_value(panel, 'alpha'), s.spread_kind, decimals[s.symbol_a])}")
+    cols[3].metric("Spread", format_spread(last_value(panel, "spread"), s.spread_kind, decimals[s.symbol_a]),
+                   border=True, help=f"{SPREAD_HELP[s.spread_kind]}; {format_bps(last_value(panel, 'spread_bps'), 2)} "
+                                     f"of {s.symbol_a}. {hedge}.")
+    cols[4].metric("z-score", format_z(z), delta=signal if math.isfinite(z) else None, delta_color="off",
                    delta_arrow="off", border=True,
                    help=f"{ZSCORE_HELP.get(s.hedge, ZSCORE_HELP['rolling']).format(window=s.window)}; bands at "
                         f"±{format_level(s.z_threshold)}. {hedge}.")
-    cols[5].metric("Correlation", format_number(last_value(panel, "corr"), 3), border=True,
-                   help=f"Rolling {s.window}-bar correlation of the prices")
+    cols[5].metric(correlation_label(s.correlation), format_correlation(last_value(panel, s.corr_column)),
+                   border=True, help=f"Rolling {s.window}-bar correlation of the {CORRELATION_OF[s.correlation]} of "
+                                     f"{s.symbol_a} and {s.symbol_b} (the sidebar's 'Correlations of' switches it)")
+
+
+CORRELATION_OF = {"returns": "bars' log returns", "prices": "price levels"}
+
+
+def tick_decimals(view: PairView) -> dict[str, int | None]:
+    """Each pair symbol's price decimals, from the closes in view (``formatting.price_decimals``)."""
+    return {symbol: price_decimals(view.candles[symbol]["close"]) for symbol in view.settings.pair}
 
 
 SPREAD_HELP = {"price": "The residual A − α − β·B in price units of A (intercept included)",
@@ -158,7 +170,7 @@ def window_notes(view: PairView) -> list[str]:
     for symbol, column in zip(s.pair, ("price_a", "price_b")):
         prices = panel[column].to_numpy("float64")
         if len(prices) > 1 and np.nanmax(prices) == np.nanmin(prices):
-            notes.append(f"{symbol}'s price is constant in this window ({format_number(prices[0])}): hedge ratio, "
+            notes.append(f"{symbol}'s price is constant in this window ({format_price(prices[0], price_decimals(prices))}): hedge ratio, "
                          f"spread z-score and correlation are undefined until it moves.")
     if notes:
         return notes

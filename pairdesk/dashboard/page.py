@@ -10,7 +10,8 @@ and Import history; the sidebar holds the settings and the symbols the ingestor 
 
 The live fragment redraws every few seconds (and announces new alerts with a toast); the heavy
 panels refresh every ``data.HEAVY_REFRESH_S`` seconds; the alert history and the watchlist
-refresh with the live view. Each section is its own module; this one only lays them out.
+refresh with the live view. The settings and the live tab live in the URL (``url_state``): a reload
+keeps them, a link reproduces the view. Each section is its own module; this one only lays them out.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from pathlib import Path
 import streamlit as st
 
 from pairdesk import store
-from pairdesk.dashboard import data
+from pairdesk.dashboard import data, url_state
 from pairdesk.dashboard.alerts_view import alerts_section
 from pairdesk.dashboard.analytics_view import analytics_section
 from pairdesk.dashboard.elements import shown_errors
@@ -50,8 +51,10 @@ def main() -> None:
         st.stop()
     settings = sidebar(db)
     page_header(db, settings)
+    link_notes = st.container()  # filled last: the live tabs read the URL's tab while they draw
     st.fragment(live_section, run_every=settings.refresh_s)(db, settings)
     st.fragment(analytics_section, run_every=None if settings.refresh_s is None else data.HEAVY_REFRESH_S)(db, settings)
     alerts_section(db, settings)
     with shown_errors("import section"):
         import_section(db, settings.tz)
+    url_state.show_warnings(link_notes)

@@ -13,8 +13,8 @@ from pairdesk import quote_data
 from pairdesk.dashboard import quote_charts
 from pairdesk.dashboard.data import PairView, last_value
 from pairdesk.dashboard.elements import plot
-from pairdesk.dashboard.formatting import (format_bps, format_countdown, format_money, format_number, format_percent,
-                                           format_signed, format_time, quote_currency)
+from pairdesk.dashboard.formatting import (format_bps, format_countdown, format_money, format_percent, format_ratio,
+                                           format_time, format_z, quote_currency)
 
 NO_QUOTES_NOTE = ("No quotes in this window: the database holds trades only here (an import of trades, or an "
                   "ingestor run with --no-quotes), so the quoted spread and the pair's cost at the touch are not "
@@ -55,7 +55,7 @@ def cost_panel(view: PairView, colors: dict[str, str]) -> None:
     if beyond:
         st.warning(f"At {notional_text(view)} the {' and '.join(beyond)} entry needs more than the size quoted at "
                    f"the touch: the deeper book is not recorded, so its cost is more than shown.")
-    st.caption(f"β = {format_number(latest.get('hedge_ratio'))} units of {s.symbol_b} per {s.symbol_a}, the hedge "
+    st.caption(f"β = {format_ratio(latest.get('hedge_ratio'))} units of {s.symbol_b} per {s.symbol_a}, the hedge "
                f"known before the last bar; books at each bar's close; bps of the mid (quoted) and of the gross "
                f"notional (pair). Amber: no quotes (never bridged).")
     plot(quote_charts.quoted_spread_figure(view.quote_bars, view.costs, view.panel, s.pair, s.tz, colors,
@@ -89,7 +89,7 @@ def funding_panel(view: PairView, colors: dict[str, str], now_ms: int) -> None:
                                       states[s.pair[1]])
     if side == 0:
         cols[4].metric("Carry of the position", "flat: no carry", border=True,
-                       help=f"The live z ({format_signed(z)}) is inside ±{s.z_threshold:g}: no position")
+                       help=f"The live z ({format_z(z)}) is inside ±{s.z_threshold:g}: no position")
     else:
         cols[4].metric("Carry per day", format_money(carry.per_day, currency, signed=True), border=True,
                        help=f"{format_money(carry.per_settlement, currency, signed=True)} per settlement; "
@@ -102,12 +102,12 @@ def carry_caption(view: PairView, z: float, side: int, carry: quote_data.Carry) 
     """Which position the carry is of, in words."""
     s = view.settings
     if side == 0:
-        return (f"Position: flat (live z {format_signed(z)} inside the ±{s.z_threshold:g} bands): no carry. "
+        return (f"Position: flat (live z {format_z(z)} inside the ±{s.z_threshold:g} bands): no carry. "
                 f"Settled rates and the coming one (open marker) per leg below; times in {s.tz}.")
     currency = quote_currency(s.symbol_a)
     per_settlement = format_money(carry.per_settlement, currency, signed=True)
     known = "" if math.isfinite(carry.per_day) else " (a leg's mark price is missing or stale: carry unknown)"
-    return (f"Position: {SIDE_NAMES[side]} (live z {format_signed(z)} beyond ±{s.z_threshold:g}): "
-            f"{format_number(carry.qty_a)} {s.symbol_a}, {format_number(carry.qty_b)} {s.symbol_b} for "
+    return (f"Position: {SIDE_NAMES[side]} (live z {format_z(z)} beyond ±{s.z_threshold:g}): "
+            f"{format_ratio(carry.qty_a)} {s.symbol_a}, {format_ratio(carry.qty_b)} {s.symbol_b} for "
             f"{notional_text(view)}; at the current rates it receives {per_settlement} per settlement "
             f"(< 0: pays){known}. Times in {s.tz}.")

@@ -1,6 +1,7 @@
 """The sidebar: the pair and the analytics settings, the refresh, and the symbols the ingestor follows.
 
-``sidebar`` returns what was chosen as a frozen ``Settings``, the argument every section takes.
+``sidebar`` returns what was chosen as a frozen ``Settings``, the argument every section takes. The
+settings start from the page's URL and are written back to it (``url_state``: one key per setting).
 The watchlist panel is a fragment refreshed with the live view; saving it checks the list with
 ``pairdesk.watchlist`` (the rule ``PUT /api/watchlist`` applies) before anything is written. Its
 pause / resume control writes through ``store.set_collection``, as ``POST /api/stop`` / ``/api/start`` do.
@@ -8,28 +9,21 @@ Beyond loopback both need the desk's token (``write_access``: the "Write access"
 """
 from __future__ import annotations
 
-import pytz
 import streamlit as st
 
 from pairdesk import analytics, store
 from pairdesk import watchlist
-from pairdesk.dashboard import data, write_access
+from pairdesk.dashboard import data, url_state, write_access
 from pairdesk.dashboard.data import Database, Settings
 from pairdesk.dashboard.elements import attempt, keep_choice, show_outcome, shown_errors
 from pairdesk.dashboard.formatting import format_count
 from pairdesk.dashboard.status import STATUS_RULES
+from pairdesk.dashboard.url_state import (CORRELATIONS, DEFAULT_HEDGE_WINDOW_BARS, DEFAULT_TZ,  # noqa: F401 (re-exported)
+                                          DEFAULT_WINDOW_BARS, HEDGE_WINDOW_RANGE_BARS, NOTIONAL_RANGE, PREFERRED_PAIR,
+                                          TIME_ZONES, WINDOW_RANGE_BARS, Z_RANGE)
 
-DEFAULT_TZ = "Asia/Kolkata"
-PREFERRED_PAIR = ("BTCUSDT", "ETHUSDT")
-DEFAULT_LOOKBACK = "1 h"
 REFRESH_CHOICES_S = (1, 2, 5, 10, 30)
 DEFAULT_REFRESH_S = 2
-DEFAULT_WINDOW_BARS = analytics.DEFAULT_WINDOW_ROWS
-WINDOW_RANGE_BARS = (5, 5_000)
-DEFAULT_Z = 2.0
-Z_RANGE = (0.5, 5.0)
-DEFAULT_HEDGE_WINDOW_BARS = analytics.DEFAULT_HEDGE_WINDOW_ROWS
-HEDGE_WINDOW_RANGE_BARS = (10, 20_000)  # an alert's lookback goes up to alerts.MAX_WINDOW_BARS
 SPREAD_KIND_LABELS = {"price": "Price: A − α − β·B", "log": "Log: ln A − α − β·ln B", "ratio": "Ratio: A / B"}
 HEDGE_HELP = ("Each bar's hedge (α, β) is estimated from earlier bars only, so no value changes when later bars "
               "arrive: rolling OLS on the hedge window before the bar (the default, the alerts' signal), "
@@ -50,6 +44,7 @@ def sidebar(db: Database) -> Settings:
     side = st.sidebar
     side.header("Pairs desk")
     write_access.token_field()
+    url_state.load(db)  # the URL's settings (first run), defaults: every widget below starts from session state
     symbols = list(db.symbols)
     keep_choice("symbol_a", symbols, PREFERRED_PAIR[0])
     symbol_a = side.selectbox("Symbol A (dependent leg)", symbols, key="symbol_a", disabled=not symbols,
@@ -57,21 +52,20 @@ def sidebar(db: Database) -> Settings:
     others = [s for s in symbols if s != symbol_a]
     keep_choice("symbol_b", others, PREFERRED_PAIR[1])
     symbol_b = side.selectbox("Symbol B (hedge leg)", others, key="symbol_b", disabled=not others)
-    timeframe = side.segmented_control("Timeframe", data.TIMEFRAMES, default="1s", key="timeframe",
-                                       required=True) or "1s"
-    lookbacks = list(data.LOOKBACK_MS)
-    lookback = side.selectbox("Lookback", lookbacks, index=lookbacks.index(DEFAULT_LOOKBACK), key="lookback",
+    timeframe = side.segmented_control("Timeframe", data.TIMEFRAMES, key="timeframe", required=True) \
+        or url_state.DEFAULT_TIMEFRAME
+    lookback = side.selectbox("Lookback", list(data.LOOKBACK_MS), key="lookback",
                               help=f"How far back the charts go from the newest bar (at most "
                                    f"{format_count(data.MAX_CHART_BARS)} bars).")
-    window = int(side.number_input("Rolling window (bars)", *WINDOW_RANGE_BARS, value=DEFAULT_WINDOW_BARS, step=10,
-                                   key="window", help="Bars in the z-score's and the correlations' windows, "
-                                                      "ending at each bar."))
-    z_threshold = float(side.number_input("z threshold", *Z_RANGE, value=DEFAULT_Z, step=0.1, format="%.1f",
-                                          key="z_threshold", help="The ± bands of the z chart (the backtest has its own entry level, in its tab)."))
+    window = int(side.number_input("Rolling window (bars)", *WINDOW_RANGE_BARS, step=10, key="window",
+                                   help="Bars in the z-score's and the correlations' windows, ending at each bar."))
+    z_threshold = float(side.number_input("z threshold", *Z_RANGE, step=0.1, format="%.1f", key="z_threshold",
+                                          help="The ± bands of the z chart (the backtest has its own entry level, "
+                                               "in its tab)."))
     hedge = side.selectbox("Hedge ratio", list(analytics.HEDGE_METHODS), format_func=data.HEDGE_LABELS.get,
                            key="hedge", help=HEDGE_HELP)
     hedge_window = int(side.number_input(
-        "Hedge window (bars)", *HEDGE_WINDOW_RANGE_BARS, value=DEFAULT_HEDGE_WINDOW_BARS, step=50, key="hedge_window",
+        "Hedge window (bars)", *HEDGE_WINDOW_RANGE_BARS, step=50, key="hedge_window",
         disabled=not analytics.is_causal(hedge),
         help="Bars the hedge is estimated on, ending one bar before each bar (rolling, Huber, Theil-Sen); the "
              "burn-in of expanding and Kalman, and Kalman's memory. An alert rule's lookback is its hedge window: "
@@ -79,12 +73,16 @@ def sidebar(db: Database) -> Settings:
     spread_kind = side.selectbox("Spread", list(analytics.SPREAD_KINDS), format_func=SPREAD_KIND_LABELS.get,
                                  key="spread_kind", help="Price: the residual in price units of A (and its bps); "
                                                          "log: of log prices; ratio: A / B, no hedge.")
+    correlation = side.segmented_control(
+        "Correlations of", list(CORRELATIONS), format_func=CORRELATIONS.get, key="correlation", required=True,
+        help="What the live card, the rolling correlation, the correlation matrix and the hourly summary correlate: "
+             "the bars' log returns (the default: how the legs move together) or their price levels (two trending "
+             "prices correlate strongly whether or not they move together).") or url_state.DEFAULT_CORRELATION
     notional = float(side.number_input(
-        "Notional (quote currency of A)", 1.0, 1e9, value=data.DEFAULT_NOTIONAL, step=1_000.0, key="notional",
+        "Notional (quote currency of A)", *NOTIONAL_RANGE, step=1_000.0, key="notional",
         help="The size the pair's costs at the touch and its funding carry are computed for: this much of A "
              "(e.g. USDT), against β units of B per unit of A."))
-    zones = [DEFAULT_TZ, "UTC", *[z for z in pytz.common_timezones if z not in (DEFAULT_TZ, "UTC")]]
-    tz = side.selectbox("Time zone", zones, key="tz", help="Display only: every time is stored in UTC.")
+    tz = side.selectbox("Time zone", TIME_ZONES, key="tz", help="Display only: every time is stored in UTC.")
     side.divider()
     paused = side.toggle("Pause live updates", key="paused")
     refresh_s = side.selectbox("Refresh every", REFRESH_CHOICES_S, index=REFRESH_CHOICES_S.index(DEFAULT_REFRESH_S),
@@ -94,8 +92,10 @@ def sidebar(db: Database) -> Settings:
         st.fragment(watchlist_panel, run_every=refresh)(db)
     with side.expander("How to read this page"):
         st.markdown(STATUS_RULES)
-    return Settings(symbol_a, symbol_b, timeframe, lookback, window, z_threshold, hedge, tz, refresh, hedge_window,
-                    spread_kind, notional)
+    settings = Settings(symbol_a, symbol_b, timeframe, lookback, window, z_threshold, hedge, tz, refresh,
+                        hedge_window, spread_kind, notional, correlation)
+    url_state.publish(settings)
+    return settings
 
 
 def watchlist_panel(db: Database) -> None:
