@@ -85,26 +85,31 @@ class BackfillMixin:
         await self._settle_gap(feed, job.from_id, job.to_id, fetched, "")
 
     async def _fetch_history(self, feed: SymbolFeed, job: BackfillJob) -> None:
-        """A new symbol's trades from ``from_id`` up to its first live trade: whatever the exchange has
-        (ids before its first trade do not exist). The span is recorded as a gap first, so that a fetch
-        cut short (a stop, a crash) is resumed by the next start; once complete it is closed."""
+        """A new symbol's trades from ``from_id`` up to its first live trade, newest page first (so the
+        last minutes before the live stream, which every panel needs first, arrive within seconds),
+        down to whatever the exchange has (ids before its first trade do not exist). The span is
+        recorded as a gap first, so that a fetch cut short (a stop, a crash) is resumed by the next
+        start; once complete it is closed."""
         await asyncio.wrap_future(self.writer.call(
             lambda conn: store.open_gap(conn, feed.symbol, job.from_id, job.to_id, HISTORY_REASON)))
-        next_id, fetched, first = job.from_id, 0, None
-        while next_id <= job.to_id:
-            page = await self.rest.fetch_from(feed.symbol, next_id, binance.REST_PAGE_LIMIT)
-            page = [t for t in page if next_id <= t.trade_id <= job.to_id]
+        upper, fetched, first = job.to_id, 0, None
+        while upper >= job.from_id:
+            lower = max(job.from_id, upper - binance.REST_PAGE_LIMIT + 1)
+            page = await self.rest.fetch_from(feed.symbol, lower, upper - lower + 1)
+            page = [t for t in page if lower <= t.trade_id <= upper]
             if not page:
                 break
             self._store_fetched(feed, page)
-            first = page[0].trade_id if first is None else first
+            first = page[0].trade_id
             fetched += len(page)
-            next_id = page[-1].trade_id + 1
+            if first > lower:  # the exchange has nothing older
+                break
+            upper = lower - 1
         detail = f"{fetched} trades from id {first}" if fetched else "the exchange has none before the live trades"
         await asyncio.wrap_future(self.writer.call(
             lambda conn: store.close_gap(conn, feed.symbol, job.from_id, "filled", fetched, "rest", detail)))
         if fetched:
-            log.info("%s: %d trades of history stored (ids %d..%d) by REST", feed.symbol, fetched, first, next_id - 1)
+            log.info("%s: %d trades of history stored (ids %d..%d) by REST", feed.symbol, fetched, first, job.to_id)
 
     async def _record_beyond_depth(self, feed: SymbolFeed, from_id: int) -> None:
         live_from = feed.first_live_id
