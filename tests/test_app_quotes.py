@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from conftest import read_db
+from pairdesk.dashboard import url_state
 from pairdesk import analytics, quote_data, store
 from pairdesk.dashboard import charts, quote_charts
 from pairdesk.dashboard.formatting import format_bps, format_percent
@@ -31,6 +32,7 @@ def test_quote_panels_show_the_engines_costs_and_funding(monkeypatch, quote_db):
     page = run_page(monkeypatch, quote_db, **SETTINGS)
     labels = [tab.label for tab in page.tabs]
     assert {"Quoted spread & cost", "Funding"} <= set(labels)
+    page = open_tab(page, "Quoted spread & cost")
     bars = read_db(quote_db, lambda c: [store.read_bars_1s(c, s) for s in SYMBOLS])
     panel = analytics.pair_panel(*bars, "1s", 10, "rolling", hedge_window=10)
     legs = read_db(quote_db, lambda c: quote_data.read_pair_quotes(c, SYMBOLS, panel, "1s"))
@@ -39,6 +41,7 @@ def test_quote_panels_show_the_engines_costs_and_funding(monkeypatch, quote_db):
     assert metric(page, "ETHUSDT quoted spread") == format_bps(last["spread_bps_b"], 4)
     assert metric(page, "Round trip") == format_bps(last["round_trip_bps"], 2)
     assert metric(page, "Long entry at the touch").endswith(" USDT")
+    page = open_tab(page, "Funding")
     for symbol in SYMBOLS:
         assert metric(page, f"{symbol} funding rate") == format_percent(RATES[symbol], 4)
         assert metric(page, f"{symbol} next settlement").endswith("IST")
@@ -50,15 +53,25 @@ def test_quote_panels_show_the_engines_costs_and_funding(monkeypatch, quote_db):
 def test_without_quotes_the_panels_are_a_note_not_a_blank_chart(monkeypatch, tmp_path):
     """A futures database of trades only: one-line notes, no exception, the rest of the page as usual."""
     page = run_page(monkeypatch, build_trades_only_db(tmp_path / "trades.db"), **SETTINGS)
-    notes = texts(page, "info")
-    assert NO_QUOTES_NOTE in notes and any(n.startswith("No mark price or funding stored yet") for n in notes)
+    notes = texts(open_tab(page, "Quoted spread & cost"), "info")
+    assert NO_QUOTES_NOTE in notes
+    assert any(n.startswith("No mark price or funding stored yet") for n in texts(open_tab(page, "Funding"), "info"))
     assert not [m for m in page.metric if "quoted spread" in m.label]
 
 
 def test_spot_has_no_funding_tab(monkeypatch, real_db):
     """A spot database (no quotes either): no Funding tab, the cost tab is a note."""
     page = run_page(monkeypatch, real_db, hedge_window=40)
-    assert "Funding" not in [tab.label for tab in page.tabs] and NO_QUOTES_NOTE in texts(page, "info")
+    assert "Funding" not in [tab.label for tab in page.tabs]
+    assert NO_QUOTES_NOTE in texts(open_tab(page, "Quoted spread & cost"), "info")
+
+
+def open_tab(page, label: str):
+    """Open a live tab as a click does (only the open tab is drawn), and rerun."""
+    page.session_state[url_state.LIVE_TABS_KEY] = label
+    page.run()
+    assert not page.exception, [e.value for e in page.exception]
+    return page
 
 
 from test_app import real_db  # noqa: E402, F401 (the module's spot database fixture)

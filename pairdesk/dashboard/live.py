@@ -71,32 +71,35 @@ def draw_live(db: Database, s: Settings) -> None:
         st.info(note)
     names = ["spread", "prices", "costs", *(["funding"] if view.funding is not None else []), "correlation",
              "downloads"]
-    tabs = url_state.live_tabs(names)
+    tabs, opened = url_state.live_tabs(names)
     markers_note = hidden_caption(view.hidden_markers)
     colors = charts.symbol_colors(db.symbols)
-    with tabs["spread"]:
-        plot(charts.spread_zscore_figure(view.panel, s.z_threshold, s.tz, s.hedge_label, view.gaps, s.tf_ms,
-                                         view.events, s.spread_kind, view.quote_gaps), "spread_chart")
-        if markers_note:
-            st.caption(markers_note)
-        if not charts.is_static(view.panel["hedge_ratio"]):
-            plot(charts.hedge_ratio_figure(view.panel, s.tz, s.hedge_label, s.tf_ms, view.quote_gaps), "hedge_chart")
-    with tabs["prices"]:
-        plot(charts.price_comparison_figure(view.panel, s.symbol_a, s.symbol_b, s.tz, colors, view.events, s.tf_ms,
-                                            view.quote_gaps), "price_chart")
-        if markers_note:
-            st.caption(markers_note)
-        candle_charts(view, db)
-    with tabs["costs"]:
-        quotes_view.cost_panel(view, colors)
-    if "funding" in tabs:
-        with tabs["funding"]:
+    # Only the open tab is drawn: opening another reruns the page (the browser would otherwise redraw
+    # every tab's charts at each refresh, hours of one-second bars each).
+    with tabs[opened]:
+        if opened == "spread":
+            plot(charts.spread_zscore_figure(view.panel, s.z_threshold, s.tz, s.hedge_label, view.gaps, s.tf_ms,
+                                             view.events, s.spread_kind, view.quote_gaps), "spread_chart")
+            if markers_note:
+                st.caption(markers_note)
+            if not charts.is_static(view.panel["hedge_ratio"]):
+                plot(charts.hedge_ratio_figure(view.panel, s.tz, s.hedge_label, s.tf_ms, view.quote_gaps),
+                     "hedge_chart")
+        elif opened == "prices":
+            plot(charts.price_comparison_figure(view.panel, s.symbol_a, s.symbol_b, s.tz, colors, view.events,
+                                                s.tf_ms, view.quote_gaps), "price_chart")
+            if markers_note:
+                st.caption(markers_note)
+            candle_charts(view, db)
+        elif opened == "costs":
+            quotes_view.cost_panel(view, colors)
+        elif opened == "funding":
             quotes_view.funding_panel(view, colors, now_ms)
-    with tabs["correlation"]:
-        plot(charts.rolling_correlation_figure(view.panel, s.tz, s.window, s.tf_ms, view.quote_gaps, s.correlation),
-             "corr_chart")
-    with tabs["downloads"]:
-        download_buttons(view, db)
+        elif opened == "correlation":
+            plot(charts.rolling_correlation_figure(view.panel, s.tz, s.window, s.tf_ms, view.quote_gaps,
+                                                   s.correlation), "corr_chart")
+        else:
+            download_buttons(view, db)
 
 
 def metrics(view: PairView) -> None:

@@ -165,9 +165,10 @@ def publish(settings: Settings) -> None:
             if f.key not in pending and getattr(settings, f.field) is not None})
 
 
-def live_tabs(slugs: Sequence[str]) -> dict[str, Any]:
+def live_tabs(slugs: Sequence[str]) -> tuple[dict[str, Any], str]:
     """``st.tabs`` of the live view (``slugs``: which of ``TAB_LABELS`` it has), opened on the tab the URL asks
-    for, the open one written to the URL. Returns slug -> tab container."""
+    for, the open one written to the URL. Returns (slug -> tab container, the open tab's slug): a change
+    of tab reruns the page, so only the open tab needs drawing."""
     labels = [TAB_LABELS[name] for name in slugs]
     state, pending = st.session_state, st.session_state.get(PENDING, {})
     if TAB_KEY in pending:
@@ -183,7 +184,7 @@ def live_tabs(slugs: Sequence[str]) -> dict[str, Any]:
     tabs = st.tabs(labels, key=LIVE_TABS_KEY, on_change="rerun")
     opened = state.get(LIVE_TABS_KEY) or labels[0]
     _write({TAB_KEY: slugs[labels.index(opened)]})
-    return dict(zip(slugs, tabs))
+    return dict(zip(slugs, tabs)), slugs[labels.index(opened)]
 
 
 def show_warnings(slot: Any) -> None:
