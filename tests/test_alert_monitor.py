@@ -597,3 +597,23 @@ def test_feed_health_fires_on_a_stale_feed(db_path, writer, monitor_factory):
         return len(events(db_path, rule_id)) == 1
     wait_until(stale_reported, 10, lambda: str(rule_states(db_path)))
     assert "stale (no trade for" in events(db_path, rule_id)["message"].iloc[0]
+
+
+def test_on_a_live_feed_a_rule_seeded_before_the_data_ignores_the_history_fetched_at_start_up(
+        db_path, writer, monitor_factory):
+    """The demo's case: rules seeded on an empty database, then an hour of history arrives with the live
+    trades. Crossings in the history fire nothing (no toast flood about the past); a new one fires."""
+    rule_id = add_rule(db_path, price_rule(105.0))
+    now_s = store.now_ms() // 1000
+    live_start = now_s - 30  # trades timed by the wall clock, the newest a second old: a live feed
+    history = [(("BTCUSDT", i + 1, (live_start + i) * 1000 + 500, float(p), 1.0, False))
+               for i, p in enumerate([100] * 10 + [110] * 10 + [100] * 10)]  # two crossings, 30 s ago
+    writer.submit(history)
+    monitor_factory()
+    wait_until(lambda: rule_states(db_path).get(rule_id, {}).get("last_bar_ms") is not None, 10)
+    later = store.now_ms() // 1000 + 1
+    writer.submit([("BTCUSDT", 31 + i, (later + i) * 1000 + 500, 110.0, 1.0, False) for i in range(3)])
+    wait_until(lambda: len(events(db_path, rule_id)) >= 1, 15)
+    stored = events(db_path, rule_id)
+    assert len(stored) == 1 and stored["direction"].tolist() == ["UP"]
+    assert stored["ts_ms"].iloc[0] >= later * 1000

@@ -293,8 +293,11 @@ class AlertMonitor:
             first = watch.state.last_bar_ms + tf
         elif watch.data_ms is not None:  # a new rule starts at the data of its creation: no history
             first = watch.data_ms // tf * tf
-        else:
+        elif wall - data_clock <= LIVE_MAX_LAG_MS:  # a rule seeded before any data, on a live feed: it
+            first = newest_complete  # watches from its first look (history fetched at start-up fires nothing)
+        else:  # ... on data of the past (a replay, an import): from its first bar
             first = max(bounds[s][0] for s in rule.symbols) // tf * tf
+
         if newest_complete < first:
             return None
         last = min(newest_complete, first + (MAX_BARS_PER_PASS - 1) * tf)
