@@ -143,10 +143,16 @@ def pair_cost_rows(panel: pd.DataFrame, legs: tuple[LegQuotes, LegQuotes], timef
     return analytics.pair_costs(*pair_quote_bars(panel, legs, timeframe), panel, notional, fee_bps)
 
 
+def latest_cost_row(costs: pd.DataFrame) -> pd.DataFrame:
+    """The pair's costs now: the newest row of ``pair_cost_rows`` that has both legs' books (the last
+    bar is provisional until its close), as a one-row frame (empty when no row has them)."""
+    return costs[costs["round_trip_bps"].notna()].tail(1) if len(costs) else costs
+
+
 def latest_costs(costs: pd.DataFrame) -> dict | None:
-    """The pair's costs now: the last row of ``pair_cost_rows`` as a dict (NaN / NA where that row has no
-    book), None without rows."""
-    return None if len(costs) == 0 else costs.iloc[-1].to_dict()
+    """``latest_cost_row`` as a dict, None when no row has both books."""
+    row = latest_cost_row(costs)
+    return None if len(row) == 0 else row.iloc[0].to_dict()
 
 
 def backtest_quotes(panel: pd.DataFrame, legs: tuple[LegQuotes, LegQuotes], timeframe: str) -> pd.DataFrame | None:

@@ -125,8 +125,9 @@ def engine_quote_bars() -> list[pd.DataFrame]:
 
 
 def test_costs_are_the_last_row_of_pair_costs_on_the_panel(client, quote_db):
-    """latest = analytics.pair_costs' last row on the /api/spread panel (quote bars computed from the
-    frames); the series its last rows; the flags booleans; round trip = spreads + fees."""
+    """latest = analytics.pair_costs' last row with books on the /api/spread panel (here the last row;
+    quote bars computed from the frames); the series its last rows; the flags booleans; round trip =
+    spreads + fees."""
     body = client.get("/api/costs", params={**PAIR_PARAMS, "notional": 25_000, "series": True, "limit": 5}).json()
     expected = analytics.pair_costs(*engine_quote_bars(), engine_panel(quote_db), 25_000)
     last = expected.iloc[-1]
@@ -150,8 +151,7 @@ def test_without_quotes_the_answers_are_empty_not_errors(tmp_path):
     bare = TestClient(create_app(build_trades_only_db(tmp_path / "trades.db")))
     assert bare.get("/api/quotes/BTCUSDT").json() == {"symbol": "BTCUSDT", "timeframe": "1s", "count": 0,
                                                        "quotes": [], "gaps": []}
-    latest = bare.get("/api/costs", params=PAIR_PARAMS).json()["latest"]
-    assert latest["round_trip_bps"] is None and latest["long_exceeds_touch"] is None
+    assert bare.get("/api/costs", params=PAIR_PARAMS).json()["latest"] is None  # no row has books
     funding = bare.get("/api/funding/BTCUSDT").json()
     assert funding["settled"] == [] and funding["current_rate"] is None
     trades = bare.get("/api/backtest", params={**PAIR_PARAMS, "entry": 1, "exit": 0.2}).json()["trades"]

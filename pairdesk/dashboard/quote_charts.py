@@ -49,7 +49,24 @@ def quoted_spread_figure(quote_bars: Mapping[str, pd.DataFrame], costs: pd.DataF
     fig.update_layout(yaxis_title_text="quoted spread (bps)", yaxis2_title_text="executable (bps)",
                       yaxis3_title_text="round trip (bps)")
     shade_quote_gaps(fig, quote_gaps, tz, bar_ms)
+    _from_first_quote(fig, quote_bars, panel, tz, bar_ms)
     return fig
+
+
+def _from_first_quote(fig: go.Figure, quote_bars: Mapping[str, pd.DataFrame], panel: pd.DataFrame, tz: str,
+                      bar_ms: int) -> None:
+    """When quotes start inside the window (a new database: the trades' history is fetched from REST,
+    quotes cannot be), the time axis starts at the first quote, saying so, instead of an empty plot."""
+    firsts = [int(bars["ts_ms"][bars["mean_spread_bps"].notna()].iloc[0]) for bars in quote_bars.values()
+              if len(bars) and bars["mean_spread_bps"].notna().any()]
+    if not firsts or not len(panel) or min(firsts) <= int(panel["ts_ms"].iloc[0]) + bar_ms:
+        return
+    start, end = min(firsts), int(panel["ts_ms"].iloc[-1]) + bar_ms
+    x0, x1 = display_times(pd.Series([start, end]), tz)
+    fig.update_xaxes(range=[x0, x1])
+    fig.add_annotation(text="quotes from here on: top of book is recorded live, it cannot be fetched back",
+                       xref="paper", yref="paper", x=0, y=1.0, xanchor="left", yanchor="bottom", showarrow=False,
+                       font=dict(size=11, color="#9CA3AF"))
 
 
 def funding_figure(states: Mapping[str, FundingState], tz: str, colors: Mapping[str, str]) -> go.Figure:

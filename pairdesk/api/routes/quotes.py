@@ -94,12 +94,13 @@ def get_costs(
     hedge) with both legs' quote bars at the panel's timeframe: per row each leg's quoted spread in
     bps, the executable spread of entering long (buy A at the ask, sell beta B at the bid) and short,
     and the round trip with fees on all four fills, in quote currency and in bps of the gross
-    notional; the flags say an entry needs more than the size at the touch. `latest` is the last
-    panel row: the pair's costs now (null fields where no book stood at that row's close)."""
+    notional; the flags say an entry needs more than the size at the touch. `latest` is the pair's
+    costs now: the newest row with both legs' books (`quote_data.latest_costs`, as the page shows it),
+    null when no row has them."""
     panel = query.panel(conn, hedge)
     legs = quote_data.read_pair_quotes(conn, query.pair, panel, query.timeframe)
     costs = quote_data.pair_cost_rows(panel, legs, query.timeframe, notional, fee_bps)
     shown = plain_records(costs.tail(limit)) if series else []
-    latest = plain_records(costs.tail(1))
+    latest = plain_records(quote_data.latest_cost_row(costs))
     return {**pair_echo(query, panel), "hedge": hedge, "notional": notional, "fee_bps": fee_bps,
             "latest": latest[0] if latest else None, "rows": shown}

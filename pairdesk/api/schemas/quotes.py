@@ -80,5 +80,6 @@ class CostsResponse(PairEcho):
     hedge: str
     notional: float = Field(description="quote currency on leg A")
     fee_bps: float = Field(description="fee per leg per fill, bps")
-    latest: CostRow | None = Field(description="the last panel row's costs: the pair's costs now (null: no rows)")
+    latest: CostRow | None = Field(description="the pair's costs now: the newest panel row with both legs' books "
+                                                "(null: no row has them)")
     rows: list[CostRow] = Field(description="the last `limit` rows when series=true, else empty")
