@@ -18,6 +18,19 @@ PAIR_BETA = 1.2  # log ETH = c + beta * log BTC + u
 PAIR_HALF_LIFE_S = 90.0  # of the OU residual u
 PAIR_RESIDUAL_STD = 0.0015  # stationary std of u (15 bp)
 PAIRS = {"ETHUSDT": "BTCUSDT"}  # follower -> leader
+# Beyond BTC/ETH, the other symbols (in the order given) form triples: the first leads, the second is
+# cointegrated with it with the next of these half-lives, the third walks alone. A scanner of the
+# universe should find exactly the planted pairs (``planted_pairs``).
+PLANTED_HALF_LIVES_S = (120.0, 300.0, 600.0, 1800.0)
+
+
+def planted_pairs(symbols: Sequence[str]) -> dict[str, tuple[str, float]]:
+    """follower -> (leader, half-life of the residual, s) of every cointegrated pair the model plants."""
+    links = {f: (leader, PAIR_HALF_LIFE_S) for f, leader in PAIRS.items() if f in symbols and leader in symbols}
+    others = [s for s in symbols if s not in PAIRS and s not in PAIRS.values()]
+    for k, i in enumerate(range(0, len(others) - 1, 3)):
+        links[others[i + 1]] = (others[i], PLANTED_HALF_LIVES_S[k % len(PLANTED_HALF_LIVES_S)])
+    return links
 CALM_RATE_MULT, BUSY_RATE_MULT = 0.5, 3.0
 CALM_MEAN_S, BUSY_MEAN_S = 30.0, 6.0
 EXTRA_FILL_PROB = 0.45  # each taker order fills 1 + Geometric(0.45) maker orders
@@ -53,11 +66,13 @@ class MarketModel:
         self._level = {s.symbol: math.log(s.start_price) for s in specs}  # log price, or u for followers
         self._shock = {s.symbol: 0.0 for s in specs}
         self._links: dict[str, tuple[str, float]] = {}  # follower -> (leader, intercept)
-        for follower, leader in PAIRS.items():
-            if follower in self._specs and leader in self._specs:
-                intercept = self._level[follower] - PAIR_BETA * self._level[leader]
-                self._links[follower] = (leader, intercept)
-                self._level[follower] = 0.0
+        self._half_life_s: dict[str, float] = {}
+        for follower, (leader, half_life_s) in planted_pairs([s.symbol for s in specs]).items():
+            intercept = self._level[follower] - PAIR_BETA * self._level[leader]
+            self._links[follower] = (leader, intercept)
+            self._half_life_s[follower] = half_life_s
+            self._level[follower] = 0.0
+        self._leaders = {leader for leader, _ in self._links.values()}
         total_weight = sum(s.activity_weight for s in specs)
         self._share = {s.symbol: s.activity_weight / total_weight for s in specs}
         self._rate_per_s = rate_per_s
@@ -139,13 +154,13 @@ class MarketModel:
         if dt_s <= 0:
             return
         self._time_us = now_us
-        decay = math.exp(-math.log(2) / PAIR_HALF_LIFE_S * dt_s)
         for symbol in self._level:
             if symbol in self._links:
+                decay = math.exp(-math.log(2) / self._half_life_s[symbol] * dt_s)
                 noise = PAIR_RESIDUAL_STD * math.sqrt(1.0 - decay * decay)
                 self._level[symbol] = self._level[symbol] * decay + noise * self._rng.gauss(0.0, 1.0)
             else:
-                vol = LEADER_VOL_PER_SQRT_S if symbol in PAIRS.values() else INDEPENDENT_VOL_PER_SQRT_S
+                vol = LEADER_VOL_PER_SQRT_S if symbol in self._leaders else INDEPENDENT_VOL_PER_SQRT_S
                 self._level[symbol] += vol * math.sqrt(dt_s) * self._rng.gauss(0.0, 1.0)
 
     def _regime_duration_us(self) -> float:

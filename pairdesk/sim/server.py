@@ -35,7 +35,7 @@ from pairdesk.sim.funding import FundingHistory
 from pairdesk.sim.http_body import BodyReadingConnection
 from pairdesk.sim.listings import make_spec
 from pairdesk.sim.marks import MarkPricer
-from pairdesk.sim.model import MarketModel
+from pairdesk.sim.model import MarketModel, planted_pairs
 from pairdesk.sim.quotes import BookQuote, SentQuote, SentQuoteLog
 from pairdesk.sim.replay import ReplayFeed, load_tape
 from pairdesk.sim.rest_routes import BinanceRest
@@ -443,6 +443,10 @@ class ExchangeSim:
         {a,p,q,f,l,T,E,m}; times in ms. `from_id` selects the first id, `limit` caps the count.
         """
         return self._call_in_loop(self.api.history_now, symbol.upper(), kind, from_id, limit)
+
+    def planted(self) -> dict[str, tuple[str, float]]:
+        """The model's cointegrated pairs, follower -> (leader, half-life s); none when replaying."""
+        return planted_pairs(list(self.histories)) if self._model is not None else {}
 
     def sent_quotes(self, symbol: str) -> list[SentQuote]:
         """The bookTicker updates of `symbol` that went out, once each, in send order (see `SentQuoteLog`):

@@ -101,6 +101,8 @@ class SimApi:
             "market": sim.market, "mode": sim.mode(), "replay_stream": sim.replay_stream,
             "clock_ms": sim.now_us() // 1000, "paused": sim.paused,
             "symbols": symbols,
+            "planted_pairs": [{"leader": leader, "follower": follower, "half_life_s": half_life}
+                              for follower, (leader, half_life) in sim.planted().items()],
             "connections": {"open": len(sim.sessions), "total": counters.get("connections_total", 0),
                             "clients": [s.describe() for s in sim.sessions]},
             "frames_sent": {k.removeprefix("frames_"): v for k, v in counters.items() if k.startswith("frames_")},
