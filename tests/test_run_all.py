@@ -136,7 +136,11 @@ def test_demo_starts_with_an_hour_of_history_and_a_restart_continues_the_tape(tm
     before = stored_trades(db)
     run_all = start_run_all("--demo", "--db", str(db), "--port", str(unused_port))
     try:
-        wait_until(lambda: all(stored_trades(db)[s][2] > before[s][2] + 20 for s in before), STARTED_WITHIN_S)
+        def continued_and_whole() -> bool:  # new trades after the stored ones, and a history cut short resumed
+            now = stored_trades(db)
+            return all(now[s][2] > before[s][2] + 20 and now[s][0] == now[s][2] - now[s][1] + 1 for s in before)
+
+        wait_until(continued_and_whole, STARTED_WITHIN_S * 2)
     finally:
         second = stop_run_all(run_all)
     assert second.code == 0 and "continuing the demo tape of" in second.output, second.output
