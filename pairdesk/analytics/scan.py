@@ -38,6 +38,7 @@ false-discovery control are ``pairdesk.analytics.scan_rank``.
 """
 from __future__ import annotations
 
+import ctypes
 import math
 import multiprocessing
 from collections.abc import Mapping, Sequence
@@ -60,6 +61,7 @@ SCAN_FIGURE_COLUMNS = ["symbol_a", "symbol_b", "rows", "p_value", "p_a_on_b", "p
                        "half_life_low", "half_life_high", "p_first_half", "p_second_half", "return_corr",
                        "spread_vol_bps", "beta", "alpha", "zscore", "last_ms", "reason"]
 PARALLEL_MIN_PAIRS = 200  # below this a process pool costs more than it saves
+_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -163,9 +165,15 @@ _WORKER: tuple[Universe, PairSignal] | None = None
 
 
 def _start_worker(universe: Universe, signal: PairSignal) -> None:
+    """A pool process: the universe, one BLAS thread, and SIGKILL when the scanning process dies (a
+    scan killed with kill -9 leaves no worker behind; Linux's PR_SET_PDEATHSIG, elsewhere nothing)."""
     global _WORKER
     _WORKER = (universe, signal)
     limit_blas_threads(1)
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, 9)
+    except OSError:
+        pass
 
 
 def _scan_chunk(pairs: Sequence[tuple[int, int]]) -> list[dict]:

@@ -1,7 +1,7 @@
 """The rows of a scan as the CLI's CSV, the API and the dashboard give them: one function builds them.
 
 A row holds SCAN_RESULT_COLUMNS, best first: numbers as floats (None where not defined: NaN in the
-frame), flags as booleans (``covers_cost`` None where the pair has no quote bars), ints as ints. The
+frame, and an infinite half_life_high, an interval open at the top, since JSON has no infinity), flags as booleans (``covers_cost`` None where the pair has no quote bars), ints as ints. The
 CSV writes booleans as ``true`` / ``false`` and None as an empty cell.
 """
 from __future__ import annotations
@@ -31,7 +31,8 @@ def _value(column: str, value: object) -> object:
         return int(value)
     if column in _TEXTS:
         return str(value)
-    return float(value)
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def scan_rows(frame: pd.DataFrame) -> list[dict]:
