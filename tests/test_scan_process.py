@@ -4,6 +4,7 @@ previous results intact."""
 from __future__ import annotations
 
 import csv
+import sqlite3
 import os
 import signal
 import subprocess
@@ -112,7 +113,7 @@ def test_a_scan_killed_midway_leaves_the_previous_results(db_path):
 def test_the_scheduled_process_rescans_until_sigterm(db_path):
     """``schedule --every 1s`` stores a scan, then another, and stops on SIGTERM with exit 0, at low priority."""
     _database(db_path, 4, 400)
-    proc = _scanner("schedule", "--db", str(db_path), "--every", "1s", "--lookback", "1d")
+    proc = _scanner("schedule", "--db", str(db_path), "--every", "1s", "--first-after", "0s", "--lookback", "1d")
     try:
         wait_for(lambda: len(_scans(db_path, status="done")) >= 2)
         assert os.getpriority(os.PRIO_PROCESS, proc.pid) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
@@ -140,3 +141,36 @@ def test_the_scheduled_process_waits_for_data(db_path):
         if proc.poll() is None:
             proc.kill()
     assert "scan skipped: a scan needs at least two symbols" in proc.stderr.read()
+
+
+def test_run_all_starts_the_scheduled_scanner_beside_the_ingestor(tmp_path, unused_port):
+    """run_all.py --demo starts the scan process: a scan of the demo's pair is stored while the ingestor
+    runs, and Ctrl+C (SIGTERM) stops it with everything else, nothing left behind."""
+    from test_end_to_end import stop_tree
+
+    db = tmp_path / "demo.db"
+    proc = subprocess.Popen([sys.executable, str(REPO_ROOT / "run_all.py"), "--demo", "--db", str(db), "--port",
+                             str(unused_port), "--scan-every", "2s"], cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        done = wait_for(lambda: db.exists() and _scans_or_none(db, status="done"), 120)
+    finally:
+        stopped = stop_tree(proc, 15)
+    assert stopped.code == 0 and not stopped.left, stopped.output
+    assert done[0]["symbols"] == ["BTCUSDT", "ETHUSDT"] and done[0]["pairs"] == 1
+
+
+def test_run_all_refuses_a_bad_scan_interval():
+    """--scan-every that is not a duration: one line, exit 2, nothing started."""
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "run_all.py"), "--demo", "--scan-every", "often"],
+                            capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
+    assert result.returncode == 2 and result.stderr.strip().startswith("run_all: error: --scan-every: ")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def _scans_or_none(path, **kwargs) -> list[dict]:
+    """``_scans`` while the database may still lack the scan tables or be mid-creation (then nothing)."""
+    try:
+        return _scans(path, **kwargs)
+    except (store.StoreError, sqlite3.Error):
+        return []

@@ -161,3 +161,25 @@ def test_round_trip_costs_come_from_quote_bars(db_path):
     panel = pd.DataFrame({"ts_ms": [int(row["last_ms"])], "hedge_ratio": [row["beta"]]})
     expected = analytics.pair_costs(quotes["P00A"], quotes["P00B"], panel, 10_000.0)["round_trip_bps"].iloc[0]
     assert np.isfinite(expected) and row["round_trip_bps"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_scan_of_real_recorded_trades(tmp_path):
+    """The recorded BTC/ETH spot trades (2 minutes of 1 s bars): one pair, the desk's own figures on
+    those bars (two-way Engle-Granger, the panel's z of the last bar), stored and read back."""
+    from test_app import build_real_db
+
+    path = build_real_db(tmp_path / "ticks.db")
+    settings = scanner.ScanSettings(timeframe="1s", lookback_ms=3_600_000, window=20, hedge_window=40, workers=1)
+    scan_id = scanner.run_scan(path, settings)
+    conn = store.open_reader(path)
+    row = store.read_scan_results(conn, scan_id).iloc[0]
+    bars = [store.read_bars_1s(conn, s) for s in ("BTCUSDT", "ETHUSDT")]
+    conn.close()
+    panel = analytics.pair_panel(*bars, "1s", 20, "rolling", hedge_window=40)
+    last = panel[panel["segment"] == panel["segment"].iloc[-1]]
+    forward = analytics.engle_granger_test(last["price_a"], last["price_b"]).pvalue
+    reverse = analytics.engle_granger_test(last["price_b"], last["price_a"]).pvalue
+    assert (row["symbol_a"], row["symbol_b"], row["rows"]) == ("BTCUSDT", "ETHUSDT", len(last))
+    assert row["p_value"] == pytest.approx(max(forward, reverse), rel=1e-8)
+    assert row["zscore"] == pytest.approx(panel["zscore"].iloc[-1], rel=1e-9)
+    assert row["q_value"] == pytest.approx(row["p_value"]) and np.isnan(row["round_trip_bps"])

@@ -1,5 +1,6 @@
 """The scan process: ``python -m pairdesk.scanner once`` runs one scan (or the one ``--scan-id`` the API
-recorded), ``schedule`` rescans every ``--every`` (default 15 minutes) until SIGTERM / SIGINT. Both run
+recorded), ``schedule`` rescans every ``--every`` (default 15 minutes; the first scan after at most a minute)
+until SIGTERM / SIGINT. Both run
 at low priority (``os.nice``) in their own process, reading through the store's readers, so a scan
 never slows the ingestor; each completed scan replaces the results in one transaction."""
 from __future__ import annotations
@@ -18,8 +19,8 @@ from pairdesk.scanner.settings import ScanSettings, parse_duration
 
 log = logging.getLogger(__name__)
 
-DEFAULT_EVERY_MS = 15 * 60_000
 SCAN_NICENESS = 10
+FIRST_SCAN_AFTER_MS = 60_000  # schedule: the ingestor's start-up catch-up goes first
 
 
 def add_scan_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--db", required=True, help="tick database")
     parser.add_argument("--scan-id", type=int, help="once: run this recorded scan with its stored parameters")
     parser.add_argument("--every", default="15m", help="schedule: time between scans (default: 15m)")
+    parser.add_argument("--first-after", help="schedule: time before the first scan (default: --every, at most "
+                                              "1m: an ingestor started beside it catches up first)")
     parser.add_argument("--log-level", default="INFO")
     add_scan_arguments(parser)
     return parser
@@ -68,9 +71,10 @@ def _stored_settings(path: str, scan_id: int, workers: int) -> ScanSettings:
     return ScanSettings.from_params(scans[0]["params"], workers)
 
 
-def schedule(path: str, settings: ScanSettings, every_ms: int, stop: threading.Event) -> None:
-    """Scan now and then every ``every_ms`` until ``stop`` is set; a scan that cannot run (no database
-    or bars yet) is logged and retried at the next turn."""
+def schedule(path: str, settings: ScanSettings, every_ms: int, stop: threading.Event, first_after_ms: int = 0) -> None:
+    """Scan after ``first_after_ms`` and then every ``every_ms`` until ``stop`` is set; a scan that cannot
+    run (no database or bars yet) is logged and retried at the next turn."""
+    stop.wait(first_after_ms / 1000)
     while not stop.is_set():
         try:
             run_scan(path, settings)
@@ -89,6 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             settings = settings_from(args)
         every_ms = parse_duration(args.every)
+        first_ms = min(every_ms, FIRST_SCAN_AFTER_MS) if args.first_after is None else (
+            0 if args.first_after.strip() in ("0", "0s") else parse_duration(args.first_after))
     except (ValueError, store.StoreError) as exc:
         print(f"scanner: error: {exc}", file=sys.stderr)
         return 2
@@ -104,5 +110,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signum, lambda *_: stop.set())
     log.info("scanning %s every %s at %s bars over %d ms", args.db, args.every, settings.timeframe,
              settings.lookback_ms)
-    schedule(args.db, settings, every_ms, stop)
+    schedule(args.db, settings, every_ms, stop, first_ms)
     return 0
