@@ -71,3 +71,18 @@ def test_run_beyond_loopback_needs_the_token(scanned_db):
 def test_run_of_an_unknown_scan_is_404(scanned_db):
     """GET /api/scanner/runs/{id} of a scan never recorded is a 404."""
     assert TestClient(create_app(scanned_db)).get("/api/scanner/runs/999").status_code == 404
+
+
+def test_run_while_a_scan_runs_is_409(scanned_db):
+    """While a scan of the database is running (its process alive: here this one), another is refused
+    with 409 naming it; once that process is gone (a scan killed midway) scans may start again."""
+    import os
+
+    conn = store.open_writer_as_recorded(scanned_db)
+    scan_id = store.begin_scan(conn, "1m", 60_000, {}, os.getpid())
+    response = TestClient(create_app(scanned_db)).post("/api/scanner/run")
+    assert response.status_code == 409 and f"scan {scan_id} is still running" in response.json()["detail"]
+    store.claim_scan(conn, scan_id, 2 ** 22 + 12_345)  # beyond pid_max: no such process
+    assert scanner.running_scan(conn) is None
+    store.fail_scan(conn, scan_id, "test over")
+    conn.close()

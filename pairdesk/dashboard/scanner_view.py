@@ -64,7 +64,10 @@ def _open_pair(pair: tuple[str, str], timeframe: str) -> None:
 def _rescan(path: str, scan: dict | None) -> str:
     write_access.guard()
     settings = scanner.ScanSettings() if scan is None else scanner.ScanSettings.from_params(scan["params"])
-    scan_id = scanner.start_scan(path, settings)
+    try:
+        scan_id = scanner.start_scan(path, settings)
+    except scanner.ScanBusy as exc:
+        return f"Not started: {exc}."
     return f"Scan {scan_id} started; its results replace these when it finishes."
 
 

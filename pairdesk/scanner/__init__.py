@@ -15,8 +15,8 @@ Modules: ``settings`` (the parameters of a scan), ``universe`` (reading bars and
 from __future__ import annotations
 
 from pairdesk.scanner.rows import ScanRead, read_latest_rows, scan_rows, write_csv
-from pairdesk.scanner.service import ScanError, run_scan, start_scan
+from pairdesk.scanner.service import ScanBusy, ScanError, run_scan, running_scan, start_scan
 from pairdesk.scanner.settings import DEFAULT_LOOKBACK_MS, MAX_SCAN_SYMBOLS, ScanSettings, parse_duration
 
-__all__ = ["ScanRead", "read_latest_rows", "scan_rows", "write_csv", "ScanError", "run_scan", "start_scan",
+__all__ = ["ScanRead", "read_latest_rows", "scan_rows", "write_csv", "ScanBusy", "ScanError", "run_scan", "running_scan", "start_scan",
            "DEFAULT_LOOKBACK_MS", "MAX_SCAN_SYMBOLS", "ScanSettings", "parse_duration"]

@@ -13,7 +13,33 @@ from pairdesk.scanner.universe import ScanError, read_scan_input, round_trip_cos
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ScanError", "begin", "run_scan", "start_scan"]
+__all__ = ["ScanBusy", "ScanError", "begin", "run_scan", "running_scan", "start_scan"]
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def running_scan(conn: sqlite3.Connection) -> dict | None:
+    """The newest scan recorded as running whose process is alive (``store.read_scans`` fields), or None.
+    A scan killed midway stays recorded as running; its process is gone, so it does not count."""
+    return next((scan for scan in store.read_scans(conn, "running") if _alive(scan["pid"])), None)
+
+
+class ScanBusy(ScanError):
+    """Another scan of the database is running: ``scan_id`` says which."""
+
+    def __init__(self, message: str, scan_id: int) -> None:
+        super().__init__(message)
+        self.scan_id = scan_id
 
 
 def begin(path: str | Path, settings: ScanSettings) -> int:
@@ -63,10 +89,19 @@ def run_scan(path: str | Path, settings: ScanSettings, scan_id: int | None = Non
 
 def start_scan(path: str | Path, settings: ScanSettings) -> int:
     """Record a scan and start it in its own low-priority process (``python -m pairdesk.scanner once``);
-    returns the scan's id at once."""
+    returns the scan's id at once. ScanBusy while another scan of the database is running (one at a
+    time: each takes both cores for seconds)."""
     import subprocess
     import sys
 
+    conn = store.open_reader(path)
+    try:
+        busy = running_scan(conn)
+    finally:
+        conn.close()
+    if busy is not None:
+        raise ScanBusy(f"scan {busy['scan_id']} is still running; its results replace these when it finishes",
+                       busy["scan_id"])
     scan_id = begin(path, settings)
     subprocess.Popen([sys.executable, "-m", "pairdesk.scanner", "once", "--db", str(path), "--scan-id", str(scan_id)],
                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 
 from pairdesk import scanner, store
 from pairdesk.api.deps import DatabaseDep, Reader
-from pairdesk.api.errors import ERRORS, not_found, unprocessable
+from pairdesk.api.errors import ERRORS, ErrorBody, not_found, unprocessable
 from pairdesk.api.params import Timeframe
 from pairdesk.api.schemas.scanner import ScannerResponse, ScanRecord, ScanStarted
 from pairdesk.symbols import SymbolError, parse_symbol_list
@@ -52,7 +52,10 @@ def get_scan_run(conn: Reader, scan_id: Annotated[int, Path(description="the id 
     return scan_record(scans[0])
 
 
-@router.post("/api/scanner/run", status_code=202, response_model=ScanStarted, responses=ERRORS,
+BUSY = {409: {"model": ErrorBody, "description": "another scan of this database is running (one at a time)"}}
+
+
+@router.post("/api/scanner/run", status_code=202, response_model=ScanStarted, responses={**ERRORS, **BUSY},
              summary="Start a pair scan")
 def run_scanner(
     db: DatabaseDep, conn: Reader,
@@ -65,7 +68,7 @@ def run_scanner(
 ) -> dict[str, Any]:
     """Start a scan in its own low-priority process; answers at once with its id (poll
     GET /api/scanner/runs/{scan_id}). Refused (422) when the scan cannot run: a bad lookback, fewer than
-    two symbols with bars, a symbol without bars."""
+    two symbols with bars, a symbol without bars; 409 while another scan of the database runs."""
     try:
         chosen = None if symbols is None else tuple(parse_symbol_list(symbols))
         settings = scanner.ScanSettings(timeframe=timeframe, lookback_ms=scanner.parse_duration(lookback),
@@ -73,4 +76,7 @@ def run_scanner(
         scanner.universe.scan_symbols(conn, settings.symbols)
     except (ValueError, SymbolError) as exc:
         raise unprocessable(str(exc)) from None
-    return {"scan_id": scanner.start_scan(db.path, settings), "status": "running"}
+    try:
+        return {"scan_id": scanner.start_scan(db.path, settings), "status": "running"}
+    except scanner.ScanBusy as exc:
+        raise HTTPException(409, str(exc)) from None
