@@ -7,8 +7,8 @@ The universe is simulated (``tests/scan_universe.py``: independent random walks 
 cointegrated pairs), written as one-minute bars into a fresh database with ``store.write_bars`` and
 scanned as the scan process does it (``scanner.run_scan``: read through the store's readers, scan,
 rank, store the results in one transaction), then the pure scan alone. The naive baseline is what a
-per-pair script does with statsmodels: ``coint`` both ways on the whole lookback and on each half,
-``cointegration_verdict`` for the half-life and Johansen, on ``--naive-pairs`` pairs, extrapolated
+per-pair script does with statsmodels: ``coint`` both ways on the whole lookback and on each half
+(the scan's lags), ``cointegration_verdict`` for the half-life and Johansen, on ``--naive-pairs`` pairs, extrapolated
 to every pair. Budget: <= 60 s for 50 symbols, <= 240 s for 100.
 """
 from __future__ import annotations
@@ -29,13 +29,15 @@ BUDGET_S = {50: 60.0, 100: 240.0}
 
 
 def naive_pair(a, b) -> None:
-    """One pair the naive way: statsmodels coint four more times beside the verdict."""
+    """One pair the naive way: statsmodels coint both ways on the whole and on each half, with the
+    scan's lags, and the verdict for the half-life and Johansen."""
     from statsmodels.tsa.stattools import coint
 
     half = len(a) // 2
     analytics.cointegration_verdict(a, b)
-    for x, y in ((b, a), (a[:half], b[:half]), (b[:half], a[:half]), (a[half:], b[half:]), (b[half:], a[half:])):
-        coint(x, y, maxlag=analytics.engle_granger_lags(len(x)), autolag=None)
+    for x, y in ((a, b), (b, a), (a[:half], b[:half]), (b[:half], a[:half]), (a[half:], b[half:]),
+                 (b[half:], a[half:])):
+        coint(x, y, maxlag=analytics.scan.scan_adf_lags(len(x)), autolag=None)
 
 
 def main() -> int:

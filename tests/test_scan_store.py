@@ -177,8 +177,9 @@ def test_a_scan_of_real_recorded_trades(tmp_path):
     conn.close()
     panel = analytics.pair_panel(*bars, "1s", 20, "rolling", hedge_window=40)
     last = panel[panel["segment"] == panel["segment"].iloc[-1]]
-    forward = analytics.engle_granger_test(last["price_a"], last["price_b"]).pvalue
-    reverse = analytics.engle_granger_test(last["price_b"], last["price_a"]).pvalue
+    lags = analytics.scan.scan_adf_lags(len(last))
+    forward = analytics.engle_granger_test(last["price_a"], last["price_b"], maxlag=lags).pvalue
+    reverse = analytics.engle_granger_test(last["price_b"], last["price_a"], maxlag=lags).pvalue
     assert (row["symbol_a"], row["symbol_b"], row["rows"]) == ("BTCUSDT", "ETHUSDT", len(last))
     assert row["p_value"] == pytest.approx(max(forward, reverse), rel=1e-8)
     assert row["zscore"] == pytest.approx(panel["zscore"].iloc[-1], rel=1e-9)
