@@ -59,7 +59,8 @@ def test_filters_narrow_the_table(monkeypatch, scanned_db):
 
 
 def test_a_pair_opens_in_the_main_view(monkeypatch, scanned_db):
-    """Choosing a pair and Open sets the sidebar's pair and the scan's timeframe, and the URL's a / b / tf."""
+    """Choosing a pair and Open sets the sidebar's pair and the scan's timeframe, z window, hedge and
+    hedge window, and the URL's a / b / tf."""
     page = run_page(monkeypatch, scanned_db)
     best = tuple(_stored_rows(scanned_db)[0][k] for k in ("symbol_a", "symbol_b"))
     page.selectbox(key="scanner_pair").set_value(best)
@@ -68,6 +69,8 @@ def test_a_pair_opens_in_the_main_view(monkeypatch, scanned_db):
     assert not page.exception
     assert (page.session_state["symbol_a"], page.session_state["symbol_b"]) == best
     assert page.session_state["timeframe"] == "1m"
+    assert (page.session_state["window"], page.session_state["hedge"], page.session_state["hedge_window"]) == \
+        (60, "rolling", 300)
     assert page.selectbox(key="symbol_a").value == best[0] and page.selectbox(key="symbol_b").value == best[1]
     assert dict(page.query_params) == {"a": best[0], "b": best[1], "tf": "1m"}
 

@@ -2,8 +2,8 @@
 CLI's CSV and ``GET /api/scanner`` give), filterable by significance and half-life, sortable by any
 column; when and how it was scanned; a rescan button (a scan in its own low-priority process, behind
 the write guard); and a pair picker that opens the chosen pair in the main view with the scan's
-timeframe (the sidebar's ``symbol_a`` / ``symbol_b`` / ``timeframe``, and the query parameters
-``a`` / ``b`` / ``tf``). The page only reads the results; the scan process writes them."""
+settings (the sidebar's ``symbol_a`` / ``symbol_b`` / ``timeframe`` / ``window`` / ``hedge`` /
+``hedge_window``, and the query parameters ``a`` / ``b`` / ``tf``). The page only reads the results; the scan process writes them."""
 from __future__ import annotations
 
 import math
@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from pairdesk import scanner, store
-from pairdesk.dashboard import data, write_access
+from pairdesk.dashboard import data, sidebar, write_access
 from pairdesk.dashboard.elements import attempt, show_outcome
 from pairdesk.dashboard.formatting import format_time
 
@@ -53,12 +53,21 @@ def scan_caption(scan: dict, tz: str) -> str:
             f"{params['hedge']} hedge over {params['hedge_window']} bars, z window {params['window']}.")
 
 
-def _open_pair(pair: tuple[str, str], timeframe: str) -> None:
-    """Show ``pair`` in the main view at ``timeframe`` (a callback: it runs before the sidebar is drawn)."""
-    st.session_state["symbol_a"], st.session_state["symbol_b"] = pair
-    if timeframe in data.TIMEFRAMES:
-        st.session_state["timeframe"] = timeframe
-    st.query_params.update({"a": pair[0], "b": pair[1], "tf": timeframe})
+def _open_pair(pair: tuple[str, str], scan: dict) -> None:
+    """Show ``pair`` in the main view with the scan's settings: its timeframe, z window, hedge and hedge
+    window, the price spread (a callback: it runs before the sidebar is drawn), so the page's z of
+    the last bar is the scan's."""
+    params = scan["params"]
+    state = st.session_state
+    state["symbol_a"], state["symbol_b"] = pair
+    if scan["timeframe"] in data.TIMEFRAMES:
+        state["timeframe"] = scan["timeframe"]
+    if sidebar.WINDOW_RANGE_BARS[0] <= params["window"] <= sidebar.WINDOW_RANGE_BARS[1]:
+        state["window"] = params["window"]
+    if sidebar.HEDGE_WINDOW_RANGE_BARS[0] <= params["hedge_window"] <= sidebar.HEDGE_WINDOW_RANGE_BARS[1]:
+        state["hedge_window"] = params["hedge_window"]
+    state["hedge"], state["spread_kind"] = params["hedge"], "price"
+    st.query_params.update({"a": pair[0], "b": pair[1], "tf": scan["timeframe"]})
 
 
 def _rescan(path: str, scan: dict | None) -> str:
@@ -117,5 +126,5 @@ def scanner_section(db: data.Database, tz: str) -> None:
     pick, go = st.columns([4, 1])
     chosen = pick.selectbox("Pair", pairs, key=PICK_KEY, format_func=lambda p: f"{p[0]} / {p[1]}")
     go.button("Open in the main view", key="scanner_open", icon=":material/open_in_new:",
-              on_click=_open_pair, args=(tuple(chosen), read.scan["timeframe"]),
+              on_click=_open_pair, args=(tuple(chosen), read.scan),
               disabled=not all(s in db.symbols for s in chosen))
