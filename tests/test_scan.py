@@ -69,13 +69,14 @@ def test_benjamini_hochberg_matches_statsmodels_and_skips_nan():
 
 def test_scan_pair_gives_the_desks_own_figures():
     """Each figure of a pair is what the desk computes elsewhere: the verdict's half-life, Johansen's
-    rank, the panel's beta and z of the last bar, the log-return correlation; gaps align as align_pair, the last segment tested."""
+    rank, the panel's beta and z of the last bar, the log-return correlation; gaps align as align_pair,
+    the last segment tested."""
     a, b = _pair(7, 3_000, 20.0)
     bars_a, bars_b = _bars(a), _bars(b)
     rng = np.random.default_rng(1)
     bars_a = bars_a.drop(index=rng.choice(1_500, 200, replace=False)).reset_index(drop=True)  # carried closes
-    bars_a, bars_b = (bars[(bars["ts_ms"] < START_MS + 1_000 * MINUTE_MS) | (bars["ts_ms"] > START_MS + 1_005 * MINUTE_MS)]
-                      for bars in (bars_a, bars_b))  # a hole of 5 minutes
+    hole = (START_MS + 1_000 * MINUTE_MS, START_MS + 1_005 * MINUTE_MS)  # 5 minutes without bars
+    bars_a, bars_b = (bars[(bars["ts_ms"] < hole[0]) | (bars["ts_ms"] > hole[1])] for bars in (bars_a, bars_b))
     signal = analytics.PairSignal(timeframe="1m", window=60, hedge_window=300)
     row = analytics.scan_pairs({"A": bars_a, "B": bars_b}, signal).iloc[0]
     aligned = analytics.align_pair(bars_a, bars_b, "1m").rename(columns={"price_a": "A", "price_b": "B"})

@@ -87,8 +87,8 @@ def test_post_run_finishes_in_the_background(db_path):
 
 
 def test_a_scan_killed_midway_leaves_the_previous_results(db_path):
-    """kill -9 while a scan runs (780 pairs of a week of bars: seconds): the scan stays recorded as running, never done; the newest
-    finished scan and its rows are the previous ones, unchanged."""
+    """kill -9 while a scan runs (780 pairs of a week of bars: seconds): the scan stays recorded as
+    running, never done; the newest finished scan and its rows are the previous ones, unchanged."""
     _database(db_path, 40, 10_080)
     first = scanner.run_scan(db_path, scanner.ScanSettings(symbols=("P00A", "P00B", "R00"), workers=1))
     before = _results(db_path, first)

@@ -149,7 +149,7 @@ def test_round_trip_costs_come_from_quote_bars(db_path):
             close = float(universe.bars[symbol]["close"].iloc[-1])
             store.store_quote_bars(conn, [(symbol, last + 59_000, close - 0.01, close + 0.01, 5.0, 5.0, 0.02, 0.02, 1)])
     settings = scanner.ScanSettings(lookback_ms=300 * 60_000, hedge_window=100, workers=1)  # a beta on bar 300
-    ranked, data = scanner.service.compute(conn, settings)
+    ranked, _ = scanner.service.compute(conn, settings)
     conn.close()
     by_pair = {(a, b): cost for a, b, cost in zip(ranked["symbol_a"], ranked["symbol_b"], ranked["round_trip_bps"])}
     assert np.isnan(by_pair[("P00A", "R00")]) and np.isnan(by_pair[("P00B", "R00")])

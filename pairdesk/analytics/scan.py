@@ -63,7 +63,8 @@ from pairdesk.analytics.half_life import half_life
 from pairdesk.analytics.johansen import johansen_test
 from pairdesk.analytics.signal import CAUSAL_HEDGES, segment_signal, warmup_rows
 
-SCAN_FIGURE_COLUMNS = ["symbol_a", "symbol_b", "rows", "p_value", "p_a_on_b", "p_b_on_a", "eg_statistic", "johansen_rank", "half_life",
+SCAN_FIGURE_COLUMNS = ["symbol_a", "symbol_b", "rows", "p_value", "p_a_on_b", "p_b_on_a", "eg_statistic",
+                       "johansen_rank", "half_life",
                        "half_life_low", "half_life_high", "p_first_half", "p_second_half", "return_corr",
                        "spread_vol_bps", "beta", "alpha", "zscore", "last_ms", "reason"]
 PARALLEL_MIN_PAIRS = 200  # below this a process pool costs more than it saves
@@ -213,7 +214,8 @@ def _scan_universe(universe: Universe, signal: PairSignal, workers: int) -> pd.D
         chunks = [pairs[k::workers * 4] for k in range(workers * 4)]
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_start_worker,
                                  initargs=(universe, signal)) as pool:
-            by_pair = {(row["symbol_a"], row["symbol_b"]): row for rows in pool.map(_scan_chunk, chunks) for row in rows}
+            by_pair = {(row["symbol_a"], row["symbol_b"]): row
+                       for rows in pool.map(_scan_chunk, chunks) for row in rows}
         rows = [by_pair[universe.symbols[i], universe.symbols[j]] for i, j in pairs]
     else:
         rows = [scan_pair(universe, i, j, signal) for i, j in pairs]

@@ -35,7 +35,8 @@ HALF_LIFE_MAX_FRACTION = 0.1  # the default longest half-life: a tenth of the pa
 
 SCAN_COLUMNS = ["rank", "symbol_a", "symbol_b", "p_value", "q_value", "significant", "fdr_level", "stable",
                 "half_life", "half_life_low", "half_life_high", "half_life_ok", "return_corr", "zscore", "beta",
-                "alpha", "johansen_rank", "p_a_on_b", "p_b_on_a", "eg_statistic", "p_first_half", "p_second_half", "spread_vol_bps",
+                "alpha", "johansen_rank", "p_a_on_b", "p_b_on_a", "eg_statistic", "p_first_half", "p_second_half",
+                "spread_vol_bps",
                 "expected_move_bps", "round_trip_bps", "covers_cost", "score", "rows", "last_ms", "reason"]
 
 

@@ -3,7 +3,8 @@ CLI's CSV and ``GET /api/scanner`` give), filterable by significance and half-li
 column; when and how it was scanned; a rescan button (a scan in its own low-priority process, behind
 the write guard); and a pair picker that opens the chosen pair in the main view with the scan's
 settings (the sidebar's ``symbol_a`` / ``symbol_b`` / ``timeframe`` / ``window`` / ``hedge`` /
-``hedge_window``, and the query parameters ``a`` / ``b`` / ``tf``). The page only reads the results; the scan process writes them."""
+``hedge_window``, and the query parameters ``a`` / ``b`` / ``tf``). The page only reads the results;
+the scan process writes them."""
 from __future__ import annotations
 
 import math

@@ -18,5 +18,6 @@ from pairdesk.scanner.rows import ScanRead, read_latest_rows, scan_rows, write_c
 from pairdesk.scanner.service import ScanBusy, ScanError, run_scan, running_scan, start_scan
 from pairdesk.scanner.settings import DEFAULT_LOOKBACK_MS, MAX_SCAN_SYMBOLS, ScanSettings, parse_duration
 
-__all__ = ["ScanRead", "read_latest_rows", "scan_rows", "write_csv", "ScanBusy", "ScanError", "run_scan", "running_scan", "start_scan",
+__all__ = ["ScanRead", "read_latest_rows", "scan_rows", "write_csv", "ScanBusy", "ScanError", "run_scan",
+           "running_scan", "start_scan",
            "DEFAULT_LOOKBACK_MS", "MAX_SCAN_SYMBOLS", "ScanSettings", "parse_duration"]

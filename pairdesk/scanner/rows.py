@@ -1,7 +1,8 @@
 """The rows of a scan as the CLI's CSV, the API and the dashboard give them: one function builds them.
 
 A row holds SCAN_RESULT_COLUMNS, best first: numbers as floats (None where not defined: NaN in the
-frame, and an infinite half_life_high, an interval open at the top, since JSON has no infinity), flags as booleans (``covers_cost`` None where the pair has no quote bars), ints as ints. The
+frame, and an infinite half_life_high, an interval open at the top, since JSON has no infinity), flags
+as booleans (``covers_cost`` None where the pair has no quote bars), ints as ints. The
 CSV writes booleans as ``true`` / ``false`` and None as an empty cell.
 """
 from __future__ import annotations

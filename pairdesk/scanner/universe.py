@@ -64,7 +64,8 @@ def read_scan_input(conn: sqlite3.Connection, settings: ScanSettings) -> ScanInp
     return ScanInput(symbols, closes, from_ms, to_ms)
 
 
-def _quote_bars(conn: sqlite3.Connection, symbol: str, timeframe: str, start_ms: int, end_ms: int) -> pd.DataFrame | None:
+def _quote_bars(conn: sqlite3.Connection, symbol: str, timeframe: str, start_ms: int,
+                end_ms: int) -> pd.DataFrame | None:
     """``symbol``'s quote bars over [start_ms, end_ms) from the last quote second before it on (the book
     standing at the first bar, as ``quote_data.read_leg_quotes`` reads it), None without quotes."""
     before = store.quote_ms_before(conn, symbol, start_ms)
