@@ -1,4 +1,5 @@
-"""``analytics_engine.py``: export the pair analytics of two symbols from a tick database to CSV."""
+"""``analytics_engine.py``: export the pair analytics of two symbols from a tick database to CSV, or with
+``scan`` first, scan every pair of the watchlist and write the ranked pairs (``pairdesk.scanner``)."""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +7,8 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 
-from pairdesk import store
+from pairdesk import scanner, store
+from pairdesk.scanner.process import add_scan_arguments, settings_from
 from pairdesk.analytics import (CLI_COLUMNS, DEFAULT_HEDGE, DEFAULT_HEDGE_WINDOW_ROWS, DEFAULT_MAX_STALE_S,
                                 DEFAULT_WINDOW_ROWS, HEDGE_METHODS, SPREAD_KINDS, TIMEFRAME_MS, pair_panel)
 
@@ -25,6 +27,7 @@ def _build_parser() -> _ArgumentParser:
                     f"aligned bar with {','.join(CLI_COLUMNS)} (ts_ms = bar start in UTC ms; NaN written "
                     f"as an empty cell, floats at full precision). Every value of a row uses bars up to "
                     f"that row only (except --hedge ols_insample, which is fitted on all rows: in-sample).",
+        epilog="analytics_engine.py scan --help: scan every pair of the watchlist instead (the pair scanner).",
     )
     parser.add_argument("--db", required=True, help="tick database file written by the ingestor (read-only)")
     parser.add_argument("--symbols", required=True,
@@ -62,8 +65,55 @@ def _parse_symbols(parser: _ArgumentParser, text: str) -> tuple[str, str]:
     return symbols[0], symbols[1]
 
 
+def _build_scan_parser() -> _ArgumentParser:
+    parser = _ArgumentParser(
+        prog="analytics_engine.py scan",
+        description="Scan every pair of the watchlist's symbols (or --symbols) at a timeframe over a lookback: "
+                    "Engle-Granger both ways with Benjamini-Hochberg q-values, half-life, Johansen rank, return "
+                    "correlation, z-score, cost; store the results in the database and write one row per pair, "
+                    f"best first, columns {','.join(store.SCAN_RESULT_COLUMNS)} (true/false flags, empty cells "
+                    "where a figure is not defined).",
+    )
+    parser.add_argument("--db", required=True, help="tick database file (the scan's results are stored in it)")
+    add_scan_arguments(parser)
+    parser.add_argument("--out", required=True, help="CSV file to write ('-' for standard output)")
+    return parser
+
+
+def scan_main(argv: Sequence[str]) -> int:
+    """``analytics_engine.py scan ...``: run a scan, store it, write its rows as CSV."""
+    parser = _build_scan_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = settings_from(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    try:
+        scan_id = scanner.run_scan(args.db, settings)
+        conn = store.open_reader(args.db)
+        try:
+            rows = scanner.scan_rows(store.read_scan_results(conn, scan_id))
+        finally:
+            conn.close()
+    except scanner.ScanError as exc:
+        raise SystemExit(f"{parser.prog}: error: {exc}") from None
+    except (store.StoreError, sqlite3.Error) as exc:
+        raise SystemExit(f"{parser.prog}: error: {args.db}: {exc}") from None
+    try:
+        scanner.write_csv(rows, args.out)
+    except OSError as exc:
+        raise SystemExit(f"{parser.prog}: error: cannot write {args.out}: {exc.strerror}") from None
+    significant = sum(row["significant"] for row in rows)
+    print(f"scan {scan_id}: {len(rows)} pairs, {significant} significant at FDR {settings.fdr_level:g}",
+          file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (errors exit through SystemExit)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["scan"]:
+        return scan_main(argv[1:])
     parser = _build_parser()
     args = parser.parse_args(argv)
     symbol_a, symbol_b = _parse_symbols(parser, args.symbols)

@@ -27,7 +27,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from pairdesk import access, exit_codes
+from pairdesk import access, exit_codes, scanner
 from pairdesk.history import HistoryImportError, replay_source
 
 REPO_ROOT = Path(__file__).resolve().parents[1]  # the entry-point scripts live there
@@ -148,6 +148,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="with --demo: simulated trades per second (default: %(default)s)")
     parser.add_argument("--api", action="store_true", help="also start the REST API (api.py) on --host")
     parser.add_argument("--api-port", type=int, default=8000, help="with --api: its port (default: %(default)s)")
+    parser.add_argument("--scan-every", default="15m", metavar="DURATION",
+                        help="rescan every pair of the watchlist this often, at 1 m bars over 7 days, in a "
+                             "low-priority process beside the ingestor (default: %(default)s)")
+    parser.add_argument("--no-scan", action="store_true", help="do not start the scheduled pair scanner")
     parser.add_argument("--replay", nargs="+", metavar="SOURCE",
                         help="play a stored database or Binance dump files through the local exchange and the real "
                              "ingestor into a separate database (replay.db by default), with the dashboard on it")
@@ -177,6 +181,10 @@ class Supervisor:
         return [PYTHON, "-m", "streamlit", "run", "app.py", "--server.address", self.args.host,
                 "--server.port", str(self.args.port), "--server.headless", "true",
                 "--browser.gatherUsageStats", "false", "--", "--db", self.db]
+
+    def scanner_argv(self) -> list[str]:
+        """The scheduled pair scanner (``python -m pairdesk.scanner schedule``) on the database."""
+        return [PYTHON, "-m", "pairdesk.scanner", "schedule", "--db", self.db, "--every", self.args.scan_every]
 
     def start_exchange(self) -> int:
         if self.args.replay:
@@ -250,6 +258,11 @@ class Supervisor:
             print(f"run_all: listening on {self.args.host}, beyond this machine: " +
                   ("every write needs the token" if token else
                    f"no --token / ${access.TOKEN_ENV} given, so every write is refused"), flush=True)
+        try:
+            scanner.parse_duration(self.args.scan_every)
+        except ValueError as exc:
+            print(f"run_all: error: --scan-every: {exc}", file=sys.stderr)
+            return exit_codes.CONFIG_ERROR
         for flag, port in ports:
             if not port_is_free(port):
                 print(f"run_all: error: port {port} is in use; stop what uses it or pass {flag} N", file=sys.stderr)
@@ -274,6 +287,10 @@ class Supervisor:
                 self.children.append(child)
             if self.args.api:
                 self.start_api(ingestor)
+            if not self.args.no_scan:
+                scan = Child("scanner", self.scanner_argv(), restart=True)
+                scan.start()
+                self.children.append(scan)
             if wait_for_port(self.args.port, DASHBOARD_START_TIMEOUT_S,
                              lambda: dashboard.running() and not self.stopping, self.args.host):
                 shown = "localhost" if not access.listens_beyond_loopback(self.args.host) else self.args.host

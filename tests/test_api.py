@@ -514,6 +514,7 @@ SPEC_ENDPOINTS = {
     ("delete", "/api/alerts/{rule_id}"), ("get", "/api/alerts/triggered"), ("get", "/api/export/ticks.csv"),
     ("get", "/api/export/ohlc.csv"), ("get", "/api/export/spread.csv"), ("get", "/api/export/correlation.csv"),
     ("post", "/api/upload"), ("get", "/api/summary/hourly"), ("post", "/api/admin/hourly"),
+    ("get", "/api/scanner"), ("post", "/api/scanner/run"), ("get", "/api/scanner/runs/{scan_id}"),
     ("get", "/api/watchlist"), ("put", "/api/watchlist"),
     ("post", "/api/stop"), ("post", "/api/start"),  # collection control (issue 15)
     ("put", "/api/alerts/{rule_id}"), ("patch", "/api/alerts/{rule_id}"), ("post", "/api/alerts/{rule_id}/acknowledge"),

@@ -121,7 +121,7 @@ def test_real_data_page_shows_headings_and_engine_figures(monkeypatch, real_db):
     """On the recorded BTC/ETH trades the page runs cleanly and its metrics equal tickstore / engine numbers."""
     page = run_page(monkeypatch, real_db, hedge_window=SHORT_HEDGE_WINDOW)
     assert texts(page, "title") == ["Pairs desk · BTCUSDT / ETHUSDT"]
-    assert texts(page, "subheader") == ["Connectivity", "Live pair", "Analytics", "Alerts", "Import history"]
+    assert texts(page, "subheader") == ["Connectivity", "Live pair", "Analytics", "Scanner", "Alerts", "Import history"]
     conn = store.open_reader(real_db)
     last_close = {s: store.read_bars_1s(conn, s)["close"].iloc[-1] for s in ("BTCUSDT", "ETHUSDT")}
     conn.close()
@@ -263,7 +263,7 @@ def test_empty_database_says_there_is_no_data(monkeypatch, db_path):
                         "local exchange (`make demo`), or import history below.")
     assert "Rules watch symbols of the database, and it holds none yet." in infos
     assert any(text.startswith("No alerts yet.") for text in infos)
-    assert texts(page, "subheader") == ["Connectivity", "Alerts", "Import history"]
+    assert texts(page, "subheader") == ["Connectivity", "Scanner", "Alerts", "Import history"]
 
 
 def test_one_symbol_database_explains_that_a_pair_needs_two(monkeypatch, db_path):

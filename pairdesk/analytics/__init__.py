@@ -27,7 +27,9 @@ residual and its z-score), ``panel`` (the pair table every view uses); the tests
 ``inputs``, ``cointegration`` (the headline verdict), ``johansen``, ``half_life``,
 ``mean_reversion``; ``summaries``; the backtest ``fills``, ``backtest_report``, ``backtest``; what a
 pair costs to trade: ``quotes`` (quote bars at a timeframe, a pair's quotes on its panel), ``costs``
-(quoted and executable spreads, the round trip), ``funding`` (the funding carry of perpetuals).
+(quoted and executable spreads, the round trip), ``funding`` (the funding carry of perpetuals); the
+pair scanner: ``engle_granger_fast`` (Engle-Granger in closed form), ``fdr`` (Benjamini-Hochberg),
+``scan`` (every pair's figures), ``scan_rank`` (false-discovery control and rank), ``blas_threads``.
 """
 from __future__ import annotations
 
@@ -105,6 +107,10 @@ from pairdesk.analytics.common import (
     Hedge,
     timeframe_ms,
 )
+from pairdesk.analytics.engle_granger_fast import engle_granger_fast
+from pairdesk.analytics.fdr import benjamini_hochberg
+from pairdesk.analytics.scan import SCAN_FIGURE_COLUMNS, PairSignal, Universe, build_universe, scan_pair, scan_pairs
+from pairdesk.analytics.scan_rank import SCAN_COLUMNS, RankParams, rank_scan
 from pairdesk.analytics.costs import (
     COST_COLUMNS,
     pair_costs,
@@ -216,6 +222,8 @@ from pairdesk.analytics.summaries import (
 )
 
 __all__ = [
+    "engle_granger_fast", "benjamini_hochberg", "SCAN_FIGURE_COLUMNS", "PairSignal", "Universe", "build_universe",
+    "scan_pair", "scan_pairs", "SCAN_COLUMNS", "RankParams", "rank_scan",
     "BACKTEST_HALF_SPREAD_BPS", "BACKTEST_SLIPPAGE_BPS", "EQUITY_COLUMNS", "PARTS", "TRADE_COLUMNS",
     "BacktestParams", "BacktestResult", "backtest_zscore", "DAYS_PER_YEAR", "DAY_MS", "MIN_SHARPE_DAYS",
     "MIN_SHARPE_TRADES", "BacktestReport", "max_drawdown", "sharpe_ratio", "stretch_report", "align_closes",

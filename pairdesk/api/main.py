@@ -16,14 +16,15 @@ from pairdesk.api.routes import (alerts, analytics, compat, exports, market_data
                                  watchlist)
 from pairdesk.api.routes import backtest as backtest_routes
 from pairdesk.api.routes import collection
+from pairdesk.api.routes import scanner as scanner_routes
 
 API_VERSION = "1.0"
 DESCRIPTION = """
 Read-only access to the tick database the ingestor writes (trades, one-second bars, feed status,
 top-of-book quote bars, mark prices and funding),
 the pair analytics of `analytics_engine` (the same numbers as the dashboard and the analytics CLI),
-CSV exports streamed row by row, history uploads, alert rules, hourly summaries and the ingestor's
-watchlist.
+CSV exports streamed row by row, history uploads, alert rules, hourly summaries, the pair scanner's
+stored results and the ingestor's watchlist.
 
 * Times are integers, UTC epoch milliseconds; `start` / `end` also take ISO 8601 (`2024-08-09T00:00:00Z`).
 * Symbols are Binance's (`BTCUSDT`), any case. A symbol the database does not hold is a 404.
@@ -53,7 +54,7 @@ DOCS_PAGES = ("/docs", "/redoc")
 # its CDN, and this policy makes the browser drop that request instead of sending it off the machine.
 DOCS_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
                "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'")
-ROUTES = (status, market_data, quotes, analytics, exports, uploads, summaries, watchlist, alerts)  # the OpenAPI page's order
+ROUTES = (status, market_data, quotes, analytics, scanner_routes, exports, uploads, summaries, watchlist, alerts)  # the OpenAPI page's order
 
 
 def create_app(db_path: str | Path, token: str | None = None, host: str = access.LOOPBACK_HOST) -> FastAPI:

@@ -5,7 +5,8 @@
 The page, top to bottom: the header (database, DEMO label), Connectivity, the live metrics and
 tabs (Spread & z-score, Prices, Quoted spread & cost, Funding on
 USD-M futures, Correlation, Downloads), Analytics (mean-reversion tests,
-backtest, correlation matrix, summary statistics, hourly summary), Alerts (rules and history)
+backtest, correlation matrix, summary statistics, hourly summary), the Scanner (the ranked pairs of
+the latest stored scan), Alerts (rules and history)
 and Import history; the sidebar holds the settings and the symbols the ingestor follows.
 
 The live fragment redraws every few seconds (and announces new alerts with a toast); the heavy
@@ -27,6 +28,7 @@ from pairdesk.dashboard.elements import shown_errors
 from pairdesk.dashboard.header import database_path, page_header, wait_for_database
 from pairdesk.dashboard.import_view import import_section
 from pairdesk.dashboard.live import live_section
+from pairdesk.dashboard.scanner_view import scanner_section
 from pairdesk.dashboard.sidebar import sidebar
 
 # Metric values sized so that six fit in one row of a laptop screen (Streamlit's default is larger);
@@ -54,6 +56,8 @@ def main() -> None:
     link_notes = st.container()  # filled last: the live tabs read the URL's tab while they draw
     st.fragment(live_section, run_every=settings.refresh_s)(db, settings)
     st.fragment(analytics_section, run_every=None if settings.refresh_s is None else data.HEAVY_REFRESH_S)(db, settings)
+    with shown_errors("scanner"):
+        scanner_section(db, settings.tz)
     alerts_section(db, settings)
     with shown_errors("import section"):
         import_section(db, settings.tz)

@@ -15,6 +15,7 @@
 - ``collection`` symbols paused for the ingestor, and the rule of pausing and resuming them
 - ``alert_rows`` alert rules and events as rows
 - ``quotes``     quote bars, mark prices, settled funding and quote gaps
+- ``scans``      the pair scanner's results, and the one-close-per-bar reader it reads through
 
 The store deals in rows and imports no domain code (only ``pairdesk.markets``).
 """
@@ -46,6 +47,8 @@ from pairdesk.store.quotes import (FUNDING_COLUMNS, MARK_COLUMNS, QUOTE_COLUMNS,
 from pairdesk.store.readers import (BAR_COLUMNS, TRADE_COLUMNS, bar_bounds_by_symbol, bar_time_range, last_trade_id,
                                     list_symbols, read_bars_1s, read_bars_since, read_recent_bars, read_symbol_extents,
                                     read_trade_page, read_trades, trade_id_bounds)
+from pairdesk.store.scans import (KEEP_SCANS, SCAN_FIELDS, SCAN_RESULT_COLUMNS, begin_scan, claim_scan, fail_scan,
+                                  finish_scan, latest_scan, read_closes, read_scan_results, read_scans)
 from pairdesk.store.schema import MIGRATIONS, SCHEMA_VERSION, migrate
 from pairdesk.store.trades import (BatchResult, TradeTuple, store_bars, store_history, store_trades, write_bars,
                                    write_trades)
@@ -69,4 +72,6 @@ __all__ = [
     "record_paused_gap", "FUNDING_COLUMNS", "MARK_COLUMNS", "QUOTE_COLUMNS", "QUOTE_GAP_COLUMNS", "last_funding_ms",
     "last_quote_ms", "count_quotes", "last_mark_ms", "quote_ms_before", "quote_time_range", "read_funding", "read_marks",
     "read_quote_gaps", "read_quotes", "record_quote_gap", "store_funding", "store_marks", "store_quote_bars",
+    "KEEP_SCANS", "SCAN_FIELDS", "SCAN_RESULT_COLUMNS", "begin_scan", "claim_scan", "fail_scan", "finish_scan",
+    "latest_scan", "read_closes", "read_scan_results", "read_scans",
 ]

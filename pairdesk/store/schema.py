@@ -241,9 +241,46 @@ def _migration_8(conn: sqlite3.Connection) -> None:
     )
 
 
+def _migration_9(conn: sqlite3.Connection) -> None:
+    """The pair scanner's results: one ``scans`` row per scan (its parameters, time and state) and one
+    ``scan_results`` row per pair of a finished scan, keyed by (scan_id, rank)."""
+    _run_script(
+        conn,
+        """
+        CREATE TABLE scans (
+            scan_id INTEGER PRIMARY KEY,
+            requested_ms INTEGER NOT NULL,
+            finished_ms INTEGER,
+            status TEXT NOT NULL,
+            pid INTEGER,
+            timeframe TEXT NOT NULL,
+            lookback_ms INTEGER NOT NULL,
+            params TEXT NOT NULL,
+            symbols TEXT NOT NULL DEFAULT '[]',
+            data_from_ms INTEGER,
+            data_to_ms INTEGER,
+            pairs INTEGER NOT NULL DEFAULT 0,
+            error TEXT NOT NULL DEFAULT ''
+        );
+        CREATE TABLE scan_results (
+            scan_id INTEGER NOT NULL, rank INTEGER NOT NULL,
+            symbol_a TEXT NOT NULL, symbol_b TEXT NOT NULL,
+            p_value REAL, q_value REAL, significant INTEGER NOT NULL, fdr_level REAL NOT NULL, stable INTEGER NOT NULL,
+            half_life REAL, half_life_low REAL, half_life_high REAL, half_life_ok INTEGER NOT NULL,
+            return_corr REAL, zscore REAL, beta REAL, alpha REAL, johansen_rank INTEGER,
+            p_a_on_b REAL, p_b_on_a REAL, eg_statistic REAL, p_first_half REAL, p_second_half REAL,
+            spread_vol_bps REAL, expected_move_bps REAL, round_trip_bps REAL, covers_cost INTEGER,
+            score INTEGER NOT NULL, rows INTEGER NOT NULL, last_ms INTEGER, reason TEXT NOT NULL,
+            PRIMARY KEY (scan_id, rank)
+        ) WITHOUT ROWID
+        """,
+    )
+
+
 # Numbered migrations: MIGRATIONS[i] brings the schema from user_version i to i + 1.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_3, _migration_4,
-                                                         _migration_5, _migration_6, _migration_7, _migration_8]
+                                                         _migration_5, _migration_6, _migration_7, _migration_8,
+                                                         _migration_9]
 
 
 SCHEMA_VERSION = len(MIGRATIONS)
