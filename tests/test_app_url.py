@@ -9,10 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import streamlit as st
 from conftest import REPO_ROOT
 from streamlit.testing.v1 import AppTest
-from test_app import build_real_db, metric, table_with, texts
+from test_app import metric, table_with, texts
 
 from pairdesk import store
 from pairdesk.alerts import links
@@ -23,16 +22,7 @@ LINK = {"a": "ETHUSDT", "b": "BTCUSDT", "tf": "5s", "lookback": "15min", "window
         "tab": "correlation"}
 
 
-@pytest.fixture(scope="module")
-def real_db(tmp_path_factory) -> Path:
-    return build_real_db(tmp_path_factory.mktemp("real") / "ticks.db")
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
+from test_app import fresh_caches, real_db  # noqa: E402, F401 (the page tests' database and clean caches)
 
 
 def open_page(monkeypatch, db: Path, query: dict[str, str] | None = None) -> AppTest:
