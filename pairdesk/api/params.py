@@ -17,6 +17,7 @@ from pairdesk.symbols import SYMBOL_PATTERN
 
 DEFAULT_LIMIT = 1_000
 MAX_LIMIT = 100_000
+MAX_ROW_ID = 2**62  # the largest id a path or query may name (SQLite integers are 64-bit)
 MAX_WINDOW = 100_000
 MAX_STALE_S = 30 * 86_400  # a month: longer is a mistake
 MAX_TEST_ROWS = 20_000  # ADF with its AIC lag search stays under a few seconds

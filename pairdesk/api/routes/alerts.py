@@ -18,7 +18,7 @@ from pairdesk.alerts import channels, links, notify, repository
 from pairdesk.api.convert import json_safe, records
 from pairdesk.api.deps import DatabaseDep, Reader, write_transaction
 from pairdesk.api.errors import BAD_BODY, ERRORS, ErrorBody, ResponsesDoc, not_found, unprocessable
-from pairdesk.api.params import DEFAULT_LIMIT, LimitParam, parse_time_ms
+from pairdesk.api.params import DEFAULT_LIMIT, MAX_ROW_ID, LimitParam, parse_time_ms
 from pairdesk.api.schemas.alerts import (
     AlertDeleted,
     AlertEventsAcknowledge,
@@ -37,13 +37,12 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["alerts"])
 
-MAX_RULE_ID = 2**62
 ALERT_KINDS_DOC = "\n".join(
     f"* `{kind}`: {alerts.KIND_DESCRIPTIONS[kind]}; params: "
     + "; ".join(f"`{name}` {meaning}" for name, meaning in alerts.KIND_PARAMS[kind].items())
     for kind in alerts.RULE_KINDS)
 
-RuleIdPath = Annotated[int, PathParam(ge=1, le=MAX_RULE_ID, description="the rule's id (see GET /api/alerts)")]
+RuleIdPath = Annotated[int, PathParam(ge=1, le=MAX_ROW_ID, description="the rule's id (see GET /api/alerts)")]
 DUPLICATE: ResponsesDoc = {409: {"model": ErrorBody, "description": "an identical enabled rule exists (it is named)"}}
 
 
@@ -125,7 +124,7 @@ def get_alert_events(
     conn: Reader,
     since: Annotated[str | None, Query(description="only alerts of bars at or after this time: epoch ms or ISO 8601",
                                        examples=["2024-08-09T00:00:00Z"])] = None,
-    rule_id: Annotated[int | None, Query(ge=1, le=MAX_RULE_ID, description="only this rule's alerts")] = None,
+    rule_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID, description="only this rule's alerts")] = None,
     kind: Annotated[AlertKind | None, Query(description="only alerts of this kind")] = None,
     limit: LimitParam = DEFAULT_LIMIT,
 ) -> dict[str, Any]:

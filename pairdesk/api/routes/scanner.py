@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from pairdesk import scanner, store
 from pairdesk.api.deps import DatabaseDep, Reader
 from pairdesk.api.errors import ERRORS, ErrorBody, not_found, unprocessable
-from pairdesk.api.params import Timeframe
+from pairdesk.api.params import MAX_ROW_ID, Timeframe
 from pairdesk.api.schemas.scanner import ScannerResponse, ScanRecord, ScanStarted
 from pairdesk.symbols import SymbolError, parse_symbol_list
 
@@ -42,7 +42,8 @@ def get_scanner(
 
 
 @router.get("/api/scanner/runs/{scan_id}", response_model=ScanRecord, responses=ERRORS, summary="One scan's state")
-def get_scan_run(conn: Reader, scan_id: Annotated[int, Path(description="the id POST /api/scanner/run answered")]
+def get_scan_run(conn: Reader, scan_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID,
+                                                               description="the id POST /api/scanner/run answered")]
                  ) -> dict[str, Any]:
     """A recorded scan: running, done (its rows are what GET /api/scanner serves once it is the newest)
     or failed (with the reason)."""
