@@ -11,7 +11,6 @@ import functools
 import math
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from pairdesk import analytics
