@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -15,6 +16,7 @@ HANDOFF_INTERVAL_S = 0.05  # hand received trades to the writer at least this of
 HANDOFF_TRADES = 1000  # ... or as soon as this many are waiting
 MAX_WRITER_BACKLOG = 50_000  # stop reading the socket while this many trades wait for a commit
 STATUS_INTERVAL_S = 1.0
+RATE_WINDOW_S = 10.0  # message and duplicate rates are averaged over this long (a 1 s count of a calm market is often 0)
 QUOTE_FLUSH_INTERVAL_S = 0.25  # closed quote seconds go to the writer this often
 BAD_FRAME_SUMMARY_INTERVAL_S = 60.0
 BACKFILL_RETRIES = 3
@@ -66,8 +68,8 @@ class SymbolFeed:
     trades: int = 0
     duplicates: int = 0
     open_gaps: int = 0
-    messages_at_last_status: int = 0
-    duplicates_at_last_status: int = 0
+    # (monotonic time, messages, duplicates) at the status writes of the last RATE_WINDOW_S: the rates
+    rate_marks: deque = field(default_factory=deque)
     last_live_monotonic: float = field(default_factory=time.monotonic)  # when its last live trade came
     tail_checked: bool = False  # REST asked once since that trade for anything after it
     health_colour: str | None = None  # the light last logged (pairdesk.health)

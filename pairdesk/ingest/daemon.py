@@ -29,6 +29,7 @@ from pairdesk.ingest.config import (
     MAX_WRITER_BACKLOG,
     POLL_INTERVAL_S,
     QUOTE_FLUSH_INTERVAL_S,
+    RATE_WINDOW_S,
     STATUS_INTERVAL_S,
     TAIL_CHECK_AFTER_S,
     WS_FAILURES_BEFORE_POLLING,
@@ -406,9 +407,7 @@ class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
         detail = ", ".join(f"{k}={v}" for k, v in sorted(self.bad_frames.items()))
         now = store.now_ms()
         for feed in self.feeds.values():
-            rate = (feed.messages - feed.messages_at_last_status) / STATUS_INTERVAL_S
-            duplicate_rate = (feed.duplicates - feed.duplicates_at_last_status) / STATUS_INTERVAL_S
-            feed.messages_at_last_status, feed.duplicates_at_last_status = feed.messages, feed.duplicates
+            rate, duplicate_rate = self._rates(feed)
             row = dict(state=health.PAUSED_STATE if feed.paused else self.state, transport=self.transport, last_trade_ms=feed.last_trade_ms,
                        last_trade_id=feed.last_id, last_message_ms=feed.last_message_ms, messages=feed.messages,
                        trades=feed.trades, bad_frames=bad, reconnects=self.reconnects, open_gaps=feed.open_gaps,
@@ -416,6 +415,20 @@ class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
                        duplicate_rate=duplicate_rate)
             store.upsert_status(conn, feed.symbol, **row)
             self._log_health_change(feed, health.feed_health(feed.symbol, {**row, "updated_ms": now}, now))
+
+    @staticmethod
+    def _rates(feed: SymbolFeed) -> tuple[float, float]:
+        """Messages and already-stored trades per second over the last RATE_WINDOW_S."""
+        now = time.monotonic()
+        marks = feed.rate_marks
+        marks.append((now, feed.messages, feed.duplicates))
+        while len(marks) > 2 and now - marks[1][0] >= RATE_WINDOW_S:
+            marks.popleft()
+        then, messages, duplicates = marks[0]
+        span = now - then
+        if span <= 0:
+            return 0.0, 0.0
+        return (feed.messages - messages) / span, (feed.duplicates - duplicates) / span
 
     def _log_health_change(self, feed: SymbolFeed, light: health.FeedHealth) -> None:
         """Log a feed's light when its colour changes, with the same reason the API and dashboard show."""
