@@ -264,7 +264,7 @@ def run_page(monkeypatch, db: Path) -> AppTest:
     return page
 
 
-WRITE_BUTTONS = ("watchlist_save", "collection_pause", "collection_resume")
+WRITE_BUTTONS = ("watchlist_save", "collection_pause", "collection_resume", "rf_save", "rf_test")
 
 
 def test_page_on_loopback_writes_freely(monkeypatch, spot_db):

@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from pairdesk import alerts
-from pairdesk.dashboard import alerts_data
+from pairdesk.dashboard import alerts_data, write_access
 from pairdesk.dashboard.alerts_data import HistoryFilter
 from pairdesk.dashboard.data import Database
 from pairdesk.dashboard.elements import attempt, show_outcome, shown_errors
@@ -94,10 +94,11 @@ def acknowledge_controls(db: Database, events: pd.DataFrame, tz: str) -> None:
     st.session_state["ah_ack"] = [i for i in st.session_state.get("ah_ack", []) if i in labels]
     st.multiselect("Alerts to acknowledge", list(labels), key="ah_ack", placeholder="Choose alerts…",
                    format_func=lambda i: f"#{i} · {labels[i]}", width=520)
+    locked = write_access.locked()
     st.button("Acknowledge selected", key="ah_ack_selected", icon=":material/done:",
-              disabled=not st.session_state["ah_ack"], on_click=acknowledge_alerts, args=(db.path, None))
+              disabled=locked or not st.session_state["ah_ack"], on_click=acknowledge_alerts, args=(db.path, None))
     st.button(f"Acknowledge all {len(labels)} shown", key="ah_ack_all", icon=":material/done_all:",
-              on_click=acknowledge_alerts, args=(db.path, tuple(labels)))
+              on_click=acknowledge_alerts, args=(db.path, tuple(labels)), disabled=locked)
 
 
 def acknowledge_alerts(path: str, event_ids: Sequence[int] | None) -> None:

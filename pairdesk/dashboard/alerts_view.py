@@ -75,13 +75,16 @@ def rule_row(db: Database, rule: alerts.AlertRule, fired: tuple[int, int] | None
         cell.markdown(text)
     switch = f"rule_on_{rule.rule_id}"
     st.session_state[switch] = rule.enabled  # what is stored, also after a change made elsewhere (the API)
+    locked = write_access.locked()
     cells[-2].toggle("Enabled", key=switch, label_visibility="collapsed", on_change=switch_rule,
-                     args=(db.path, rule.rule_id), help=f"Rule #{rule.rule_id} on or off")
+                     args=(db.path, rule.rule_id), help=f"Rule #{rule.rule_id} on or off", disabled=locked)
     with cells[-1].container(horizontal=True, gap="xxsmall"):
         st.button("", key=f"rule_edit_{rule.rule_id}", icon=":material/edit:", type="tertiary",
-                  help=f"Edit rule #{rule.rule_id} in the form below", on_click=edit_rule, args=(rule,))
+                  help=f"Edit rule #{rule.rule_id} in the form below", on_click=edit_rule, args=(rule,),
+                  disabled=locked)
         st.button("", key=f"rule_delete_{rule.rule_id}", icon=":material/delete:", type="tertiary",
-                  help=f"Delete rule #{rule.rule_id} (asks first)", on_click=ask_delete, args=(rule.rule_id,))
+                  help=f"Delete rule #{rule.rule_id} (asks first)", on_click=ask_delete, args=(rule.rule_id,),
+                  disabled=locked)
 
 
 def notify_cell(rule: alerts.AlertRule) -> str:

@@ -97,10 +97,13 @@ def rule_form(db: Database, s: Settings) -> None:
                             placeholder="tgram://bot_token/chat_id\nhttps://example.com/hook")
         bottom[2].checkbox("Enabled", key="rf_enabled")
         with bottom[3].container(horizontal=True):
+            locked = write_access.locked()
             st.form_submit_button("Save changes" if editing else "Save rule", key="rf_save", type="primary",
-                                  icon=":material/save:", on_click=submit_rule, args=(db.path, editing, defaults))
+                                  icon=":material/save:", on_click=submit_rule, args=(db.path, editing, defaults),
+                                  disabled=locked)
             st.form_submit_button("Send test", key="rf_test", icon=":material/send:", on_click=send_test,
-                                  args=(db.path, editing), help="Send a test message to the notify URLs now")
+                                  args=(db.path, editing), help="Send a test message to the notify URLs now",
+                                  disabled=locked)
             if editing:
                 st.form_submit_button("Cancel", key="rf_cancel", on_click=cancel_edit, args=(defaults,))
     show_outcome("rule_form_outcome")
