@@ -52,10 +52,7 @@ def no_quote_gaps() -> pd.DataFrame:
 def read_leg_quotes(conn: sqlite3.Connection, symbol: str, start_ms: int | None, end_ms: int | None) -> LegQuotes:
     """``symbol``'s quote seconds starting in [start_ms, end_ms), with the last one before start_ms, and
     the quote gaps overlapping that stretch."""
-    before = None if start_ms is None else store.quote_ms_before(conn, symbol, start_ms)
-    first = start_ms if before is None else before
-    return LegQuotes(symbol, store.read_quotes(conn, symbol, first, end_ms),
-                     store.read_quote_gaps(conn, [symbol], first, end_ms))
+    return LegQuotes(symbol, *store.read_standing_quotes(conn, symbol, start_ms, end_ms))
 
 
 def leg_quote_bars(leg: LegQuotes, timeframe: str, start_ms: int | None = None,
@@ -63,13 +60,18 @@ def leg_quote_bars(leg: LegQuotes, timeframe: str, start_ms: int | None = None,
     """``analytics.quote_bars_at`` of the leg's seconds and gaps, the bars starting in [start_ms, end_ms)
     (None: open), one row per bar (NaN book where none stood at the close: inside a quote gap)."""
     bars = analytics.quote_bars_at(leg.seconds, timeframe, leg.gaps)
-    ts = bars["ts_ms"].to_numpy(np.int64)
+    return bars[_within(bars["ts_ms"], start_ms, end_ms)].reset_index(drop=True)
+
+
+def _within(times: pd.Series, start_ms: int | None, end_ms: int | None) -> np.ndarray:
+    """start_ms <= t < end_ms for each time (None: that end open)."""
+    ts = times.to_numpy(np.int64)
     keep = np.ones(len(ts), bool)
     if start_ms is not None:
         keep &= ts >= start_ms
     if end_ms is not None:
         keep &= ts < end_ms
-    return bars[keep].reset_index(drop=True)
+    return keep
 
 
 def known_bars(bars: pd.DataFrame, timeframe: str) -> pd.DataFrame:
@@ -210,12 +212,7 @@ def read_funding_state(conn: sqlite3.Connection, symbol: str, start_ms: int | No
     """``symbol``'s settlements in [start_ms, end_ms), its newest mark-price second and its settlement
     interval (from every stored settlement)."""
     every = store.read_funding(conn, symbol)
-    times = every["funding_time_ms"].to_numpy(np.int64)
-    keep = np.ones(len(times), bool)
-    if start_ms is not None:
-        keep &= times >= start_ms
-    if end_ms is not None:
-        keep &= times < end_ms
+    keep = _within(every["funding_time_ms"], start_ms, end_ms)
     newest = store.last_mark_ms(conn, symbol)
     mark = store.read_marks(conn, symbol, newest, newest + SECOND_MS) if newest is not None \
         else store.read_marks(conn, symbol, 0, 0)

@@ -38,9 +38,8 @@ class QuoteCache:
         newest = store.last_quote_ms(conn, self.symbol)
         if newest is None:
             return store.read_quotes(conn, self.symbol, 0, 0)
-        horizon = newest - self.retain_ms
-        first = store.quote_ms_before(conn, self.symbol, horizon)
-        return store.read_quotes(conn, self.symbol, horizon if first is None else first)
+        seconds, _gaps = store.read_standing_quotes(conn, self.symbol, newest - self.retain_ms, None)
+        return seconds
 
     def refresh(self, conn: sqlite3.Connection) -> pd.DataFrame:
         """The retained quote seconds, after reading what is new since the last refresh."""

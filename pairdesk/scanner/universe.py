@@ -67,13 +67,11 @@ def read_scan_input(conn: sqlite3.Connection, settings: ScanSettings) -> ScanInp
 def _quote_bars(conn: sqlite3.Connection, symbol: str, timeframe: str, start_ms: int,
                 end_ms: int) -> pd.DataFrame | None:
     """``symbol``'s quote bars over [start_ms, end_ms) from the last quote second before it on (the book
-    standing at the first bar, as ``quote_data.read_leg_quotes`` reads it), None without quotes."""
-    before = store.quote_ms_before(conn, symbol, start_ms)
-    first = start_ms if before is None else before
-    seconds = store.read_quotes(conn, symbol, first, end_ms)
+    standing at the first bar: ``store.read_standing_quotes``), None without quotes."""
+    seconds, gaps = store.read_standing_quotes(conn, symbol, start_ms, end_ms)
     if len(seconds) == 0:
         return None
-    return analytics.quote_bars_at(seconds, timeframe, store.read_quote_gaps(conn, [symbol], first, end_ms))
+    return analytics.quote_bars_at(seconds, timeframe, gaps)
 
 
 def round_trip_costs(conn: sqlite3.Connection, figures: pd.DataFrame, settings: ScanSettings, to_ms: int) -> np.ndarray:

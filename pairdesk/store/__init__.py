@@ -42,7 +42,7 @@ from pairdesk.store.feed import (STATUS_COLUMNS, close_gap, count_missing, delet
 from pairdesk.store.ownership import Owner, Ownership, claim_ownership, owner_file, read_owner
 from pairdesk.store.quotes import (FUNDING_COLUMNS, MARK_COLUMNS, QUOTE_COLUMNS, QUOTE_GAP_COLUMNS, count_quotes,
                                    last_funding_ms, last_mark_ms, last_quote_ms, quote_ms_before, quote_time_range, read_funding,
-                                   read_marks, read_quote_gaps, read_quotes, record_quote_gap, store_funding,
+                                   read_marks, read_quote_gaps, read_quotes, read_standing_quotes, record_quote_gap, store_funding,
                                    store_marks, store_quote_bars)
 from pairdesk.store.readers import (BAR_COLUMNS, TRADE_COLUMNS, bar_bounds_by_symbol, bar_time_range, last_trade_id,
                                     list_symbols, read_bars_1s, read_bars_since, read_recent_bars, read_symbol_extents,
@@ -71,7 +71,7 @@ __all__ = [
     "CollectionError", "CollectionRow", "choose_symbols", "paused_symbols", "read_collection", "set_collection",
     "record_paused_gap", "FUNDING_COLUMNS", "MARK_COLUMNS", "QUOTE_COLUMNS", "QUOTE_GAP_COLUMNS", "last_funding_ms",
     "last_quote_ms", "count_quotes", "last_mark_ms", "quote_ms_before", "quote_time_range", "read_funding", "read_marks",
-    "read_quote_gaps", "read_quotes", "record_quote_gap", "store_funding", "store_marks", "store_quote_bars",
+    "read_quote_gaps", "read_quotes", "read_standing_quotes", "record_quote_gap", "store_funding", "store_marks", "store_quote_bars",
     "KEEP_SCANS", "SCAN_FIELDS", "SCAN_RESULT_COLUMNS", "begin_scan", "claim_scan", "fail_scan", "finish_scan",
     "latest_scan", "read_closes", "read_scan_results", "read_scans",
 ]

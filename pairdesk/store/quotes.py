@@ -107,6 +107,15 @@ def quote_ms_before(conn: sqlite3.Connection, symbol: str, ts_ms: int) -> int | 
                         (symbol, int(ts_ms))).fetchone()[0]
 
 
+def read_standing_quotes(conn: sqlite3.Connection, symbol: str, start_ms: int | None,
+                         end_ms: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``symbol``'s quote seconds over [start_ms, end_ms) together with the last one before start_ms (the
+    book standing at start_ms, unless a gap intervenes), and the quote gaps overlapping that stretch."""
+    before = None if start_ms is None else quote_ms_before(conn, symbol, start_ms)
+    first = start_ms if before is None else before
+    return read_quotes(conn, symbol, first, end_ms), read_quote_gaps(conn, [symbol], first, end_ms)
+
+
 def count_quotes(conn: sqlite3.Connection, symbol: str, start_ms: int | None = None,
                  end_ms: int | None = None) -> int:
     """How many quote seconds of ``symbol`` are stored with start_ms <= ts_ms < end_ms (a cache's check
