@@ -136,6 +136,8 @@ async def _ingest(config: IngestorConfig) -> int:
                 monitor.stop()
             writer.close()
         log.info("stopped: %d trades offered, %d stored", writer.totals.offered, writer.totals.stored)
+        if config.quotes:
+            log.info("quotes: %s", ingestor.quotes.summary())
         return exit_codes.OK
     finally:
         await rest.close()

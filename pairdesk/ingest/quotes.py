@@ -119,7 +119,8 @@ class QuoteCollector:
             store.record_quote_gap(conn, gap.symbol, gap.from_ms, gap.to_ms, gap.reason)
         self.gaps_recorded += len(gaps)
 
-    @property
-    def stale(self) -> int:
-        """Updates dropped as out of order (by update id), over all symbols."""
-        return sum(b.stale for b in self.builders.values())
+    def summary(self) -> str:
+        """What was collected, for the ingestor's last log line."""
+        stale = sum(b.stale for b in self.builders.values())
+        return (f"{self.updates} top-of-book updates ({stale} out of order, dropped) into {self.bars_written} "
+                f"quote seconds; {self.marks_written} mark-price seconds; {self.gaps_recorded} quote gaps recorded")
