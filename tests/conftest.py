@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # Real recorded Binance frames and dumps: the trimmed copies in tests/data/ (see tests/data/SOURCES.txt), or the
@@ -38,6 +39,34 @@ def read_db(path: Path, read):
 def db_path(tmp_path: Path) -> Path:
     """A path for a fresh SQLite database file in the test's own directory."""
     return tmp_path / "ticks.db"
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A throwaway PostgreSQL 15 server for this test session (one per xdist worker); the test skips,
+    saying why, where no server binaries exist (``tests/pg_server.py``)."""
+    import pg_server as server_module
+
+    reason = server_module.missing_reason()
+    if reason:
+        pytest.skip(f"PostgreSQL tests need a server: {reason}")
+    server = server_module.start_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:
+    """The URL of a fresh, empty PostgreSQL database on the session's server."""
+    return pg_server.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path: Path) -> str:
+    """A fresh tick database on each backend: a SQLite file path, then a PostgreSQL URL (as ``--db`` takes them)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "ticks.db")
+    return request.getfixturevalue("pg_url")
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from pairdesk.store.atomic import atomic
 from pairdesk.store.database import now_ms
+from pairdesk.store.dialect import greatest
 from pairdesk.store.readers import _query_frame, bar_bounds_by_symbol
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ ALERT_RULES_SEEDED_KEY = "alert_rules_seeded"  # meta key: default rules were ad
 ALERT_RULE_FIELDS = ("name", "kind", "symbols", "timeframe", "window", "hedge", "params", "cooldown_s",
                      "notify", "enabled")
 _JSON_FIELDS = ("params", "notify")
+_RULE_COLUMNS = ", ".join(f'"{name}"' for name in ALERT_RULE_FIELDS)  # quoted: "window" is a keyword
 
 
 _ALERT_EVENT_FIELDS = ("ts_ms", "rule_id", "rule_name", "kind", "symbols", "timeframe", "value", "threshold",
@@ -51,17 +53,18 @@ def insert_alert_rule(conn: sqlite3.Connection, rule: Mapping[str, object]) -> i
     """
     now = now_ms()
     return conn.execute(
-        f"INSERT INTO alert_rules ({', '.join(ALERT_RULE_FIELDS)}, created_ms, updated_ms, data_ms) "
-        f"VALUES ({', '.join('?' * len(ALERT_RULE_FIELDS))}, ?, ?, ?)",
+        f"INSERT INTO alert_rules ({_RULE_COLUMNS}, created_ms, updated_ms, data_ms) "
+        f"VALUES ({', '.join('?' * len(ALERT_RULE_FIELDS))}, ?, ?, ?) RETURNING rule_id",
         (*_alert_rule_values(rule), now, now, _data_clock_ms(conn)),
-    ).lastrowid
+    ).fetchone()[0]
 
 
 def update_alert_rule(conn: sqlite3.Connection, rule_id: int, rule: Mapping[str, object]) -> bool:
     """Replace rule ``rule_id``'s definition (its evaluation restarts at the newest bar); False if no such rule."""
-    assignments = ", ".join(f"{name} = ?" for name in ALERT_RULE_FIELDS)
+    assignments = ", ".join(f'"{name}" = ?' for name in ALERT_RULE_FIELDS)
     return conn.execute(
-        f"UPDATE alert_rules SET {assignments}, updated_ms = max(?, updated_ms + 1), data_ms = ?, state = '{{}}' "
+        f"UPDATE alert_rules SET {assignments}, updated_ms = {greatest(conn)}(?, updated_ms + 1), data_ms = ?, "
+        "state = '{}' "
         "WHERE rule_id = ?",
         (*_alert_rule_values(rule), now_ms(), _data_clock_ms(conn), int(rule_id)),
     ).rowcount == 1
@@ -73,7 +76,7 @@ def set_alert_rule_enabled(conn: sqlite3.Connection, rule_id: int, enabled: bool
     if exists is None:
         return False
     if bool(exists[0]) != bool(enabled):
-        conn.execute("UPDATE alert_rules SET enabled = ?, updated_ms = max(?, updated_ms + 1), data_ms = ?, "
+        conn.execute(f"UPDATE alert_rules SET enabled = ?, updated_ms = {greatest(conn)}(?, updated_ms + 1), data_ms = ?, "
                      "state = '{}' WHERE rule_id = ?", (int(bool(enabled)), now_ms(), _data_clock_ms(conn), int(rule_id)))
     return True
 
@@ -92,7 +95,8 @@ def read_alert_rule_rows(conn: sqlite3.Connection) -> list[dict]:
     monitor saved ({} until it evaluates the current definition).
     """
     columns = ("rule_id", *ALERT_RULE_FIELDS, "updated_ms", "data_ms", "state")
-    rows = conn.execute(f"SELECT {', '.join(columns)} FROM alert_rules ORDER BY rule_id").fetchall()
+    rows = conn.execute(f"SELECT rule_id, {_RULE_COLUMNS}, updated_ms, data_ms, state FROM alert_rules "
+                        "ORDER BY rule_id").fetchall()
     out = []
     for values in rows:
         row = dict(zip(columns, values))
@@ -135,10 +139,10 @@ def save_alert_progress(conn: sqlite3.Connection, events: Sequence[dict], states
                 continue
             ids.append(conn.execute(
                 f"INSERT INTO alert_events ({', '.join(_ALERT_EVENT_FIELDS)}, detected_ms) "
-                f"VALUES ({', '.join('?' * len(_ALERT_EVENT_FIELDS))}, ?)",
+                f"VALUES ({', '.join('?' * len(_ALERT_EVENT_FIELDS))}, ?) RETURNING event_id",
                 (*(event.get(name, "") if name == "delivery" else event[name] for name in _ALERT_EVENT_FIELDS),
                  detected),
-            ).lastrowid)
+            ).fetchone()[0])
         conn.executemany("UPDATE alert_rules SET state = ? WHERE rule_id = ? AND updated_ms = ?",
                          [(state, rule_id, updated_ms) for rule_id, (updated_ms, state) in states.items()])
         return ids

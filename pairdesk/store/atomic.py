@@ -1,6 +1,6 @@
 """``atomic(conn)``: one transaction that nests.
 
-The outermost block is ``BEGIN IMMEDIATE`` ... ``COMMIT`` (the write lock is taken at once, so
+The outermost block is ``BEGIN IMMEDIATE`` (on PostgreSQL ``BEGIN``) ... ``COMMIT`` (the write lock is taken at once, so
 what the block reads is what it writes over); a block inside an open transaction is a
 ``SAVEPOINT`` ... ``RELEASE``. Any exception rolls back exactly the block it left, and propagates.
 Connections are in autocommit mode (``isolation_level=None``), as the store opens them.
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
+
+from pairdesk.store.dialect import is_postgres
 
 _names = itertools.count(1)
 
@@ -25,7 +27,7 @@ class atomic:
             self._savepoint = f"atomic_{next(_names)}"
             self.conn.execute(f"SAVEPOINT {self._savepoint}")
         else:
-            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute("BEGIN" if is_postgres(self.conn) else "BEGIN IMMEDIATE")
         return self.conn
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -49,7 +51,7 @@ class snapshot:
         self.conn = conn
 
     def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN")
+        self.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ" if is_postgres(self.conn) else "BEGIN")
         return self.conn
 
     def __exit__(self, *exc_info) -> None:
@@ -57,5 +59,10 @@ class snapshot:
 
 
 def data_version(conn: sqlite3.Connection) -> int:
-    """A number that changes whenever another connection commits to the file (cheap to poll)."""
+    """A number that changes whenever another connection commits to the database (cheap to poll).
+
+    On PostgreSQL: the next transaction id to be assigned, which grows with every writing
+    transaction on the server (a superset of this database's commits, which is all a poller needs)."""
+    if is_postgres(conn):
+        return int(conn.execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint").fetchone()[0])
     return conn.execute("PRAGMA data_version").fetchone()[0]

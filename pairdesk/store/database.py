@@ -1,8 +1,8 @@
 """Connections: ``open_writer`` (creating and migrating the file), ``open_reader`` (read-only),
 and the database's metadata record (market, stream kind, source), which a writer must match.
 
-One SQLite file in WAL mode holds one market's trades (spot or USD-M futures, trade ids or
-aggregate ids: never a mix). Writers are the ingestor's writer thread and brief write sessions
+One SQLite file in WAL mode, or one PostgreSQL database named by a URL (``dialect.is_url``),
+holds one market's trades (spot or USD-M futures, trade ids or aggregate ids: never a mix). Writers are the ingestor's writer thread and brief write sessions
 (uploads, rules, watchlist edits); every other connection is read-only.
 """
 from __future__ import annotations
@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from pairdesk.markets import check_market, check_stream_kind
+from pairdesk.store import pg_schema, postgres
 from pairdesk.store.atomic import atomic
+from pairdesk.store.dialect import display_name, is_postgres, is_url
 from pairdesk.store.errors import StoreError, StoreMismatch
 from pairdesk.store.schema import SCHEMA_VERSION, migrate
 
@@ -38,6 +40,15 @@ def open_writer(path: str | Path, market: str, stream: str, source: str | None =
         check_stream_kind(stream)
     except ValueError as exc:
         raise StoreError(str(exc)) from None
+    if is_url(path):
+        conn = postgres.connect(path, role="writer")
+        try:
+            pg_schema.migrate(conn, SCHEMA_VERSION)
+            _claim_metadata(conn, display_name(path), market, stream, source)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
     try:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -73,7 +84,7 @@ def _claim_metadata(conn: sqlite3.Connection, path: str | Path, market: str, str
             meta = dict(conn.execute("SELECT key, value FROM meta"))
             if "market" not in meta:
                 conn.executemany(
-                    "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                    "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
                     [("market", market), ("stream", stream), ("source", source or DEFAULT_SOURCE),
                      ("created_ms", str(now_ms()))],
                 )
@@ -90,6 +101,8 @@ def _claim_metadata(conn: sqlite3.Connection, path: str | Path, market: str, str
 
 def open_reader(path: str | Path) -> sqlite3.Connection:
     """Open an existing tick database read-only; StoreError with a one-line message otherwise."""
+    if is_url(path):
+        return _open_pg_reader(path)
     path = Path(path)
     if not path.is_file():
         raise StoreError(f"{path}: no such database (start the ingestor first, or pass --db)")
@@ -107,15 +120,40 @@ def open_reader(path: str | Path) -> sqlite3.Connection:
     return conn
 
 
+def _open_pg_reader(url: str):
+    conn = postgres.connect(url, read_only=True)
+    version = pg_schema.schema_version(conn)
+    if version == 0:
+        conn.close()
+        raise StoreError(f"{display_name(url)}: not a tick database (no schema; start the ingestor first)")
+    if version > SCHEMA_VERSION:
+        conn.close()
+        raise StoreError(f"{display_name(url)}: schema version {version} is newer than this program's {SCHEMA_VERSION}")
+    return conn
+
+
+def schema_version(conn) -> int:
+    """The schema version of an open database (0: no schema yet)."""
+    if is_postgres(conn):
+        return pg_schema.schema_version(conn)
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
 
+def set_meta(conn, key: str, value: str) -> None:
+    """Write one ``meta`` key (caller holds the transaction)."""
+    conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                 (key, value))
+
+
 def read_metadata(conn: sqlite3.Connection) -> dict[str, str]:
     """The database's metadata record: market, stream, source, created_ms, and schema_version."""
     meta = dict(conn.execute("SELECT key, value FROM meta"))
-    meta["schema_version"] = str(conn.execute("PRAGMA user_version").fetchone()[0])
+    meta["schema_version"] = str(schema_version(conn))
     return meta
 
 
@@ -127,7 +165,7 @@ def recorded_metadata(path: str | Path) -> dict[str, str]:
     finally:
         conn.close()
     if "market" not in meta or "stream" not in meta:
-        raise StoreError(f"{path}: the database records no market / stream yet")
+        raise StoreError(f"{display_name(path)}: the database records no market / stream yet")
     return meta
 
 

@@ -10,7 +10,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 
-from pairdesk.store.database import now_ms
+from pairdesk.store.database import now_ms, set_meta
 from pairdesk.store.readers import _time_filter
 
 def read_watchlist(conn: sqlite3.Connection) -> list[tuple[str, int]]:
@@ -24,7 +24,7 @@ REFUSED_KEY = "watchlist_refused"
 
 def record_rest_url(conn: sqlite3.Connection, url: str) -> None:
     """Record the REST base URL of the exchange the ingestor follows."""
-    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (REST_URL_KEY, url))
+    set_meta(conn, REST_URL_KEY, url)
 
 
 def read_rest_url(conn: sqlite3.Connection) -> str | None:
@@ -39,7 +39,7 @@ def record_refusals(conn: sqlite3.Connection, refused: Mapping[str, str], cleare
     kept = {**read_refusals(conn), **refused}
     for symbol in cleared:
         kept.pop(symbol, None)
-    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (REFUSED_KEY, json.dumps(kept)))
+    set_meta(conn, REFUSED_KEY, json.dumps(kept))
 
 
 def read_refusals(conn: sqlite3.Connection) -> dict[str, str]:
@@ -72,14 +72,12 @@ def write_hourly_summaries(conn: sqlite3.Connection, symbols: str, timeframe: st
     """Store (hour_ms, stats JSON text) rows of one pair ("A,B") and timeframe, replacing rows of the
     same hours (caller holds the transaction); returns how many rows were written."""
     computed_ms = now_ms()
-    before = conn.total_changes
-    conn.executemany(
+    return conn.executemany(
         "INSERT INTO hourly_summaries (symbols, timeframe, hour_ms, stats, computed_ms) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT (symbols, timeframe, hour_ms) DO UPDATE SET stats = excluded.stats, "
         "computed_ms = excluded.computed_ms",
         [(symbols, timeframe, int(hour_ms), stats, computed_ms) for hour_ms, stats in rows],
-    )
-    return conn.total_changes - before
+    ).rowcount
 
 
 def read_hourly_summaries(conn: sqlite3.Connection, symbols: str | None = None, timeframe: str | None = None,
@@ -95,7 +93,7 @@ def read_hourly_summaries(conn: sqlite3.Connection, symbols: str | None = None, 
             params.append(value)
     sql = f"SELECT symbols, timeframe, hour_ms, stats, computed_ms FROM hourly_summaries WHERE 1 = 1{where}"
     if limit is not None:
-        sql = f"SELECT * FROM ({sql} ORDER BY hour_ms DESC, symbols, timeframe LIMIT ?)"
+        sql = f"SELECT * FROM ({sql} ORDER BY hour_ms DESC, symbols, timeframe LIMIT ?) AS recent"
         params.append(int(limit))
     return conn.execute(f"{sql} ORDER BY hour_ms, symbols, timeframe", params).fetchall()
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pairdesk.store.database import now_ms
+from pairdesk.store.dialect import greatest
 from pairdesk.store.readers import _query_frame
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ def open_gap(conn: sqlite3.Connection, symbol: str, from_id: int, to_id: int, re
     """Record trade ids from_id..to_id (inclusive) as missing; a gap already recorded is widened."""
     conn.execute(
         "INSERT INTO gaps (symbol, from_id, to_id, found_ms, reason) VALUES (?, ?, ?, ?, ?) "
-        "ON CONFLICT (symbol, from_id) DO UPDATE SET to_id = max(to_id, excluded.to_id), status = 'open'",
+        f"ON CONFLICT (symbol, from_id) DO UPDATE SET to_id = {greatest(conn)}(gaps.to_id, excluded.to_id), status = 'open'",
         (symbol, from_id, to_id, now_ms(), reason),
     )
 
@@ -51,7 +52,8 @@ def record_paused_gap(conn: sqlite3.Connection, symbol: str, from_id: int, to_id
     """Record ids from_id..to_id as missed while collection was paused (status 'paused': never back-filled)."""
     conn.execute(
         "INSERT INTO gaps (symbol, from_id, to_id, found_ms, reason, status) VALUES (?, ?, ?, ?, ?, 'paused') "
-        "ON CONFLICT (symbol, from_id) DO UPDATE SET to_id = max(to_id, excluded.to_id), status = 'paused'",
+        f"ON CONFLICT (symbol, from_id) DO UPDATE SET to_id = {greatest(conn)}(gaps.to_id, excluded.to_id), "
+        "status = 'paused'",
         (symbol, from_id, to_id, now_ms(), reason),
     )
 
@@ -132,7 +134,7 @@ def read_gap_spans(conn: sqlite3.Connection, symbols: Sequence[str], start_ms: i
         "  (SELECT t.ts_ms FROM trade_rows t WHERE t.sym_id = s.sym_id AND t.trade_id > g.to_id"
         "   ORDER BY t.trade_id LIMIT 1) AS end_ms"
         f" FROM gaps g JOIN symbols s ON s.symbol = g.symbol WHERE g.symbol IN ({placeholders})"
-        f"){where} ORDER BY gap_id"
+        f") AS spans{where} ORDER BY gap_id"
     )
     return _query_frame(conn, sql, params)
 

@@ -42,22 +42,18 @@ def store_quote_bars(conn: sqlite3.Connection, bars: Iterable[QuoteBarTuple]) ->
     """Store quote bars of seconds not stored yet, in the caller's transaction; returns how many were new."""
     ids = _SymbolIds(conn)
     rows = [(ids.get(b[0]), int(b[1]), *map(float, b[2:8]), int(b[8])) for b in bars]
-    before = conn.total_changes
-    conn.executemany(
-        "INSERT OR IGNORE INTO quote_rows (sym_id, ts_ms, bid, ask, bid_qty, ask_qty, mean_spread, max_spread, "
-        "updates) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-    return conn.total_changes - before
+    return conn.executemany(
+        "INSERT INTO quote_rows (sym_id, ts_ms, bid, ask, bid_qty, ask_qty, mean_spread, max_spread, "
+        "updates) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", rows).rowcount
 
 
 def store_marks(conn: sqlite3.Connection, marks: Iterable[MarkTuple]) -> int:
     """Store mark-price seconds not stored yet, in the caller's transaction; returns how many were new."""
     ids = _SymbolIds(conn)
     rows = [(ids.get(m[0]), int(m[1]), float(m[2]), float(m[3]), float(m[4]), int(m[5])) for m in marks]
-    before = conn.total_changes
-    conn.executemany(
-        "INSERT OR IGNORE INTO mark_rows (sym_id, ts_ms, mark, index_price, funding_rate, next_funding_ms) "
-        "VALUES (?, ?, ?, ?, ?, ?)", rows)
-    return conn.total_changes - before
+    return conn.executemany(
+        "INSERT INTO mark_rows (sym_id, ts_ms, mark, index_price, funding_rate, next_funding_ms) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", rows).rowcount
 
 
 def store_funding(conn: sqlite3.Connection, rows: Iterable[FundingTuple]) -> int:
@@ -66,7 +62,7 @@ def store_funding(conn: sqlite3.Connection, rows: Iterable[FundingTuple]) -> int
     new = 0
     for symbol, funding_time_ms, rate, mark_price in rows:
         cursor = conn.execute(
-            "INSERT OR IGNORE INTO funding (symbol, funding_time_ms, rate, mark_price) VALUES (?, ?, ?, ?)",
+            "INSERT INTO funding (symbol, funding_time_ms, rate, mark_price) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (symbol, int(funding_time_ms), float(rate), None if mark_price is None else float(mark_price)))
         if cursor.rowcount:
             new += 1
@@ -79,7 +75,7 @@ def store_funding(conn: sqlite3.Connection, rows: Iterable[FundingTuple]) -> int
 def record_quote_gap(conn: sqlite3.Connection, symbol: str, from_ms: int, to_ms: int, reason: str) -> None:
     """Record that ``symbol`` has no quotes in [from_ms, to_ms) (kept as first recorded if repeated)."""
     if to_ms > from_ms:
-        conn.execute("INSERT OR IGNORE INTO quote_gaps (symbol, from_ms, to_ms, reason) VALUES (?, ?, ?, ?)",
+        conn.execute("INSERT INTO quote_gaps (symbol, from_ms, to_ms, reason) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                      (symbol, int(from_ms), int(to_ms), reason))
 
 

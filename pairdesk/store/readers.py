@@ -156,7 +156,7 @@ def read_trades(conn: sqlite3.Connection, symbol: str, start_ms: int | None = No
            f"WHERE sym_id = (SELECT sym_id FROM symbols WHERE symbol = ?) AND trade_id BETWEEN ? AND ?{where}")
     args = [symbol, *id_range, *params]
     if limit is not None:
-        sql = f"SELECT * FROM ({sql} ORDER BY trade_id DESC LIMIT ?) ORDER BY trade_id"
+        sql = f"SELECT * FROM ({sql} ORDER BY trade_id DESC LIMIT ?) AS recent ORDER BY trade_id"
         args.append(int(limit))
     else:
         sql += " ORDER BY trade_id"
@@ -165,9 +165,13 @@ def read_trades(conn: sqlite3.Connection, symbol: str, start_ms: int | None = No
 
 
 def _query_frame(conn: sqlite3.Connection, sql: str, params: Sequence = ()) -> pd.DataFrame:
+    """The rows of ``sql`` as a DataFrame named by the query's columns (as ``pandas.read_sql_query``
+    builds it, on either dialect)."""
     import pandas as pd
 
-    return pd.read_sql_query(sql, conn, params=list(params))
+    cursor = conn.execute(sql, list(params))
+    columns = [d[0] for d in cursor.description]
+    return pd.DataFrame.from_records(cursor.fetchall(), columns=columns, coerce_float=True)
 
 
 def read_recent_bars(conn: sqlite3.Connection, symbol: str, span_ms: int) -> tuple[pd.DataFrame, int]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from pairdesk.store.atomic import atomic
 from pairdesk.store.database import now_ms
+from pairdesk.store.dialect import is_postgres
 from pairdesk.store.readers import _frame, _time_filter
 
 if TYPE_CHECKING:
@@ -40,22 +41,26 @@ def read_closes(conn: sqlite3.Connection, symbol: str, bar_ms: int, start_ms: in
     """``symbol``'s close per bar of ``bar_ms`` (a multiple of 1,000) from its one-second bars with
     start_ms <= ts_ms < end_ms: columns ts_ms (bar start), close (the close of the bar's last second,
     as ``analytics.resample_bars`` takes it), by time. Bars without a second have no row. SQLite
-    returns the bare column ``close`` from the row holding ``max(ts_ms)`` of each group."""
+    returns the bare column ``close`` from the row holding ``max(ts_ms)`` of each group; PostgreSQL
+    says the same with ``DISTINCT ON``."""
     where, params = _time_filter(start_ms, end_ms)
-    rows = conn.execute(
-        "SELECT ts_ms - ts_ms % ? AS bar, close, max(ts_ms) FROM bar_rows "
-        f"WHERE sym_id = (SELECT sym_id FROM symbols WHERE symbol = ?){where} GROUP BY bar ORDER BY bar",
-        [int(bar_ms), symbol, *params]).fetchall()
+    sym = f"sym_id = (SELECT sym_id FROM symbols WHERE symbol = ?){where}"
+    if is_postgres(conn):
+        sql = (f"SELECT DISTINCT ON (bar) ts_ms - ts_ms % ? AS bar, close FROM bar_rows WHERE {sym} "
+               "ORDER BY bar, ts_ms DESC")
+    else:
+        sql = f"SELECT ts_ms - ts_ms % ? AS bar, close, max(ts_ms) FROM bar_rows WHERE {sym} GROUP BY bar ORDER BY bar"
+    rows = conn.execute(sql, [int(bar_ms), symbol, *params]).fetchall()
     return _frame([row[:2] for row in rows], ["ts_ms", "close"], ints=("ts_ms",))
 
 
 def begin_scan(conn: sqlite3.Connection, timeframe: str, lookback_ms: int, params: dict, pid: int) -> int:
     """Record a scan starting now (status ``running``, by process ``pid``); returns its id."""
     with atomic(conn):
-        cursor = conn.execute("INSERT INTO scans (requested_ms, status, pid, timeframe, lookback_ms, params) "
-                              "VALUES (?, 'running', ?, ?, ?, ?)",
-                              (now_ms(), int(pid), timeframe, int(lookback_ms), json.dumps(params, sort_keys=True)))
-        return int(cursor.lastrowid)
+        return int(conn.execute("INSERT INTO scans (requested_ms, status, pid, timeframe, lookback_ms, params) "
+                                "VALUES (?, 'running', ?, ?, ?, ?) RETURNING scan_id",
+                                (now_ms(), int(pid), timeframe, int(lookback_ms),
+                                 json.dumps(params, sort_keys=True))).fetchone()[0])
 
 
 def claim_scan(conn: sqlite3.Connection, scan_id: int, pid: int) -> None:

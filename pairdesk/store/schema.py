@@ -293,7 +293,7 @@ def migrate(conn: sqlite3.Connection) -> None:
     so two processes migrating the same new file at once apply each migration exactly once. A file
     already at this program's version needs no lock (no migration ever lowers the version).
     """
-    if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+    if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:  # SQLite: pg_schema.migrate on PostgreSQL
         return
     while True:
         with atomic(conn):

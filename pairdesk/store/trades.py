@@ -9,10 +9,14 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
+from pairdesk.store import pg_trades
 from pairdesk.store.atomic import atomic
 from pairdesk.store.database import open_writer
+from pairdesk.store.dialect import POSTGRESQL, SQLITE, is_postgres
+from pairdesk.store.partitions import days_of
 
 # A trade as stored: (symbol, trade_id, ts_ms, price, qty, is_buyer_maker).
 TradeTuple = Sequence
@@ -37,38 +41,44 @@ class _SymbolIds:
     def get(self, symbol: str) -> int:
         sym_id = self.ids.get(symbol)
         if sym_id is None:  # new to us; another process (an upload) may have added it meanwhile
-            self.conn.execute("INSERT OR IGNORE INTO symbols (symbol) VALUES (?)", (symbol,))
+            self.conn.execute("INSERT INTO symbols (symbol) VALUES (?) ON CONFLICT DO NOTHING", (symbol,))
             sym_id = self.conn.execute("SELECT sym_id FROM symbols WHERE symbol = ?", (symbol,)).fetchone()[0]
             self.ids[symbol] = sym_id
         return sym_id
 
 
-_UPSERT_BAR = """
+_UPSERT_BAR_TEMPLATE = """
 INSERT INTO bar_rows (sym_id, ts_ms, open, high, low, close, volume, quote_volume, trades,
                       open_ts_ms, open_id, close_ts_ms, close_id, min_id, max_id, rev)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (sym_id, ts_ms) DO UPDATE SET
-    open = CASE WHEN (excluded.open_ts_ms, excluded.open_id) < (open_ts_ms, open_id)
-                THEN excluded.open ELSE open END,
-    open_ts_ms = CASE WHEN (excluded.open_ts_ms, excluded.open_id) < (open_ts_ms, open_id)
-                THEN excluded.open_ts_ms ELSE open_ts_ms END,
-    open_id = CASE WHEN (excluded.open_ts_ms, excluded.open_id) < (open_ts_ms, open_id)
-                THEN excluded.open_id ELSE open_id END,
-    close = CASE WHEN (excluded.close_ts_ms, excluded.close_id) > (close_ts_ms, close_id)
-                THEN excluded.close ELSE close END,
-    close_ts_ms = CASE WHEN (excluded.close_ts_ms, excluded.close_id) > (close_ts_ms, close_id)
-                THEN excluded.close_ts_ms ELSE close_ts_ms END,
-    close_id = CASE WHEN (excluded.close_ts_ms, excluded.close_id) > (close_ts_ms, close_id)
-                THEN excluded.close_id ELSE close_id END,
-    high = max(high, excluded.high),
-    low = min(low, excluded.low),
-    volume = volume + excluded.volume,
-    quote_volume = quote_volume + excluded.quote_volume,
-    trades = trades + excluded.trades,
-    min_id = min(min_id, excluded.min_id),
-    max_id = max(max_id, excluded.max_id),
+    open = CASE WHEN (excluded.open_ts_ms, excluded.open_id) < (bar_rows.open_ts_ms, bar_rows.open_id)
+                THEN excluded.open ELSE bar_rows.open END,
+    open_ts_ms = CASE WHEN (excluded.open_ts_ms, excluded.open_id) < (bar_rows.open_ts_ms, bar_rows.open_id)
+                THEN excluded.open_ts_ms ELSE bar_rows.open_ts_ms END,
+    open_id = CASE WHEN (excluded.open_ts_ms, excluded.open_id) < (bar_rows.open_ts_ms, bar_rows.open_id)
+                THEN excluded.open_id ELSE bar_rows.open_id END,
+    close = CASE WHEN (excluded.close_ts_ms, excluded.close_id) > (bar_rows.close_ts_ms, bar_rows.close_id)
+                THEN excluded.close ELSE bar_rows.close END,
+    close_ts_ms = CASE WHEN (excluded.close_ts_ms, excluded.close_id) > (bar_rows.close_ts_ms, bar_rows.close_id)
+                THEN excluded.close_ts_ms ELSE bar_rows.close_ts_ms END,
+    close_id = CASE WHEN (excluded.close_ts_ms, excluded.close_id) > (bar_rows.close_ts_ms, bar_rows.close_id)
+                THEN excluded.close_id ELSE bar_rows.close_id END,
+    high = {greatest}(bar_rows.high, excluded.high),
+    low = {least}(bar_rows.low, excluded.low),
+    volume = bar_rows.volume + excluded.volume,
+    quote_volume = bar_rows.quote_volume + excluded.quote_volume,
+    trades = bar_rows.trades + excluded.trades,
+    min_id = {least}(bar_rows.min_id, excluded.min_id),
+    max_id = {greatest}(bar_rows.max_id, excluded.max_id),
     rev = excluded.rev
 """
+
+
+@lru_cache(maxsize=2)
+def _upsert_bar_sql(dialect: str) -> str:
+    return _UPSERT_BAR_TEMPLATE.format(greatest="greatest" if dialect == POSTGRESQL else "max",
+                                       least="least" if dialect == POSTGRESQL else "min")
 
 
 def _new_trades(conn: sqlite3.Connection, sym_id: int, trades: list[TradeTuple]) -> list[TradeTuple]:
@@ -115,7 +125,13 @@ def _bars_of(sym_id: int, trades: list[TradeTuple], rev: int) -> list[tuple]:
 
 
 def store_trades(conn: sqlite3.Connection, symbol_ids: _SymbolIds, trades: Iterable[TradeTuple], rev: int) -> BatchResult:
-    """Store trades not yet in the database and fold them into their bars (caller holds the transaction)."""
+    """Store trades not yet in the database and fold them into their bars (caller holds the transaction).
+
+    ``rev`` numbers the bars this batch changes on SQLite (the one writer's batch count); on
+    PostgreSQL each symbol's bars take theirs from ``pg_trades.bar_rev`` at commit time instead.
+    """
+    if is_postgres(conn):
+        return _store_trades_pg(conn, symbol_ids, trades)
     per_symbol: dict[str, list[TradeTuple]] = {}
     offered = 0
     for trade in trades:
@@ -132,8 +148,26 @@ def store_trades(conn: sqlite3.Connection, symbol_ids: _SymbolIds, trades: Itera
             [(sym_id, t[1], t[2], t[3], t[4], int(t[5])) for t in fresh],
         )
         bars = _bars_of(sym_id, fresh, rev)
-        conn.executemany(_UPSERT_BAR, bars)
+        conn.executemany(_upsert_bar_sql(SQLITE), bars)
         result.stored += len(fresh)
+        result.bars += len(bars)
+    return result
+
+
+def _store_trades_pg(conn, symbol_ids: _SymbolIds, trades: Iterable[TradeTuple]) -> BatchResult:
+    """``store_trades`` on PostgreSQL: one COPY and one merge for the whole batch (``pg_trades``)."""
+    rows = [(t[1], t[2], t[3], t[4], symbol_ids.get(t[0]), int(t[5])) for t in trades]
+    result = BatchResult(offered=len(rows))
+    if not rows:
+        return result
+    conn.partitions.ensure(days_of(row[1] for row in rows))
+    per_symbol: dict[int, list[tuple]] = {}
+    for sym_id, trade_id, ts_ms, price, qty in pg_trades.merge_trades(conn, rows):
+        per_symbol.setdefault(sym_id, []).append((None, trade_id, ts_ms, price, qty, 0))
+    for sym_id in sorted(per_symbol):  # locks in one order: two writers never wait on each other in a cycle
+        bars = _bars_of(sym_id, per_symbol[sym_id], pg_trades.bar_rev(conn, sym_id))
+        conn.executemany(_upsert_bar_sql(POSTGRESQL), bars)
+        result.stored += len(per_symbol[sym_id])
         result.bars += len(bars)
     return result
 
@@ -155,15 +189,13 @@ def store_bars(conn: sqlite3.Connection, symbol: str, bars: Iterable[Sequence]) 
     ids (min_id = max_id = -1). Returns how many bars were new.
     """
     sym_id = _SymbolIds(conn).get(symbol)
-    rev = _next_rev(conn)
-    before = conn.total_changes
-    conn.executemany(
-        "INSERT OR IGNORE INTO bar_rows (sym_id, ts_ms, open, high, low, close, volume, quote_volume, trades,"
+    rev = pg_trades.bar_rev(conn, sym_id) if is_postgres(conn) else _next_rev(conn)
+    return conn.executemany(
+        "INSERT INTO bar_rows (sym_id, ts_ms, open, high, low, close, volume, quote_volume, trades,"
         " open_ts_ms, open_id, close_ts_ms, close_id, min_id, max_id, rev)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, -1, ?, -1, -1, -1, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, -1, ?, -1, -1, -1, ?) ON CONFLICT DO NOTHING",
         [(sym_id, int(b[0]), *map(float, b[1:7]), int(b[7]), int(b[0]), int(b[0]), rev) for b in bars],
-    )
-    return conn.total_changes - before
+    ).rowcount
 
 
 def write_trades(path: str | Path, trades: Iterable[TradeTuple], market: str = "spot", stream: str = "trade",

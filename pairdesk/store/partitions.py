@@ -1,0 +1,64 @@
+"""Day partitions of ``trade_rows`` on PostgreSQL, created ahead of need.
+
+One partition per UTC day, ``trade_rows_dYYYYMMDD`` for ts_ms in [day start, next day start). A
+writer creates the days around now when it starts (``AHEAD_DAYS`` ahead) and any other day the
+moment a batch needs it (an import of last year's dump). Each is created on its own short
+connection in its own transaction, under an advisory lock, so creating one never holds a lock on
+``trade_rows`` for the length of a batch and two shards creating the same day cannot collide.
+"""
+from __future__ import annotations
+
+import calendar
+import time
+from collections.abc import Iterable
+
+DAY_MS = 86_400_000
+AHEAD_DAYS = 2
+PARTITION_LOCK = 7_140_002  # advisory lock key: one partition creator at a time
+
+
+def partition_name(day: int) -> str:
+    """``trade_rows_dYYYYMMDD`` for the day starting at ``day * DAY_MS``."""
+    return "trade_rows_d" + time.strftime("%Y%m%d", time.gmtime(day * DAY_MS / 1000))
+
+
+def days_of(ts_values: Iterable[int]) -> set[int]:
+    return {int(ts) // DAY_MS for ts in ts_values}
+
+
+class Partitions:
+    """The days known to have a partition, for one writer connection (``ensure`` creates the others)."""
+
+    def __init__(self, conn) -> None:
+        self.conn = conn
+        self.known: set[int] = set()
+        self._load()
+
+    def _load(self) -> None:
+        rows = self.conn.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'trade_rows'::regclass").fetchall()
+        for (name,) in rows:
+            if name.startswith("trade_rows_d"):
+                self.known.add(calendar.timegm(time.strptime(name[len("trade_rows_d"):], "%Y%m%d")) * 1000 // DAY_MS)
+
+    def ensure_around_now(self) -> None:
+        today = int(time.time() * 1000) // DAY_MS
+        self.ensure(range(today - 1, today + AHEAD_DAYS + 1))
+
+    def ensure(self, days: Iterable[int]) -> None:
+        """Make sure every day in ``days`` has its partition (created on a side connection, committed at once)."""
+        missing = sorted(set(days) - self.known)
+        if not missing:
+            return
+        side = self.conn.side_connection("partitions")  # the caller may be inside a transaction
+        try:
+            side.execute("BEGIN")
+            side.execute("SELECT pg_advisory_xact_lock(?)", (PARTITION_LOCK,))
+            for day in missing:
+                side.execute(f"CREATE TABLE IF NOT EXISTS {partition_name(day)} PARTITION OF trade_rows "
+                             f"FOR VALUES FROM ({day * DAY_MS}) TO ({(day + 1) * DAY_MS})")
+            side.execute("COMMIT")
+        finally:
+            side.close()
+        self.known.update(missing)

@@ -1,0 +1,96 @@
+"""The store on both backends: the same rows in, the same numbers out (SQLite file and PostgreSQL)."""
+from __future__ import annotations
+
+import pytest
+
+from pairdesk import store
+
+DAY0 = 1_764_547_200_000  # 2025-12-01 00:00 UTC
+
+
+def _trades(ids, symbol="BTCUSDT", start=DAY0):
+    return [(symbol, i, start + i * 37, 100.0 + (i * 7919 % 101) / 10, 0.001 * (1 + i % 13), i % 2) for i in ids]
+
+
+def _everything(db: str) -> dict:
+    conn = store.open_reader(db)
+    try:
+        return {
+            "bars": store.read_bars_1s(conn, "BTCUSDT").to_dict("list"),
+            "trades": store.read_trades(conn, "BTCUSDT").to_dict("list"),
+            "recent": store.read_trades(conn, "BTCUSDT", limit=5).to_dict("list"),
+            "extents": store.read_symbol_extents(conn),
+            "symbols": store.list_symbols(conn),
+            "last": store.last_trade_id(conn, "BTCUSDT"),
+            "closes": store.read_closes(conn, "BTCUSDT", 60_000).to_dict("list"),
+            "page": store.read_trade_page(conn, "BTCUSDT", 10, 500, 7),
+            "gaps": store.read_gap_spans(conn, ["BTCUSDT"]).drop(columns=["found_ms"]).to_dict("list"),
+        }
+    finally:
+        conn.close()
+
+
+def test_same_trades_give_the_same_numbers_on_both_backends(tmp_path, pg_url) -> None:
+    sqlite_db = str(tmp_path / "ticks.db")
+    results = []
+    for db in (sqlite_db, pg_url):
+        assert store.write_trades(db, _trades(range(0, 3000, 2))) == 1500
+        assert store.write_trades(db, _trades(range(1, 3000, 2)) + _trades(range(0, 40))) == 1500  # late, resent
+        with store.write_session(db) as conn:
+            store.open_gap(conn, "BTCUSDT", 3000, 3010, "test")
+        results.append(_everything(db))
+    assert results[0] == results[1]
+    assert results[1]["extents"][0][2] == 3000
+
+
+def test_a_resent_trade_is_stored_once_and_its_bar_is_not_counted_twice(database) -> None:
+    assert store.write_trades(database, _trades(range(100))) == 100
+    assert store.write_trades(database, _trades(range(50, 150)) * 2) == 50
+    conn = store.open_reader(database)
+    try:
+        bars = store.read_bars_1s(conn, "BTCUSDT")
+        assert int(bars["trades"].sum()) == 150
+        assert store.read_trades(conn, "BTCUSDT")["trade_id"].tolist() == list(range(150))
+    finally:
+        conn.close()
+
+
+def test_bars_follow_incrementally_by_revision(database) -> None:
+    store.write_trades(database, _trades(range(100)))
+    conn = store.open_reader(database)
+    try:
+        frame, rev = store.read_recent_bars(conn, "BTCUSDT", 10**9)
+        assert len(frame) and rev > 0
+        late = ("BTCUSDT", 10_000, DAY0 - 5000, 99.0, 1.0, 0)  # a late trade in a second before the others
+        store.write_trades(database, _trades(range(100, 120)) + [late])
+        fresh, newer = store.read_bars_since(conn, "BTCUSDT", rev)
+        assert newer > rev
+        assert DAY0 - 5000 in fresh["ts_ms"].tolist()  # the late trade's own (new) second
+        assert store.read_bars_since(conn, "BTCUSDT", newer)[0].empty
+    finally:
+        conn.close()
+
+
+def test_a_database_of_another_market_is_refused(database) -> None:
+    store.write_trades(database, _trades(range(3)))
+    with pytest.raises(store.StoreMismatch, match="holds spot trade data"):
+        store.open_writer(database, "futures", "aggTrade")
+
+
+def test_day_partitions_hold_the_trades(pg_url) -> None:
+    store.write_trades(pg_url, _trades(range(10)) + _trades(range(10, 20), start=DAY0 + 86_400_000))
+    conn = store.open_reader(pg_url)
+    try:
+        names = [row[0] for row in conn.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'trade_rows'::regclass ORDER BY 1")]
+        assert names == ["trade_rows_d20251201", "trade_rows_d20251202"]
+        assert conn.execute("SELECT count(*) FROM trade_rows_d20251202").fetchone()[0] == 10
+    finally:
+        conn.close()
+
+
+def test_an_unreachable_server_is_a_one_line_error(unused_port) -> None:
+    with pytest.raises(store.StoreError, match=r"cannot connect to PostgreSQL") as caught:
+        store.open_reader(f"postgresql://someone:secret@127.0.0.1:{unused_port}/nothing")
+    assert "secret" not in str(caught.value) and "\n" not in str(caught.value)
