@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import sys
 from collections.abc import Sequence
 
 from pairdesk import scanner, store
+from pairdesk.analytics import (
+    CLI_COLUMNS,
+    DEFAULT_HEDGE,
+    DEFAULT_HEDGE_WINDOW_ROWS,
+    DEFAULT_MAX_STALE_S,
+    DEFAULT_WINDOW_ROWS,
+    HEDGE_METHODS,
+    SPREAD_KINDS,
+    TIMEFRAME_MS,
+    pair_panel,
+)
 from pairdesk.scanner.process import add_scan_arguments, settings_from
-from pairdesk.analytics import (CLI_COLUMNS, DEFAULT_HEDGE, DEFAULT_HEDGE_WINDOW_ROWS, DEFAULT_MAX_STALE_S,
-                                DEFAULT_WINDOW_ROWS, HEDGE_METHODS, SPREAD_KINDS, TIMEFRAME_MS, pair_panel)
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -97,7 +105,7 @@ def scan_main(argv: Sequence[str]) -> int:
             conn.close()
     except scanner.ScanError as exc:
         raise SystemExit(f"{parser.prog}: error: {exc}") from None
-    except (store.StoreError, sqlite3.Error) as exc:
+    except (store.StoreError, *store.DATABASE_ERRORS) as exc:
         raise SystemExit(f"{parser.prog}: error: {args.db}: {exc}") from None
     try:
         scanner.write_csv(rows, args.out)
@@ -133,8 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             bars_b = store.read_bars_1s(conn, symbol_b)
         finally:
             conn.close()
-    except (store.StoreError, sqlite3.Error) as exc:
-        raise SystemExit(f"{parser.prog}: error: {args.db}: {exc}" if isinstance(exc, sqlite3.Error)
+    except (store.StoreError, *store.DATABASE_ERRORS) as exc:
+        raise SystemExit(f"{parser.prog}: error: {store.display_name(args.db)}: {exc}" if isinstance(exc, store.DATABASE_ERRORS)
                          else f"{parser.prog}: error: {exc}") from None
 
     panel = pair_panel(bars_a, bars_b, args.timeframe, args.window, args.hedge, args.max_stale,

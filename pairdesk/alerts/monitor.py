@@ -102,7 +102,7 @@ class AlertMonitor:
     def __init__(self, db_path: str | Path, writer: Writer, symbols: Sequence[str] = (), *,
                  seed_defaults: bool = True, webhooks: WebhookSender | None = None,
                  poll_interval_s: float = POLL_INTERVAL_S, dashboard_url: str | None = None) -> None:
-        self.db_path = Path(db_path)
+        self.db_path = db_path
         self.writer = writer
         self.symbols = [s.upper() for s in symbols]
         self.seed_defaults = seed_defaults

@@ -42,7 +42,7 @@ class Database:
     """What the app serves: the database file, the admin token (None: admin endpoints off) and the
     address the server listens on (beyond loopback, every write needs the token: ``pairdesk.access``)."""
 
-    path: Path
+    path: Path | str  # a SQLite file, or a PostgreSQL URL
     token: str | None = None
     host: str = access.LOOPBACK_HOST
 

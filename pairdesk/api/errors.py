@@ -88,6 +88,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(sqlite3.Error)
     @app.exception_handler(pd.errors.DatabaseError)  # what pandas' read_sql_query wraps sqlite3 errors in
+    @app.exception_handler(store.DATABASE_ERRORS[-1])  # psycopg's, on PostgreSQL
     async def database_error(_request: Request, exc: Exception) -> JSONResponse:
         if any(word in str(exc) for word in ("locked", "busy")):
             log.warning("database busy: %s", exc)

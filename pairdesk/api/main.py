@@ -9,13 +9,23 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi_offline import FastAPIOffline
 
-from pairdesk import access
+from pairdesk import access, store
 from pairdesk.api.deps import Database, write_access
 from pairdesk.api.errors import UNAVAILABLE, install_error_handlers
-from pairdesk.api.routes import (alerts, analytics, compat, exports, market_data, quotes, status, summaries, uploads,
-                                 watchlist)
+from pairdesk.api.routes import (
+    alerts,
+    analytics,
+    collection,
+    compat,
+    exports,
+    market_data,
+    quotes,
+    status,
+    summaries,
+    uploads,
+    watchlist,
+)
 from pairdesk.api.routes import backtest as backtest_routes
-from pairdesk.api.routes import collection
 from pairdesk.api.routes import scanner as scanner_routes
 
 API_VERSION = "1.0"
@@ -67,7 +77,7 @@ def create_app(db_path: str | Path, token: str | None = None, host: str = access
     """
     app = FastAPIOffline(title="Pairs desk REST API", version=API_VERSION, description=DESCRIPTION,
                          openapi_tags=TAGS, dependencies=[Depends(write_access)])
-    app.state.database = Database(Path(db_path), token or None, host)
+    app.state.database = Database(db_path if store.is_url(db_path) else Path(db_path), token or None, host)
 
     @app.middleware("http")
     async def docs_stay_local(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -53,9 +53,9 @@ class ImportResult:
                 f"(checksum: {self.checksum})")
 
 
-def database_kind(db: Path, parsed: HasFormat, market: str | None, stream: str | None) -> tuple[str, str]:
+def database_kind(db: str | Path, parsed: HasFormat, market: str | None, stream: str | None) -> tuple[str, str]:
     """(market, stream) of the database; for a new one, from the file or the flags."""
-    if db.exists():
+    if store.database_exists(db):
         conn = store.open_reader(db)
         try:
             meta = store.read_metadata(conn)
@@ -88,7 +88,7 @@ class Progress:
         print(file=sys.stderr)
 
 
-def import_file(db: Path, path: Path, market: str | None = None, stream: str | None = None) -> ImportResult:
+def import_file(db: str | Path, path: Path, market: str | None = None, stream: str | None = None) -> ImportResult:
     """Import one dump file, validated whole before anything is stored; ImportFailure (one line) otherwise."""
     try:
         checksum = verify_checksum(path)
@@ -124,7 +124,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                     "adds nothing.")
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="dump files, e.g. "
                         "BTCUSDT-trades-2024-01-01.zip (the symbol comes from the name)")
-    parser.add_argument("--db", type=Path, default=Path("ticks.db"), help="SQLite database file (default: ticks.db)")
+    parser.add_argument("--db", default="ticks.db",
+                        help="SQLite database file, or postgresql://user@host/dbname (default: ticks.db)")
     parser.add_argument("--market", choices=MARKETS,
                         help="for a new database filled from klines only (trades, bookTicker and fundingRate "
                              "files tell their market)")

@@ -120,6 +120,18 @@ def open_reader(path: str | Path) -> sqlite3.Connection:
     return conn
 
 
+def database_exists(db: str | Path) -> bool:
+    """Whether ``db`` names an existing tick database: a SQLite file that exists, or a PostgreSQL
+    database that can be reached and holds the schema."""
+    if not is_url(db):
+        return Path(db).exists()
+    try:
+        open_reader(db).close()
+    except StoreError:
+        return False
+    return True
+
+
 def _open_pg_reader(url: str):
     conn = postgres.connect(url, read_only=True)
     version = pg_schema.schema_version(conn)

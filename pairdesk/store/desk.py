@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pairdesk.store.database import now_ms, set_meta
 from pairdesk.store.readers import _time_filter
 
+
 def read_watchlist(conn: sqlite3.Connection) -> list[tuple[str, int]]:
     """(symbol, updated_ms) of every symbol the ingestor is asked to follow, by symbol."""
     return conn.execute("SELECT symbol, updated_ms FROM watchlist ORDER BY symbol").fetchall()

@@ -24,8 +24,8 @@ def bar_rev(conn, sym_id: int) -> int:
 def merge_trades(conn, rows: Sequence[tuple]) -> list[tuple]:
     """Store ``rows`` (trade_id, ts_ms, price, qty, sym_id, is_buyer_maker) not stored yet, in the
     caller's transaction; returns the new ones as (sym_id, trade_id, ts_ms, price, qty)."""
-    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS trade_stage (trade_id BIGINT, ts_ms BIGINT, price DOUBLE PRECISION, "
-                 f"qty DOUBLE PRECISION, sym_id INTEGER, is_buyer_maker SMALLINT) ON COMMIT DELETE ROWS")
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS trade_stage (trade_id BIGINT, ts_ms BIGINT, price DOUBLE PRECISION, "
+                 "qty DOUBLE PRECISION, sym_id INTEGER, is_buyer_maker SMALLINT) ON COMMIT DELETE ROWS")
     with conn.raw.cursor() as cursor:
         with cursor.copy(f"COPY trade_stage ({STAGE_COLUMNS}) FROM STDIN") as copy:
             for row in rows:

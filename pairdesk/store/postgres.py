@@ -110,11 +110,3 @@ def connect(url: str, read_only: bool = False, role: str = "reader") -> PgConnec
         raise StoreError(f"{display_name(url)}: cannot connect to PostgreSQL ({reason})") from None
     return PgConnection(raw, url)
 
-
-def database_errors() -> tuple[type[BaseException], ...]:
-    """psycopg's error class when psycopg is installed (for ``store.DATABASE_ERRORS``)."""
-    try:
-        import psycopg
-    except ImportError:
-        return ()
-    return (psycopg.Error,)
