@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
+from conftest import REPO_ROOT
 
 from pairdesk import store
-from conftest import REPO_ROOT
 from pairdesk.sim.exchange import ExchangeSim, run_in_thread
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
@@ -27,10 +27,11 @@ SETTLE_TIMEOUT_S = 30.0
 class IngestorProcess:
     """``python data_ingestor.py ...`` with its log in a file."""
 
-    def __init__(self, db: Path, port: int, *extra: str, market: str = "spot", ws_port: int | None = None,
+    def __init__(self, db: Path | str, port: int, *extra: str, market: str = "spot", ws_port: int | None = None,
                  symbols: tuple[str, ...] = SYMBOLS) -> None:
         self.db = db
-        self.log_path = db.with_suffix(".log")
+        self.log_path = (Path(tempfile.mkdtemp(prefix="ingestor-")) / "ingestor.log" if store.is_url(db)
+                         else Path(db).with_suffix(".log"))
         self.argv = [sys.executable, str(REPO_ROOT / "data_ingestor.py"), "--db", str(db),
                      "--symbols", ",".join(s.lower() for s in symbols), "--market", market,
                      "--ws-url", f"ws://127.0.0.1:{ws_port or port}", "--rest-url", f"http://127.0.0.1:{port}",
@@ -67,7 +68,7 @@ def wait_until(condition, timeout_s: float, describe=lambda: "") -> None:
     raise AssertionError(f"condition not met within {timeout_s} s\n{describe()}")
 
 
-def stored_rows(db: Path, symbol: str) -> list[tuple]:
+def stored_rows(db: Path | str, symbol: str) -> list[tuple]:
     try:
         conn = store.open_reader(db)
     except store.StoreError:
@@ -75,7 +76,7 @@ def stored_rows(db: Path, symbol: str) -> list[tuple]:
     try:
         return conn.execute("SELECT trade_id, ts_ms, price, qty, is_buyer_maker FROM trades WHERE symbol = ? "
                             "ORDER BY trade_id", (symbol,)).fetchall()
-    except sqlite3.OperationalError:
+    except store.DATABASE_ERRORS:
         return []
     finally:
         conn.close()
@@ -129,9 +130,9 @@ def run_for(seconds: float) -> None:
 
 
 @pytest.mark.exchange(drop_every=300, junk_every=97, resend_every=53, gap_every=211, gap_size=7)
-def test_drops_junk_resends_and_unseen_gaps_lose_and_double_nothing(exchange, db_path):
+def test_drops_junk_resends_and_unseen_gaps_lose_and_double_nothing(exchange, database):
     """Abrupt drops, junk, resent frames and skipped frames: every trade id once, with the prices sent."""
-    ingestor = IngestorProcess(db_path, exchange.port).start()
+    ingestor = IngestorProcess(database, exchange.port).start()
     run_for(6)
     compared = assert_every_trade_once(exchange, ingestor)
     code, took = ingestor.stop()
@@ -142,19 +143,19 @@ def test_drops_junk_resends_and_unseen_gaps_lose_and_double_nothing(exchange, db
     assert "bad frame skipped" in log
     faults = exchange.stats()["faults"]
     assert faults, "the exchange injected no faults"
-    status = store.read_feed_status(store.open_reader(db_path))
+    status = store.read_feed_status(store.open_reader(database))
     assert set(status["symbol"]) == set(SYMBOLS) and (status["bad_frames"] > 0).all()
     assert (status["state"] == "stopped").all()
 
 
-def test_kill_9_then_restart_loses_nothing(exchange, db_path):
+def test_kill_9_then_restart_loses_nothing(exchange, database):
     """kill -9 loses at most the unflushed batch, and the restart refills it from REST."""
-    ingestor = IngestorProcess(db_path, exchange.port).start()
+    ingestor = IngestorProcess(database, exchange.port).start()
     run_for(3)
     ingestor.proc.kill()
     ingestor.proc.wait()
     run_for(2)  # the market keeps trading while we are down
-    restarted = IngestorProcess(db_path, exchange.port).start()
+    restarted = IngestorProcess(database, exchange.port).start()
     restarted.wait_connected()
     run_for(2)
     assert_every_trade_once(exchange, restarted)
@@ -163,9 +164,9 @@ def test_kill_9_then_restart_loses_nothing(exchange, db_path):
 
 
 @pytest.mark.exchange(silent_after=400, silent_for_s=600.0)
-def test_silent_connection_is_replaced(exchange, db_path):
+def test_silent_connection_is_replaced(exchange, database):
     """An open connection that stops sending trades is noticed, replaced, and what it missed is fetched."""
-    ingestor = IngestorProcess(db_path, exchange.port, "--silence-timeout", "1.5").start()
+    ingestor = IngestorProcess(database, exchange.port, "--silence-timeout", "1.5").start()
     wait_until(lambda: "no trade frame" in ingestor.log(), 20, ingestor.log)
     run_for(2)
     assert_every_trade_once(exchange, ingestor)
@@ -173,9 +174,9 @@ def test_silent_connection_is_replaced(exchange, db_path):
     assert ingestor.stop()[0] == 0
 
 
-def test_server_shutdown_and_connection_age_reconnect_without_loss(exchange, db_path):
+def test_server_shutdown_and_connection_age_reconnect_without_loss(exchange, database):
     """serverShutdown and the (shrunk) 24-hour limit make the ingestor reconnect, losing nothing."""
-    ingestor = IngestorProcess(db_path, exchange.port, "--max-connection-age", "2").start()
+    ingestor = IngestorProcess(database, exchange.port, "--max-connection-age", "2").start()
     ingestor.wait_connected()
     run_for(1)
     exchange.control(server_shutdown=True)
@@ -187,9 +188,9 @@ def test_server_shutdown_and_connection_age_reconnect_without_loss(exchange, db_
 
 
 @pytest.mark.exchange(gap_every=150, gap_size=20, rest_429=2, retry_after_s=1.0)
-def test_rest_429_retry_after_is_honoured(exchange, db_path):
+def test_rest_429_retry_after_is_honoured(exchange, database):
     """Backfill answered 429 waits for Retry-After, then fills every gap."""
-    ingestor = IngestorProcess(db_path, exchange.port).start()
+    ingestor = IngestorProcess(database, exchange.port).start()
     run_for(4)
     assert_every_trade_once(exchange, ingestor)
     assert "Retry-After" in ingestor.log()
@@ -197,53 +198,53 @@ def test_rest_429_retry_after_is_honoured(exchange, db_path):
 
 
 @pytest.mark.exchange(market="futures", drop_every=250, gap_every=170, gap_size=5)
-def test_futures_agg_trades_every_aggregate_once(exchange, db_path):
+def test_futures_agg_trades_every_aggregate_once(exchange, database):
     """USD-M futures aggTrade (the default futures stream, under /market): every aggregate id once."""
-    ingestor = IngestorProcess(db_path, exchange.port, market="futures").start()
+    ingestor = IngestorProcess(database, exchange.port, market="futures").start()
     run_for(5)
     assert_every_trade_once(exchange, ingestor, kind="aggTrade")
-    assert store.read_metadata(store.open_reader(db_path))["stream"] == "aggTrade"
+    assert store.read_metadata(store.open_reader(database))["stream"] == "aggTrade"
     assert ingestor.stop()[0] == 0
 
 
 @pytest.mark.exchange(wait_for_subscriber=False)
-def test_rest_transport_polls_every_trade(exchange, db_path):
+def test_rest_transport_polls_every_trade(exchange, database):
     """--transport rest stores every trade by polling from the last stored id."""
-    ingestor = IngestorProcess(db_path, exchange.port, "--transport", "rest").start()
-    wait_until(lambda: stored_rows(db_path, "BTCUSDT"), 15, ingestor.log)
+    ingestor = IngestorProcess(database, exchange.port, "--transport", "rest").start()
+    wait_until(lambda: stored_rows(database, "BTCUSDT"), 15, ingestor.log)
     run_for(3)
     exchange.control(paused=True)
     for symbol in SYMBOLS:  # polling starts from the recent trades, so compare from the first stored id
         truth = truth_rows(exchange, symbol)
-        wait_until(lambda: stored_rows(db_path, symbol)[-1:] == truth[-1:], SETTLE_TIMEOUT_S, ingestor.log)
-        start = stored_rows(db_path, symbol)[0][0]
-        assert stored_rows(db_path, symbol) == [row for row in truth if row[0] >= start]
-    status = store.read_feed_status(store.open_reader(db_path))
+        wait_until(lambda: stored_rows(database, symbol)[-1:] == truth[-1:], SETTLE_TIMEOUT_S, ingestor.log)
+        start = stored_rows(database, symbol)[0][0]
+        assert stored_rows(database, symbol) == [row for row in truth if row[0] >= start]
+    status = store.read_feed_status(store.open_reader(database))
     assert set(status["transport"]) == {"rest"}
     assert ingestor.stop()[0] == 0
 
 
 @pytest.mark.exchange(wait_for_subscriber=False)
-def test_websocket_failures_fall_back_to_rest_polling(exchange, db_path, unused_port):
+def test_websocket_failures_fall_back_to_rest_polling(exchange, database, unused_port):
     """A WebSocket that cannot connect while REST answers: polling takes over and the status says so."""
-    ingestor = IngestorProcess(db_path, exchange.port, ws_port=unused_port).start()
+    ingestor = IngestorProcess(database, exchange.port, ws_port=unused_port).start()
     wait_until(lambda: "polling REST" in ingestor.log(), 30, ingestor.log)
     run_for(2.5)
-    status = store.read_feed_status(store.open_reader(db_path))
+    status = store.read_feed_status(store.open_reader(database))
     assert set(status["transport"]) == {"rest"} and set(status["state"]) == {"polling"}
-    assert len(stored_rows(db_path, "ETHUSDT")) > 0
+    assert len(stored_rows(database, "ETHUSDT")) > 0
     assert ingestor.stop()[0] == 0
 
 
-def test_database_of_the_other_market_is_refused(exchange, db_path):
+def test_database_of_the_other_market_is_refused(exchange, database):
     """A futures ingestor on a spot database: one-line error, exit 2, nothing stored is lost."""
-    store.write_trades(db_path, [("BTCUSDT", 1, 1_700_000_000_000, 1.0, 1.0, True)], market="spot")
-    proc = subprocess.run(IngestorProcess(db_path, exchange.port, market="futures").argv, capture_output=True,
+    store.write_trades(database, [("BTCUSDT", 1, 1_700_000_000_000, 1.0, 1.0, True)], market="spot")
+    proc = subprocess.run(IngestorProcess(database, exchange.port, market="futures").argv, capture_output=True,
                           text=True, timeout=30, cwd=REPO_ROOT)
     assert proc.returncode == 2
     error_lines = [line for line in proc.stderr.splitlines() if "error" in line]
     assert len(error_lines) == 1 and "holds spot trade data" in error_lines[0]
-    assert len(stored_rows(db_path, "BTCUSDT")) == 1
+    assert len(stored_rows(database, "BTCUSDT")) == 1
 
 
 def test_unknown_symbol_is_a_one_line_error(exchange, db_path):
@@ -267,13 +268,13 @@ def test_help_documents_every_flag():
 
 
 @pytest.mark.exchange(symbols=("BTCUSDT", "ETHUSDT", "SOLUSDT"))
-def test_watchlist_change_is_applied_live_on_the_open_connection(exchange, db_path):
+def test_watchlist_change_is_applied_live_on_the_open_connection(exchange, database):
     """A watchlist edit (API, dashboard) subscribes and unsubscribes live, with the new symbol's history; a
     symbol not trading is dropped and recorded with the reason."""
-    ingestor = IngestorProcess(db_path, exchange.port).start()
+    ingestor = IngestorProcess(database, exchange.port).start()
     ingestor.wait_connected()
-    wait_until(lambda: stored_rows(db_path, "ETHUSDT"), 15, ingestor.log)
-    conn = store.open_writer(db_path, "spot", "trade")
+    wait_until(lambda: stored_rows(database, "ETHUSDT"), 15, ingestor.log)
+    conn = store.open_writer(database, "spot", "trade")
     assert [s for s, _ in store.read_watchlist(conn)] == ["BTCUSDT", "ETHUSDT"]
     with store.transaction(conn):
         store.replace_watchlist(conn, ["BTCUSDT", "SOLUSDT", "NOSUCHCOIN"])
@@ -281,8 +282,8 @@ def test_watchlist_change_is_applied_live_on_the_open_connection(exchange, db_pa
     run_for(3)
     exchange.control(paused=True)
     sol_truth = truth_rows(exchange, "SOLUSDT")
-    wait_until(lambda: stored_rows(db_path, "SOLUSDT")[-1:] == sol_truth[-1:], SETTLE_TIMEOUT_S, ingestor.log)
-    sol = stored_rows(db_path, "SOLUSDT")
+    wait_until(lambda: stored_rows(database, "SOLUSDT")[-1:] == sol_truth[-1:], SETTLE_TIMEOUT_S, ingestor.log)
+    sol = stored_rows(database, "SOLUSDT")
     assert len(sol_truth) < 1000  # so the history fetched at SUBSCRIBE reaches back to the first trade:
     assert sol == sol_truth
     log = ingestor.log()
@@ -291,17 +292,17 @@ def test_watchlist_change_is_applied_live_on_the_open_connection(exchange, db_pa
     # why it left the list, and where the API and the page ask the exchange, are recorded for them
     assert store.read_refusals(conn) == {"NOSUCHCOIN": "refused: not trading on spot"}
     assert store.read_rest_url(conn) == f"http://127.0.0.1:{exchange.port}"
-    status = store.read_feed_status(store.open_reader(db_path))
+    status = store.read_feed_status(store.open_reader(database))
     assert set(status["symbol"]) == {"BTCUSDT", "SOLUSDT"}
-    assert stored_rows(db_path, "ETHUSDT")[-1][0] < truth_rows(exchange, "ETHUSDT")[-1][0]
+    assert stored_rows(database, "ETHUSDT")[-1][0] < truth_rows(exchange, "ETHUSDT")[-1][0]
     assert "reconnecting in" not in log  # control messages stayed within the exchange's rate limit
     assert ingestor.stop()[0] == 0
 
 
 @pytest.mark.exchange(gap_every=40, gap_size=3)
-def test_trades_skipped_just_before_the_market_goes_quiet_are_fetched(exchange, db_path):
+def test_trades_skipped_just_before_the_market_goes_quiet_are_fetched(exchange, database):
     """A tail gap (no later trade to reveal it) is found by the quiet-stream check, not at the next reconnect."""
-    ingestor = IngestorProcess(db_path, exchange.port).start()
+    ingestor = IngestorProcess(database, exchange.port).start()
     run_for(3)
     exchange.control(gap_every=1, gap_size=1_000_000)  # from now on nothing reaches the socket
     run_for(0.5)
@@ -311,23 +312,23 @@ def test_trades_skipped_just_before_the_market_goes_quiet_are_fetched(exchange, 
     assert ingestor.stop()[0] == 0
 
 
-def test_what_the_backfill_depth_cannot_reach_stays_an_open_gap(exchange, db_path):
+def test_what_the_backfill_depth_cannot_reach_stays_an_open_gap(exchange, database):
     """A restart after a long outage fetches at most --backfill-depth trades; the rest is an open gap."""
-    ingestor = IngestorProcess(db_path, exchange.port, "--backfill-depth", "30").start()
-    wait_until(lambda: len(stored_rows(db_path, "BTCUSDT")) > 5, 15, ingestor.log)
+    ingestor = IngestorProcess(database, exchange.port, "--backfill-depth", "30").start()
+    wait_until(lambda: len(stored_rows(database, "BTCUSDT")) > 5, 15, ingestor.log)
     ingestor.proc.kill()
     ingestor.proc.wait()
-    last_before = stored_rows(db_path, "BTCUSDT")[-1][0]
+    last_before = stored_rows(database, "BTCUSDT")[-1][0]
     wait_until(lambda: truth_rows(exchange, "BTCUSDT")[-1][0] > last_before + 100, 20)
-    restarted = IngestorProcess(db_path, exchange.port, "--backfill-depth", "30").start()
+    restarted = IngestorProcess(database, exchange.port, "--backfill-depth", "30").start()
     wait_until(lambda: "beyond --backfill-depth 30" in restarted.log(), 20, restarted.log)
     assert restarted.stop()[0] == 0
-    conn = store.open_reader(db_path)
+    conn = store.open_reader(database)
     gaps = store.read_gaps(conn, "BTCUSDT")
     open_gap = gaps[gaps["status"] == "open"].iloc[0]
     assert open_gap["from_id"] == last_before + 31
     assert store.count_missing(conn, "BTCUSDT", int(open_gap["from_id"]), int(open_gap["to_id"])) == \
         open_gap["to_id"] - open_gap["from_id"] + 1
-    stored_ids = [row[0] for row in stored_rows(db_path, "BTCUSDT")]
+    stored_ids = [row[0] for row in stored_rows(database, "BTCUSDT")]
     assert [i for i in stored_ids if last_before < i <= last_before + 30] == list(range(last_before + 1,
                                                                                          last_before + 31))

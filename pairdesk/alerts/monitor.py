@@ -94,15 +94,18 @@ class AlertMonitor:
     """Evaluates every enabled alert rule on every completed bar; see the module docstring.
 
     ``symbols``: the ingested symbols; with ``seed_defaults`` the default rules on the first two
-    are added to a database that never had them.
+    are added to a database that never had them. ``owns_rule(rule_id)``: whether this process
+    evaluates that rule (several ingestors on one PostgreSQL database: exactly one of them does).
     ``webhooks``: a WebhookSender (one is made and started when None). ``dashboard_url``: the
     address notifications link to (``links.dashboard_url``: None for the setting's).
     """
 
     def __init__(self, db_path: str | Path, writer: Writer, symbols: Sequence[str] = (), *,
                  seed_defaults: bool = True, webhooks: WebhookSender | None = None,
-                 poll_interval_s: float = POLL_INTERVAL_S, dashboard_url: str | None = None) -> None:
+                 poll_interval_s: float = POLL_INTERVAL_S, dashboard_url: str | None = None,
+                 owns_rule: Callable[[int], bool] = lambda _rule_id: True) -> None:
         self.db_path = db_path
+        self.owns_rule = owns_rule
         self.writer = writer
         self.symbols = [s.upper() for s in symbols]
         self.seed_defaults = seed_defaults
@@ -254,7 +257,7 @@ class AlertMonitor:
         rows = repository.read_rule_states(conn)
         watches = {}
         for rule, updated_ms, data_ms, state in rows:
-            if not rule.enabled:
+            if not rule.enabled or not self.owns_rule(rule.rule_id):  # another ingestor evaluates it
                 continue
             known = self._watches.get(rule.rule_id)
             if known is not None and known.updated_ms == updated_ms:

@@ -11,6 +11,7 @@ import httpx
 
 from pairdesk import binance, exit_codes, store
 from pairdesk.binance import BinanceRest, RestError
+from pairdesk.ingest.claims import SymbolClaims
 from pairdesk.ingest.config import (
     DEFAULT_BACKFILL_DEPTH,
     DEFAULT_MAX_CONNECTION_AGE_S,
@@ -28,7 +29,11 @@ def parse_args(argv: list[str] | None = None) -> IngestorConfig:
     parser = argparse.ArgumentParser(
         prog="data_ingestor.py",
         description="Stream Binance trades into a SQLite tick store, every trade exactly once.")
-    parser.add_argument("--db", default="ticks.db", help="SQLite database file (default: ticks.db)")
+    parser.add_argument("--db", default="ticks.db",
+                        help="SQLite database file, or postgresql://user@host/dbname (default: ticks.db)")
+    parser.add_argument("--shards", type=int, default=1, metavar="N",
+                        help="this ingestor is one of N sharing a PostgreSQL database: it adds --symbols to the "
+                             "watchlist and follows its share of it (default: 1, alone: it follows --symbols)")
     parser.add_argument("--symbols", default="btcusdt,ethusdt",
                         help="comma-separated symbols, any case (default: btcusdt,ethusdt)")
     parser.add_argument("--market", choices=MARKETS, default="spot",
@@ -68,6 +73,10 @@ def parse_args(argv: list[str] | None = None) -> IngestorConfig:
         parser.error(f"--rest-url must start with http:// or https://, not {args.rest_url!r}")
     if args.dashboard_url and not args.dashboard_url.startswith(("http://", "https://")):
         parser.error(f"--dashboard-url must start with http:// or https://, not {args.dashboard_url!r}")
+    if args.shards < 1:
+        parser.error("--shards must be at least 1")
+    if args.shards > 1 and not store.is_url(args.db):
+        parser.error("--shards needs a PostgreSQL database (--db postgresql://...): a SQLite file has one writer")
     if args.silence_timeout <= 0 or args.backfill_depth < 0 or args.max_connection_age <= 0:
         parser.error("--silence-timeout and --max-connection-age must be positive, --backfill-depth not negative")
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -80,7 +89,7 @@ def parse_args(argv: list[str] | None = None) -> IngestorConfig:
         rest_url=args.rest_url or binance.DEFAULT_REST_URL[args.market], transport=args.transport,
         silence_timeout_s=args.silence_timeout, backfill_depth=args.backfill_depth,
         max_connection_age_s=args.max_connection_age, alerts=not args.no_alerts,
-        quotes=not args.no_quotes, dashboard_url=args.dashboard_url)
+        quotes=not args.no_quotes, dashboard_url=args.dashboard_url, shards=args.shards)
 
 
 async def check_symbols(rest: BinanceRest, symbols: list[str]) -> str | None:
@@ -101,12 +110,19 @@ async def check_symbols(rest: BinanceRest, symbols: list[str]) -> str | None:
 
 
 async def run(config: IngestorConfig) -> int:
-    """Own the database, check the symbols, ingest until SIGINT / SIGTERM; the exit status."""
-    with store.claim_ownership(config.db, "ingestor"):  # WriterBusy: a live ingestor already writes it
-        return await _ingest(config)
+    """Own the database (or, alone on PostgreSQL, its symbols), check the symbols, ingest until
+    SIGINT / SIGTERM; the exit status."""
+    with store.claim_ownership(config.db, "ingestor") as ownership:  # WriterBusy: a live ingestor writes the file
+        if config.shards == 1:
+            refused = ownership.claim_symbols(config.symbols)
+            if refused:
+                symbol, holder = next(iter(refused.items()))
+                raise store.WriterBusy(f"{symbol} in {store.display_name(config.db)} is already written by {holder}; "
+                                       "stop that ingestor first, or run several with --shards N")
+        return await _ingest(config, ownership)
 
 
-async def _ingest(config: IngestorConfig) -> int:
+async def _ingest(config: IngestorConfig, ownership) -> int:
     rest = BinanceRest(config.rest_url, config.market, config.stream)
     try:
         error = await check_symbols(rest, config.symbols)
@@ -123,12 +139,14 @@ async def _ingest(config: IngestorConfig) -> int:
             sys.modules.setdefault("pyarrow", None)
             from pairdesk.alerts.monitor import AlertMonitor  # here: pandas and statistics load only with alerts
 
-            monitor = AlertMonitor(config.db, writer, config.symbols, dashboard_url=config.dashboard_url).start()
-        ingestor = Ingestor(config, writer, rest)
+            monitor = AlertMonitor(config.db, writer, config.symbols, dashboard_url=config.dashboard_url,
+                                   owns_rule=ownership.owns_rule).start()
+        ingestor = Ingestor(config, writer, rest, SymbolClaims(ownership, config.shards))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, ingestor.stop)
-        log.info("ingesting %s %s %s into %s", config.market, config.stream, ",".join(config.symbols), config.db)
+        log.info("ingesting %s %s %s into %s%s", config.market, config.stream, ",".join(config.symbols),
+                 store.display_name(config.db), f" (one of {config.shards} shards)" if config.shards > 1 else "")
         try:
             await ingestor.run()
         finally:

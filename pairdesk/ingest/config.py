@@ -45,6 +45,7 @@ class IngestorConfig:
     alerts: bool = True
     quotes: bool = True  # follow top of book (and, on futures, mark price and funding) beside the trades
     dashboard_url: str | None = None  # what alert notifications link to (None: $PAIRDESK_DASHBOARD_URL or the default)
+    shards: int = 1  # ingestors sharing the database (PostgreSQL): this one takes its share of the watchlist
     # attempt number (0 = first failure in a row) -> seconds to wait before reconnecting
     reconnect_delay_s: Callable[[int], float] = backoff_delay_s
 

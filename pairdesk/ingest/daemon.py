@@ -21,6 +21,7 @@ from websockets.exceptions import ConnectionClosed
 from pairdesk import binance, health, store
 from pairdesk.binance import BadFrame, BinanceRest, Control, MarkPrice, Quote, RestError, Trade
 from pairdesk.ingest.backfill import HISTORY_REASON, BackfillMixin
+from pairdesk.ingest.claims import SymbolClaims
 from pairdesk.ingest.collection import CollectionMixin
 from pairdesk.ingest.config import (
     BAD_FRAME_SUMMARY_INTERVAL_S,
@@ -43,10 +44,23 @@ from pairdesk.ingest.funding import FundingFollower
 from pairdesk.ingest.quote_stream import QuoteStream
 from pairdesk.ingest.quotes import QuoteCollector
 from pairdesk.ingest.sequencer import Step, sequence
-from pairdesk.markets import REPLAY_FINISHED
 from pairdesk.ingest.watchlist import WatchlistMixin
+from pairdesk.markets import REPLAY_FINISHED
 
 log = logging.getLogger("data_ingestor")
+
+
+class _OwnsEverything:
+    """The claim of an ingestor built without one (tests): every symbol is its own."""
+
+    def claim_symbols(self, symbols) -> dict[str, str]:
+        return {}
+
+    def release_symbols(self, symbols) -> None:
+        pass
+
+    def owner_of(self, symbol: str) -> str | None:
+        return None
 
 
 class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
@@ -57,11 +71,14 @@ class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
     here and share this object's state.
     """
 
-    def __init__(self, config: IngestorConfig, writer: store.TradeWriter, rest: BinanceRest) -> None:
+    def __init__(self, config: IngestorConfig, writer: store.TradeWriter, rest: BinanceRest,
+                 claims: SymbolClaims | None = None) -> None:
         self.config = config
         self.writer = writer
         self.rest = rest
-        self.feeds = {s: SymbolFeed(s) for s in config.symbols}
+        self.claims = claims or SymbolClaims(_OwnsEverything())
+        # alone: the command line's symbols; a shard takes its share of the watchlist at start
+        self.feeds = {} if config.shards > 1 else {s: SymbolFeed(s) for s in config.symbols}
         self.transport = config.transport
         self.state = "starting"
         self.reconnects = 0
@@ -126,8 +143,20 @@ class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
         self._stop.set()
 
     async def _load_store_state(self) -> None:
+        def seed(conn):
+            if self.config.shards > 1:  # shards add what their command line names; they never remove
+                store.add_to_watchlist(conn, self.config.symbols)
+            else:  # alone, the command line says what to follow
+                store.replace_watchlist(conn, self.config.symbols)
+            return store.read_watchlist(conn)
+
+        rows = await asyncio.wrap_future(self.writer.call(seed))
+        if self.config.shards > 1:
+            chosen = await asyncio.to_thread(self.claims.choose, [s for s, _ in rows], [])
+            self.feeds = {s: SymbolFeed(s) for s in chosen}
+            log.info("shard: following %s of the watchlist's %d symbols", ",".join(chosen) or "none yet", len(rows))
+
         def load(conn):
-            store.replace_watchlist(conn, list(self.feeds))  # the command line says what to follow
             version = max((updated for _, updated in store.read_watchlist(conn)), default=None)
             last_ids = {s: store.last_trade_id(conn, s) for s in self.feeds}
             quotes_until = {s: store.last_quote_ms(conn, s) for s in self.feeds}

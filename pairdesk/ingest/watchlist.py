@@ -19,12 +19,15 @@ class WatchlistMixin:
     """The watchlist-following half of ``Ingestor`` (mixed into it; uses its ``feeds``, ``_ws``, ``writer``)."""
 
     async def _watchlist_loop(self) -> None:
-        """Follow the ``watchlist`` table (the API and the dashboard edit it) on the open connection."""
+        """Follow the ``watchlist`` table (the API and the dashboard edit it) on the open connection.
+
+        A shard looks again at every poll even when the list did not change: another shard may have
+        died and left its symbols to take (``claims.SymbolClaims``)."""
         while True:
             await asyncio.sleep(WATCHLIST_POLL_INTERVAL_S)
             rows = await asyncio.wrap_future(self.writer.call(store.read_watchlist))
             version = max((updated for _, updated in rows), default=None)
-            if version == self._watchlist_version or not rows:
+            if (version == self._watchlist_version and self.config.shards == 1) or not rows:
                 continue
             try:
                 await self._follow([symbol for symbol, _ in rows])
@@ -32,16 +35,24 @@ class WatchlistMixin:
             except (httpx.HTTPError, RestError) as exc:  # try again at the next poll
                 log.warning("watchlist: cannot check the new symbols against exchangeInfo yet: %s", exc)
 
-    async def _follow(self, wanted: list[str]) -> None:
+    async def _follow(self, listed: list[str]) -> None:
+        """Follow what the claims give this ingestor of the ``listed`` watchlist (all of it, alone)."""
+        wanted = await asyncio.to_thread(self.claims.choose, listed, list(self.feeds))
         added = [s for s in wanted if s not in self.feeds]
         removed = [s for s in self.feeds if s not in wanted]
+        if self.config.shards == 1 and self.claims.refused:  # alone, a symbol another ingestor writes is refused
+            taken = {s: f"written by {holder}" for s, holder in self.claims.refused.items() if s in listed}
+            if taken:
+                log.error("watchlist: %s", "; ".join(f"{s} {why}" for s, why in taken.items()))
+                await asyncio.wrap_future(self.writer.call(lambda conn: store.record_refusals(conn, taken)))
         if added:
-            listed = await self.rest.trading_symbols()
-            unknown = [s for s in added if s not in listed]
+            listed_now = await self.rest.trading_symbols()
+            unknown = [s for s in added if s not in listed_now]
             if unknown:
                 log.error("watchlist: %s not TRADING on %s; not followed", ", ".join(unknown), self.config.market)
-                added = [s for s in added if s in listed]
-                keep = [s for s in wanted if s not in unknown]
+                self.claims.ownership.release_symbols(unknown)
+                added = [s for s in added if s in listed_now]
+                keep = [s for s in listed if s not in unknown]
                 reason = watchlist.refused_state(self.config.market)
 
                 def drop_unknown(conn) -> None:  # the page and the API say why they left the list

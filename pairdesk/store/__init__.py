@@ -65,6 +65,7 @@ from pairdesk.store.database import (
                                        write_session,
 )
 from pairdesk.store.desk import (
+                                       add_to_watchlist,
                                        followed_symbols,
                                        read_hourly_summaries,
                                        read_refusals,
@@ -158,7 +159,7 @@ __all__ = [
     "delete_alert_rule", "insert_alert_rule", "last_alert_event_id", "read_alert_events", "read_alert_rule_rows",
     "read_rule_firings", "save_alert_progress", "seed_alert_rules", "set_alert_delivery", "set_alert_rule_enabled", "update_alert_rule",
     "DATABASE_ERRORS", "database_exists", "display_name", "is_url", "atomic", "data_version", "snapshot", "transaction", "set_gap_detail", "BUSY_TIMEOUT_MS", "DEFAULT_SOURCE", "now_ms", "open_reader", "open_writer",
-    "open_writer_as_recorded", "read_metadata", "recorded_metadata", "write_session", "read_hourly_summaries", "read_watchlist",
+    "open_writer_as_recorded", "read_metadata", "recorded_metadata", "write_session", "read_hourly_summaries", "read_watchlist", "add_to_watchlist",
     "followed_symbols", "read_refusals", "read_rest_url", "record_refusals", "record_rest_url",
     "replace_watchlist", "write_hourly_summaries", "StoreError", "StoreMismatch", "WriterBusy", "STATUS_COLUMNS",
     "close_gap", "count_missing", "delete_status", "list_open_gaps", "open_gap", "read_feed_status", "read_gap_spans",

@@ -68,6 +68,13 @@ def replace_watchlist(conn: sqlite3.Connection, symbols: Sequence[str]) -> None:
                      [(symbol, updated_ms) for symbol in dict.fromkeys(symbols)])
 
 
+def add_to_watchlist(conn: sqlite3.Connection, symbols: Sequence[str]) -> None:
+    """Add ``symbols`` to the watchlist, keeping what it holds (a shard starting; caller holds the transaction)."""
+    current = [symbol for symbol, _ in read_watchlist(conn)]
+    if set(symbols) - set(current):
+        replace_watchlist(conn, [*current, *symbols])
+
+
 def write_hourly_summaries(conn: sqlite3.Connection, symbols: str, timeframe: str,
                            rows: Iterable[tuple[int, str]]) -> int:
     """Store (hour_ms, stats JSON text) rows of one pair ("A,B") and timeframe, replacing rows of the

@@ -5,6 +5,11 @@ also records who holds it (pid, role, since when, command line). The kernel drop
 the owner exits, however it exits (``kill -9`` included), so a stale file never blocks a restart:
 only a live owner does. Brief write sessions (imports, uploads, rule and watchlist edits) do not
 take ownership; they share the file through SQLite's own write lock as before.
+
+On PostgreSQL several ingestors share one database, each owning its own symbols
+(``pg_ownership``); ``claim_ownership`` returns that kind of claim for a URL. Both answer
+``claim_symbols`` / ``release_symbols`` / ``owns_rule`` / ``check``: the owner of a SQLite file owns
+all of its symbols and rules.
 """
 from __future__ import annotations
 
@@ -16,7 +21,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from pairdesk.store.dialect import is_url
 from pairdesk.store.errors import WriterBusy
+from pairdesk.store.pg_ownership import PgOwnership
 
 
 def owner_file(db_path: str | Path) -> Path:
@@ -46,6 +53,22 @@ class Ownership:
         self.db_path = Path(db_path)
         self.owner = owner
         self._fd: int | None = fd
+
+    def claim_symbols(self, symbols) -> dict[str, str]:
+        """Symbols another process owns: none (the file's owner owns every symbol in it)."""
+        return {}
+
+    def release_symbols(self, symbols) -> None:
+        """Nothing to release: the file is owned as a whole."""
+
+    def owner_of(self, symbol: str) -> str | None:
+        return self.owner.describe()
+
+    def owns_rule(self, rule_id: int) -> bool:
+        return True
+
+    def check(self) -> None:
+        """The kernel's lock cannot be lost while the process lives."""
 
     def release(self) -> None:
         if self._fd is not None:
@@ -86,8 +109,11 @@ def _parse_owner(text: str) -> Owner:
         return Owner(-1, "another process", 0, "")
 
 
-def claim_ownership(db_path: str | Path, role: str = "ingestor") -> Ownership:
-    """Own ``db_path`` for writing, or WriterBusy naming the live owner (one line)."""
+def claim_ownership(db_path: str | Path, role: str = "ingestor") -> Ownership | PgOwnership:
+    """Own ``db_path`` for writing, or WriterBusy naming the live owner (one line). For a PostgreSQL
+    URL: a claim that owns nothing yet (``claim_symbols`` takes the symbols)."""
+    if is_url(db_path):
+        return PgOwnership(db_path, role)
     path = owner_file(db_path)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
