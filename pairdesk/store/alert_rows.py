@@ -110,12 +110,11 @@ def read_alert_rule_rows(conn: sqlite3.Connection) -> list[dict]:
 
 def seed_alert_rules(conn: sqlite3.Connection, rules: Sequence[Mapping[str, object]]) -> list[int]:
     """Insert rule rows unless default rules were seeded before (meta key); returns the new rule_ids."""
-    with atomic(conn):
-        if conn.execute("SELECT 1 FROM meta WHERE key = ?", (ALERT_RULES_SEEDED_KEY,)).fetchone():
+    with atomic(conn):  # the key first: of several ingestors starting at once, one seeds (the others wait, then see it)
+        if conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING key",
+                        (ALERT_RULES_SEEDED_KEY, str(now_ms()))).fetchone() is None:
             return []
-        ids = [insert_alert_rule(conn, rule) for rule in rules]
-        conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (ALERT_RULES_SEEDED_KEY, str(now_ms())))
-        return ids
+        return [insert_alert_rule(conn, rule) for rule in rules]
 
 
 def save_alert_progress(conn: sqlite3.Connection, events: Sequence[dict], states: dict[int, tuple[int, str]]

@@ -1,0 +1,98 @@
+"""Sharded ingestion into one PostgreSQL database: real ingestor processes against the local exchange.
+
+Three ``data_ingestor.py --shards 3`` write one database concurrently, one is killed with SIGKILL and
+restarted: every trade of every symbol is stored exactly once. Two lone ingestors asking for the
+same symbol: the second is refused with one line naming the first. Each alert rule is evaluated
+by exactly one shard.
+"""
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+
+import pytest
+
+from conftest import REPO_ROOT
+from pairdesk import store
+from pairdesk.sim.exchange import ExchangeSim, run_in_thread
+from test_ingestor import SETTLE_TIMEOUT_S, IngestorProcess, run_for, stored_rows, truth_rows, wait_until
+
+SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT", "ADAUSDT")
+
+
+@pytest.fixture(autouse=True)
+def no_ingestor_left_behind():
+    yield
+    while IngestorProcess.running:
+        proc = IngestorProcess.running.pop().proc
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def exchange():
+    options = {"rate_per_s": 240.0, "seed": 5, "wait_for_subscriber": True, "ping_interval_s": 5.0,
+               "symbols": SYMBOLS, "drop_every": 400, "resend_every": 71}
+    with run_in_thread(ExchangeSim(**options)) as sim:
+        yield sim
+
+
+def followed(ingestor: IngestorProcess) -> list[str]:
+    """What the shard said it follows at start."""
+    match = re.search(r"shard: following (\S+) of the watchlist", ingestor.log())
+    return [] if match is None or match.group(1) == "none" else match.group(1).split(",")
+
+
+def test_three_shards_one_killed_and_restarted_store_every_trade_once(exchange, pg_url) -> None:
+    shards = [IngestorProcess(pg_url, exchange.port, "--shards", "3", symbols=SYMBOLS).start() for _ in range(3)]
+    for shard in shards:
+        wait_until(lambda shard=shard: followed(shard), 30, shard.log)
+    shares = [followed(shard) for shard in shards]
+    assert sorted(s for share in shares for s in share) == sorted(SYMBOLS)  # disjoint, and every symbol taken
+    assert [len(share) for share in shares] == [2, 2, 2]  # an even split
+    victim = shards[1]
+    wait_until(lambda: all(stored_rows(pg_url, s) for s in shares[1]), 30, victim.log)
+    run_for(2)
+    victim.proc.send_signal(signal.SIGKILL)
+    victim.proc.wait(10)
+    run_for(3)  # the exchange trades on; nobody writes the victim's symbols
+    restarted = IngestorProcess(pg_url, exchange.port, "--shards", "3", symbols=SYMBOLS).start()
+    wait_until(lambda: followed(restarted), 30, restarted.log)
+    assert sorted(followed(restarted)) == sorted(shares[1])  # the restart takes back what was left
+    run_for(3)
+    exchange.control(paused=True)
+    for symbol in SYMBOLS:
+        truth = truth_rows(exchange, symbol)
+        wait_until(lambda: stored_rows(pg_url, symbol)[-1:] == truth[-1:], SETTLE_TIMEOUT_S,
+                   lambda: f"{symbol}: {len(stored_rows(pg_url, symbol))} of {len(truth)}\n{restarted.log()[-2000:]}")
+        assert stored_rows(pg_url, symbol) == truth
+    # each alert rule was evaluated by exactly one shard (its lock's holder), never twice
+    watched = [re.findall(r"alert rule (\d+) watched", s.log()) for s in (shards[0], shards[2], restarted)]
+    rules = [rule for per_shard in watched for rule in per_shard]
+    assert rules and len(rules) == len(set(rules))
+    for shard in (shards[0], shards[2], restarted):
+        assert shard.stop()[0] == 0
+
+
+def test_a_second_ingestor_for_the_same_symbol_is_refused(exchange, pg_url) -> None:
+    first = IngestorProcess(pg_url, exchange.port, symbols=("BTCUSDT", "ETHUSDT")).start()
+    wait_until(lambda: stored_rows(pg_url, "BTCUSDT"), 30, first.log)
+    second = IngestorProcess(pg_url, exchange.port, symbols=("SOLUSDT", "BTCUSDT"))
+    proc = subprocess.run(second.argv, capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
+    assert proc.returncode == 2
+    line = proc.stderr.strip().splitlines()[-1]
+    assert re.fullmatch(r"data_ingestor: error: BTCUSDT in postgresql://\S+ is already written by pairdesk "
+                        rf"ingestor pid {first.proc.pid} on \S+ \(connected since [-\d: ]+ UTC\); stop that "
+                        r"ingestor first, or run several with --shards N", line), line
+    assert not stored_rows(pg_url, "SOLUSDT")  # refused before writing anything
+    assert first.stop()[0] == 0
+
+
+def test_shards_need_a_postgresql_database(tmp_path) -> None:
+    argv = IngestorProcess(str(tmp_path / "ticks.db"), 1, "--shards", "2").argv
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
+    assert proc.returncode == 2
+    assert "--shards needs a PostgreSQL database" in proc.stderr.strip().splitlines()[-1]
+    assert not store.database_exists(tmp_path / "ticks.db")
