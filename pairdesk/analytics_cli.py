@@ -37,7 +37,7 @@ def _build_parser() -> _ArgumentParser:
                     f"that row only (except --hedge ols_insample, which is fitted on all rows: in-sample).",
         epilog="analytics_engine.py scan --help: scan every pair of the watchlist instead (the pair scanner).",
     )
-    parser.add_argument("--db", required=True, help="tick database file written by the ingestor (read-only)")
+    parser.add_argument("--db", required=True, help="tick database written by the ingestor, a file or a postgresql:// URL (read-only)")
     parser.add_argument("--symbols", required=True,
                         help="two symbols A,B in the database, any case (e.g. BTCUSDT,ETHUSDT); A is regressed on B")
     parser.add_argument("--timeframe", default="1s", choices=list(TIMEFRAME_MS),
@@ -82,7 +82,7 @@ def _build_scan_parser() -> _ArgumentParser:
                     f"best first, columns {','.join(store.SCAN_RESULT_COLUMNS)} (true/false flags, empty cells "
                     "where a figure is not defined).",
     )
-    parser.add_argument("--db", required=True, help="tick database file (the scan's results are stored in it)")
+    parser.add_argument("--db", required=True, help="tick database, a file or a postgresql:// URL (the scan's results are stored in it)")
     add_scan_arguments(parser)
     parser.add_argument("--out", required=True, help="CSV file to write ('-' for standard output)")
     return parser

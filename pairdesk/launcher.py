@@ -27,7 +27,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from pairdesk import access, exit_codes, scanner
+from pairdesk import access, binance, exit_codes, scanner, store
 from pairdesk.history import HistoryImportError, replay_source
 
 REPO_ROOT = Path(__file__).resolve().parents[1]  # the entry-point scripts live there
@@ -131,7 +131,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                      "(and with --demo a local exchange); Ctrl+C stops everything.")
     parser.add_argument("--demo", action="store_true",
                         help="run against a local simulated exchange (no internet needed), on demo.db by default")
-    parser.add_argument("--db", help="SQLite database file (default: ticks.db, or demo.db with --demo)")
+    parser.add_argument("--db", help="SQLite database file, or postgresql://user@host/dbname (default: ticks.db, "
+                                     "or demo.db with --demo)")
+    parser.add_argument("--shards", type=int, default=1, metavar="N",
+                        help="split the watchlist across N ingestor processes writing one PostgreSQL database "
+                             "(default: %(default)s)")
     parser.add_argument("--symbols", default="btcusdt,ethusdt", help="comma-separated symbols (default: %(default)s)")
     parser.add_argument("--market", choices=("spot", "futures"), default="spot", help="default: %(default)s")
     parser.add_argument("--stream", choices=("trade", "aggTrade"),
@@ -170,6 +174,8 @@ class Supervisor:
     def ingestor_argv(self, ws_url: str | None, rest_url: str | None) -> list[str]:
         argv = [PYTHON, "data_ingestor.py", "--db", self.db, "--symbols", self.args.symbols,
                 "--market", self.args.market]
+        if self.args.shards > 1:
+            argv += ["--shards", str(self.args.shards)]
         if self.args.stream:
             argv += ["--stream", self.args.stream]
         if ws_url:
@@ -207,6 +213,8 @@ class Supervisor:
         """``--continue-from`` the demo database when it holds this market's tape (a restarted demo goes
         on with ids after the stored ones); a database of another market (or not a tick database) is
         moved aside, saying so, and the demo starts a new one."""
+        if store.is_url(self.db):  # a server's database is never moved aside: another market is refused
+            return ["--continue-from", self.db] if store.database_exists(self.db) else []
         path = Path(self.db)
         if not path.exists():
             return []
@@ -230,10 +238,27 @@ class Supervisor:
               flush=True)
         return []
 
+    def check_shards(self) -> str | None:
+        """Why ``--shards`` cannot work as given (None: it can): shards share a PostgreSQL database, and each
+        shard's share of the symbols must fit one connection's streams (Binance: 1,024)."""
+        shards = self.args.shards
+        if shards < 1:
+            return "--shards must be at least 1"
+        if shards > 1 and not store.is_url(self.db):
+            return "--shards needs a PostgreSQL database (--db postgresql://...): a SQLite file has one writer"
+        per_symbol = 1 + len(binance.MARKET_SPECS[self.args.market].quote_streams)
+        symbols = len([s for s in self.args.symbols.split(",") if s.strip()])
+        share = -(-symbols // shards)
+        if share * per_symbol > binance.MAX_STREAMS_PER_CONNECTION:
+            needed = -(-symbols * per_symbol // binance.MAX_STREAMS_PER_CONNECTION)
+            return (f"{symbols} symbols x {per_symbol} streams is more than {shards} connection(s) of "
+                    f"{binance.MAX_STREAMS_PER_CONNECTION} streams carry: use --shards {needed} or more")
+        return None
+
     def start_api(self, ingestor: Child) -> None:
         """The API serves an existing database: start it once the ingestor has created the file."""
         deadline = time.monotonic() + DATABASE_WAIT_S
-        while not Path(self.db).exists() and time.monotonic() < deadline and ingestor.running():
+        while not store.database_exists(self.db) and time.monotonic() < deadline and ingestor.running():
             time.sleep(0.2)
         api = Child("api", [PYTHON, "api.py", "--db", self.db, "--host", self.args.host,
                             "--port", str(self.args.api_port)], restart=True)
@@ -263,6 +288,10 @@ class Supervisor:
         except ValueError as exc:
             print(f"run_all: error: --scan-every: {exc}", file=sys.stderr)
             return exit_codes.CONFIG_ERROR
+        problem = self.check_shards()
+        if problem:
+            print(f"run_all: error: {problem}", file=sys.stderr)
+            return exit_codes.CONFIG_ERROR
         for flag, port in ports:
             if not port_is_free(port):
                 print(f"run_all: error: port {port} is in use; stop what uses it or pass {flag} N", file=sys.stderr)
@@ -280,13 +309,15 @@ class Supervisor:
                       f"({'replaying ' + ' '.join(self.args.replay) if self.args.replay else 'demo data'})",
                       flush=True)
             CHILD_ENV.setdefault("PAIRDESK_DASHBOARD_URL", f"http://127.0.0.1:{self.args.port}")  # alert links
-            ingestor = Child("ingestor", self.ingestor_argv(ws_url, rest_url), restart=True)
+            shards = self.args.shards
+            ingestors = [Child("ingestor" if shards == 1 else f"ingestor {k + 1}/{shards}",
+                               self.ingestor_argv(ws_url, rest_url), restart=True) for k in range(shards)]
             dashboard = Child("dashboard", self.dashboard_argv())
-            for child in (ingestor, dashboard):
+            for child in (*ingestors, dashboard):
                 child.start()
                 self.children.append(child)
             if self.args.api:
-                self.start_api(ingestor)
+                self.start_api(ingestors[0])
             if not self.args.no_scan:
                 scan = Child("scanner", self.scanner_argv(), restart=True)
                 scan.start()
@@ -294,14 +325,15 @@ class Supervisor:
             if wait_for_port(self.args.port, DASHBOARD_START_TIMEOUT_S,
                              lambda: dashboard.running() and not self.stopping, self.args.host):
                 shown = "localhost" if not access.listens_beyond_loopback(self.args.host) else self.args.host
-                print(f"run_all: dashboard at http://{shown}:{self.args.port} (database {self.db}); "
+                print(f"run_all: dashboard at http://{shown}:{self.args.port} (database {store.display_name(self.db)}"
+                      f"{f', {shards} ingestor shards' if shards > 1 else ''}); "
                       f"Ctrl+C stops everything", flush=True)
-            return self.supervise(ingestor)
+            return self.supervise(ingestors)
         finally:
             self.stop_all()
 
-    def supervise(self, ingestor: Child) -> int:
-        """Restart what may be restarted (the ingestor, the API) with backoff; stop on anything else."""
+    def supervise(self, ingestors: list[Child]) -> int:
+        """Restart what may be restarted (the ingestors, the API) with backoff; stop on anything else."""
         while not self.stopping:
             time.sleep(0.25)
             for child in self.children:
@@ -311,8 +343,8 @@ class Supervisor:
                 if not child.restart:
                     print(f"run_all: {child.name} exited with code {code}; stopping", file=sys.stderr)
                     return exit_codes.FAILURE
-                if child is ingestor and code == exit_codes.CONFIG_ERROR:  # restarting cannot help
-                    print("run_all: the ingestor refused its configuration (see above); stopping", file=sys.stderr)
+                if child in ingestors and code == exit_codes.CONFIG_ERROR:  # restarting cannot help
+                    print(f"run_all: the {child.name} refused its configuration (see above); stopping", file=sys.stderr)
                     return exit_codes.CONFIG_ERROR
                 self.schedule_restart(child, code)
         return 0

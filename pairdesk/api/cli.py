@@ -31,7 +31,8 @@ class _ArgumentParser(argparse.ArgumentParser):
 def build_parser() -> _ArgumentParser:
     parser = _ArgumentParser(prog="api.py", description="Serve the REST API over a tick database "
                                                         "(OpenAPI docs at /docs).")
-    parser.add_argument("--db", default="ticks.db", help="tick database written by the ingestor (default: ticks.db)")
+    parser.add_argument("--db", default="ticks.db", help="tick database written by the ingestor: a SQLite file or "
+                        "postgresql://user@host/dbname (default: ticks.db)")
     parser.add_argument("--host", default=DEFAULT_HOST,
                         help=f"address to listen on (default: {DEFAULT_HOST}, this machine only; beyond it every "
                              "write needs the token)")
@@ -95,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     exposed = ("; listening beyond loopback: every write needs the token" if token else
                "; listening beyond loopback without a token: every write is refused") \
         if access.listens_beyond_loopback(args.host) else ""
-    print(f"REST API for {args.db} on http://{args.host}:{port} (docs: http://{args.host}:{port}/docs); "
+    print(f"REST API for {store.display_name(args.db)} on http://{args.host}:{port} (docs: http://{args.host}:{port}/docs); "
           f"admin and watchlist endpoints {endpoints}{exposed}", flush=True)
     uvicorn.Server(config).run(sockets=[sock])
     return exit_codes.OK

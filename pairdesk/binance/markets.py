@@ -20,6 +20,8 @@ HTTP_TIMEOUT_S = 10.0
 WEIGHT_SHARE = 0.5
 
 
+MAX_STREAMS_PER_CONNECTION = 1024  # Binance: streams one WebSocket connection may carry
+
 @dataclass(frozen=True)
 class Endpoint:
     """A REST path and its request weight."""

@@ -145,7 +145,8 @@ def describe_database(path: str) -> Database:
 
 def database_key(path: str, meta: Mapping[str, str]) -> str:
     """The file and its creation time: a database deleted and created again gets new caches."""
-    return f"{Path(path).resolve()}@{meta.get('created_ms', '')}"
+    where = store.display_name(path) if store.is_url(path) else Path(path).resolve()
+    return f"{where}@{meta.get('created_ms', '')}"
 
 
 # --------------------------------------------------------------------------- incremental bars

@@ -33,7 +33,11 @@ def database_path(argv: Sequence[str] | None = None) -> str:
 def wait_for_database(path: str, problem: str) -> None:
     """The page while the database is missing or being created: say what to do, look again every few seconds."""
     st.title("Pairs desk")
-    if not Path(path).exists():
+    shown = store.display_name(path)
+    if store.is_url(path):
+        st.error(f"`{shown}` cannot be read: {problem}. Start the ingestor on it (`python data_ingestor.py --db "
+                 f"{shown}`), or pass another database: `streamlit run app.py -- --db PATH_OR_URL`.")
+    elif not Path(path).exists():
         st.error(f"No database at `{path}`. Start the ingestor (`python data_ingestor.py --db {path}`, or "
                  f"`make demo`), or pass the database: `streamlit run app.py -- --db PATH` (or set {DB_ENV_VAR}).")
     else:

@@ -50,7 +50,7 @@ def settings_from(args: argparse.Namespace) -> ScanSettings:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pairdesk.scanner", description=__doc__.splitlines()[0])
     parser.add_argument("mode", choices=("once", "schedule"))
-    parser.add_argument("--db", required=True, help="tick database")
+    parser.add_argument("--db", required=True, help="tick database (a SQLite file or a postgresql:// URL)")
     parser.add_argument("--scan-id", type=int, help="once: run this recorded scan with its stored parameters")
     parser.add_argument("--every", default="15m", help="schedule: time between scans (default: 15m)")
     parser.add_argument("--first-after", help="schedule: time before the first scan (default: --every, at most "
@@ -108,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    log.info("scanning %s every %s at %s bars over %d ms", args.db, args.every, settings.timeframe,
+    log.info("scanning %s every %s at %s bars over %d ms", store.display_name(args.db), args.every, settings.timeframe,
              settings.lookback_ms)
     schedule(args.db, settings, every_ms, stop, first_ms)
     return 0
