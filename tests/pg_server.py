@@ -49,6 +49,7 @@ class Server:
 
     root: Path
     port: int
+    options: str = ""
 
     @property
     def data_dir(self) -> Path:
@@ -65,6 +66,17 @@ class Server:
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {name}")
         return self.url(name)
+
+    def restart(self, down_s: float = 0.0) -> None:
+        """Stop the server (fast: every session is cut) and start it again on the same port after ``down_s``."""
+        import time
+
+        subprocess.run(_as_server_user([str(PG_BIN / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"]),
+                       capture_output=True, check=True)
+        time.sleep(down_s)
+        subprocess.run(_as_server_user([str(PG_BIN / "pg_ctl"), "-D", str(self.data_dir), "-l",
+                                        str(self.root / "server.log"), "-w", "-t", "60", "-o", self.options, "start"]),
+                       capture_output=True, check=True)
 
     def stop(self) -> None:
         subprocess.run(_as_server_user([str(PG_BIN / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate",
@@ -90,12 +102,13 @@ def start_server(durable: bool = False) -> Server:
         settings += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
     for attempt in range(5):  # a free port can be taken between the probe and the bind
         port = _free_port()
+        options = " ".join([f"-p {port}", *settings])
         started = subprocess.run(
             _as_server_user([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log"), "-w",
-                             "-t", "60", "-o", " ".join([f"-p {port}", *settings]), "start"]),
+                             "-t", "60", "-o", options, "start"]),
             capture_output=True, text=True, check=False)
         if started.returncode == 0:
-            return Server(root, port)
+            return Server(root, port, options)
     log = (root / "server.log").read_text(errors="replace")[-2000:] if (root / "server.log").exists() else ""
     shutil.rmtree(root, ignore_errors=True)
     raise RuntimeError(f"could not start a PostgreSQL server: {started.stderr.strip()} {log}")

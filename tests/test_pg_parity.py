@@ -10,11 +10,11 @@ import math
 
 import pandas as pd
 import pytest
+from test_api import MIDNIGHT_MS, PAIR, TOKEN, build_recorded_db, client_for
 
 from pairdesk import analytics_cli, store
 from pairdesk.dashboard import data as dashboard_data
 from pairdesk.dashboard import downloads
-from test_api import MIDNIGHT_MS, PAIR, TOKEN, build_recorded_db, client_for
 
 READS = [
     ("/api/symbols", {}),

@@ -11,12 +11,13 @@ import re
 import signal
 import subprocess
 
+import pg_server
 import pytest
-
 from conftest import REPO_ROOT
+from test_ingestor import SETTLE_TIMEOUT_S, IngestorProcess, run_for, stored_rows, truth_rows, wait_until
+
 from pairdesk import store
 from pairdesk.sim.exchange import ExchangeSim, run_in_thread
-from test_ingestor import SETTLE_TIMEOUT_S, IngestorProcess, run_for, stored_rows, truth_rows, wait_until
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT", "ADAUSDT")
 
@@ -96,3 +97,25 @@ def test_shards_need_a_postgresql_database(tmp_path) -> None:
     assert proc.returncode == 2
     assert "--shards needs a PostgreSQL database" in proc.stderr.strip().splitlines()[-1]
     assert not store.database_exists(tmp_path / "ticks.db")
+
+
+def test_a_server_restart_loses_and_doubles_nothing(exchange) -> None:
+    """The PostgreSQL server restarts under a live ingestor (every session cut, 2 s down): the writer keeps
+    its batch and reconnects, the ownership is taken back, every trade is stored once."""
+    server = pg_server.start_server()
+    try:
+        url = server.create_database()
+        ingestor = IngestorProcess(url, exchange.port, symbols=SYMBOLS[:2]).start()
+        wait_until(lambda: all(stored_rows(url, s) for s in SYMBOLS[:2]), 30, ingestor.log)
+        server.restart(down_s=2.0)
+        wait_until(lambda: "reconnected to the database" in ingestor.log(), 30, ingestor.log)
+        run_for(3)
+        exchange.control(paused=True)
+        for symbol in SYMBOLS[:2]:
+            truth = truth_rows(exchange, symbol)
+            wait_until(lambda: stored_rows(url, symbol)[-1:] == truth[-1:], SETTLE_TIMEOUT_S, ingestor.log)
+            assert stored_rows(url, symbol) == truth
+        assert ingestor.proc.poll() is None  # it kept its symbols: nobody else took them
+        assert ingestor.stop()[0] == 0
+    finally:
+        server.stop()

@@ -167,7 +167,13 @@ class AlertMonitor:
                 self._guarded(self._seed)
             version, last_pass = None, time.monotonic()
             while not self._stop.is_set():
-                current = store.data_version(conn)
+                try:
+                    current = store.data_version(conn)
+                except store.DATABASE_ERRORS as exc:  # the server restarted: read again once it is back
+                    conn = self._reopen(conn, exc)
+                    if conn is None:  # stopped meanwhile
+                        return
+                    continue
                 behind = False
                 if (getattr(self.writer, "backlog", 0) > YIELD_TO_BACKLOG_TRADES
                         and time.monotonic() - last_pass < MAX_YIELD_S):
@@ -179,7 +185,22 @@ class AlertMonitor:
                 if not behind:
                     self._stop.wait(self.poll_interval_s)
         finally:
+            if conn is not None:
+                conn.close()
+
+    def _reopen(self, conn, exc: BaseException):
+        """A new reader in place of one whose database went away (waits until it can open one, or until stopped)."""
+        log.warning("alerts: lost the database (%s); reconnecting", " ".join(str(exc).split()))
+        try:
             conn.close()
+        except Exception:
+            pass
+        while not self._stop.wait(1.0):
+            try:
+                return store.open_reader(self.db_path)
+            except store.StoreError:
+                continue
+        return None
 
     def _guarded(self, step: Callable[[], Any]) -> Any:
         """Run one step; an error is logged and counted, never raised: alerts must not take ingestion down."""

@@ -44,8 +44,8 @@ from pairdesk.analytics.backtest import (
     backtest_zscore,
 )
 from pairdesk.analytics.backtest_report import (
-    DAYS_PER_YEAR,
     DAY_MS,
+    DAYS_PER_YEAR,
     MIN_SHARPE_DAYS,
     MIN_SHARPE_TRADES,
     BacktestReport,
@@ -72,8 +72,8 @@ from pairdesk.analytics.causal_hedge import (
 )
 from pairdesk.analytics.cointegration import (
     HEADLINE_RULE,
-    CointResult,
     CointegrationVerdict,
+    CointResult,
     HacHedgeFit,
     cointegration_verdict,
     engle_granger_lags,
@@ -107,14 +107,12 @@ from pairdesk.analytics.common import (
     Hedge,
     timeframe_ms,
 )
-from pairdesk.analytics.engle_granger_fast import engle_granger_fast
-from pairdesk.analytics.fdr import benjamini_hochberg
-from pairdesk.analytics.scan import SCAN_FIGURE_COLUMNS, PairSignal, Universe, build_universe, scan_pair, scan_pairs
-from pairdesk.analytics.scan_rank import SCAN_COLUMNS, RankParams, rank_scan
 from pairdesk.analytics.costs import (
     COST_COLUMNS,
     pair_costs,
 )
+from pairdesk.analytics.engle_granger_fast import engle_granger_fast
+from pairdesk.analytics.fdr import benjamini_hochberg
 from pairdesk.analytics.fills import (
     BPS,
     QUOTE_COLUMNS,
@@ -171,8 +169,8 @@ from pairdesk.analytics.kalman import (
 )
 from pairdesk.analytics.mean_reversion import (
     ADF_SPREAD_LABEL,
-    HURST_RANDOM_WALKS,
     HURST_RANDOM_WALK_SEED,
+    HURST_RANDOM_WALKS,
     AdfResult,
     HurstResult,
     MeanReversionReport,
@@ -198,6 +196,8 @@ from pairdesk.analytics.rolling import (
     rolling_mean_std,
     rolling_zscore,
 )
+from pairdesk.analytics.scan import SCAN_FIGURE_COLUMNS, PairSignal, Universe, build_universe, scan_pair, scan_pairs
+from pairdesk.analytics.scan_rank import SCAN_COLUMNS, RankParams, rank_scan
 from pairdesk.analytics.signal import (
     CAUSAL_HEDGES,
     HEDGE_NAMES,

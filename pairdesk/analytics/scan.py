@@ -56,8 +56,13 @@ import pandas as pd
 
 from pairdesk.analytics.bars import _as_of, _check_max_stale, segment_ids
 from pairdesk.analytics.blas_threads import limit_blas_threads, single_blas_thread
-from pairdesk.analytics.common import DEFAULT_HEDGE, DEFAULT_HEDGE_WINDOW_ROWS, DEFAULT_MAX_STALE_S, \
-    DEFAULT_WINDOW_ROWS, timeframe_ms
+from pairdesk.analytics.common import (
+    DEFAULT_HEDGE,
+    DEFAULT_HEDGE_WINDOW_ROWS,
+    DEFAULT_MAX_STALE_S,
+    DEFAULT_WINDOW_ROWS,
+    timeframe_ms,
+)
 from pairdesk.analytics.engle_granger_fast import engle_granger_fast
 from pairdesk.analytics.half_life import half_life
 from pairdesk.analytics.johansen import johansen_test

@@ -29,6 +29,7 @@ from typing import NamedTuple
 
 import orjson
 
+
 class Trade(NamedTuple):
     """One trade as stored: ``trade_id`` is the aggregate id ``a`` for aggTrade streams."""
 

@@ -13,8 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from pairdesk import alerts
-from pairdesk import store
+from pairdesk import alerts, store
 from pairdesk.alerts import channels, links, notify, repository
 from pairdesk.dashboard.data import no_events, reader, writer
 from pairdesk.dashboard.downloads import csv_bytes, with_local_time

@@ -12,9 +12,19 @@ import streamlit as st
 from pairdesk.dashboard import backtest_view, charts, data
 from pairdesk.dashboard.data import Analytics, Database, Settings
 from pairdesk.dashboard.elements import plot, show_notice, shown_errors
-from pairdesk.dashboard.formatting import (correlation_label, format_age, format_correlation, format_count,
-                                           format_hours, format_percent, format_price, format_ratio, format_spread,
-                                           format_z, price_decimals)
+from pairdesk.dashboard.formatting import (
+    correlation_label,
+    format_age,
+    format_correlation,
+    format_count,
+    format_hours,
+    format_percent,
+    format_price,
+    format_ratio,
+    format_spread,
+    format_z,
+    price_decimals,
+)
 from pairdesk.dashboard.verdicts import headline, tests_table
 from pairdesk.markets import FUTURES
 

@@ -33,8 +33,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pairdesk import analytics, binance, quote_data, watchlist
-from pairdesk import store
+from pairdesk import analytics, binance, quote_data, store, watchlist
 from pairdesk.alerts import repository
 from pairdesk.dashboard import write_access
 from pairdesk.dashboard.markers import split_markers

@@ -10,8 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from pairdesk import analytics
-from pairdesk import store
+from pairdesk import analytics, store
 from pairdesk.dashboard.data import Settings, reader
 
 MAX_DOWNLOAD_TRADES = 2_000_000  # per symbol

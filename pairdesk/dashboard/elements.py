@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from pairdesk import alerts
-from pairdesk import store
+from pairdesk import alerts, store
 from pairdesk.dashboard.write_access import WriteRefused
 from pairdesk.watchlist import WatchlistError
 

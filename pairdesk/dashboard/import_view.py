@@ -11,8 +11,7 @@ import sqlite3
 
 import streamlit as st
 
-from pairdesk import history
-from pairdesk import store
+from pairdesk import history, store
 from pairdesk.dashboard import write_access
 from pairdesk.dashboard.data import Database
 from pairdesk.dashboard.elements import show_notice

@@ -13,15 +13,25 @@ import math
 import numpy as np
 import streamlit as st
 
-from pairdesk import analytics
-from pairdesk import store
+from pairdesk import analytics, store
 from pairdesk.dashboard import alerts_data, charts, data, downloads, quotes_view, url_state
 from pairdesk.dashboard.data import Database, PairView, Settings, last_value
-from pairdesk.dashboard.markers import hidden_caption
 from pairdesk.dashboard.elements import plot, shown_errors
-from pairdesk.dashboard.formatting import (correlation_label, format_bps, format_correlation, format_count,
-                                           format_level, format_price, format_ratio, format_spread, format_time,
-                                           format_z, md_escape, price_decimals)
+from pairdesk.dashboard.formatting import (
+    correlation_label,
+    format_bps,
+    format_correlation,
+    format_count,
+    format_level,
+    format_price,
+    format_ratio,
+    format_spread,
+    format_time,
+    format_z,
+    md_escape,
+    price_decimals,
+)
+from pairdesk.dashboard.markers import hidden_caption
 from pairdesk.dashboard.status import connectivity, empty_database_note
 
 MAX_TOASTS = 5  # alerts announced one by one per refresh; more are summed up in one toast

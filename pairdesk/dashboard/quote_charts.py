@@ -9,8 +9,20 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from pairdesk import analytics
-from pairdesk.dashboard.charts import (BAND_COLOR, EQUITY_COLOR, HEDGE_COLOR, _figure, _has_values, _line, _no_data,
-                                       _on, _shade_holes, display_times, shade_quote_gaps, with_breaks)
+from pairdesk.dashboard.charts import (
+    BAND_COLOR,
+    EQUITY_COLOR,
+    HEDGE_COLOR,
+    _figure,
+    _has_values,
+    _line,
+    _no_data,
+    _on,
+    _shade_holes,
+    display_times,
+    shade_quote_gaps,
+    with_breaks,
+)
 from pairdesk.quote_data import FundingState
 
 PERCENT = 100.0

@@ -13,8 +13,16 @@ from pairdesk import quote_data
 from pairdesk.dashboard import quote_charts
 from pairdesk.dashboard.data import PairView, last_value
 from pairdesk.dashboard.elements import plot
-from pairdesk.dashboard.formatting import (format_bps, format_countdown, format_money, format_percent, format_ratio,
-                                           format_time, format_z, quote_currency)
+from pairdesk.dashboard.formatting import (
+    format_bps,
+    format_countdown,
+    format_money,
+    format_percent,
+    format_ratio,
+    format_time,
+    format_z,
+    quote_currency,
+)
 
 NO_QUOTES_NOTE = ("No quotes in this window: the database holds trades only here (an import of trades, or an "
                   "ingestor run with --no-quotes), so the quoted spread and the pair's cost at the touch are not "

@@ -11,16 +11,24 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pairdesk import analytics, store
-from pairdesk import watchlist
+from pairdesk import analytics, store, watchlist
 from pairdesk.dashboard import data, url_state, write_access
 from pairdesk.dashboard.data import Database, Settings
 from pairdesk.dashboard.elements import attempt, keep_choice, show_outcome, shown_errors
 from pairdesk.dashboard.formatting import format_count
 from pairdesk.dashboard.status import STATUS_RULES
-from pairdesk.dashboard.url_state import (CORRELATIONS, DEFAULT_HEDGE_WINDOW_BARS, DEFAULT_TZ,  # noqa: F401 (re-exported)
-                                          DEFAULT_WINDOW_BARS, HEDGE_WINDOW_RANGE_BARS, NOTIONAL_RANGE, PREFERRED_PAIR,
-                                          TIME_ZONES, WINDOW_RANGE_BARS, Z_RANGE)
+from pairdesk.dashboard.url_state import (  # noqa: F401 (re-exported)
+    CORRELATIONS,
+    DEFAULT_HEDGE_WINDOW_BARS,
+    DEFAULT_TZ,
+    DEFAULT_WINDOW_BARS,
+    HEDGE_WINDOW_RANGE_BARS,
+    NOTIONAL_RANGE,
+    PREFERRED_PAIR,
+    TIME_ZONES,
+    WINDOW_RANGE_BARS,
+    Z_RANGE,
+)
 
 REFRESH_CHOICES_S = (1, 2, 5, 10, 30)
 DEFAULT_REFRESH_S = 2

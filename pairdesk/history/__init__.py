@@ -51,12 +51,34 @@ from __future__ import annotations
 from pairdesk.history.chunks import BarChunk, Chunk, FundingChunk, QuoteChunk, TradeChunk
 from pairdesk.history.errors import HistoryImportError
 from pairdesk.history.exact import EARLIEST_MS, LATEST_MS, MICROSECONDS_ABOVE
-from pairdesk.history.formats import (BARS, FORMATS, FUNDING, FUTURES_AGG_TRADES, FUTURES_BOOK_TICKER,
-                                      FUTURES_FUNDING, FUTURES_TRADES, KLINES, QUOTES, SIMPLE_BARS, SPOT_AGG_TRADES,
-                                      SPOT_TRADES, TRADE_KINDS, CsvFormat, stored_unit, symbol_from_file_name)
+from pairdesk.history.formats import (
+                                      BARS,
+                                      FORMATS,
+                                      FUNDING,
+                                      FUTURES_AGG_TRADES,
+                                      FUTURES_BOOK_TICKER,
+                                      FUTURES_FUNDING,
+                                      FUTURES_TRADES,
+                                      KLINES,
+                                      QUOTES,
+                                      SIMPLE_BARS,
+                                      SPOT_AGG_TRADES,
+                                      SPOT_TRADES,
+                                      TRADE_KINDS,
+                                      CsvFormat,
+                                      stored_unit,
+                                      symbol_from_file_name,
+)
 from pairdesk.history.parsed import ParsedHistory, check_fits_database, parse_history
-from pairdesk.history.reader import (BLOCK_BYTES, HistoryReader, HistorySummary, Source, iter_history,
-                                     open_history, scan_history)
+from pairdesk.history.reader import (
+                                      BLOCK_BYTES,
+                                      HistoryReader,
+                                      HistorySummary,
+                                      Source,
+                                      iter_history,
+                                      open_history,
+                                      scan_history,
+)
 
 __all__ = [
     "BARS", "BLOCK_BYTES", "EARLIEST_MS", "FORMATS", "FUNDING", "FUTURES_AGG_TRADES", "FUTURES_BOOK_TICKER",

@@ -156,7 +156,7 @@ async def _ingest(config: IngestorConfig, ownership) -> int:
         log.info("stopped: %d trades offered, %d stored", writer.totals.offered, writer.totals.stored)
         if config.quotes:
             log.info("quotes: %s", ingestor.quotes.summary())
-        return exit_codes.OK
+        return exit_codes.FAILURE if ingestor.fatal else exit_codes.OK
     finally:
         await rest.close()
 

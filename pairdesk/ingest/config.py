@@ -16,6 +16,7 @@ HANDOFF_INTERVAL_S = 0.05  # hand received trades to the writer at least this of
 HANDOFF_TRADES = 1000  # ... or as soon as this many are waiting
 MAX_WRITER_BACKLOG = 50_000  # stop reading the socket while this many trades wait for a commit
 STATUS_INTERVAL_S = 1.0
+OWNERSHIP_CHECK_INTERVAL_S = 2.0  # how often the symbols' ownership is checked (and retaken after a server restart)
 RATE_WINDOW_S = 10.0  # message and duplicate rates are averaged over this long (a 1 s count of a calm market is often 0)
 QUOTE_FLUSH_INTERVAL_S = 0.25  # closed quote seconds go to the writer this often
 BAD_FRAME_SUMMARY_INTERVAL_S = 60.0

@@ -28,6 +28,7 @@ from pairdesk.ingest.config import (
     HANDOFF_INTERVAL_S,
     HANDOFF_TRADES,
     MAX_WRITER_BACKLOG,
+    OWNERSHIP_CHECK_INTERVAL_S,
     POLL_INTERVAL_S,
     QUOTE_FLUSH_INTERVAL_S,
     RATE_WINDOW_S,
@@ -61,6 +62,9 @@ class _OwnsEverything:
 
     def owner_of(self, symbol: str) -> str | None:
         return None
+
+    def check(self) -> None:
+        pass
 
 
 class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
@@ -106,6 +110,7 @@ class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
         self._unfollowed: set[str] = set()  # frames of these may still be in flight after UNSUBSCRIBE
         self._collection_version: int | None = None
         self._any_active = asyncio.Event()  # set while some followed symbol is not paused
+        self.fatal: str | None = None  # why the ingestor stopped by itself (its symbols could not be kept)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -114,6 +119,7 @@ class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
         await self._load_store_state()
         tasks = [asyncio.create_task(self._handoff_loop(), name="handoff"),
                  asyncio.create_task(self._status_loop(), name="status"),
+                 asyncio.create_task(self._ownership_loop(), name="ownership"),
                  asyncio.create_task(self._bad_frame_summary_loop(), name="bad-frames"),
                  asyncio.create_task(self._watchlist_loop(), name="watchlist"),
                  asyncio.create_task(self._collection_loop(), name="collection"),
@@ -425,6 +431,19 @@ class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
         log.info("WebSocket delivers trades again: stopped polling REST")
 
     # ------------------------------------------------------------------ status
+
+    async def _ownership_loop(self) -> None:
+        """Keep owning the followed symbols (``ownership.check``: reconnects after a server restart); when
+        they cannot be kept, stop: another ingestor may be writing them now."""
+        while True:
+            await asyncio.sleep(OWNERSHIP_CHECK_INTERVAL_S)
+            try:
+                await asyncio.to_thread(self.claims.ownership.check)
+            except store.StoreError as exc:
+                log.error("%s", exc)
+                self.fatal = str(exc)
+                self.stop()
+                await asyncio.Future()  # cancelled with the others: ending by itself would read as a crash
 
     async def _status_loop(self) -> None:
         while True:

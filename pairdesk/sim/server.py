@@ -13,9 +13,9 @@ import logging
 import math
 import random
 import time
-from pathlib import Path
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 

@@ -12,6 +12,7 @@ database, each rule is evaluated by exactly one of them.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from pairdesk.store import pg_schema
@@ -20,6 +21,7 @@ from pairdesk.store.errors import StoreError
 from pairdesk.store.postgres import connect
 from pairdesk.store.schema import SCHEMA_VERSION
 
+LOST_GRACE_S = 60.0  # how long a server may stay away before the claims are given up
 SYMBOL_LOCK_NS = 7_140_200
 RULE_LOCK_NS = 7_140_300
 
@@ -34,6 +36,7 @@ class PgOwnership:
         pg_schema.migrate(self.conn, SCHEMA_VERSION)  # a new database: symbols are claimed by their id
         self.symbols: dict[str, int] = {}  # owned symbol -> sym_id
         self.rules: set[int] = set()
+        self._lost: tuple[float, list[str], list[int], str] | None = None  # since, symbols, rules, why
 
     def _sym_id(self, symbol: str) -> int:
         self.conn.execute("INSERT INTO symbols (symbol) VALUES (?) ON CONFLICT DO NOTHING", (symbol,))
@@ -84,12 +87,36 @@ class PgOwnership:
         return rule_id in self.rules
 
     def check(self) -> None:
-        """StoreError when the ownership session is gone (the server restarted): the claims are lost."""
+        """Keep the claims: when the ownership session is gone (the server restarted, the network cut),
+        connect again and take back every symbol and rule held. StoreError when that cannot be done
+        (still unreachable, or another process took a symbol meanwhile): the caller must stop writing."""
+        if self._lost is None:
+            try:
+                self.conn.execute("SELECT 1")
+                return
+            except Exception as exc:
+                self._lost = (time.monotonic(), list(self.symbols), list(self.rules), " ".join(str(exc).split()))
+                self.symbols, self.rules = {}, set()
+                try:
+                    self.conn.close()
+                except Exception:
+                    pass
+        since, held, rules, reason = self._lost
         try:
-            self.conn.execute("SELECT 1")
-        except Exception as exc:
-            raise StoreError(f"{display_name(self.db_path)}: lost the connection that owns "
-                             f"{', '.join(self.symbols) or 'nothing'} ({' '.join(str(exc).split())})") from None
+            conn = connect(self.db_path, role=self.role)
+        except StoreError:
+            if time.monotonic() - since < LOST_GRACE_S:
+                return  # the server may be restarting: the writer holds its batch meanwhile
+            raise StoreError(f"{display_name(self.db_path)}: lost the connection that owns {', '.join(held) or 'nothing'} "
+                             f"({reason}) and could not connect again for {LOST_GRACE_S:.0f} s") from None
+        self.conn, self._lost = conn, None
+        refused = self.claim_symbols(held)
+        for rule_id in rules:
+            self.owns_rule(rule_id)
+        if refused:
+            symbol, holder = next(iter(refused.items()))
+            raise StoreError(f"{display_name(self.db_path)}: {symbol} was taken by {holder} while this ingestor's "
+                             f"connection was lost ({reason}); stopping")
 
     def release(self) -> None:
         if not self.conn.closed:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from pairdesk.store.atomic import atomic
 from pairdesk.store.database import BUSY_TIMEOUT_MS, open_writer
+from pairdesk.store.dialect import is_postgres
+from pairdesk.store.errors import DATABASE_ERRORS, StoreError
 from pairdesk.store.trades import BatchResult, TradeTuple, _next_rev, _SymbolIds, store_trades
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,9 @@ BUSY_RETRY_S = 0.2  # pause between attempts while another process holds the wri
 BUSY_RETRY_ON_STOP_S = 30.0  # at shutdown, give up on a locked database after this long
 
 
+RECONNECT_RETRY_S = 1.0  # pause between attempts to reach a PostgreSQL server that went away
+
+
 class TradeWriter:
     """The single writer: a thread that owns the write connection and commits a batch at a time.
 
@@ -43,6 +48,7 @@ class TradeWriter:
     def __init__(self, path: str | Path, market: str, stream: str, source: str | None = None,
                  flush_interval_ms: int = FLUSH_INTERVAL_MS, max_batch_trades: int = MAX_BATCH_TRADES,
                  on_commit: Callable[[BatchResult], None] | None = None) -> None:
+        self._open_args = (path, market, stream, source)
         self.conn = open_writer(path, market, stream, source)
         self.flush_interval_s = flush_interval_ms / 1000
         self.max_batch_trades = max_batch_trades
@@ -129,8 +135,9 @@ class TradeWriter:
     def _commit(self, trades: list[TradeTuple], calls: list[tuple[Callable, Future]]) -> None:
         """Commit one batch; while another process holds the write lock (an import), wait and retry.
 
-        A batch is never dropped because the database is busy; any other failure rolls the batch
-        back, is logged and reported to the callers, and the writer keeps going.
+        A batch is never dropped because the database is busy, or because the PostgreSQL server went
+        away (the writer reconnects and commits it again: trades already stored are skipped); any other
+        failure rolls the batch back, is logged and reported to the callers, and the writer keeps going.
         """
         waited_s = 0.0
         try:
@@ -148,11 +155,49 @@ class TradeWriter:
                                     "until it is done", len(trades))
                     time.sleep(BUSY_RETRY_S)
                     waited_s += BUSY_RETRY_S + BUSY_TIMEOUT_MS / 1000
+                except DATABASE_ERRORS as exc:  # PostgreSQL (SQLite's errors are handled above)
+                    retry = self._retry_pg(exc)
+                    if retry is None or (self._stopping and waited_s >= BUSY_RETRY_ON_STOP_S):
+                        self._fail_batch(trades, calls, exc)
+                        return
+                    if waited_s == 0.0:
+                        log.warning("writer: %s (%s); holding %d trades and trying again", retry,
+                                    " ".join(str(exc).split()), len(trades))
+                    time.sleep(RECONNECT_RETRY_S)
+                    waited_s += RECONNECT_RETRY_S
+                    if retry == "lost the database":
+                        self._reconnect()
                 except Exception as exc:  # a failed batch must not kill the writer
                     self._fail_batch(trades, calls, exc)
                     return
         finally:
             self._handled += len(trades)
+
+    def _retry_pg(self, exc: BaseException) -> str | None:
+        """Why a PostgreSQL batch is worth trying again ("lost the database": the server restarted or the
+        network cut, "deadlock": two writers' lock orders crossed), or None (a bad statement: fail it)."""
+        import psycopg
+
+        if not is_postgres(self.conn):
+            return None
+        if self.conn.closed or (isinstance(exc, psycopg.OperationalError) and self.conn.raw.broken):
+            return "lost the database"
+        if isinstance(exc, (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)):
+            return "deadlock"
+        return None
+
+    def _reconnect(self) -> None:
+        """A new connection in place of a lost one (quietly nothing while the server is still away)."""
+        try:
+            conn = open_writer(*self._open_args)
+        except StoreError:
+            return
+        try:
+            self.conn.close()
+        finally:
+            self.conn = conn
+            self._symbol_ids = _SymbolIds(conn)
+        log.warning("writer: reconnected to the database")
 
     def _fail_batch(self, trades: list[TradeTuple], calls: list[tuple[Callable, Future]], exc: Exception) -> None:
         log.error("writer: batch of %d trades failed and was rolled back: %s", len(trades), exc)

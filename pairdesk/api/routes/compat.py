@@ -16,8 +16,16 @@ from pairdesk import alerts, analytics, store
 from pairdesk.api.bars import bar_window
 from pairdesk.api.deps import DatabaseDep, KnownPair, KnownSymbol, KnownSymbolQuery, Pair, Reader, TokenRequired
 from pairdesk.api.errors import BAD_BODY, ERRORS, TOKEN_ERRORS, unprocessable
-from pairdesk.api.params import (DEFAULT_LIMIT, MAX_WINDOW, SYMBOL_PARAM_PATTERN, HedgeParam, LimitParam, Span,
-                                 TimeframeParam, TimeRange)
+from pairdesk.api.params import (
+    DEFAULT_LIMIT,
+    MAX_WINDOW,
+    SYMBOL_PARAM_PATTERN,
+    HedgeParam,
+    LimitParam,
+    Span,
+    TimeframeParam,
+    TimeRange,
+)
 from pairdesk.api.routes import alerts as alerts_routes
 from pairdesk.api.routes import analytics as analytics_routes
 from pairdesk.api.routes import exports, market_data, summaries, uploads

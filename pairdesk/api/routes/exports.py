@@ -15,8 +15,8 @@ from pairdesk import analytics, quote_data, store
 from pairdesk.api.bars import bar_window, empty_bars
 from pairdesk.api.deps import DatabaseDep, KnownSymbolQuery, Pair, Reader
 from pairdesk.api.errors import ERRORS, ResponsesDoc
-from pairdesk.api.routes.quotes import FUNDING_ERRORS, require_futures
 from pairdesk.api.params import HedgeParam, Span, TimeframeParam, TimeRange
+from pairdesk.api.routes.quotes import FUNDING_ERRORS, require_futures
 from pairdesk.api.schemas.analytics import CORRELATION_COLUMNS
 
 EXPORT_TRADE_PAGE_ROWS = 50_000

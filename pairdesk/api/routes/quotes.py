@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import pandas as pd
 from fastapi import APIRouter, Depends, Query
 
-from pairdesk import analytics, store
+from pairdesk import analytics, quote_data, store
 from pairdesk.api.convert import records
 from pairdesk.api.deps import KnownSymbol, Pair, Reader
 from pairdesk.api.errors import ERRORS, ErrorBody, ResponsesDoc, not_found
@@ -17,7 +17,6 @@ from pairdesk.api.params import DEFAULT_LIMIT, HedgeParam, LimitParam, Span, Tim
 from pairdesk.api.routes.analytics import pair_echo
 from pairdesk.api.schemas.quotes import CostsResponse, FundingResponse, QuotesResponse
 from pairdesk.markets import FUTURES
-from pairdesk import quote_data
 
 DEFAULT_NOTIONAL = 10_000.0
 MAX_NOTIONAL = 1e12

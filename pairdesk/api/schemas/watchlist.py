@@ -9,7 +9,6 @@ from pairdesk.api.schemas.base import Model
 from pairdesk.symbols import MAX_SYMBOL_LENGTH, MIN_SYMBOL_LENGTH, normalise_symbol
 from pairdesk.watchlist import MAX_WATCHLIST, check_watchlist
 
-
 STATES_DOC = ('per symbol: "followed" (the ingestor follows it), "pending" (accepted; the running ingestor has '
               'not picked it up yet, or the exchange could not be asked) or "refused: not trading on <market>"')
 
