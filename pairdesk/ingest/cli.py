@@ -167,6 +167,10 @@ def main(argv: list[str] | None = None) -> int:
         from pairdesk.history import importer
 
         return importer.main(argv[1:])
+    if argv[:1] == ["copy"]:  # python data_ingestor.py copy --from DB --to DB
+        from pairdesk.ingest import copy_cli
+
+        return copy_cli.main(argv[1:])
     config = parse_args(argv)
     try:
         return asyncio.run(run(config))

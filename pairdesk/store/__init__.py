@@ -21,6 +21,8 @@
 - ``alert_rows`` alert rules and events as rows
 - ``quotes``     quote bars, mark prices, settled funding and quote gaps
 - ``scans``      the pair scanner's results, and the one-close-per-bar reader it reads through
+- ``copying``    one database copied into another (either backend): exact, in committed chunks, resumable
+- ``copy_verify`` a copy checked: per table and per symbol, counts, key sums and a digest of every row
 
 The store deals in rows and imports no domain code (only ``pairdesk.markets``).
 """
@@ -52,6 +54,8 @@ from pairdesk.store.collection import (
                                        read_collection,
                                        set_collection,
 )
+from pairdesk.store.copy_verify import CopyCheck, CopySummary, verify_copy
+from pairdesk.store.copying import COPY_BATCH_ROWS, CopyStopped, DatabaseCopy, open_copy
 from pairdesk.store.database import (
                                        BUSY_TIMEOUT_MS,
                                        DEFAULT_SOURCE,
@@ -174,4 +178,5 @@ __all__ = [
     "read_quote_gaps", "read_quotes", "read_standing_quotes", "record_quote_gap", "store_funding", "store_marks", "store_quote_bars",
     "KEEP_SCANS", "SCAN_FIELDS", "SCAN_RESULT_COLUMNS", "begin_scan", "claim_scan", "fail_scan", "finish_scan",
     "latest_scan", "read_closes", "read_scan_results", "read_scans",
+    "COPY_BATCH_ROWS", "CopyCheck", "CopyStopped", "CopySummary", "DatabaseCopy", "open_copy", "verify_copy",
 ]
