@@ -220,8 +220,10 @@ PG_MIGRATIONS: dict[int, object] = {}
 
 def schema_version(conn) -> int:
     """The schema version recorded in ``meta`` (0: a database without the schema yet)."""
-    exists = conn.execute("SELECT to_regclass('meta')").fetchone()[0]
-    if exists is None:
+    # pg_class read as a table (a fresh snapshot per statement), not to_regclass (the session's catalog
+    # cache, which may predate a migration another session committed while this one waited for the lock)
+    if not conn.execute("SELECT count(*) FROM pg_catalog.pg_class WHERE relname = 'meta' "
+                        "AND relnamespace = current_schema()::regnamespace").fetchone()[0]:
         return 0
     row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     return int(row[0]) if row else 0
