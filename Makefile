@@ -6,7 +6,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install browser run demo test test-fast bench
+.PHONY: install browser postgres run demo test test-fast bench
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -23,13 +23,21 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
 
+# PostgreSQL 15 server binaries for the PostgreSQL tests (Debian package; the tests start their own
+# throwaway server from them, never the package's own cluster).
+PG_BIN ?= /usr/lib/postgresql/15/bin
+postgres:
+	@test -x $(PG_BIN)/initdb || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq postgresql-15 >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq postgresql-15 >/dev/null; fi; }
+
 run: install
 	$(BIN)/python run_all.py
 
 demo: install
 	$(BIN)/python run_all.py --demo
 
-test: install browser
+test: install browser postgres
 	$(BIN)/python -m pytest -q
 
 # The unit tests only (no subprocesses, no browser), on both cores: well under a minute.
