@@ -156,3 +156,39 @@ def test_demo_starts_with_an_hour_of_history_and_a_restart_continues_the_tape(tm
         third = stop_run_all(run_all)
     assert "cannot be continued (it holds spot trades and this demo runs futures): moved it to" in third.output
     assert third.code == 0 and store.read_metadata(store.open_reader(db))["market"] == "futures"
+
+
+def test_shards_split_the_watchlist_across_ingestors_on_postgresql(pg_url, unused_port):
+    """``--shards 2`` on a PostgreSQL database: two ingestors, each writing its own symbol; a shard killed
+    is restarted and takes its symbol back; a clean stop. On a SQLite file --shards is refused."""
+    run_all = start_run_all("--demo", "--db", pg_url, "--shards", "2", "--no-scan", "--port", str(unused_port))
+
+    def symbols_with_trades() -> set[str]:
+        try:
+            conn = store.open_reader(pg_url)
+        except store.StoreError:
+            return set()
+        try:
+            return {s for s in store.list_symbols(conn) if store.last_trade_id(conn, s) is not None}
+        finally:
+            conn.close()
+
+    try:
+        wait_until(lambda: len(ingestor_pids(run_all.pid)) == 2, STARTED_WITHIN_S)
+        wait_until(lambda: symbols_with_trades() == {"BTCUSDT", "ETHUSDT"}, STARTED_WITHIN_S)
+        victim = ingestor_pids(run_all.pid)[0]
+        os.kill(victim, signal.SIGKILL)
+        wait_until(lambda: len(ingestor_pids(run_all.pid)) == 2 and victim not in ingestor_pids(run_all.pid),
+                   STARTED_WITHIN_S)
+    finally:
+        stopped = stop_run_all(run_all)
+    assert stopped.code == 0, stopped.output
+    assert "2 ingestor shards" in stopped.output
+    assert "ingestor 1/2" in stopped.output or "ingestor 2/2" in stopped.output  # the restart was announced
+    assert stopped.left == []
+    refused = subprocess.run([sys.executable, str(REPO_ROOT / "run_all.py"), "--demo", "--shards", "2", "--db",
+                              "x.db", "--port", str(unused_port)], capture_output=True, text=True, timeout=60,
+                             cwd=REPO_ROOT)
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [
+        "run_all: error: --shards needs a PostgreSQL database (--db postgresql://...): a SQLite file has one writer"]
