@@ -1,7 +1,7 @@
 """The package's import graph, read from the code: no cycle, and every arrow points down the layers.
 
 Layers, bottom to top (a module may import its own sub-package and any lower layer):
-  0 shared facts: markets, symbols, health, watchlist, exit_codes, quote_bars, access, view_query, shards
+  0 shared facts: markets, symbols, health, watchlist, exit_codes, quote_bars, access, view_query
   1 binance, store, analytics
   2 history, alerts, quote_data, scanner
   3 ingest, api, dashboard, analytics_cli
@@ -23,7 +23,6 @@ PACKAGE = REPO_ROOT / "pairdesk"
 LAYERS = {
     "markets": 0, "symbols": 0, "health": 0, "watchlist": 0, "exit_codes": 0, "quote_bars": 0, "access": 0,
     "view_query": 0,
-    "shards": 0,
     "binance": 1, "store": 1, "analytics": 1,
     "history": 2, "alerts": 2, "quote_data": 2, "scanner": 2,
     "sim": 3,
