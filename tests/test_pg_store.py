@@ -1,9 +1,12 @@
 """The store on both backends: the same rows in, the same numbers out (SQLite file and PostgreSQL)."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from pairdesk import store
+from pairdesk.store import partitions
 
 DAY0 = 1_764_547_200_000  # 2025-12-01 00:00 UTC
 
@@ -84,7 +87,11 @@ def test_day_partitions_hold_the_trades(pg_url) -> None:
         names = [row[0] for row in conn.execute(
             "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
             "WHERE i.inhparent = 'trade_rows'::regclass ORDER BY 1")]
-        assert names == ["trade_rows_d20251201", "trade_rows_d20251202"]
+        today = int(time.time() * 1000) // partitions.DAY_MS
+        ahead = [partitions.partition_name(day) for day in range(today, today + partitions.AHEAD_DAYS + 1)]
+        assert names[:2] == ["trade_rows_d20251201", "trade_rows_d20251202"]  # the imported days
+        assert set(ahead) <= set(names)  # and today's and the next days', created ahead of their trades
+        assert store.read_metadata(conn)["trade_partitions"] == "native"
         assert conn.execute("SELECT count(*) FROM trade_rows_d20251202").fetchone()[0] == 10
     finally:
         conn.close()

@@ -104,7 +104,7 @@ def everything(db: str) -> dict:
     try:
         out = {"symbols": store.list_symbols(conn), "extents": store.read_symbol_extents(conn),
                "bounds": store.bar_bounds_by_symbol(conn),
-               "meta": {k: v for k, v in store.read_metadata(conn).items() if k != "schema_version"},
+               "meta": {k: v for k, v in store.read_metadata(conn).items() if k not in copying.NOT_COPIED_META},
                "gaps": _plain(store.read_gaps(conn)), "spans": _plain(store.read_gap_spans(conn, SYMBOLS)),
                "open gaps": store.list_open_gaps(conn), "quote gaps": _plain(store.read_quote_gaps(conn, SYMBOLS)),
                "feed": _plain(store.read_feed_status(conn)), "followed": store.followed_symbols(conn),

@@ -38,7 +38,7 @@ from pairdesk.store.trades import _next_rev, _SymbolIds
 
 COPY_BATCH_ROWS = 50_000
 COPY_LOCK = 7_140_003  # advisory lock key on a PostgreSQL target: one copy into it at a time
-NOT_COPIED_META = ("schema_version",)  # each backend records its own
+NOT_COPIED_META = ("schema_version", "trade_partitions")  # each backend records its own
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Day partitions of ``trade_rows`` on PostgreSQL, created ahead of need.
+"""Day partitions of ``trade_rows`` on PostgreSQL, created ahead of need (a TimescaleDB hypertable
+makes its own day chunks: nothing to do here then).
 
 One partition per UTC day, ``trade_rows_dYYYYMMDD`` for ts_ms in [day start, next day start). A
 writer creates the days around now when it starts (``AHEAD_DAYS`` ahead) and any other day the
@@ -26,6 +27,12 @@ def days_of(ts_values: Iterable[int]) -> set[int]:
     return {int(ts) // DAY_MS for ts in ts_values}
 
 
+def uses_native_partitions(conn) -> bool:
+    """Whether ``trade_rows`` is natively partitioned (days created here) rather than a TimescaleDB hypertable."""
+    return bool(conn.execute("SELECT count(*) FROM pg_catalog.pg_partitioned_table p JOIN pg_catalog.pg_class c "
+                             "ON c.oid = p.partrelid WHERE c.relname = 'trade_rows'").fetchone()[0])
+
+
 class Partitions:
     """The days known to have a partition, for one writer connection (``ensure`` creates the others)."""
 
@@ -35,6 +42,7 @@ class Partitions:
         self._load()
 
     def _load(self) -> None:
+        self.native = uses_native_partitions(self.conn)
         rows = self.conn.execute(
             "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
             "WHERE i.inhparent = 'trade_rows'::regclass").fetchall()
@@ -49,7 +57,7 @@ class Partitions:
     def ensure(self, days: Iterable[int]) -> None:
         """Make sure every day in ``days`` has its partition (created on a side connection, committed at once)."""
         missing = sorted(set(days) - self.known)
-        if not missing:
+        if not missing or not self.native:  # a hypertable makes its chunks itself
             return
         side = self.conn.side_connection("partitions")  # the caller may be inside a transaction
         try:

@@ -8,7 +8,8 @@ shards at once) migrate exactly once.
 
 Differences from SQLite, none visible in a number read back:
 - ids and times are BIGINT, prices and sizes DOUBLE PRECISION (SQLite's REAL is 8 bytes too);
-- ``trade_rows`` is partitioned by day on ``ts_ms`` (``partitions``); its key is
+- ``trade_rows`` is partitioned by day on ``ts_ms`` (``partitions``), or is a TimescaleDB hypertable
+  of day chunks when the server has that extension (``meta`` key ``trade_partitions`` says which); its key is
   (sym_id, trade_id, ts_ms): PostgreSQL wants the partition column in every unique key, and a
   trade's time never changes, so a resent trade still collides with itself. Columns are ordered
   widest first so a row takes 64 bytes, not 72;
@@ -21,7 +22,8 @@ from __future__ import annotations
 import logging
 
 from pairdesk.store.atomic import atomic
-from pairdesk.store.errors import StoreError
+from pairdesk.store.errors import DATABASE_ERRORS, StoreError
+from pairdesk.store.partitions import DAY_MS
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,7 @@ CREATE TABLE trade_rows (
     sym_id INTEGER NOT NULL,
     is_buyer_maker SMALLINT NOT NULL,
     PRIMARY KEY (sym_id, trade_id, ts_ms)
-) PARTITION BY RANGE (ts_ms);
+) /*partitioning*/;
 CREATE VIEW trades AS
     SELECT s.symbol, t.trade_id, t.ts_ms, t.price, t.qty, t.is_buyer_maker
     FROM trade_rows t JOIN symbols s USING (sym_id);
@@ -209,9 +211,30 @@ CREATE TABLE scan_results (
 
 
 def _baseline(conn) -> None:
-    for statement in _BASELINE.split(";"):
+    hypertable = _timescaledb(conn)
+    for statement in _BASELINE.replace("/*partitioning*/", "" if hypertable else "PARTITION BY RANGE (ts_ms)").split(";"):
         if statement.strip():
             conn.execute(statement)
+    if hypertable:  # day chunks, created by TimescaleDB as trades arrive
+        conn.execute(f"SELECT create_hypertable('trade_rows', 'ts_ms', chunk_time_interval => {DAY_MS})")
+    conn.execute("INSERT INTO meta (key, value) VALUES ('trade_partitions', ?)",
+                 ("timescaledb" if hypertable else "native",))
+
+
+def _timescaledb(conn) -> bool:
+    """Whether ``trade_rows`` becomes a TimescaleDB hypertable: the extension is installed on the server
+    and can be created in this database (tried in a savepoint: without it, native partitions)."""
+    if not conn.execute("SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone()[0]:
+        return False
+    try:
+        with atomic(conn):
+            conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+    except DATABASE_ERRORS as exc:
+        log.warning("TimescaleDB is installed but cannot be used here (%s); trades use native day partitions",
+                    " ".join(str(exc).split()))
+        return False
+    return True
+
 
 
 # Numbered migrations after the baseline: PG_MIGRATIONS[v] brings version v to v + 1.

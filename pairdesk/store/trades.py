@@ -160,7 +160,8 @@ def _store_trades_pg(conn, symbol_ids: _SymbolIds, trades: Iterable[TradeTuple])
     result = BatchResult(offered=len(rows))
     if not rows:
         return result
-    conn.partitions.ensure(days_of(row[1] for row in rows))
+    conn.partitions.ensure_around_now()  # today and the next days exist before their first trade
+    conn.partitions.ensure(days_of(row[1] for row in rows))  # and any older day an import brings
     per_symbol: dict[int, list[tuple]] = {}
     for sym_id, trade_id, ts_ms, price, qty in pg_trades.merge_trades(conn, rows):
         per_symbol.setdefault(sym_id, []).append((None, trade_id, ts_ms, price, qty, 0))
