@@ -14,22 +14,13 @@ import subprocess
 import pg_server
 import pytest
 from conftest import REPO_ROOT
-from test_ingestor import SETTLE_TIMEOUT_S, IngestorProcess, run_for, stored_rows, truth_rows, wait_until
+from test_ingestor import (  # noqa: F401 - no_ingestor_left_behind: the autouse fixture kills what a test left
+    SETTLE_TIMEOUT_S, IngestorProcess, no_ingestor_left_behind, run_for, stored_rows, truth_rows, wait_until)
 
 from pairdesk import store
 from pairdesk.sim.exchange import ExchangeSim, run_in_thread
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT", "ADAUSDT")
-
-
-@pytest.fixture(autouse=True)
-def no_ingestor_left_behind():
-    yield
-    while IngestorProcess.running:
-        proc = IngestorProcess.running.pop().proc
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture
