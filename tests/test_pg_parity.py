@@ -144,3 +144,21 @@ def test_a_scan_finds_the_same_pairs_on_both_backends(tmp_path, pg_url) -> None:
             conn.close()
     pd.testing.assert_frame_equal(results[0], results[1], check_exact=True)
     assert results[0]["significant"].sum() >= 2  # the planted pairs, found on both
+
+
+def test_the_page_shows_the_same_figures_on_both_backends(monkeypatch, both) -> None:
+    """The dashboard (AppTest) on each backend: no exception, the same titles, metrics and captions (but
+    the one naming the database)."""
+    import streamlit as st
+
+    from test_app import run_page, texts
+
+    shown = []
+    for db in both.values():
+        st.cache_data.clear()
+        st.cache_resource.clear()
+        page = run_page(monkeypatch, db, errors_ok=True, hedge_window=40)
+        shown.append((texts(page, "title"), [(m.label, m.value) for m in page.metric],
+                      [c for c in texts(page, "caption") if store.display_name(db) not in c]))  # the rest
+    assert shown[0] == shown[1]
+    assert shown[0][0] == ["Pairs desk · BTCUSDT / ETHUSDT"] and len(shown[0][1]) >= 6
