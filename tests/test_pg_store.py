@@ -92,6 +92,9 @@ def test_day_partitions_hold_the_trades(pg_url) -> None:
         assert names[:2] == ["trade_rows_d20251201", "trade_rows_d20251202"]  # the imported days
         assert set(ahead) <= set(names)  # and today's and the next days', created ahead of their trades
         assert store.read_metadata(conn)["trade_partitions"] == "native"
+        keys = dict(conn.execute("SELECT tablename, indexdef FROM pg_indexes WHERE tablename LIKE 'trade_rows_d%'"))
+        assert set(keys) == set(names)  # every day has its unique key, made with it
+        assert all("UNIQUE INDEX" in d and "(sym_id, trade_id)" in d for d in keys.values())
         assert conn.execute("SELECT count(*) FROM trade_rows_d20251202").fetchone()[0] == 10
     finally:
         conn.close()
@@ -136,3 +139,35 @@ def test_two_writers_of_one_symbol_commit_their_bar_revisions_in_order(pg_url) -
     finally:
         first.close()
         reader.close()
+
+
+def test_shards_adding_to_the_watchlist_at_once_never_fail(pg_url) -> None:
+    """Two ingestors seeding the watchlist in overlapping transactions: both commit, nothing is removed."""
+    import threading
+
+    first, second = (store.open_writer(pg_url, "spot", "trade") for _ in range(2))
+    errors = []
+    try:
+        with store.atomic(first):
+            store.add_to_watchlist(first, ["BTCUSDT", "ETHUSDT"])
+
+            def add() -> None:
+                try:
+                    with store.atomic(second):
+                        store.add_to_watchlist(second, ["BTCUSDT", "ETHUSDT", "SOLUSDT"])
+                except Exception as exc:
+                    errors.append(exc)
+
+            other = threading.Thread(target=add)
+            other.start()
+            deadline = time.monotonic() + 10  # until it waits on the first's uncommitted rows
+            while time.monotonic() < deadline and not first.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'").fetchone()[0]:
+                time.sleep(0.02)
+            assert other.is_alive()
+        other.join(30)
+        assert errors == []
+        assert [s for s, _ in store.read_watchlist(first)] == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+    finally:
+        first.close()
+        second.close()

@@ -61,18 +61,31 @@ def replace_watchlist(conn: sqlite3.Connection, symbols: Sequence[str]) -> None:
     so max(updated_ms) grows whenever the list is written: a poller compares that one number to
     know it must re-read the list.
     """
-    previous = conn.execute("SELECT max(updated_ms) FROM watchlist").fetchone()[0]
-    updated_ms = now_ms() if previous is None else max(now_ms(), previous + 1)
+    updated_ms = _next_watchlist_ms(conn)
     conn.execute("DELETE FROM watchlist")
-    conn.executemany("INSERT INTO watchlist (symbol, updated_ms) VALUES (?, ?)",
-                     [(symbol, updated_ms) for symbol in dict.fromkeys(symbols)])
+    _insert_watchlist(conn, dict.fromkeys(symbols), updated_ms)
+
+
+def _next_watchlist_ms(conn) -> int:
+    """A time later than every stored row's (now, or one past the newest)."""
+    previous = conn.execute("SELECT max(updated_ms) FROM watchlist").fetchone()[0]
+    return now_ms() if previous is None else max(now_ms(), previous + 1)
+
+
+def _insert_watchlist(conn, symbols, updated_ms: int) -> None:
+    """Store ``symbols`` with ``updated_ms``; a row another writer stored meanwhile takes the new time
+    (on PostgreSQL two writers of the list may overlap: neither fails)."""
+    conn.executemany("INSERT INTO watchlist (symbol, updated_ms) VALUES (?, ?) "
+                     "ON CONFLICT (symbol) DO UPDATE SET updated_ms = excluded.updated_ms",
+                     [(symbol, updated_ms) for symbol in symbols])
 
 
 def add_to_watchlist(conn: sqlite3.Connection, symbols: Sequence[str]) -> None:
     """Add ``symbols`` to the watchlist, keeping what it holds (a shard starting; caller holds the transaction)."""
-    current = [symbol for symbol, _ in read_watchlist(conn)]
-    if set(symbols) - set(current):
-        replace_watchlist(conn, [*current, *symbols])
+    current = {symbol for symbol, _ in read_watchlist(conn)}
+    new = [symbol for symbol in dict.fromkeys(symbols) if symbol not in current]
+    if new:  # inserted, never replaced: shards starting together each add without removing the others'
+        _insert_watchlist(conn, new, _next_watchlist_ms(conn))
 
 
 def write_hourly_summaries(conn: sqlite3.Connection, symbols: str, timeframe: str,

@@ -1,6 +1,13 @@
 """Day partitions of ``trade_rows`` on PostgreSQL, created ahead of need (a TimescaleDB hypertable
 makes its own day chunks: nothing to do here then).
 
+Each day's partition carries its own unique key (sym_id, trade_id), created with it in the same
+transaction: ``INSERT ... ON CONFLICT DO NOTHING`` (no conflict target) takes it as the arbiter, and
+a resent trade, whose time never changes, always lands in the day that holds it. A key on the
+parent would have to include ts_ms (PostgreSQL wants the partition column in it): 32 bytes an index
+entry instead of 24. Trade ids grow, so the key's pages are filled to 100 % (``fillfactor``); with
+the 64-byte row that is about 97 bytes a trade, indexes included (``bench/bench_postgres.py``).
+
 One partition per UTC day, ``trade_rows_dYYYYMMDD`` for ts_ms in [day start, next day start). A
 writer creates the days around now when it starts (``AHEAD_DAYS`` ahead) and any other day the
 moment a batch needs it (an import of last year's dump). Each is created on its own short
@@ -64,8 +71,11 @@ class Partitions:
             side.execute("BEGIN")
             side.execute("SELECT pg_advisory_xact_lock(?)", (PARTITION_LOCK,))
             for day in missing:
-                side.execute(f"CREATE TABLE IF NOT EXISTS {partition_name(day)} PARTITION OF trade_rows "
+                name = partition_name(day)
+                side.execute(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF trade_rows "
                              f"FOR VALUES FROM ({day * DAY_MS}) TO ({(day + 1) * DAY_MS})")
+                side.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {name}_key ON {name} (sym_id, trade_id) "
+                             "WITH (fillfactor = 100)")
             side.execute("COMMIT")
         finally:
             side.close()

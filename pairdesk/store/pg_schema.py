@@ -8,11 +8,11 @@ shards at once) migrate exactly once.
 
 Differences from SQLite, none visible in a number read back:
 - ids and times are BIGINT, prices and sizes DOUBLE PRECISION (SQLite's REAL is 8 bytes too);
-- ``trade_rows`` is partitioned by day on ``ts_ms`` (``partitions``), or is a TimescaleDB hypertable
-  of day chunks when the server has that extension (``meta`` key ``trade_partitions`` says which); its key is
-  (sym_id, trade_id, ts_ms): PostgreSQL wants the partition column in every unique key, and a
-  trade's time never changes, so a resent trade still collides with itself. Columns are ordered
-  widest first so a row takes 64 bytes, not 72;
+- ``trade_rows`` is partitioned by day on ``ts_ms`` (``partitions``: each day has its own unique
+  key (sym_id, trade_id); a trade's time never changes, so a resent trade meets itself in its day),
+  or is a TimescaleDB hypertable of day chunks keyed (sym_id, trade_id, ts_ms) when the server has
+  that extension (``meta`` key ``trade_partitions`` says which). Columns are ordered widest first
+  so a row takes 64 bytes, not 72;
 - bar revisions come from the sequence ``bar_rev``, taken under a per-symbol lock at commit time
   (``pg_trades``) so that, per symbol, a higher rev always commits later: a reader following
   ``rev > last seen`` misses nothing even with several writers.
@@ -39,8 +39,7 @@ CREATE TABLE trade_rows (
     price DOUBLE PRECISION NOT NULL,
     qty DOUBLE PRECISION NOT NULL,
     sym_id INTEGER NOT NULL,
-    is_buyer_maker SMALLINT NOT NULL,
-    PRIMARY KEY (sym_id, trade_id, ts_ms)
+    is_buyer_maker SMALLINT NOT NULL/*trade key*/
 ) /*partitioning*/;
 CREATE VIEW trades AS
     SELECT s.symbol, t.trade_id, t.ts_ms, t.price, t.qty, t.is_buyer_maker
@@ -212,7 +211,10 @@ CREATE TABLE scan_results (
 
 def _baseline(conn) -> None:
     hypertable = _timescaledb(conn)
-    for statement in _BASELINE.replace("/*partitioning*/", "" if hypertable else "PARTITION BY RANGE (ts_ms)").split(";"):
+    # native: each day's partition has its own unique key (partitions.py); a hypertable needs the time in it
+    ddl = _BASELINE.replace("/*partitioning*/", "" if hypertable else "PARTITION BY RANGE (ts_ms)")
+    ddl = ddl.replace("/*trade key*/", ",\n    PRIMARY KEY (sym_id, trade_id, ts_ms)" if hypertable else "")
+    for statement in ddl.split(";"):
         if statement.strip():
             conn.execute(statement)
     if hypertable:  # day chunks, created by TimescaleDB as trades arrive
