@@ -480,7 +480,8 @@ def pg_bytes(url: str) -> PgBytes:
             density = conn.execute(
                 "SELECT sum(s.avg_leaf_density * s.leaf_pages) / sum(s.leaf_pages) FROM pg_inherits i "
                 "JOIN pg_index x ON x.indrelid = i.inhrelid AND x.indisprimary, "
-                "LATERAL pgstatindex(x.indexrelid) s WHERE i.inhparent = 'trade_rows'::regclass").fetchone()[0]
+                "LATERAL pgstatindex(x.indexrelid) s WHERE i.inhparent = 'trade_rows'::regclass "
+                "AND s.leaf_pages > 0").fetchone()[0]  # not the empty days created ahead (their density: NaN)
         except psycopg.Error:  # contrib not installed
             density = None
     return PgBytes(trades, total / trades, heap / trades, index / trades,
