@@ -31,10 +31,12 @@ SYMBOLS = ("BTCUSDT", "ETHUSDT")
 NAIVE_TRADES = 4_000
 
 
-def start_exchange(trades_per_symbol: int) -> tuple[subprocess.Popen, int]:
+def start_exchange(trades_per_symbol: int, symbols: tuple[str, ...] = SYMBOLS,
+                   options: tuple[str, ...] = ()) -> tuple[subprocess.Popen, int]:
+    """``exchange_sim.py --blast`` of ``symbols`` (plus ``options``) on a free port; (process, port) once it listens."""
     proc = subprocess.Popen([sys.executable, str(ROOT / "exchange_sim.py"), "--port", "0", "--symbols",
-                             ",".join(SYMBOLS), "--blast", str(trades_per_symbol), "--log-level", "WARNING"],
-                            stdout=subprocess.PIPE, text=True)
+                             ",".join(symbols), "--blast", str(trades_per_symbol), "--log-level", "WARNING",
+                             *options], stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     return proc, int(line.rsplit(":", 1)[1])
 
@@ -90,6 +92,13 @@ def bench_ours(trades_per_symbol: int, workdir: Path) -> dict:
     finally:
         stop(ingestor)
         stop(exchange)
+    return {"expected": total, "rate": (count - first_count) / max(1e-9, done_at - first_at), "peak_rss_mb": rss,
+            **stored_bytes(db)}
+
+
+def stored_bytes(db: Path) -> dict:
+    """Trades stored in the SQLite file ``db`` and its bytes per trade: the whole file (bars and indexes
+    included, after a WAL checkpoint) and the trade table alone (``dbstat``; 0 where SQLite lacks it)."""
     conn = sqlite3.connect(db)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     stored = conn.execute("SELECT count(*) FROM trade_rows").fetchone()[0]
@@ -99,9 +108,8 @@ def bench_ours(trades_per_symbol: int, workdir: Path) -> dict:
     except sqlite3.OperationalError:  # SQLite built without dbstat
         trade_bytes = None
     conn.close()
-    return {"stored": stored, "expected": total, "rate": (count - first_count) / max(1e-9, done_at - first_at),
-            "bytes_per_trade_file": file_bytes / stored, "bytes_per_trade_table": (trade_bytes or 0) / stored,
-            "peak_rss_mb": rss}
+    return {"stored": stored, "bytes_per_trade_file": file_bytes / stored,
+            "bytes_per_trade_table": (trade_bytes or 0) / stored}
 
 
 async def naive_client(port: int, db: Path, trades: int) -> float:

@@ -171,3 +171,41 @@ def test_shards_adding_to_the_watchlist_at_once_never_fail(pg_url) -> None:
     finally:
         first.close()
         second.close()
+
+
+def test_a_migrator_that_waited_for_another_finds_the_schema_made(pg_url) -> None:
+    """Shards starting at once on a new database: the one that waited for the migrate lock sees the
+    tables the first one committed meanwhile (with the catalog cache it ran the baseline again:
+    "relation meta already exists")."""
+    import threading
+
+    from pairdesk.store import pg_schema, postgres
+
+    first, second, watcher = (postgres.connect(pg_url, role=role) for role in ("first", "second", "watcher"))
+    outcome: list[object] = []
+
+    def migrate_second() -> None:
+        try:
+            pg_schema.migrate(second, store.SCHEMA_VERSION)
+            outcome.append(pg_schema.schema_version(second))
+        except Exception as exc:  # noqa: BLE001 - the failure is the outcome checked below
+            outcome.append(exc)
+
+    try:
+        first.execute("BEGIN")
+        first.execute("SELECT pg_advisory_xact_lock(?)", (pg_schema.MIGRATE_LOCK,))
+        thread = threading.Thread(target=migrate_second)
+        thread.start()
+        deadline = time.monotonic() + 10  # until the second migrator waits for the lock
+        while not watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pairdesk second%' "
+                                  "AND wait_event_type = 'Lock'").fetchone()[0]:
+            assert time.monotonic() < deadline, "the second migrator never waited for the lock"
+            time.sleep(0.01)
+        pg_schema._baseline(first)
+        first.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(pg_schema.BASELINE_VERSION),))
+        first.execute("COMMIT")
+        thread.join(10)
+        assert outcome == [store.SCHEMA_VERSION]
+    finally:
+        for conn in (first, second, watcher):
+            conn.close()
