@@ -169,7 +169,7 @@ class BarCache:
     def refresh(self, conn: sqlite3.Connection) -> pd.DataFrame:
         """The bars, after reading what is new since the last refresh."""
         with self._lock:
-            if self.rev is None:
+            if not self.rev:  # first read, or the symbol had no bars yet (rev 0 would follow every bar of all)
                 self.bars, self.rev = store.read_recent_bars(conn, self.symbol, self.retain_ms)
             else:
                 fresh, newest = store.read_bars_since(conn, self.symbol, self.rev)

@@ -130,11 +130,13 @@ def read_bars_1s(conn: sqlite3.Connection, symbol: str, start_ms: int | None = N
 def read_bars_since(conn: sqlite3.Connection, symbol: str, after_rev: int) -> tuple[pd.DataFrame, int]:
     """Bars of ``symbol`` written or corrected by batches after ``after_rev``, and the newest rev seen.
 
-    A reader keeps the returned rev and passes it back next time to read only what changed.
+    A reader keeps the returned rev and passes it back next time to read only what changed. The
+    rows are found through the rev index alone (``+sym_id`` keeps the planner off the symbol's key,
+    which would read every bar the symbol ever had): the cost is what changed, whatever the history.
     """
     rows = conn.execute(
         "SELECT ts_ms, open, high, low, close, volume, quote_volume, trades, rev FROM bar_rows "
-        "WHERE rev > ? AND sym_id = (SELECT sym_id FROM symbols WHERE symbol = ?) ORDER BY ts_ms",
+        "WHERE rev > ? AND +sym_id = (SELECT sym_id FROM symbols WHERE symbol = ?) ORDER BY ts_ms",
         (after_rev, symbol),
     ).fetchall()
     newest = max((row[-1] for row in rows), default=after_rev)
