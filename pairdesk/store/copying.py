@@ -28,6 +28,7 @@ from pathlib import Path
 
 from pairdesk.store import pg_trades
 from pairdesk.store.atomic import atomic
+from pairdesk.store.bulk import insert_new_rows
 from pairdesk.store.database import open_reader, open_writer, read_metadata, set_meta
 from pairdesk.store.dialect import display_name, is_postgres, is_url
 from pairdesk.store.errors import StoreError
@@ -308,15 +309,10 @@ def _insert_new(conn, table: Table, sym_id: int, page: list[tuple]) -> None:
     tail: tuple = ()
     if table.fresh_rev:
         tail = (pg_trades.bar_rev(conn, sym_id) if is_postgres(conn) else _next_rev(conn),)
-    rows = [(sym_id, *row, *tail) for row in page]
-    if is_postgres(conn):
-        if table.name == "trade_rows":
-            ts_at = table.copied.index("ts_ms")
-            conn.partitions.ensure(days_of(row[ts_at] for row in page))
-        pg_trades.insert_staged(conn, table.name, table.column_list(names), rows)
-        return
-    conn.executemany(f"INSERT INTO {table.name} ({table.column_list(names)}) VALUES ({', '.join('?' * len(names))}) "
-                     "ON CONFLICT DO NOTHING", rows)
+    if is_postgres(conn) and table.name == "trade_rows":
+        ts_at = table.copied.index("ts_ms")
+        conn.partitions.ensure(days_of(row[ts_at] for row in page))
+    insert_new_rows(conn, table.name, names, [(sym_id, *row, *tail) for row in page])
 
 
 def _upsert(conn, table: Table, page: list[tuple]) -> None:

@@ -27,7 +27,7 @@ def insert_staged(conn, table: str, columns: str, rows: Iterable[Sequence], retu
     the caller's transaction: COPY into this session's staging table shaped like ``table`` (temporary,
     emptied at commit), then one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``. Floats travel as
     Python writes them (``repr``: every digit), so they arrive exactly. Returns the ``returning``
-    columns of the rows inserted (nothing when ``returning`` is empty)."""
+    columns of the rows inserted (empty tuples, one per row inserted, when ``returning`` is empty)."""
     stage = f"{table}_stage"
     conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table}) ON COMMIT DELETE ROWS")
     with conn.raw.cursor() as cursor:
@@ -36,7 +36,7 @@ def insert_staged(conn, table: str, columns: str, rows: Iterable[Sequence], retu
                 copy.write_row(row)
         cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} ON CONFLICT DO NOTHING"
                        + (f" RETURNING {returning}" if returning else ""))
-        inserted = cursor.fetchall() if returning else []
+        inserted = cursor.fetchall() if returning else [()] * max(cursor.rowcount, 0)
         cursor.execute(f"TRUNCATE {stage}")
     return inserted
 

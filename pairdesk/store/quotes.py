@@ -17,6 +17,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from pairdesk.store.bulk import insert_new_rows
 from pairdesk.store.readers import _frame, _time_filter
 from pairdesk.store.trades import _SymbolIds
 
@@ -42,18 +43,16 @@ def store_quote_bars(conn: sqlite3.Connection, bars: Iterable[QuoteBarTuple]) ->
     """Store quote bars of seconds not stored yet, in the caller's transaction; returns how many were new."""
     ids = _SymbolIds(conn)
     rows = [(ids.get(b[0]), int(b[1]), *map(float, b[2:8]), int(b[8])) for b in bars]
-    return conn.executemany(
-        "INSERT INTO quote_rows (sym_id, ts_ms, bid, ask, bid_qty, ask_qty, mean_spread, max_spread, "
-        "updates) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", rows).rowcount
+    return insert_new_rows(conn, "quote_rows", ("sym_id", "ts_ms", "bid", "ask", "bid_qty", "ask_qty", "mean_spread",
+                                                "max_spread", "updates"), rows)
 
 
 def store_marks(conn: sqlite3.Connection, marks: Iterable[MarkTuple]) -> int:
     """Store mark-price seconds not stored yet, in the caller's transaction; returns how many were new."""
     ids = _SymbolIds(conn)
     rows = [(ids.get(m[0]), int(m[1]), float(m[2]), float(m[3]), float(m[4]), int(m[5])) for m in marks]
-    return conn.executemany(
-        "INSERT INTO mark_rows (sym_id, ts_ms, mark, index_price, funding_rate, next_funding_ms) "
-        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", rows).rowcount
+    return insert_new_rows(conn, "mark_rows", ("sym_id", "ts_ms", "mark", "index_price", "funding_rate",
+                                               "next_funding_ms"), rows)
 
 
 def store_funding(conn: sqlite3.Connection, rows: Iterable[FundingTuple]) -> int:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pairdesk.store import pg_trades
 from pairdesk.store.atomic import atomic
+from pairdesk.store.bulk import insert_new_rows
 from pairdesk.store.database import open_writer
 from pairdesk.store.dialect import POSTGRESQL, SQLITE, is_postgres
 from pairdesk.store.partitions import days_of
@@ -45,6 +46,10 @@ class _SymbolIds:
             sym_id = self.conn.execute("SELECT sym_id FROM symbols WHERE symbol = ?", (symbol,)).fetchone()[0]
             self.ids[symbol] = sym_id
         return sym_id
+
+
+_BAR_ROW_COLUMNS = ("sym_id", "ts_ms", "open", "high", "low", "close", "volume", "quote_volume", "trades",
+                    "open_ts_ms", "open_id", "close_ts_ms", "close_id", "min_id", "max_id", "rev")
 
 
 _UPSERT_BAR_TEMPLATE = """
@@ -191,12 +196,9 @@ def store_bars(conn: sqlite3.Connection, symbol: str, bars: Iterable[Sequence]) 
     """
     sym_id = _SymbolIds(conn).get(symbol)
     rev = pg_trades.bar_rev(conn, sym_id) if is_postgres(conn) else _next_rev(conn)
-    return conn.executemany(
-        "INSERT INTO bar_rows (sym_id, ts_ms, open, high, low, close, volume, quote_volume, trades,"
-        " open_ts_ms, open_id, close_ts_ms, close_id, min_id, max_id, rev)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, -1, ?, -1, -1, -1, ?) ON CONFLICT DO NOTHING",
-        [(sym_id, int(b[0]), *map(float, b[1:7]), int(b[7]), int(b[0]), int(b[0]), rev) for b in bars],
-    ).rowcount
+    return insert_new_rows(conn, "bar_rows", _BAR_ROW_COLUMNS,
+                           [(sym_id, int(b[0]), *map(float, b[1:7]), int(b[7]), int(b[0]), -1, int(b[0]), -1, -1, -1,
+                             rev) for b in bars])
 
 
 def write_trades(path: str | Path, trades: Iterable[TradeTuple], market: str = "spot", stream: str = "trade",
