@@ -15,7 +15,14 @@ import pg_server
 import pytest
 from conftest import REPO_ROOT
 from test_ingestor import (  # noqa: F401 - no_ingestor_left_behind: the autouse fixture kills what a test left
-    SETTLE_TIMEOUT_S, IngestorProcess, no_ingestor_left_behind, run_for, stored_rows, truth_rows, wait_until)
+    SETTLE_TIMEOUT_S,
+    IngestorProcess,
+    no_ingestor_left_behind,
+    run_for,
+    stored_rows,
+    truth_rows,
+    wait_until,
+)
 
 from pairdesk import store
 from pairdesk.sim.exchange import ExchangeSim, run_in_thread
@@ -110,3 +117,39 @@ def test_a_server_restart_loses_and_doubles_nothing(exchange) -> None:
         assert ingestor.stop()[0] == 0
     finally:
         server.stop()
+
+
+def test_lone_ingestors_with_their_own_symbols_share_a_database(exchange, pg_url) -> None:
+    """Three ingestors without --shards, each with its own --symbols, on one database (three machines,
+    say): each follows its own, the watchlist is their union, a symbol added to it lands on exactly one
+    of them, and one killed and restarted takes its symbols back: every trade once."""
+    groups = [SYMBOLS[0:2], SYMBOLS[2:4], SYMBOLS[4:5]]
+    lone = [IngestorProcess(pg_url, exchange.port, symbols=group).start() for group in groups]
+    for ingestor, group in zip(lone, groups):
+        wait_until(lambda group=group: all(stored_rows(pg_url, s) for s in group), 30, ingestor.log)
+    with store.write_session(pg_url) as conn:
+        assert sorted(s for s, _ in store.read_watchlist(conn)) == sorted(SYMBOLS[:5])
+        store.add_to_watchlist(conn, [SYMBOLS[5]])  # as the API's PUT /api/watchlist would
+    wait_until(lambda: stored_rows(pg_url, SYMBOLS[5]), 30, lone[0].log)
+    takers = [i for i, ingestor in enumerate(lone) if f"SUBSCRIBE {SYMBOLS[5].lower()}@trade" in ingestor.log()]
+    assert len(takers) == 1, takers
+    lone[1].proc.send_signal(signal.SIGKILL)
+    lone[1].proc.wait(10)
+    run_for(2)
+    restarted = IngestorProcess(pg_url, exchange.port, symbols=groups[1]).start()  # exits 2 if another took them
+    wait_until(lambda: "connected to" in restarted.log(), 30, restarted.log)
+    run_for(3)
+    exchange.control(paused=True)
+    for symbol in SYMBOLS:
+        truth = truth_rows(exchange, symbol)
+        wait_until(lambda: stored_rows(pg_url, symbol)[-1:] == truth[-1:], SETTLE_TIMEOUT_S,
+                   lambda: f"{symbol}: stored {len(stored_rows(pg_url, symbol))} of {len(truth)}\n"
+                           + "\n".join(i.log()[-1500:] for i in (lone[0], lone[2], restarted)))
+        if symbol == SYMBOLS[5]:  # followed from the moment it was added, with the history fetched then
+            assert stored_rows(pg_url, symbol) == [row for row in truth if row[0] >= stored_rows(pg_url, symbol)[0][0]]
+        else:
+            assert stored_rows(pg_url, symbol) == truth
+    for ingestor in (lone[0], lone[2], restarted):
+        assert ingestor.stop()[0] == 0
+    with store.write_session(pg_url) as conn:
+        assert sorted(s for s, _ in store.read_watchlist(conn)) == sorted(SYMBOLS)

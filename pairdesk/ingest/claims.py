@@ -1,11 +1,16 @@
-"""Which watchlist symbols this ingestor follows, when several share one database (``--shards N``).
+"""Which watchlist symbols this ingestor follows, when several share one database (PostgreSQL).
 
-Every ingestor reads the same watchlist. One of N takes at most ceil(W / N) of its W symbols, each
-by owning it (``store.claim_ownership``: an advisory lock per symbol on PostgreSQL), so the split is
-even, two ingestors never write one symbol, and a symbol added to the watchlist lands on exactly
-one of them (the first with room). A shard that dies frees its symbols; its restart takes them
-back, and if it does not come back within TAKEOVER_AFTER_S the others take them beyond their share,
-so a symbol is never left unwritten for long. Alone (N = 1) an ingestor takes every symbol it can.
+Every ingestor reads the same watchlist and writes a symbol only while it owns it
+(``store.claim_ownership``: an advisory lock per symbol), so two never write one symbol.
+- One of ``--shards N`` takes at most ceil(W / N) of the W symbols: an even split.
+- A lone ingestor (N = 1) takes any symbol it can: its command line's, and those added to the
+  watchlist later (the API, the page). Several lone ingestors with their own ``--symbols`` share a
+  database side by side.
+- A symbol added to the watchlist lands on exactly one ingestor: the first with room to claim it.
+- A symbol first seen written by another ingestor stays that one's: when it dies, its restart
+  takes its symbols back. Only a symbol nobody has written for TAKEOVER_AFTER_S is taken over by
+  another (beyond its share), so a symbol is never left unwritten for long, and a quick restart
+  never finds its symbols gone.
 """
 from __future__ import annotations
 
@@ -30,7 +35,8 @@ class SymbolClaims:
         self.shards = shards
         self.takeover_after_s = takeover_after_s
         self.clock = clock
-        self.refused: dict[str, str] = {}  # symbol -> who writes it, for the log and the page
+        self.refused: dict[str, str] = {}  # symbol -> who writes it (another ingestor), for the log
+        self._foreign: set[str] = set()  # symbols first seen written by another ingestor
         self._orphaned_since: dict[str, float] = {}
 
     def share(self, watchlist: Sequence[str]) -> int:
@@ -44,12 +50,18 @@ class SymbolClaims:
         keep = [s for s in mine if s in listed]
         self.ownership.release_symbols([s for s in mine if s not in listed])
         room = self.share(listed) - len(keep)
-        for symbol in self._in_turn([s for s in listed if s not in keep]):
-            if room <= 0 and not self._orphaned(symbol):
+        candidates = [s for s in listed if s not in keep]
+        waiting = [s for s in candidates if room <= 0 or s in self._foreign]  # taken only if orphaned
+        owned = self.ownership.owned_symbols() if waiting else set()  # one query, whatever the watchlist
+        for symbol in self._in_turn(candidates):
+            if (room <= 0 or symbol in self._foreign) and not self._orphaned(symbol, owned):
                 continue
             refused = self.ownership.claim_symbols([symbol])
             if refused:
+                if symbol not in self.refused:
+                    log.info("%s is written by %s; not here", symbol, refused[symbol])
                 self.refused.update(refused)
+                self._foreign.add(symbol)
                 continue
             self.refused.pop(symbol, None)
             self._orphaned_since.pop(symbol, None)
@@ -62,14 +74,13 @@ class SymbolClaims:
         salt = str(os.getpid()).encode()
         return sorted(symbols, key=lambda s: zlib.crc32(salt + s.encode()))
 
-    def _orphaned(self, symbol: str) -> bool:
-        """True once ``symbol`` has had no owner for TAKEOVER_AFTER_S (only a shard at its share asks)."""
-        if self.ownership.owner_of(symbol) is not None:
+    def _orphaned(self, symbol: str, owned: set[str]) -> bool:
+        """True once ``symbol`` has had no owner (is not in ``owned``) for TAKEOVER_AFTER_S."""
+        if symbol in owned:
             self._orphaned_since.pop(symbol, None)
             return False
         first = self._orphaned_since.setdefault(symbol, self.clock())
         if self.clock() - first < self.takeover_after_s:
             return False
-        log.warning("%s: no ingestor has written it for %.0f s: taking it over beyond this shard's share",
-                    symbol, self.clock() - first)
+        log.warning("%s: no ingestor has written it for %.0f s: taking it over", symbol, self.clock() - first)
         return True

@@ -60,8 +60,8 @@ class _OwnsEverything:
     def release_symbols(self, symbols) -> None:
         pass
 
-    def owner_of(self, symbol: str) -> str | None:
-        return None
+    def owned_symbols(self) -> set[str]:
+        return set()
 
     def check(self) -> None:
         pass
@@ -149,18 +149,20 @@ class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
         self._stop.set()
 
     async def _load_store_state(self) -> None:
-        def seed(conn):
-            if self.config.shards > 1:  # shards add what their command line names; they never remove
+        def seed(conn):  # the command line says what to follow
+            if store.is_url(self.config.db):  # PostgreSQL: a watchlist shared by every ingestor; each adds its own
                 store.add_to_watchlist(conn, self.config.symbols)
-            else:  # alone, the command line says what to follow
+            else:  # a SQLite file has this one ingestor: its command line is the watchlist
                 store.replace_watchlist(conn, self.config.symbols)
             return store.read_watchlist(conn)
 
         rows = await asyncio.wrap_future(self.writer.call(seed))
-        if self.config.shards > 1:
-            chosen = await asyncio.to_thread(self.claims.choose, [s for s, _ in rows], [])
-            self.feeds = {s: SymbolFeed(s) for s in chosen}
-            log.info("shard: following %s of the watchlist's %d symbols", ",".join(chosen) or "none yet", len(rows))
+        if store.is_url(self.config.db):  # what else of the shared watchlist is this one's to take
+            chosen = await asyncio.to_thread(self.claims.choose, [s for s, _ in rows], list(self.feeds))
+            self.feeds = {s: self.feeds.get(s) or SymbolFeed(s) for s in chosen}
+            if self.config.shards > 1:
+                log.info("shard: following %s of the watchlist's %d symbols", ",".join(chosen) or "none yet",
+                         len(rows))
 
         def load(conn):
             version = max((updated for _, updated in store.read_watchlist(conn)), default=None)

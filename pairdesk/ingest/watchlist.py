@@ -21,13 +21,13 @@ class WatchlistMixin:
     async def _watchlist_loop(self) -> None:
         """Follow the ``watchlist`` table (the API and the dashboard edit it) on the open connection.
 
-        A shard looks again at every poll even when the list did not change: another shard may have
-        died and left its symbols to take (``claims.SymbolClaims``)."""
+        On PostgreSQL it looks again at every poll even when the list did not change: another ingestor
+        may have died and left its symbols to take (``claims.SymbolClaims``)."""
         while True:
             await asyncio.sleep(WATCHLIST_POLL_INTERVAL_S)
             rows = await asyncio.wrap_future(self.writer.call(store.read_watchlist))
             version = max((updated for _, updated in rows), default=None)
-            if (version == self._watchlist_version and self.config.shards == 1) or not rows:
+            if (version == self._watchlist_version and not store.is_url(self.config.db)) or not rows:
                 continue
             try:
                 await self._follow([symbol for symbol, _ in rows])
@@ -40,11 +40,6 @@ class WatchlistMixin:
         wanted = await asyncio.to_thread(self.claims.choose, listed, list(self.feeds))
         added = [s for s in wanted if s not in self.feeds]
         removed = [s for s in self.feeds if s not in wanted]
-        if self.config.shards == 1 and self.claims.refused:  # alone, a symbol another ingestor writes is refused
-            taken = {s: f"written by {holder}" for s, holder in self.claims.refused.items() if s in listed}
-            if taken:
-                log.error("watchlist: %s", "; ".join(f"{s} {why}" for s, why in taken.items()))
-                await asyncio.wrap_future(self.writer.call(lambda conn: store.record_refusals(conn, taken)))
         if added:
             listed_now = await self.rest.trading_symbols()
             unknown = [s for s in added if s not in listed_now]

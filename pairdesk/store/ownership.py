@@ -61,8 +61,8 @@ class Ownership:
     def release_symbols(self, symbols) -> None:
         """Nothing to release: the file is owned as a whole."""
 
-    def owner_of(self, symbol: str) -> str | None:
-        return self.owner.describe()
+    def owned_symbols(self) -> set[str]:
+        return set()  # the file's owner owns them all: no symbol is ever another's
 
     def owns_rule(self, rule_id: int) -> bool:
         return True

@@ -56,9 +56,11 @@ class PgOwnership:
             return None
         return f"{row[0] or 'another session'} (connected since {row[1]} UTC)"
 
-    def owner_of(self, symbol: str) -> str | None:
-        """Who writes ``symbol`` (this process included), None when nobody does."""
-        return self.holder(SYMBOL_LOCK_NS, self._sym_id(symbol))
+    def owned_symbols(self) -> set[str]:
+        """Every symbol some ingestor (this one included) owns now."""
+        return {symbol for (symbol,) in self.conn.execute(
+            "SELECT s.symbol FROM pg_locks l JOIN symbols s ON l.objid = s.sym_id::oid WHERE l.locktype = 'advisory' "
+            "AND l.granted AND l.classid = ?::oid AND l.objsubid = 2", (SYMBOL_LOCK_NS,))}
 
     def claim_symbols(self, symbols: Iterable[str]) -> dict[str, str]:
         """Own each of ``symbols`` not owned yet; returns {symbol: who holds it} for those another owns."""
