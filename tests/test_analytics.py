@@ -17,6 +17,7 @@ import statsmodels.api as sm
 from scipy import stats
 
 from pairdesk import analytics
+from pairdesk.analytics.causal_hedge import robust_hedge
 from conftest import REPO_ROOT, binance_file
 from recordings import recorded_frames
 
@@ -491,6 +492,18 @@ def test_huber_matches_statsmodels_rlm_and_resists_outliers():
     assert fit.alpha == pytest.approx(expected.params[0], rel=1e-12)
     assert fit.beta_stderr == pytest.approx(expected.bse[1], rel=1e-12)
     assert abs(fit.alpha - 10) < abs(analytics.hedge_ratio_ols(a, b).alpha - 10)
+
+
+@pytest.mark.parametrize("hedge", ["huber", "theilsen"])
+def test_a_robust_hedge_window_too_short_for_a_fit_gives_no_hedge(hedge):
+    """A hedge window of 2 rows leaves no residual degree of freedom (statsmodels' RLM divided by zero
+    there: found by schemathesis through /api/cointegration): no hedge, as for a static fit of 2 rows."""
+    b = np.linspace(100.0, 110.0, 40)
+    a = 2.0 * b + np.sin(np.arange(40))
+    alpha, beta = robust_hedge(hedge, a, b, 2)
+    assert np.isnan(alpha).all() and np.isnan(beta).all()
+    alpha, beta = robust_hedge(hedge, a, b, analytics.MIN_ROWS_FOR_FIT)
+    assert np.isfinite(beta[analytics.MIN_ROWS_FOR_FIT:]).all()
 
 
 def test_theilsen_matches_scipy_and_subsamples_evenly_above_the_cap(real_pair):

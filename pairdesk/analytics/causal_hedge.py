@@ -111,8 +111,9 @@ def robust_hedge(method: str, a: np.ndarray, b: np.ndarray, hedge_window: int,
     starts = refit_rows(np.arange(n) if bar_index is None else bar_index, hedge_window)
     for start, stop in zip(starts, [*starts[1:], n]):  # the fit known at row ``start`` uses rows < start
         window_a, window_b = a[start - hedge_window:start], b[start - hedge_window:start]
-        if np.ptp(window_b) == 0 or not (np.isfinite(window_a).all() and np.isfinite(window_b).all()):
-            continue
+        if (hedge_window < MIN_ROWS_FOR_FIT or np.ptp(window_b) == 0
+                or not (np.isfinite(window_a).all() and np.isfinite(window_b).all())):
+            continue  # too few rows for a fit (as for the static fits), or nothing to fit
         fitted_alpha, fitted_beta = _robust_fit(method, window_a, window_b)
         if math.isfinite(fitted_alpha) and math.isfinite(fitted_beta):
             alpha[start:stop], beta[start:stop] = fitted_alpha, fitted_beta
