@@ -56,6 +56,19 @@ def pg_server():
 
 
 @pytest.fixture
+def own_pg_server():
+    """A throwaway PostgreSQL server of this test's own (one it may restart), stopped afterwards."""
+    import pg_server as server_module
+
+    reason = server_module.missing_reason()
+    if reason:
+        pytest.skip(f"PostgreSQL tests need a server: {reason}")
+    server = server_module.start_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def pg_url(pg_server) -> str:
     """The URL of a fresh, empty PostgreSQL database on the session's server."""
     return pg_server.create_database()

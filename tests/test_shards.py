@@ -11,7 +11,6 @@ import re
 import signal
 import subprocess
 
-import pg_server
 import pytest
 from conftest import REPO_ROOT
 from test_ingestor import (  # noqa: F401 - no_ingestor_left_behind: the autouse fixture kills what a test left
@@ -28,12 +27,13 @@ from pairdesk import store
 from pairdesk.sim.exchange import ExchangeSim, run_in_thread
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT", "ADAUSDT")
+ADDED = "LTCUSDT"  # listed by the exchange, added to the watchlist during a test
 
 
 @pytest.fixture
 def exchange():
     options = {"rate_per_s": 240.0, "seed": 5, "wait_for_subscriber": True, "ping_interval_s": 5.0,
-               "symbols": SYMBOLS, "drop_every": 400, "resend_every": 71}
+               "symbols": (*SYMBOLS, ADDED), "drop_every": 400, "resend_every": 71}
     with run_in_thread(ExchangeSim(**options)) as sim:
         yield sim
 
@@ -60,18 +60,27 @@ def test_three_shards_one_killed_and_restarted_store_every_trade_once(exchange, 
     restarted = IngestorProcess(pg_url, exchange.port, "--shards", "3", symbols=SYMBOLS).start()
     wait_until(lambda: followed(restarted), 30, restarted.log)
     assert sorted(followed(restarted)) == sorted(shares[1])  # the restart takes back what was left
+    with store.write_session(pg_url) as conn:
+        store.add_to_watchlist(conn, [ADDED])  # as PUT /api/watchlist would: it lands on exactly one shard
+    live = (shards[0], shards[2], restarted)
+    wait_until(lambda: stored_rows(pg_url, ADDED), 30, restarted.log)
     run_for(3)
+    assert sum(f"SUBSCRIBE {ADDED.lower()}@trade" in shard.log() for shard in live) == 1
     exchange.control(paused=True)
+    added_truth = truth_rows(exchange, ADDED)
+    wait_until(lambda: stored_rows(pg_url, ADDED)[-1:] == added_truth[-1:], SETTLE_TIMEOUT_S, restarted.log)
+    first_added = stored_rows(pg_url, ADDED)[0][0]
+    assert stored_rows(pg_url, ADDED) == [row for row in added_truth if row[0] >= first_added]
     for symbol in SYMBOLS:
         truth = truth_rows(exchange, symbol)
         wait_until(lambda: stored_rows(pg_url, symbol)[-1:] == truth[-1:], SETTLE_TIMEOUT_S,
                    lambda: f"{symbol}: {len(stored_rows(pg_url, symbol))} of {len(truth)}\n{restarted.log()[-2000:]}")
         assert stored_rows(pg_url, symbol) == truth
     # each alert rule was evaluated by exactly one shard (its lock's holder), never twice
-    watched = [re.findall(r"alert rule (\d+) watched", s.log()) for s in (shards[0], shards[2], restarted)]
+    watched = [re.findall(r"alert rule (\d+) watched", s.log()) for s in live]
     rules = [rule for per_shard in watched for rule in per_shard]
     assert rules and len(rules) == len(set(rules))
-    for shard in (shards[0], shards[2], restarted):
+    for shard in live:
         assert shard.stop()[0] == 0
 
 
@@ -97,26 +106,23 @@ def test_shards_need_a_postgresql_database(tmp_path) -> None:
     assert not store.database_exists(tmp_path / "ticks.db")
 
 
-def test_a_server_restart_loses_and_doubles_nothing(exchange) -> None:
+def test_a_server_restart_loses_and_doubles_nothing(exchange, own_pg_server) -> None:
     """The PostgreSQL server restarts under a live ingestor (every session cut, 2 s down): the writer keeps
     its batch and reconnects, the ownership is taken back, every trade is stored once."""
-    server = pg_server.start_server()
-    try:
-        url = server.create_database()
-        ingestor = IngestorProcess(url, exchange.port, symbols=SYMBOLS[:2]).start()
-        wait_until(lambda: all(stored_rows(url, s) for s in SYMBOLS[:2]), 30, ingestor.log)
-        server.restart(down_s=2.0)
-        wait_until(lambda: "reconnected to the database" in ingestor.log(), 30, ingestor.log)
-        run_for(3)
-        exchange.control(paused=True)
-        for symbol in SYMBOLS[:2]:
-            truth = truth_rows(exchange, symbol)
-            wait_until(lambda: stored_rows(url, symbol)[-1:] == truth[-1:], SETTLE_TIMEOUT_S, ingestor.log)
-            assert stored_rows(url, symbol) == truth
-        assert ingestor.proc.poll() is None  # it kept its symbols: nobody else took them
-        assert ingestor.stop()[0] == 0
-    finally:
-        server.stop()
+    server = own_pg_server
+    url = server.create_database()
+    ingestor = IngestorProcess(url, exchange.port, symbols=SYMBOLS[:2]).start()
+    wait_until(lambda: all(stored_rows(url, s) for s in SYMBOLS[:2]), 30, ingestor.log)
+    server.restart(down_s=2.0)
+    wait_until(lambda: "reconnected to the database" in ingestor.log(), 30, ingestor.log)
+    run_for(3)
+    exchange.control(paused=True)
+    for symbol in SYMBOLS[:2]:
+        truth = truth_rows(exchange, symbol)
+        wait_until(lambda: stored_rows(url, symbol)[-1:] == truth[-1:], SETTLE_TIMEOUT_S, ingestor.log)
+        assert stored_rows(url, symbol) == truth
+    assert ingestor.proc.poll() is None  # it kept its symbols: nobody else took them
+    assert ingestor.stop()[0] == 0
 
 
 def test_lone_ingestors_with_their_own_symbols_share_a_database(exchange, pg_url) -> None:
