@@ -101,7 +101,7 @@ INTEGRATION_FILES = frozenset({
     "test_ingest_quotes.py", "test_exchange_sim_quotes.py", "test_quote_import_memory.py", "test_replay_finished.py",
     "test_sim_universe.py", "test_scan_process.py", "test_shards.py", "test_store_copy.py",
 })
-BROWSER_FILES = frozenset({"test_demo_browser.py", "test_end_to_end.py", "test_end_to_end_alerts.py", "test_safe_browser.py",
+BROWSER_FILES = frozenset({"test_demo_browser.py", "test_pg_browser.py", "test_end_to_end.py", "test_end_to_end_alerts.py", "test_safe_browser.py",
                            "test_browser_url.py"})
 
 
