@@ -41,10 +41,8 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "ticks.db"
 
 
-@pytest.fixture(scope="session")
-def pg_server():
-    """A throwaway PostgreSQL 15 server for this test session (one per xdist worker); the test skips,
-    saying why, where no server binaries exist (``tests/pg_server.py``)."""
+def _throwaway_pg_server():
+    """Start a throwaway PostgreSQL 15 server, yield it, stop it; skip (saying why) without the binaries."""
     import pg_server as server_module
 
     reason = server_module.missing_reason()
@@ -53,19 +51,18 @@ def pg_server():
     server = server_module.start_server()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A throwaway PostgreSQL 15 server for this test session (one per xdist worker; ``tests/pg_server.py``)."""
+    yield from _throwaway_pg_server()
 
 
 @pytest.fixture
 def own_pg_server():
     """A throwaway PostgreSQL server of this test's own (one it may restart), stopped afterwards."""
-    import pg_server as server_module
-
-    reason = server_module.missing_reason()
-    if reason:
-        pytest.skip(f"PostgreSQL tests need a server: {reason}")
-    server = server_module.start_server()
-    yield server
-    server.stop()
+    yield from _throwaway_pg_server()
 
 
 @pytest.fixture
