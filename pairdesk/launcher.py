@@ -212,24 +212,25 @@ class Supervisor:
     def demo_continuation(self) -> list[str]:
         """``--continue-from`` the demo database when it holds this market's tape (a restarted demo goes
         on with ids after the stored ones); a database of another market (or not a tick database) is
-        moved aside, saying so, and the demo starts a new one."""
-        if store.is_url(self.db):  # a server's database is never moved aside: another market is refused
-            return ["--continue-from", self.db] if store.database_exists(self.db) else []
-        path = Path(self.db)
-        if not path.exists():
+        moved aside, saying so, and the demo starts a new one (a PostgreSQL database is never moved
+        aside: the one-line error of the ingestor refusing another market says to use another --db)."""
+        if not store.database_exists(self.db):
             return []
         try:
-            end = replay_source.tape_end(path)
+            end = replay_source.tape_end(self.db)
         except HistoryImportError as exc:
             end, why = None, str(exc)
         else:
             why = f"it holds {end.market} trades and this demo runs {self.args.market}"
         if end is not None and end.market == self.args.market:
             if end.last:
-                print(f"run_all: continuing the demo tape of {path} (after trade ids "
+                print(f"run_all: continuing the demo tape of {store.display_name(self.db)} (after trade ids "
                       f"{', '.join(f'{s} {last[0]}' for s, last in sorted(end.last.items()))})", flush=True)
-                return ["--continue-from", str(path)]
+                return ["--continue-from", str(self.db)]
             return []
+        if store.is_url(self.db):
+            return []
+        path = Path(self.db)
         kept = path.with_name(f"{path.name}.{time.strftime('%Y%m%d-%H%M%S')}.old")
         for suffix in ("", "-wal", "-shm"):
             if Path(f"{path}{suffix}").exists():

@@ -43,7 +43,7 @@ def stored_count(db: Path) -> int:
     """Rows stored so far; 0 while the ingestor is still creating the database."""
     try:
         return len(rows(db))
-    except (store.StoreError, sqlite3.OperationalError):
+    except (store.StoreError, *store.DATABASE_ERRORS):
         return 0
 
 
@@ -256,6 +256,19 @@ def test_replay_of_a_database_equals_the_database(tmp_path):
     with run_in_thread(ExchangeSim(replay_files=(source,), speed=0, wait_for_subscriber=True)) as sim:
         replay_into(replayed, sim, ("BTCUSDT", "ETHUSDT"), trade_count(*(f"hftbacktest/spot/{n}" for n in names)))
     assert rows(replayed) == rows(source)
+
+
+def test_replay_of_a_postgresql_database_into_another_equals_it(tmp_path, pg_server):
+    """A PostgreSQL database of real spot trades replayed (its URL as the replay source) into a new
+    PostgreSQL database by the real ingestor gives the same trades."""
+    source, replayed = pg_server.create_database("source"), pg_server.create_database("replayed")
+    names = ("btcusdt_20240808.gz", "ethusdt_20240808.gz")
+    for name in names:
+        store.write_trades(source, [t for f in recorded_frames(binance_file(f"hftbacktest/spot/{name}"))
+                                        if isinstance(t := binance.parse_message(f, "trade"), binance.Trade)])
+    with run_in_thread(ExchangeSim(replay_files=(source,), speed=0, wait_for_subscriber=True)) as sim:
+        replay_into(replayed, sim, ("BTCUSDT", "ETHUSDT"), trade_count(*(f"hftbacktest/spot/{n}" for n in names)))
+    assert rows(replayed) == rows(source) and len(rows(source)) > 1000
 
 
 def test_run_all_replay_fills_a_separate_database(tmp_path, unused_port):

@@ -192,3 +192,31 @@ def test_shards_split_the_watchlist_across_ingestors_on_postgresql(pg_url, unuse
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines() == [
         "run_all: error: --shards needs a PostgreSQL database (--db postgresql://...): a SQLite file has one writer"]
+
+
+def test_a_demo_on_postgresql_restarted_continues_its_tape(pg_url, unused_port):
+    """``run_all.py --demo --db postgresql://...`` twice: the second exchange continues the stored tape
+    (ids after the stored ones) instead of starting a new one, as on a SQLite file."""
+    def last_ids() -> dict[str, int]:
+        try:
+            conn = store.open_reader(pg_url)
+        except store.StoreError:
+            return {}
+        try:
+            return {s: store.last_trade_id(conn, s) for s in store.list_symbols(conn)}
+        finally:
+            conn.close()
+
+    first = start_run_all("--demo", "--db", pg_url, "--no-scan", "--port", str(unused_port))
+    try:
+        wait_until(lambda: len(last_ids()) == 2, STARTED_WITHIN_S)
+    finally:
+        assert stop_run_all(first).code == 0
+    before = last_ids()
+    second = start_run_all("--demo", "--db", pg_url, "--no-scan", "--port", str(unused_port))
+    try:
+        wait_until(lambda: all(last_ids().get(s, 0) > last for s, last in before.items()), STARTED_WITHIN_S)
+    finally:
+        stopped = stop_run_all(second)
+    assert stopped.code == 0
+    assert "continuing the demo tape of postgresql://" in stopped.output, stopped.output[-2000:]

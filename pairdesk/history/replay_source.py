@@ -24,7 +24,7 @@ TradeRow = tuple[str, int, int, float, float, bool]
 class StoredTrades:
     """A tick database's market and stream kind; iterating it walks its trades (see `iter_stored_trades`)."""
 
-    path: Path
+    path: Path | str  # a SQLite file, or a PostgreSQL URL
     market: str
     stream: str  # "trade": ids are trade ids; "aggTrade": ids are aggregate ids
 
@@ -42,7 +42,7 @@ def read_stored_trades(path: str | Path) -> StoredTrades:
         meta = store.read_metadata(conn)
     finally:
         conn.close()
-    return StoredTrades(Path(path), meta.get("market", SPOT), meta.get("stream", TRADE))
+    return StoredTrades(source_path(path), meta.get("market", SPOT), meta.get("stream", TRADE))
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,12 @@ class TapeEnd:
     market: str
     stream: str
     last: dict[str, tuple[int, int, float]]
+
+
+def source_path(text: str | Path) -> str | Path:
+    """A replay source as given: a PostgreSQL database's URL stays a string (``Path`` would fold its
+    ``//``), anything else is a path."""
+    return text if store.is_url(text) else Path(text)
 
 
 def tape_end(path: str | Path) -> TapeEnd:

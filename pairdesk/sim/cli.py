@@ -7,9 +7,9 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from pairdesk import exit_codes
+from pairdesk.history import replay_source
 from pairdesk.markets import MARKETS, SPOT
 from pairdesk.sim.config import (
     DEFAULT_FUNDING_LIMIT_PER_5M,
@@ -55,7 +55,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
                         help="model requotes of the top of book per symbol per second, on top of the updates "
                              "each trade makes (default %(default)s)")
     parser.add_argument("--seed", type=int, default=None, help="random seed for a reproducible model")
-    parser.add_argument("--replay", nargs="+", type=Path, default=(), metavar="FILE",
+    parser.add_argument("--replay", nargs="+", type=replay_source.source_path, default=(), metavar="FILE",
                         help="replay instead of the model: recorded frames (hftbacktest .gz, cryptofeed futures "
                              "log), a tick database of this product, or Binance dump files (.csv/.zip)")
     parser.add_argument("--speed", type=float, default=1.0,
@@ -65,7 +65,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
                              "as possible to the first subscriber; no live trading (throughput benchmarks)")
     parser.add_argument("--history", type=float, default=0.0, metavar="SECONDS",
                         help="model trading behind the live tape at start, served by REST (default: none)")
-    parser.add_argument("--continue-from", type=Path, metavar="DB",
+    parser.add_argument("--continue-from", type=replay_source.source_path, metavar="DB",
                         help="continue the tape stored in this tick database: ids after the last stored ones, "
                              "prices from the last stored prices")
     parser.add_argument("--blast-quotes", type=int, default=0, metavar="N",
@@ -126,7 +126,7 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         max_connection_s=args.max_connection_s, shutdown_after_s=args.shutdown_after,
         shutdown_grace_s=args.shutdown_grace,
     )
-    market = args.market or (replay_market([Path(p) for p in args.replay]) if args.replay else SPOT)
+    market = args.market or (replay_market([replay_source.source_path(p) for p in args.replay]) if args.replay else SPOT)
     config = SimConfig(
         host=args.host, port=args.port, market=market,
         symbols=tuple(s.strip().upper() for s in args.symbols.split(",") if s.strip()),

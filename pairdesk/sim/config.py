@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pairdesk.history import replay_source
 from pairdesk.markets import MARKETS, SPOT
 from pairdesk.sim.faults import FaultSwitches
 from pairdesk.symbols import is_symbol
@@ -40,7 +41,7 @@ class SimConfig:
     blast: int = 0  # pre-generate N trades per symbol and blast them to the first subscriber
     blast_quotes: int = 0  # ... and N bookTicker updates per symbol among them
     history_s: float = 0.0  # model trading behind the live tape at start (served by REST), seconds
-    continue_from: Path | None = None  # a tick database whose stored tape the model continues
+    continue_from: Path | str | None = None  # a tick database (a file or a URL) whose stored tape the model continues
     wait_for_subscriber: bool = False  # start trading when the first stream is subscribed
     paused: bool = False
     ping_interval_s: float | None = None  # None: the market's default
@@ -67,5 +68,5 @@ class SimConfig:
         if self.continue_from is not None and (self.replay_files or self.blast):
             raise SimConfigError("--continue-from continues the model's tape: not with --replay or --blast")
         for path in self.replay_files:
-            if not Path(path).is_file():
+            if not isinstance(replay_source.source_path(path), str) and not Path(path).is_file():
                 raise SimConfigError(f"replay file not found: {path}")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pairdesk.history import replay_source
 from pairdesk.markets import AGG_TRADE, TRADE
 from pairdesk.sim.config import SimConfigError
 from pairdesk.sim.fixed import parse_fixed, units_at
@@ -52,7 +53,7 @@ def load_tape(paths: Sequence[Path], market: str) -> RecordedTape:
     aggs: dict[str, dict[int, dict[str, Any]]] = {}
     for path in paths:
         count = 0
-        for event in iter_replay_events(Path(path)):
+        for event in iter_replay_events(replay_source.source_path(path)):
             if recorded_market(event) != market:
                 raise SimConfigError(
                     f"{path} holds {recorded_market(event)} frames; run with --market {recorded_market(event)}")

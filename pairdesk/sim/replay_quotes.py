@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from pairdesk.history import replay_source
 from pairdesk.markets import AGG_TRADE, FUTURES, SPOT, TRADE
 from pairdesk.sim.config import SimConfigError
 from pairdesk.sim.quotes import BookQuote
@@ -32,7 +33,7 @@ def recorded_quotes(paths: Sequence[Path], market: str) -> list[BookQuote]:
     recorded twice (overlapping files) is kept once."""
     by_symbol: dict[str, dict[int, BookQuote]] = {}
     for path in paths:
-        if source_kind(Path(path)) != RECORDING:
+        if source_kind(replay_source.source_path(path)) != RECORDING:
             continue
         for quote in _file_quotes(Path(path), market):
             by_symbol.setdefault(quote.symbol, {}).setdefault(quote.update_id, quote)

@@ -29,7 +29,7 @@ DATABASE, DUMP, RECORDING = "database", "dump", "recording"
 TradeRow = tuple[str, int, int, float, float, bool]  # as ParsedHistory.trade_chunks and replay_source yield
 
 
-def iter_replay_events(path: Path) -> Iterator[dict[str, Any]]:
+def iter_replay_events(path: Path | str) -> Iterator[dict[str, Any]]:
     """Trade / aggTrade events of any replay source, as stream events.
 
     Sources: recordings (see `iter_recorded_events`), a tick database of this product, or Binance
@@ -44,8 +44,11 @@ def iter_replay_events(path: Path) -> Iterator[dict[str, Any]]:
     return iter_recorded_events(path)
 
 
-def source_kind(path: Path) -> str:
-    """What a replay source is: DATABASE (this product's), DUMP (Binance files) or RECORDING (frames)."""
+def source_kind(path: Path | str) -> str:
+    """What a replay source is: DATABASE (this product's, a file or a PostgreSQL URL), DUMP (Binance
+    files) or RECORDING (frames)."""
+    if isinstance(path, str):  # a URL (replay_source.source_path keeps only those as strings)
+        return DATABASE
     try:
         with open(path, "rb") as probe:
             head = probe.read(16)
@@ -147,7 +150,7 @@ def events_from_trade_rows(market: str, kind: str, rows: Iterable[TradeRow]) -> 
 def replay_market(paths: Sequence[Path]) -> str:
     """The market the replay sources hold (from their first event)."""
     for path in paths:
-        for event in iter_replay_events(Path(path)):
+        for event in iter_replay_events(replay_source.source_path(path)):
             return recorded_market(event)
     raise SimConfigError("the replay files hold no @trade or @aggTrade events")
 

@@ -15,7 +15,6 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,6 +23,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from pairdesk.history import replay_source
 from pairdesk.markets import AGG_TRADE, BOOK_TICKER, FUTURES, MARK_PRICE, REPLAY_FINISHED, SPOT, TRADE
 from pairdesk.sim.blast import blast, pregenerate_fills, pregenerate_quotes
 from pairdesk.sim.clock import wall_us
@@ -198,7 +198,8 @@ class ExchangeSim:
         now_us = wall_us()
         start_us = now_us - int(self.config.history_s * 1e6) if not self.config.blast else now_us
         if self.config.continue_from is not None:
-            specs, start_us = continue_tape(specs, Path(self.config.continue_from), self.market, start_us, now_us)
+            specs, start_us = continue_tape(specs, replay_source.source_path(self.config.continue_from), self.market, start_us,
+                                             now_us)
         self.histories = {spec.symbol: SymbolHistory(spec) for spec in specs}
         self._model = MarketModel(specs, self.config.rate_per_s, self._rng, start_us, self.config.quote_rate_per_s)
         if self.config.blast:
