@@ -105,7 +105,7 @@ def scan_main(argv: Sequence[str]) -> int:
             conn.close()
     except scanner.ScanError as exc:
         raise SystemExit(f"{parser.prog}: error: {exc}") from None
-    except (store.StoreError, *store.DATABASE_ERRORS) as exc:
+    except (store.StoreError, *store.database_errors()) as exc:
         raise SystemExit(f"{parser.prog}: error: {args.db}: {exc}") from None
     try:
         scanner.write_csv(rows, args.out)
@@ -141,8 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             bars_b = store.read_bars_1s(conn, symbol_b)
         finally:
             conn.close()
-    except (store.StoreError, *store.DATABASE_ERRORS) as exc:
-        raise SystemExit(f"{parser.prog}: error: {store.display_name(args.db)}: {exc}" if isinstance(exc, store.DATABASE_ERRORS)
+    except (store.StoreError, *store.database_errors()) as exc:
+        raise SystemExit(f"{parser.prog}: error: {store.display_name(args.db)}: {exc}" if isinstance(exc, store.database_errors())
                          else f"{parser.prog}: error: {exc}") from None
 
     panel = pair_panel(bars_a, bars_b, args.timeframe, args.window, args.hedge, args.max_stale,

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from pairdesk import access, binance, exit_codes, scanner, store
 from pairdesk.history import HistoryImportError, replay_source
+from pairdesk.ingest.claims import shards_problem
 
 REPO_ROOT = Path(__file__).resolve().parents[1]  # the entry-point scripts live there
 PYTHON = sys.executable
@@ -243,10 +244,9 @@ class Supervisor:
         """Why ``--shards`` cannot work as given (None: it can): shards share a PostgreSQL database, and each
         shard's share of the symbols must fit one connection's streams (Binance: 1,024)."""
         shards = self.args.shards
-        if shards < 1:
-            return "--shards must be at least 1"
-        if shards > 1 and not store.is_url(self.db):
-            return "--shards needs a PostgreSQL database (--db postgresql://...): a SQLite file has one writer"
+        problem = shards_problem(shards, self.db)
+        if problem:
+            return problem
         per_symbol = 1 + len(binance.MARKET_SPECS[self.args.market].quote_streams)
         symbols = len([s for s in self.args.symbols.split(",") if s.strip()])
         share = -(-symbols // shards)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -12,14 +11,14 @@ import zipfile
 from pathlib import Path
 
 import pandas as pd
+from conftest import REPO_ROOT, binance_file
+from recordings import dump_rows, recorded_frames, trade_count
+from test_ingestor import IngestorProcess, no_ingestor_left_behind, wait_until  # noqa: F401 (fixture)
 
 from bench.bench_import import write_spot_trades
 from pairdesk import binance, history, store
 from pairdesk.history import storing
-from conftest import REPO_ROOT, binance_file
 from pairdesk.sim.exchange import ExchangeSim, run_in_thread
-from recordings import dump_rows, recorded_frames, trade_count
-from test_ingestor import IngestorProcess, no_ingestor_left_behind, wait_until  # noqa: F401 (fixture)
 
 AGG_DUMP = "HJB-PDE-TEAM-PROJECT/BTCUSDT-aggTrades-2026-01-01.csv"
 AGG_ROWS = len(dump_rows(AGG_DUMP))  # 5,000 in the full sample (agg ids 3800397495.. contiguous)
@@ -43,7 +42,7 @@ def stored_count(db: Path) -> int:
     """Rows stored so far; 0 while the ingestor is still creating the database."""
     try:
         return len(rows(db))
-    except (store.StoreError, *store.DATABASE_ERRORS):
+    except (store.StoreError, *store.database_errors()):
         return 0
 
 
@@ -236,6 +235,15 @@ def replay_into(db: Path, sim: ExchangeSim, symbols: tuple[str, ...], expected: 
     assert ingestor.stop()[0] == 0
 
 
+def write_recorded_spot_trades(db) -> int:
+    """Store the recorded real BTC and ETH spot trades of 2024-08-08 in ``db``; returns how many there are."""
+    names = ("btcusdt_20240808.gz", "ethusdt_20240808.gz")
+    for name in names:
+        store.write_trades(db, [t for f in recorded_frames(binance_file(f"hftbacktest/spot/{name}"))
+                                    if isinstance(t := binance.parse_message(f, "trade"), binance.Trade)])
+    return trade_count(*(f"hftbacktest/spot/{n}" for n in names))
+
+
 def test_replay_of_a_dump_equals_its_direct_import(tmp_path):
     """The aggTrades dump played through exchange_sim and the real ingestor gives the same rows as importing it."""
     dump = binance_file(AGG_DUMP)
@@ -249,12 +257,9 @@ def test_replay_of_a_dump_equals_its_direct_import(tmp_path):
 def test_replay_of_a_database_equals_the_database(tmp_path):
     """A stored database of real spot trades replayed into another gives the same trades."""
     source, replayed = tmp_path / "source.db", tmp_path / "replayed.db"
-    names = ("btcusdt_20240808.gz", "ethusdt_20240808.gz")
-    for name in names:
-        store.write_trades(source, [t for f in recorded_frames(binance_file(f"hftbacktest/spot/{name}"))
-                                        if isinstance(t := binance.parse_message(f, "trade"), binance.Trade)])
+    expected = write_recorded_spot_trades(source)
     with run_in_thread(ExchangeSim(replay_files=(source,), speed=0, wait_for_subscriber=True)) as sim:
-        replay_into(replayed, sim, ("BTCUSDT", "ETHUSDT"), trade_count(*(f"hftbacktest/spot/{n}" for n in names)))
+        replay_into(replayed, sim, ("BTCUSDT", "ETHUSDT"), expected)
     assert rows(replayed) == rows(source)
 
 
@@ -262,12 +267,9 @@ def test_replay_of_a_postgresql_database_into_another_equals_it(tmp_path, pg_ser
     """A PostgreSQL database of real spot trades replayed (its URL as the replay source) into a new
     PostgreSQL database by the real ingestor gives the same trades."""
     source, replayed = pg_server.create_database("source"), pg_server.create_database("replayed")
-    names = ("btcusdt_20240808.gz", "ethusdt_20240808.gz")
-    for name in names:
-        store.write_trades(source, [t for f in recorded_frames(binance_file(f"hftbacktest/spot/{name}"))
-                                        if isinstance(t := binance.parse_message(f, "trade"), binance.Trade)])
+    expected = write_recorded_spot_trades(source)
     with run_in_thread(ExchangeSim(replay_files=(source,), speed=0, wait_for_subscriber=True)) as sim:
-        replay_into(replayed, sim, ("BTCUSDT", "ETHUSDT"), trade_count(*(f"hftbacktest/spot/{n}" for n in names)))
+        replay_into(replayed, sim, ("BTCUSDT", "ETHUSDT"), expected)
     assert rows(replayed) == rows(source) and len(rows(source)) > 1000
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from pairdesk import store
 from pairdesk.binance import BinanceRest
+from pairdesk.ingest.claims import SymbolClaims
 from pairdesk.ingest.config import IngestorConfig
 from pairdesk.ingest.daemon import Ingestor
 from pairdesk.sim.exchange import ExchangeSim, run_in_thread
@@ -41,7 +42,8 @@ async def ingest_until(sim: ExchangeSim, db, delays: list[int], enough, **config
                               alerts=False, reconnect_delay_s=delay_s, **config)
     writer = store.TradeWriter(db, "spot", "trade", source="local").start()
     rest = BinanceRest(settings.rest_url, "spot", "trade")
-    ingestor = Ingestor(settings, writer, rest)
+    ownership = store.claim_ownership(db)
+    ingestor = Ingestor(settings, writer, rest, SymbolClaims(ownership))
     task = asyncio.create_task(ingestor.run())
     try:
         await wait_for(lambda: enough(ingestor), 20)
@@ -51,6 +53,7 @@ async def ingest_until(sim: ExchangeSim, db, delays: list[int], enough, **config
         ingestor.stop()
         await task
         writer.close()
+        ownership.release()
         await rest.close()
     return ingestor
 
@@ -86,12 +89,14 @@ def test_consecutive_failures_grow_the_attempt_number(db_path, unused_port):
                                   alerts=False, reconnect_delay_s=lambda attempt: delays.append(attempt) or 0.001)
         writer = store.TradeWriter(db_path, "spot", "trade", source="local").start()
         rest = BinanceRest(settings.rest_url, "spot", "trade")
-        ingestor = Ingestor(settings, writer, rest)
+        ownership = store.claim_ownership(db_path)
+        ingestor = Ingestor(settings, writer, rest, SymbolClaims(ownership))
         task = asyncio.create_task(ingestor.run())
         await wait_for(lambda: len(delays) >= 5, 10)
         ingestor.stop()
         await task
         writer.close()
+        ownership.release()
         await rest.close()
 
     asyncio.run(refused())

@@ -76,7 +76,7 @@ def stored_rows(db: Path | str, symbol: str) -> list[tuple]:
     try:
         return conn.execute("SELECT trade_id, ts_ms, price, qty, is_buyer_maker FROM trades WHERE symbol = ? "
                             "ORDER BY trade_id", (symbol,)).fetchall()
-    except store.DATABASE_ERRORS:
+    except store.database_errors():
         return []
     finally:
         conn.close()

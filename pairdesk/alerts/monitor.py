@@ -169,7 +169,7 @@ class AlertMonitor:
             while not self._stop.is_set():
                 try:
                     current = store.data_version(conn)
-                except store.DATABASE_ERRORS as exc:  # the server restarted: read again once it is back
+                except store.database_errors() as exc:  # the server restarted: read again once it is back
                     conn = self._reopen(conn, exc)
                     if conn is None:  # stopped meanwhile
                         return

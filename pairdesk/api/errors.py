@@ -88,7 +88,6 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(sqlite3.Error)
     @app.exception_handler(pd.errors.DatabaseError)  # what pandas' read_sql_query wraps sqlite3 errors in
-    @app.exception_handler(store.DATABASE_ERRORS[-1])  # psycopg's, on PostgreSQL
     async def database_error(_request: Request, exc: Exception) -> JSONResponse:
         if any(word in str(exc) for word in ("locked", "busy")):
             log.warning("database busy: %s", exc)
@@ -98,6 +97,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, store.database_errors()):  # psycopg's, on PostgreSQL (loaded only there)
+            return await database_error(request, exc)
         log.exception("%s %s failed", request.method, request.url.path)
         return JSONResponse({"detail": f"internal error ({type(exc).__name__}: {exc}); see the API's log"},
                             status_code=500)

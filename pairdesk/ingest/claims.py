@@ -21,9 +21,20 @@ import time
 import zlib
 from collections.abc import Sequence
 
+from pairdesk.store import is_url
+
 log = logging.getLogger("data_ingestor")
 
 TAKEOVER_AFTER_S = 20.0  # a symbol nobody writes for this long is taken by a shard beyond its share
+
+
+def shards_problem(shards: int, db) -> str | None:
+    """Why ``--shards N`` cannot work on ``db`` (None: it can): the one rule for the ingestor and run_all.py."""
+    if shards < 1:
+        return "--shards must be at least 1"
+    if shards > 1 and not is_url(db):
+        return "--shards needs a PostgreSQL database (--db postgresql://...): a SQLite file has one writer"
+    return None
 
 
 class SymbolClaims:
@@ -35,7 +46,6 @@ class SymbolClaims:
         self.shards = shards
         self.takeover_after_s = takeover_after_s
         self.clock = clock
-        self.refused: dict[str, str] = {}  # symbol -> who writes it (another ingestor), for the log
         self._foreign: set[str] = set()  # symbols first seen written by another ingestor
         self._orphaned_since: dict[str, float] = {}
 
@@ -58,12 +68,11 @@ class SymbolClaims:
                 continue
             refused = self.ownership.claim_symbols([symbol])
             if refused:
-                if symbol not in self.refused:
+                if symbol not in self._foreign:
                     log.info("%s is written by %s; not here", symbol, refused[symbol])
-                self.refused.update(refused)
-                self._foreign.add(symbol)
+                    self._foreign.add(symbol)
                 continue
-            self.refused.pop(symbol, None)
+            self._foreign.discard(symbol)
             self._orphaned_since.pop(symbol, None)
             keep.append(symbol)
             room -= 1

@@ -11,7 +11,7 @@ import httpx
 
 from pairdesk import binance, exit_codes, store
 from pairdesk.binance import BinanceRest, RestError
-from pairdesk.ingest.claims import SymbolClaims
+from pairdesk.ingest.claims import SymbolClaims, shards_problem
 from pairdesk.ingest.config import (
     DEFAULT_BACKFILL_DEPTH,
     DEFAULT_MAX_CONNECTION_AGE_S,
@@ -73,10 +73,9 @@ def parse_args(argv: list[str] | None = None) -> IngestorConfig:
         parser.error(f"--rest-url must start with http:// or https://, not {args.rest_url!r}")
     if args.dashboard_url and not args.dashboard_url.startswith(("http://", "https://")):
         parser.error(f"--dashboard-url must start with http:// or https://, not {args.dashboard_url!r}")
-    if args.shards < 1:
-        parser.error("--shards must be at least 1")
-    if args.shards > 1 and not store.is_url(args.db):
-        parser.error("--shards needs a PostgreSQL database (--db postgresql://...): a SQLite file has one writer")
+    problem = shards_problem(args.shards, args.db)
+    if problem:
+        parser.error(problem)
     if args.silence_timeout <= 0 or args.backfill_depth < 0 or args.max_connection_age <= 0:
         parser.error("--silence-timeout and --max-connection-age must be positive, --backfill-depth not negative")
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -182,7 +182,7 @@ def main(argv: Sequence[str]) -> int:
     except store.StoreError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return exit_codes.CONFIG_ERROR
-    except store.DATABASE_ERRORS as exc:
+    except store.database_errors() as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
         print(f"{PROG}: error: {reason} (what was copied stays: run the same command again to resume)", file=sys.stderr)
         return exit_codes.FAILURE

@@ -51,22 +51,6 @@ from pairdesk.markets import REPLAY_FINISHED
 log = logging.getLogger("data_ingestor")
 
 
-class _OwnsEverything:
-    """The claim of an ingestor built without one (tests): every symbol is its own."""
-
-    def claim_symbols(self, symbols) -> dict[str, str]:
-        return {}
-
-    def release_symbols(self, symbols) -> None:
-        pass
-
-    def owned_symbols(self) -> set[str]:
-        return set()
-
-    def check(self) -> None:
-        pass
-
-
 class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
     """One market, one stream kind, many symbols, one connection, one writer.
 
@@ -76,11 +60,11 @@ class Ingestor(BackfillMixin, WatchlistMixin, CollectionMixin):
     """
 
     def __init__(self, config: IngestorConfig, writer: store.TradeWriter, rest: BinanceRest,
-                 claims: SymbolClaims | None = None) -> None:
+                 claims: SymbolClaims) -> None:
         self.config = config
         self.writer = writer
         self.rest = rest
-        self.claims = claims or SymbolClaims(_OwnsEverything())
+        self.claims = claims  # which symbols are this ingestor's (store.claim_ownership underneath)
         # alone: the command line's symbols; a shard takes its share of the watchlist at start
         self.feeds = {} if config.shards > 1 else {s: SymbolFeed(s) for s in config.symbols}
         self.transport = config.transport

@@ -2,7 +2,7 @@
 
 ``from pairdesk import store`` and call ``store.<name>``; the modules behind it, one idea each:
 
-- ``errors``     StoreError, StoreMismatch, WriterBusy, DATABASE_ERRORS (either driver's errors)
+- ``errors``     StoreError, StoreMismatch, WriterBusy, database_errors() (either driver's errors)
 - ``dialect``    a path (SQLite) or a URL (PostgreSQL), and the little SQL that differs
 - ``postgres``   the PostgreSQL connection (psycopg 3) the store's SQL runs on unchanged
 - ``pg_schema``  the schema on PostgreSQL (baseline at version 9, then numbered migrations)
@@ -81,7 +81,7 @@ from pairdesk.store.desk import (
                                        write_hourly_summaries,
 )
 from pairdesk.store.dialect import display_name, is_url
-from pairdesk.store.errors import DATABASE_ERRORS, StoreError, StoreMismatch, WriterBusy
+from pairdesk.store.errors import StoreError, StoreMismatch, WriterBusy, database_errors
 from pairdesk.store.feed import (
                                        STATUS_COLUMNS,
                                        close_gap,
@@ -162,7 +162,7 @@ __all__ = [
     "MARKETS", "STREAM_KINDS", "ALERT_RULE_FIELDS", "ALERT_RULES_SEEDED_KEY", "acknowledge_alert_events",
     "delete_alert_rule", "insert_alert_rule", "last_alert_event_id", "read_alert_events", "read_alert_rule_rows",
     "read_rule_firings", "save_alert_progress", "seed_alert_rules", "set_alert_delivery", "set_alert_rule_enabled", "update_alert_rule",
-    "DATABASE_ERRORS", "database_exists", "display_name", "is_url", "atomic", "data_version", "snapshot", "transaction", "set_gap_detail", "BUSY_TIMEOUT_MS", "DEFAULT_SOURCE", "now_ms", "open_reader", "open_writer",
+    "database_errors", "database_exists", "display_name", "is_url", "atomic", "data_version", "snapshot", "transaction", "set_gap_detail", "BUSY_TIMEOUT_MS", "DEFAULT_SOURCE", "now_ms", "open_reader", "open_writer",
     "open_writer_as_recorded", "read_metadata", "recorded_metadata", "write_session", "read_hourly_summaries", "read_watchlist", "add_to_watchlist",
     "followed_symbols", "read_refusals", "read_rest_url", "record_refusals", "record_rest_url",
     "replace_watchlist", "write_hourly_summaries", "StoreError", "StoreMismatch", "WriterBusy", "STATUS_COLUMNS",

@@ -215,7 +215,7 @@ class DatabaseCopy:
         """Copy everything, ``batch_rows`` rows per committed chunk; returns what was written.
 
         ``should_stop`` is asked after each chunk: True raises CopyStopped (what is committed stays,
-        and a new run continues from there). Database errors propagate (``DATABASE_ERRORS``)."""
+        and a new run continues from there). Database errors propagate (``database_errors()``)."""
         if batch_rows < 1:
             raise ValueError("batch_rows must be at least 1")
         report = on_progress or (lambda *_: None)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 
 from pairdesk.store.atomic import atomic
-from pairdesk.store.errors import DATABASE_ERRORS, StoreError
+from pairdesk.store.errors import StoreError, database_errors
 from pairdesk.store.partitions import DAY_MS
 
 log = logging.getLogger(__name__)
@@ -231,7 +231,7 @@ def _timescaledb(conn) -> bool:
     try:
         with atomic(conn):
             conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-    except DATABASE_ERRORS as exc:
+    except database_errors() as exc:
         log.warning("TimescaleDB is installed but cannot be used here (%s); trades use native day partitions",
                     " ".join(str(exc).split()))
         return False

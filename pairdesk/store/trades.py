@@ -16,7 +16,7 @@ from pairdesk.store import pg_trades
 from pairdesk.store.atomic import atomic
 from pairdesk.store.bulk import insert_new_rows
 from pairdesk.store.database import open_writer
-from pairdesk.store.dialect import POSTGRESQL, SQLITE, is_postgres
+from pairdesk.store.dialect import greatest, is_postgres, least
 from pairdesk.store.partitions import days_of
 
 # A trade as stored: (symbol, trade_id, ts_ms, price, qty, is_buyer_maker).
@@ -81,9 +81,13 @@ ON CONFLICT (sym_id, ts_ms) DO UPDATE SET
 
 
 @lru_cache(maxsize=2)
-def _upsert_bar_sql(dialect: str) -> str:
-    return _UPSERT_BAR_TEMPLATE.format(greatest="greatest" if dialect == POSTGRESQL else "max",
-                                       least="least" if dialect == POSTGRESQL else "min")
+def _upsert_bar_template(greatest_of: str, least_of: str) -> str:
+    return _UPSERT_BAR_TEMPLATE.format(greatest=greatest_of, least=least_of)
+
+
+def _upsert_bar_sql(conn) -> str:
+    """The bar upsert in the connection's dialect (``dialect.greatest`` / ``least``)."""
+    return _upsert_bar_template(greatest(conn), least(conn))
 
 
 def _new_trades(conn: sqlite3.Connection, sym_id: int, trades: list[TradeTuple]) -> list[TradeTuple]:
@@ -153,7 +157,7 @@ def store_trades(conn: sqlite3.Connection, symbol_ids: _SymbolIds, trades: Itera
             [(sym_id, t[1], t[2], t[3], t[4], int(t[5])) for t in fresh],
         )
         bars = _bars_of(sym_id, fresh, rev)
-        conn.executemany(_upsert_bar_sql(SQLITE), bars)
+        conn.executemany(_upsert_bar_sql(conn), bars)
         result.stored += len(fresh)
         result.bars += len(bars)
     return result
@@ -172,7 +176,7 @@ def _store_trades_pg(conn, symbol_ids: _SymbolIds, trades: Iterable[TradeTuple])
         per_symbol.setdefault(sym_id, []).append((None, trade_id, ts_ms, price, qty, 0))
     for sym_id in sorted(per_symbol):  # locks in one order: two writers never wait on each other in a cycle
         bars = _bars_of(sym_id, per_symbol[sym_id], pg_trades.bar_rev(conn, sym_id))
-        conn.executemany(_upsert_bar_sql(POSTGRESQL), bars)
+        conn.executemany(_upsert_bar_sql(conn), bars)
         result.stored += len(per_symbol[sym_id])
         result.bars += len(bars)
     return result

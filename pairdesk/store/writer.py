@@ -17,7 +17,7 @@ from pathlib import Path
 from pairdesk.store.atomic import atomic
 from pairdesk.store.database import BUSY_TIMEOUT_MS, open_writer
 from pairdesk.store.dialect import is_postgres
-from pairdesk.store.errors import DATABASE_ERRORS, StoreError
+from pairdesk.store.errors import StoreError, database_errors
 from pairdesk.store.trades import BatchResult, TradeTuple, _next_rev, _SymbolIds, store_trades
 
 log = logging.getLogger(__name__)
@@ -155,7 +155,7 @@ class TradeWriter:
                                     "until it is done", len(trades))
                     time.sleep(BUSY_RETRY_S)
                     waited_s += BUSY_RETRY_S + BUSY_TIMEOUT_MS / 1000
-                except DATABASE_ERRORS as exc:  # PostgreSQL (SQLite's errors are handled above)
+                except database_errors() as exc:  # PostgreSQL (SQLite's errors are handled above)
                     retry = self._retry_pg(exc)
                     if retry is None or (self._stopping and waited_s >= BUSY_RETRY_ON_STOP_S):
                         self._fail_batch(trades, calls, exc)
