@@ -44,12 +44,15 @@ def test_port_in_use_is_a_one_line_error():
 
 
 def ingestor_pids(run_all_pid: int) -> list[int]:
+    """The ingestors run_all started: its own children running data_ingestor.py (not a process an
+    ingestor forks for a moment, which carries the same command line until it execs)."""
     pids = []
     for pid in descendants(run_all_pid):
         if not alive(pid):  # a killed one not yet reaped
             continue
         try:
-            if b"data_ingestor.py" in open(f"/proc/{pid}/cmdline", "rb").read():
+            parent = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+            if parent == run_all_pid and b"data_ingestor.py" in open(f"/proc/{pid}/cmdline", "rb").read():
                 pids.append(pid)
         except OSError:
             pass
